@@ -1,0 +1,72 @@
+// The compute interface the engine drives. A backend holds the model's
+// weights (and the router's, if any), an activation buffer of `max_slots`
+// hidden-state rows (one per pass in flight, addressed by slot), and the
+// storage of the paged KV pool whose bookkeeping is KvBlockManager's.
+//
+// Contracts shared by every backend:
+//  - Each call advances a batch of rows gathered from many sequences; the
+//    result for a row depends only on that row's inputs and the KV entries
+//    it may see, never on which other rows share the batch (the CPU backend
+//    is bit-exact in this; GPU backends up to GEMM algorithm rounding).
+//  - forward_layer writes every row's K/V entry before any row's attention
+//    reads, so rows of one sequence in one batch (a prompt chunk) see each
+//    other causally: a row attends to entries [0, entry] of its block table.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/model_weights.h"
+#include "engine/router.h"
+
+namespace radial {
+
+struct LayerRow {
+  int slot = 0;                        // hidden-state row of the pass
+  int position = 0;                    // token position (RoPE angle)
+  const int* block_table = nullptr;    // this (sequence, layer)'s KV blocks
+  int entry = 0;                       // entry index this row writes; attends [0, entry]
+  bool kv_only = false;                // propagate policy: write K/V, leave h unchanged
+};
+
+struct BackendOptions {
+  int max_slots = 1024;   // hidden-state rows
+  int kv_blocks = 1024;   // pool blocks (each block_size entries of one layer)
+  int kv_block_size = 16;
+  int threads = 0;        // CPU: worker threads (0: all cores)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // h[slots[i]] = embedding[tokens[i]].
+  virtual void embed(std::span<const int> tokens, std::span<const int> slots) = 0;
+
+  // Advances rows through layer `layer`: for every row, K/V of
+  // rmsnorm(h) at `position` are written to its entry; for rows that are not
+  // kv_only, h += attn(h), h += mlp(h) (pre-norm Llama block).
+  virtual void forward_layer(int layer, std::span<const LayerRow> rows) = 0;
+
+  // Router gate logits of each slot's h: out is [n, L + 1] row-major.
+  virtual void router_logits(std::span<const int> slots, float* out) = 0;
+
+  // Final norm + LM head of each slot's h: out is [n, vocab] row-major.
+  virtual void head_logits(std::span<const int> slots, float* out) = 0;
+
+  // Debug/test access: copies h of `slot` ([d]) and the K and V rows
+  // ([kv_dim] each) stored at (block, offset) of the KV pool.
+  virtual void read_hidden(int slot, float* out) = 0;
+  virtual void read_kv(int block, int offset, float* k, float* v) = 0;
+};
+
+// The CPU reference backend (fp32, batch-invariant bit for bit). `weights`
+// must be F32; `router` may be null. Both must outlive the backend.
+std::unique_ptr<Backend> make_cpu_backend(const ModelWeights& weights, const RouterWeights* router,
+                                          const BackendOptions& opts);
+
+}  // namespace radial

@@ -1,0 +1,228 @@
+// The CPU reference backend: fp32 everywhere, projections through the
+// batch-invariant gemm_xwt, attention and norms row by row.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/cpu/gemm.h"
+#include "engine/cpu/ops.h"
+#include "engine/cpu/thread_pool.h"
+#include "engine/error.h"
+
+namespace radial {
+namespace {
+
+using cpu::gemm_xwt;
+
+const float* opt_f32(const Tensor& t) { return t.empty() ? nullptr : t.f32(); }
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const ModelWeights& w, const RouterWeights* router, const BackendOptions& opts)
+      : w_(w), c_(w.config), router_(router), opts_(opts), pool_(opts.threads), rope_(w.config) {
+    require(w.embed.dtype == DType::kF32, ErrorCode::kInvalidArgument,
+            "the CPU backend needs F32 weights");
+    require(opts.max_slots > 0, ErrorCode::kInvalidArgument, "max_slots must be positive");
+    hidden_.assign(static_cast<size_t>(opts.max_slots) * c_.hidden_size, 0.f);
+    const size_t kv_floats = static_cast<size_t>(opts.kv_blocks) * opts.kv_block_size * c_.kv_dim();
+    k_pool_.assign(kv_floats, 0.f);
+    v_pool_.assign(kv_floats, 0.f);
+  }
+
+  std::string name() const override { return "cpu"; }
+
+  void embed(std::span<const int> tokens, std::span<const int> slots) override {
+    const int d = c_.hidden_size;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      require(tokens[i] >= 0 && tokens[i] < c_.vocab_size, ErrorCode::kInvalidArgument,
+              "token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
+      std::memcpy(h(slots[i]), w_.embed.f32() + static_cast<int64_t>(tokens[i]) * d, d * 4);
+    }
+  }
+
+  void forward_layer(int layer, std::span<const LayerRow> rows) override;
+  void router_logits(std::span<const int> slots, float* out) override;
+  void head_logits(std::span<const int> slots, float* out) override;
+
+  void read_hidden(int slot, float* out) override {
+    std::memcpy(out, h(slot), c_.hidden_size * sizeof(float));
+  }
+  void read_kv(int block, int offset, float* k, float* v) override {
+    std::memcpy(k, kv_row(k_pool_, block, offset), c_.kv_dim() * sizeof(float));
+    std::memcpy(v, kv_row(v_pool_, block, offset), c_.kv_dim() * sizeof(float));
+  }
+
+ private:
+  float* h(int slot) {
+    require(slot >= 0 && slot < opts_.max_slots, ErrorCode::kInternal, "slot out of range");
+    return hidden_.data() + static_cast<size_t>(slot) * c_.hidden_size;
+  }
+  float* kv_row(std::vector<float>& pool, int block, int offset) {
+    return pool.data() + (static_cast<size_t>(block) * opts_.kv_block_size + offset) * c_.kv_dim();
+  }
+  // Resizes a scratch buffer (grows only; no per-step allocation once warm).
+  static float* scratch(std::vector<float>& buf, size_t n) {
+    if (buf.size() < n) buf.resize(n);
+    return buf.data();
+  }
+  void attention(int layer, std::span<const LayerRow> rows, const std::vector<int>& full,
+                 const float* q, float* att);
+
+  const ModelWeights& w_;
+  const ModelConfig& c_;
+  const RouterWeights* router_;
+  BackendOptions opts_;
+  cpu::ThreadPool pool_;
+  cpu::Rope rope_;
+  std::vector<float> hidden_, k_pool_, v_pool_;
+  // Scratch, reused across calls.
+  std::vector<float> x_, xn_, k_, v_, q_, att_, o_, gate_, up_, act_, cos_, sin_;
+  std::vector<int> full_;
+  std::vector<const float*> kptr_, vptr_;
+};
+
+void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
+  require(layer >= 0 && layer < c_.num_layers, ErrorCode::kInternal, "layer out of range");
+  const LayerWeights& lw = w_.layers[layer];
+  const int n = static_cast<int>(rows.size());
+  const int d = c_.hidden_size, kvd = c_.kv_dim(), qd = c_.q_dim(), ff = c_.intermediate_size;
+  const int half = c_.head_dim / 2;
+  if (n == 0) return;
+
+  // Normalised inputs of every row; K/V and RoPE for every row.
+  float* xn = scratch(xn_, static_cast<size_t>(n) * d);
+  for (int i = 0; i < n; ++i)
+    cpu::rmsnorm(h(rows[i].slot), lw.attn_norm.f32(), xn + static_cast<size_t>(i) * d, d, c_.rms_norm_eps);
+  float* k = scratch(k_, static_cast<size_t>(n) * kvd);
+  float* v = scratch(v_, static_cast<size_t>(n) * kvd);
+  gemm_xwt(xn, d, lw.wk.f32(), opt_f32(lw.bk), k, kvd, n, kvd, d, &pool_);
+  gemm_xwt(xn, d, lw.wv.f32(), opt_f32(lw.bv), v, kvd, n, kvd, d, &pool_);
+  float* cs = scratch(cos_, static_cast<size_t>(n) * half);
+  float* sn = scratch(sin_, static_cast<size_t>(n) * half);
+  for (int i = 0; i < n; ++i) {
+    rope_.angles(rows[i].position, cs + static_cast<size_t>(i) * half, sn + static_cast<size_t>(i) * half);
+    rope_.apply(k + static_cast<size_t>(i) * kvd, c_.num_kv_heads, cs + static_cast<size_t>(i) * half,
+                sn + static_cast<size_t>(i) * half);
+    const int blk = rows[i].block_table[rows[i].entry / opts_.kv_block_size];
+    const int off = rows[i].entry % opts_.kv_block_size;
+    std::memcpy(kv_row(k_pool_, blk, off), k + static_cast<size_t>(i) * kvd, kvd * 4);
+    std::memcpy(kv_row(v_pool_, blk, off), v + static_cast<size_t>(i) * kvd, kvd * 4);
+  }
+
+  // The rows that execute the layer fully (kv_only rows stop here).
+  full_.clear();
+  for (int i = 0; i < n; ++i)
+    if (!rows[i].kv_only) full_.push_back(i);
+  const int nf = static_cast<int>(full_.size());
+  if (nf == 0) return;
+  float* x = scratch(x_, static_cast<size_t>(nf) * d);
+  float* xf = scratch(o_, static_cast<size_t>(nf) * d);
+  for (int f = 0; f < nf; ++f) {
+    std::memcpy(x + static_cast<size_t>(f) * d, h(rows[full_[f]].slot), d * 4);
+    std::memcpy(xf + static_cast<size_t>(f) * d, xn + static_cast<size_t>(full_[f]) * d, d * 4);
+  }
+  float* q = scratch(q_, static_cast<size_t>(nf) * qd);
+  gemm_xwt(xf, d, lw.wq.f32(), opt_f32(lw.bq), q, qd, nf, qd, d, &pool_);
+  for (int f = 0; f < nf; ++f) {
+    const size_t i = full_[f];
+    rope_.apply(q + static_cast<size_t>(f) * qd, c_.num_heads, cs + i * half, sn + i * half);
+  }
+  float* att = scratch(att_, static_cast<size_t>(nf) * qd);
+  attention(layer, rows, full_, q, att);
+
+  // h += att . Wo^T ; h += down(act(gate) * up) of rmsnorm(h).
+  float* o = scratch(xn_, static_cast<size_t>(nf) * d);  // xn no longer needed
+  gemm_xwt(att, qd, lw.wo.f32(), nullptr, o, d, nf, d, qd, &pool_);
+  for (size_t i = 0; i < static_cast<size_t>(nf) * d; ++i) x[i] += o[i];
+  for (int f = 0; f < nf; ++f)
+    cpu::rmsnorm(x + static_cast<size_t>(f) * d, lw.mlp_norm.f32(), xf + static_cast<size_t>(f) * d, d,
+                 c_.rms_norm_eps);
+  float* g = scratch(gate_, static_cast<size_t>(nf) * ff);
+  float* u = scratch(up_, static_cast<size_t>(nf) * ff);
+  gemm_xwt(xf, d, lw.w_gate.f32(), nullptr, g, ff, nf, ff, d, &pool_);
+  gemm_xwt(xf, d, lw.w_up.f32(), nullptr, u, ff, nf, ff, d, &pool_);
+  float* a = scratch(act_, static_cast<size_t>(nf) * ff);
+  cpu::gated_activation(g, u, a, static_cast<int64_t>(nf) * ff, c_.hidden_act);
+  gemm_xwt(a, ff, lw.w_down.f32(), nullptr, o, d, nf, d, ff, &pool_);
+  for (int f = 0; f < nf; ++f) {
+    float* dst = h(rows[full_[f]].slot);
+    const float* xr = x + static_cast<size_t>(f) * d;
+    const float* orow = o + static_cast<size_t>(f) * d;
+    for (int i = 0; i < d; ++i) dst[i] = xr[i] + orow[i];
+  }
+}
+
+void CpuBackend::attention(int layer, std::span<const LayerRow> rows, const std::vector<int>& full,
+                           const float* q, float* att) {
+  const int nf = static_cast<int>(full.size());
+  const int hd = c_.head_dim, nh = c_.num_heads, qd = c_.q_dim();
+  const int group = c_.num_heads / c_.num_kv_heads;
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+  int max_entries = 0;
+  for (int f = 0; f < nf; ++f) max_entries = std::max(max_entries, rows[full[f]].entry + 1);
+  // Per-row pointer tables to each visible entry's K and V rows.
+  const size_t table = static_cast<size_t>(max_entries) * c_.num_kv_heads;
+  kptr_.resize(table * nf);
+  vptr_.resize(table * nf);
+  for (int f = 0; f < nf; ++f) {
+    const LayerRow& r = rows[full[f]];
+    for (int e = 0; e <= r.entry; ++e) {
+      const int blk = r.block_table[e / opts_.kv_block_size], off = e % opts_.kv_block_size;
+      for (int kh = 0; kh < c_.num_kv_heads; ++kh) {
+        const size_t idx = f * table + static_cast<size_t>(kh) * max_entries + e;
+        kptr_[idx] = kv_row(k_pool_, blk, off) + kh * hd;
+        vptr_[idx] = kv_row(v_pool_, blk, off) + kh * hd;
+      }
+    }
+  }
+  const int64_t work = static_cast<int64_t>(nf) * nh;
+  const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max(1, max_entries * hd));
+  pool_.parallel_for(work, grain, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;  // per worker thread; grows only
+    if (scores.size() < static_cast<size_t>(max_entries)) scores.resize(max_entries);
+    for (int64_t wi = begin; wi < end; ++wi) {
+      const int f = static_cast<int>(wi / nh), head = static_cast<int>(wi % nh);
+      const int kh = head / group;
+      const size_t base = f * table + static_cast<size_t>(kh) * max_entries;
+      cpu::attend(q + static_cast<size_t>(f) * qd + head * hd, &kptr_[base], &vptr_[base],
+                  rows[full[f]].entry + 1, hd, scale, scores.data(),
+                  att + static_cast<size_t>(f) * qd + head * hd);
+    }
+  });
+  (void)layer;
+}
+
+void CpuBackend::router_logits(std::span<const int> slots, float* out) {
+  require(router_ != nullptr, ErrorCode::kInternal, "router_logits without a router");
+  const RouterConfig& rc = router_->config;
+  const int n = static_cast<int>(slots.size()), d = c_.hidden_size, r = rc.router_hidden;
+  const int g = rc.num_layers + 1;
+  float* xn = scratch(xn_, static_cast<size_t>(n) * d);
+  for (int i = 0; i < n; ++i)
+    cpu::rmsnorm(h(slots[i]), router_->norm.f32(), xn + static_cast<size_t>(i) * d, d, rc.norm_eps);
+  float* hid = scratch(act_, static_cast<size_t>(n) * r);
+  gemm_xwt(xn, d, router_->fc1_w.f32(), router_->fc1_b.f32(), hid, r, n, r, d, &pool_);
+  cpu::activate(hid, static_cast<int64_t>(n) * r, rc.activation);
+  gemm_xwt(hid, r, router_->fc2_w.f32(), router_->fc2_b.f32(), out, g, n, g, r, &pool_);
+}
+
+void CpuBackend::head_logits(std::span<const int> slots, float* out) {
+  const int n = static_cast<int>(slots.size()), d = c_.hidden_size;
+  float* xn = scratch(xn_, static_cast<size_t>(n) * d);
+  for (int i = 0; i < n; ++i)
+    cpu::rmsnorm(h(slots[i]), w_.final_norm.f32(), xn + static_cast<size_t>(i) * d, d, c_.rms_norm_eps);
+  gemm_xwt(xn, d, w_.lm_head.f32(), nullptr, out, c_.vocab_size, n, c_.vocab_size, d, &pool_);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const ModelWeights& weights, const RouterWeights* router,
+                                          const BackendOptions& opts) {
+  return std::make_unique<CpuBackend>(weights, router, opts);
+}
+
+}  // namespace radial

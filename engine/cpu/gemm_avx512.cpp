@@ -1,0 +1,171 @@
+// AVX-512F path of gemm_xwt (see gemm.cpp for the per-element summation
+// order every path implements). One zmm register holds the 16 lane partial
+// sums of one output element. Compiled with function-level target attributes
+// so the file builds without -march flags; only called after the runtime check.
+//
+// Micro-kernel: a tile of R x-rows by C w-rows (R, C <= 4), accumulated over
+// the whole k, then the 16 accumulators of the tile are reduced together by a
+// transposing tree that performs, for every element, exactly the adds of the
+// scalar reduction tree in gemm.cpp (dummy zero accumulators fill the tile
+// when R * C < 16; their results are discarded).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "engine/cpu/gemm_kernels.h"
+
+#define RADIAL_AVX512 __attribute__((target("avx512f")))
+
+// GCC 12 reports the deliberate self-initialisation inside
+// _mm512_undefined_ps() (used by the shuffle/extract intrinsics) as an
+// uninitialised use; it is not one.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace radial::cpu {
+namespace {
+
+constexpr int kMaxR = 4, kMaxC = 4;
+
+// Reduces 16 element accumulators at once. On return, out[4 * c + r] holds
+// the sum of element e = 4 * r + c, computed as
+//   s[l] = a[l] + a[l + 8]  (l < 8);  t[l] = s[l] + s[l + 4]  (l < 4);
+//   u[l] = t[l] + t[l + 2]  (l < 2);  sum = u[0] + u[1].
+RADIAL_AVX512 inline void reduce16(const __m512 a[16], float out[16]) {
+  __m512 b[8], c[4], d[2];
+  for (int p = 0; p < 8; ++p) {  // b[p] = [s_2p lo4, s_2p hi4, s_2p+1 lo4, s_2p+1 hi4]
+    const __m512 lo = _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 hi = _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2));
+    b[p] = _mm512_add_ps(lo, hi);
+  }
+  for (int p = 0; p < 4; ++p) {  // c[p] = [t_4p, t_4p+1, t_4p+2, t_4p+3]
+    const __m512 lo = _mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512 hi = _mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1));
+    c[p] = _mm512_add_ps(lo, hi);
+  }
+  for (int p = 0; p < 2; ++p) {  // d[p] quarter q = [u_8p+q (2 lanes), u_8p+4+q (2 lanes)]
+    const __m512 lo = _mm512_shuffle_ps(c[2 * p], c[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 hi = _mm512_shuffle_ps(c[2 * p], c[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2));
+    d[p] = _mm512_add_ps(lo, hi);
+  }
+  // Quarter q = [sum_q, sum_4+q, sum_8+q, sum_12+q].
+  const __m512 lo = _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0));
+  const __m512 hi = _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1));
+  _mm512_storeu_ps(out, _mm512_add_ps(lo, hi));
+}
+
+// The same tree for a single accumulator.
+RADIAL_AVX512 inline float reduce1(__m512 a) {
+  const __m256 a_lo = _mm512_castps512_ps256(a);
+  const __m256 a_hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
+  const __m256 s = _mm256_add_ps(a_lo, a_hi);
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 1, 1, 1))));
+}
+
+// y[i0 + r][j0 + c] for r < R, c < C.
+template <int R, int C>
+RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
+  const int64_t k = g.k, ldx = g.ldx;
+  const float* x = g.x + i0 * ldx;
+  const float* w = g.w + j0 * k;
+  __m512 acc[R][C];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+
+  int64_t kk = 0;
+  for (; kk + 16 <= k; kk += 16) {
+    __m512 wv[C];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_ps(w + c * k + kk);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512 xv = _mm512_loadu_ps(x + r * ldx + kk);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
+    }
+  }
+  if (kk < k) {  // zero-padded tail: lanes >= k - kk see fma(0, 0, acc)
+    const __mmask16 mask = static_cast<__mmask16>((1u << (k - kk)) - 1u);
+    __m512 wv[C];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) wv[c] = _mm512_maskz_loadu_ps(mask, w + c * k + kk);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512 xv = _mm512_maskz_loadu_ps(mask, x + r * ldx + kk);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
+    }
+  }
+
+  float* y = g.y + i0 * g.ldy + j0;
+  if constexpr (R == 1 && C == 1) {
+    const float v = reduce1(acc[0][0]);
+    y[0] = g.bias ? v + g.bias[j0] : v;
+  } else {
+    __m512 all[16];
+    for (int e = 0; e < 16; ++e) all[e] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) all[4 * r + c] = acc[r][c];
+    float out[16];
+    reduce16(all, out);
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        const float v = out[4 * c + r];
+        y[r * g.ldy + c] = g.bias ? v + g.bias[j0 + c] : v;
+      }
+    }
+  }
+}
+
+using TileFn = void (*)(const GemmArgs&, int64_t, int64_t);
+
+TileFn tile_fn(int rows, int cols) {
+  static constexpr TileFn kTable[kMaxR][kMaxC] = {
+      {&tile<1, 1>, &tile<1, 2>, &tile<1, 3>, &tile<1, 4>},
+      {&tile<2, 1>, &tile<2, 2>, &tile<2, 3>, &tile<2, 4>},
+      {&tile<3, 1>, &tile<3, 2>, &tile<3, 3>, &tile<3, 4>},
+      {&tile<4, 1>, &tile<4, 2>, &tile<4, 3>, &tile<4, 4>},
+  };
+  return kTable[rows - 1][cols - 1];
+}
+
+// Columns per cache block: a block of w rows (~kBlockBytes) stays in L2
+// while every x row streams past it.
+constexpr int64_t kBlockBytes = 512 * 1024;
+
+int64_t block_cols(int64_t k) {
+  int64_t cols = kBlockBytes / (static_cast<int64_t>(sizeof(float)) * (k > 0 ? k : 1));
+  cols -= cols % kMaxC;
+  return cols < kMaxC ? kMaxC : cols;
+}
+
+}  // namespace
+
+void gemm_cols_avx512(const GemmArgs& g, int64_t m0, int64_t m1) {
+  const int64_t mb = block_cols(g.k);
+  for (int64_t jb = m0; jb < m1; jb += mb) {
+    const int64_t je = jb + mb < m1 ? jb + mb : m1;
+    for (int64_t i = 0; i < g.n; i += kMaxR) {
+      const int rows = static_cast<int>(g.n - i < kMaxR ? g.n - i : kMaxR);
+      const TileFn full = tile_fn(rows, kMaxC);
+      int64_t j = jb;
+      for (; j + kMaxC <= je; j += kMaxC) full(g, i, j);
+      if (j < je) tile_fn(rows, static_cast<int>(je - j))(g, i, j);
+    }
+  }
+}
+
+float dot_avx512(const float* a, const float* b, int64_t k) {
+  float y = 0.0f;
+  const GemmArgs g{a, k, b, nullptr, &y, 1, 1, k};
+  tile<1, 1>(g, 0, 0);
+  return y;
+}
+
+}  // namespace radial::cpu

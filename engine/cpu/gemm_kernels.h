@@ -1,0 +1,55 @@
+// Internal to the CPU GEMM (engine/cpu/gemm*.cpp) and its tests/benchmark:
+// the per-ISA kernels behind gemm_xwt and the dispatch that picks one.
+//
+// Every path computes each element y[i][j] with exactly the same sequence of
+// IEEE single-precision operations (see gemm.cpp for the definition), so all
+// paths are bit-identical to each other, not only batch-invariant.
+#pragma once
+
+#include <cstdint>
+
+namespace radial::cpu {
+
+class ThreadPool;
+
+enum class GemmPath { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// The lane count of the per-element accumulation (a property of the
+// summation order, identical on every path).
+inline constexpr int kGemmLanes = 16;
+
+struct GemmArgs {
+  const float* x;     // [n, k], row stride ldx
+  int64_t ldx;
+  const float* w;     // [m, k], row stride k
+  const float* bias;  // [m] or null
+  float* y;           // [n, m], row stride ldy
+  int64_t ldy;
+  int64_t n, k;
+};
+
+// Computes the columns [m0, m1) of y (all n rows). One implementation per
+// path; the AVX ones are compiled with function-level target attributes and
+// must only be called when gemm_path_supported() says so.
+void gemm_cols_scalar(const GemmArgs& a, int64_t m0, int64_t m1);
+void gemm_cols_avx2(const GemmArgs& a, int64_t m0, int64_t m1);
+void gemm_cols_avx512(const GemmArgs& a, int64_t m0, int64_t m1);
+float dot_scalar(const float* a, const float* b, int64_t k);
+float dot_avx2(const float* a, const float* b, int64_t k);
+float dot_avx512(const float* a, const float* b, int64_t k);
+
+// Whether this CPU (and OS) can run `path`.
+bool gemm_path_supported(GemmPath path);
+// The path every gemm_xwt / dot call in this process uses: chosen on first
+// use (the widest supported one, or RADIAL_GEMM_PATH=scalar|avx2|avx512 from
+// the environment if that path is supported) and cached.
+GemmPath gemm_path();
+const char* gemm_path_name(GemmPath path);
+
+// gemm_xwt / dot on an explicit path (tests and benchmarks only; requires
+// gemm_path_supported(path)).
+void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const float* w, const float* bias,
+                 float* y, int64_t ldy, int64_t n, int64_t m, int64_t k, ThreadPool* pool);
+float dot_on(GemmPath path, const float* a, const float* b, int64_t k);
+
+}  // namespace radial::cpu

@@ -1,0 +1,171 @@
+#include "engine/engine.h"
+
+#include <string>
+
+#include "engine/error.h"
+
+namespace radial {
+
+Engine::Engine(std::shared_ptr<const ModelWeights> weights,
+               std::shared_ptr<const RouterWeights> router, const BackendOptions& opts)
+    : weights_(std::move(weights)),
+      router_(std::move(router)),
+      opts_(opts),
+      backend_(make_cpu_backend(*weights_, router_.get(), opts)),
+      kv_(opts.kv_blocks, opts.kv_block_size, weights_->config.num_layers) {
+  if (router_) router_->config.validate(config());
+  free_slots_.reserve(opts.max_slots);
+  for (int s = opts.max_slots - 1; s >= 0; --s) free_slots_.push_back(s);
+}
+
+RoutingParams Engine::resolve_routing(std::optional<RouteMode> mode,
+                                      std::optional<float> threshold) const {
+  RoutingParams p;
+  if (router_) {
+    const RouterConfig& rc = router_->config;
+    p.mode = rc.mode;
+    p.threshold = rc.threshold;
+    p.kv_policy = rc.kv_policy;
+    p.max_steps = rc.max_steps;
+  } else {
+    p.mode = RouteMode::kFull;
+  }
+  if (mode) {
+    if (*mode != RouteMode::kFull) {
+      require(router_ != nullptr, ErrorCode::kInvalidArgument,
+              std::string("routing mode '") + route_mode_name(*mode) +
+                  "' needs a router; this model has none (only 'full' is available)");
+      require(*mode == router_->config.mode, ErrorCode::kInvalidArgument,
+              std::string("routing mode '") + route_mode_name(*mode) + "' is not supported by this router (it is a '" +
+                  route_mode_name(router_->config.mode) + "' router)");
+    }
+    p.mode = *mode;
+  }
+  if (threshold) {
+    require(*threshold >= 0.f && *threshold <= 1.f, ErrorCode::kInvalidArgument,
+            "threshold must be in [0, 1], got " + std::to_string(*threshold));
+    p.threshold = *threshold;
+  }
+  if (p.mode == RouteMode::kFull) p.kv_policy = KvPolicy::kPropagate;  // every layer written
+  return p;
+}
+
+int Engine::acquire_slot() {
+  require(!free_slots_.empty(), ErrorCode::kResourceExhausted, "no free hidden-state slot");
+  int s = free_slots_.back();
+  free_slots_.pop_back();
+  return s;
+}
+
+void Engine::release_slot(int slot) { free_slots_.push_back(slot); }
+
+void Engine::start_pass(Pass& p) const {
+  p.node = kNodeEmbed;
+  p.last = -1;
+  p.steps = 0;
+  p.target = 0;
+  p.kv_written = -1;
+  p.path.clear();
+  p.kv_only_rows = 0;
+  p.router_evals = 0;
+}
+
+void Engine::embed(std::span<Pass* const> batch) {
+  ids_.clear();
+  slots_.clear();
+  for (Pass* p : batch) {
+    require(p->node == kNodeEmbed, ErrorCode::kInternal, "pass is not waiting for embed");
+    ids_.push_back(p->token);
+    slots_.push_back(p->slot);
+  }
+  backend_->embed(ids_, slots_);
+  route(batch);
+}
+
+void Engine::forward_layer(int layer, std::span<Pass* const> batch) {
+  rows_.clear();
+  for (Pass* p : batch) {
+    require(p->node == layer, ErrorCode::kInternal, "pass is not waiting for layer " + std::to_string(layer));
+    LayerRow r;
+    r.slot = p->slot;
+    r.position = p->position;
+    r.kv_only = p->target != layer;
+    r.entry = kv_.write_entry(p->kv_seq, layer, p->position);
+    r.block_table = kv_.blocks(p->kv_seq, layer).data();
+    rows_.push_back(r);
+  }
+  backend_->forward_layer(layer, rows_);
+  to_route_.clear();
+  for (Pass* p : batch) {
+    p->kv_written = layer;
+    if (p->target != layer) {
+      ++p->kv_only_rows;
+      set_node(*p);
+      continue;
+    }
+    p->last = layer;
+    ++p->steps;
+    p->path.push_back(layer);
+    to_route_.push_back(p);
+  }
+  route(to_route_);
+}
+
+void Engine::route(std::span<Pass* const> passes) {
+  const int L = num_layers();
+  // Passes whose next step needs the router.
+  std::vector<Pass*> need;
+  for (Pass* p : passes) {
+    const RoutingParams& rp = p->routing;
+    if (rp.mode == RouteMode::kFull) {
+      p->target = p->last + 1;  // == L after the last layer: exit
+    } else if (rp.mode == RouteMode::kForward && p->last == L - 1) {
+      p->target = L;  // no layer above: exit without evaluating
+    } else if (rp.mode == RouteMode::kRadial && p->steps >= rp.max_steps) {
+      p->target = L;  // at max_steps the pass must exit
+    } else {
+      need.push_back(p);
+      continue;
+    }
+    set_node(*p);
+  }
+  if (need.empty()) return;
+  const int g = L + 1;
+  slots_.clear();
+  for (Pass* p : need) slots_.push_back(p->slot);
+  gates_.resize(need.size() * g);
+  backend_->router_logits(slots_, gates_.data());
+  for (size_t i = 0; i < need.size(); ++i) {
+    Pass* p = need[i];
+    ++p->router_evals;
+    p->target = route_next(router_->config, p->routing, p->last, gates_.data() + i * g);
+    set_node(*p);
+  }
+}
+
+void Engine::set_node(Pass& p) const {
+  const int L = num_layers();
+  const bool propagate = p.routing.mode == RouteMode::kForward && p.routing.kv_policy == KvPolicy::kPropagate;
+  if (propagate && p.kv_written + 1 < L) {
+    // Every layer gets K/V: visit the next one (fully if it is the target).
+    p.node = p.kv_written + 1;
+    return;
+  }
+  if (p.target < L) {
+    p.node = p.target;
+    return;
+  }
+  p.node = p.wants_logits ? L : L + 1;
+}
+
+void Engine::head(std::span<Pass* const> batch, float* logits) {
+  slots_.clear();
+  for (Pass* p : batch) {
+    require(p->node == head_node(), ErrorCode::kInternal, "pass is not waiting for the head");
+    slots_.push_back(p->slot);
+  }
+  backend_->head_logits(slots_, logits);
+  for (Pass* p : batch) p->node = done_node();
+}
+
+}  // namespace radial

@@ -1,0 +1,100 @@
+#include "engine/model_bundle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/model_loader.h"
+#include "engine/random.h"
+
+namespace radial {
+
+namespace fs = std::filesystem;
+
+RouterWeights make_random_router(const ModelConfig& c, uint64_t seed, int router_hidden) {
+  RouterWeights r;
+  RouterConfig& rc = r.config;
+  rc.num_layers = c.num_layers;
+  rc.hidden_size = c.hidden_size;
+  rc.router_hidden = router_hidden;
+  rc.activation = Activation::kSilu;
+  rc.norm_eps = c.rms_norm_eps;
+  rc.mode = RouteMode::kForward;
+  rc.threshold = 0.5f;
+  rc.max_steps = c.num_layers;
+  rc.pinned_layers = {0};
+  rc.kv_policy = KvPolicy::kPropagate;
+  const int d = c.hidden_size, g = c.num_layers + 1;
+  Rng rng(seed ^ 0x726f75746572ull);  // "router"
+  auto fill = [&](std::vector<int64_t> shape, float stddev, float constant) {
+    Tensor t = Tensor::zeros(DType::kF32, std::move(shape));
+    float* p = t.f32();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = stddev > 0 ? rng.normal() * stddev : constant;
+    return t;
+  };
+  r.norm = fill({d}, 0.f, 1.f);
+  r.fc1_w = fill({router_hidden, d}, 1.f / std::sqrt(static_cast<float>(d)), 0.f);
+  r.fc1_b = fill({router_hidden}, 0.f, 0.f);
+  // silu outputs have a second moment of about 0.35 for unit-variance inputs.
+  r.fc2_w = fill({g, router_hidden}, 1.f / std::sqrt(0.35f * router_hidden), 0.f);
+  r.fc2_b = fill({g}, 0.f, 0.f);
+  r.validate();
+  return r;
+}
+
+ModelBundle load_bundle(const ModelSource& src) {
+  ModelBundle b;
+  std::shared_ptr<ModelWeights> w;
+  if (!src.dummy_config.empty()) {
+    ModelConfig c = load_hf_config(src.dummy_config);
+    w = std::make_shared<ModelWeights>(make_random_model(c, src.dummy_seed));
+    if (!src.no_router && src.router.empty())
+      b.router = std::make_shared<RouterWeights>(make_random_router(c, src.dummy_seed));
+    b.description = "random weights of " + src.dummy_config + " (seed " + std::to_string(src.dummy_seed) + ")";
+  } else {
+    require(!src.model.empty(), ErrorCode::kInvalidArgument, "no model given");
+    w = std::make_shared<ModelWeights>(load_model(src.model));
+    b.description = src.model;
+  }
+  b.weights = w;
+  const bool is_dir = !src.model.empty() && fs::is_directory(src.model);
+  std::string router_dir = src.router;
+  if (router_dir.empty() && is_dir && has_router(src.model)) router_dir = src.model;
+  if (!src.no_router && !router_dir.empty())
+    b.router = std::make_shared<RouterWeights>(load_router(router_dir, w->config));
+  if (src.no_router) b.router.reset();
+  std::string tok = src.tokenizer;
+  if (tok.empty() && is_dir && fs::exists(fs::path(src.model) / "tokenizer.model"))
+    tok = (fs::path(src.model) / "tokenizer.model").string();
+  if (!tok.empty()) {
+    auto t = Tokenizer::load(tok);
+    require(t->vocab_size() == w->config.vocab_size, ErrorCode::kInvalidArgument,
+            "tokenizer " + tok + " has " + std::to_string(t->vocab_size()) +
+                " tokens but the model's vocabulary is " + std::to_string(w->config.vocab_size));
+    b.tokenizer = std::move(t);
+  }
+  if (b.router) b.description += " + router (" + std::string(route_mode_name(b.router->config.mode)) + ")";
+  return b;
+}
+
+}  // namespace radial
+
+namespace radial {
+
+BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens, int sequences,
+                                   int threads) {
+  BackendOptions o;
+  o.kv_block_size = 16;
+  const int positions = std::min(prompt_len + max_tokens, c.max_position_embeddings);
+  const int per_seq = (positions + o.kv_block_size - 1) / o.kv_block_size * c.num_layers;
+  o.kv_blocks = std::max(1, per_seq * std::max(1, sequences));
+  o.max_slots = std::max(64, prompt_len * std::max(1, sequences));
+  o.threads = threads;
+  return o;
+}
+
+}  // namespace radial

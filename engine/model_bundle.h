@@ -1,0 +1,49 @@
+// Everything a tool or the server loads to run a model: weights, the router
+// (optional) and the tokenizer (optional), from the places a user names.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/backend.h"
+#include "engine/model_weights.h"
+#include "engine/router.h"
+#include "engine/tokenizer.h"
+
+namespace radial {
+
+struct ModelSource {
+  std::string model;         // HF directory or llama2.c .bin (ignored with dummy_config)
+  std::string tokenizer;     // default: <model dir>/tokenizer.model when it exists
+  std::string router;        // default: the model directory when it holds radial.json
+  bool no_router = false;    // ignore any router (full mode only)
+  std::string dummy_config;  // HF config.json: random weights and a random router
+  uint64_t dummy_seed = 0;
+};
+
+struct ModelBundle {
+  std::shared_ptr<const ModelWeights> weights;
+  std::shared_ptr<const RouterWeights> router;  // null: full mode only
+  std::shared_ptr<const Tokenizer> tokenizer;   // null: token ids only
+  std::string description;                      // one line for logs
+};
+
+// Throws radial::Error naming the file and the problem.
+ModelBundle load_bundle(const ModelSource& src);
+
+// A random forward-mode router for `c`: gate logits roughly N(0, 1), so
+// about half the layers pass threshold 0.5; layer 0 pinned, propagate policy.
+RouterWeights make_random_router(const ModelConfig& c, uint64_t seed, int router_hidden = 64);
+
+}  // namespace radial
+
+namespace radial {
+
+// Backend sizing for `sequences` concurrent sequences of up to `prompt_len`
+// + `max_tokens` positions (clamped to the context): enough KV blocks for
+// all of them at every layer, and hidden-state slots for all their prompts.
+BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens, int sequences,
+                                   int threads);
+
+}  // namespace radial

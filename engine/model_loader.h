@@ -1,0 +1,38 @@
+// Model loading: Hugging Face directories (single or sharded safetensors),
+// llama2.c checkpoints, and seeded random weights for benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/model_weights.h"
+
+namespace radial {
+
+struct LoadOptions {
+  DType dtype = DType::kF32;  // tensors are converted to this dtype at load
+};
+
+// A Hugging Face model directory: config.json + model.safetensors or
+// model.safetensors.index.json with shards. HF tensor names
+// (model.embed_tokens.weight, model.layers.N.self_attn.q_proj.weight, ...).
+ModelWeights load_hf_model(const std::string& dir, const LoadOptions& opts = {});
+
+// A llama2.c checkpoint (legacy header of 7 int32; negative vocab_size means
+// an untied classifier follows). RoPE layout: interleaved.
+ModelWeights load_llama2c_model(const std::string& path, const LoadOptions& opts = {});
+
+// Random weights for the config in `config_json_path` (HF config.json
+// format): normal(0, 0.02) projections, unit norms, deterministic for `seed`.
+ModelWeights make_random_model(const ModelConfig& config, uint64_t seed,
+                               const LoadOptions& opts = {});
+
+// Dispatches on the path: a directory with config.json is HF; a file ending
+// in .bin is llama2.c.
+ModelWeights load_model(const std::string& path, const LoadOptions& opts = {});
+
+// Writes `w` as an HF directory (config.json + model.safetensors, F32, Q/K
+// rows permuted to the half-split layout if they are interleaved).
+void save_hf_model(const ModelWeights& w, const std::string& dir);
+
+}  // namespace radial

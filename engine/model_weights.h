@@ -1,0 +1,38 @@
+// Weights of a Llama-family model, in host memory, in the layout the engine
+// computes with: projections are [out, in] row-major (PyTorch nn.Linear), so
+// y = x * W^T. Q/K rows follow config.rope_layout.
+#pragma once
+
+#include <vector>
+
+#include "engine/model_config.h"
+#include "engine/tensor.h"
+
+namespace radial {
+
+struct LayerWeights {
+  Tensor attn_norm;  // [d]
+  Tensor wq;         // [q_dim, d]
+  Tensor wk;         // [kv_dim, d]
+  Tensor wv;         // [kv_dim, d]
+  Tensor bq, bk, bv; // [q_dim], [kv_dim], [kv_dim] when config.attention_bias, else empty
+  Tensor wo;         // [d, q_dim]
+  Tensor mlp_norm;   // [d]
+  Tensor w_gate;     // [ff, d]
+  Tensor w_up;       // [ff, d]
+  Tensor w_down;     // [d, ff]
+};
+
+struct ModelWeights {
+  ModelConfig config;
+  Tensor embed;       // [vocab, d]
+  std::vector<LayerWeights> layers;
+  Tensor final_norm;  // [d]
+  Tensor lm_head;     // [vocab, d]; shares storage with embed when tied
+
+  // Throws Error(kCorrupt) naming the first tensor whose shape or dtype does
+  // not match the config (all tensors must be of one dtype).
+  void validate() const;
+};
+
+}  // namespace radial

@@ -1,0 +1,157 @@
+// Seeded random weights with the shapes of a config (for benchmarks and tests).
+//
+// Determinism: values depend only on (seed, tensor, element index) -- not on
+// the thread count, the C++ library or libm. Each tensor is cut into blocks
+// of kBlock elements; block b of tensor stream s draws from a counter-based
+// splitmix64 keyed by (seed, s, b), and normals come from Box-Muller with our
+// own polynomial log/sin/cos (no std::normal_distribution, no libm).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/model_loader.h"
+#include "engine/safetensors.h"
+
+namespace radial {
+namespace {
+
+constexpr int64_t kBlock = 8192;  // elements per independently seeded block
+
+inline uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// ln(u) for u in (0, 1]: u = m * 2^e with m in [1, 2), ln m = 2 atanh(s),
+// s = (m - 1) / (m + 1) in [0, 1/3]; odd series to s^11 (error < 1e-7).
+inline float fast_log(float u) {
+  uint32_t bits;
+  std::memcpy(&bits, &u, 4);
+  const int e = static_cast<int>(bits >> 23) - 127;
+  bits = (bits & 0x007fffffu) | 0x3f800000u;
+  float m;
+  std::memcpy(&m, &bits, 4);
+  const float s = (m - 1.f) / (m + 1.f), s2 = s * s;
+  const float p =
+      1.f + s2 * (1.f / 3 + s2 * (1.f / 5 + s2 * (1.f / 7 + s2 * (1.f / 9 + s2 * (1.f / 11)))));
+  return 2.f * s * p + static_cast<float>(e) * 0.69314718f;
+}
+
+// sin and cos of 2*pi*t for t in [0, 1): quadrant reduction, then Taylor
+// polynomials on [0, pi/2) to x^11 and x^10 (truncation error < 1e-6).
+inline void fast_sincos_2pi(float t, float* s, float* c) {
+  const float q4 = t * 4.f;
+  const int q = static_cast<int>(q4);
+  const float x = (q4 - static_cast<float>(q)) * 1.57079632679f, x2 = x * x;
+  const float sn =
+      x * (1.f - x2 / 6 * (1.f - x2 / 20 * (1.f - x2 / 42 * (1.f - x2 / 72 * (1.f - x2 / 110)))));
+  const float cs =
+      1.f - x2 / 2 * (1.f - x2 / 12 * (1.f - x2 / 30 * (1.f - x2 / 56 * (1.f - x2 / 90))));
+  const float a = (q & 1) ? cs : sn, b = (q & 1) ? sn : cs;  // quadrant rotation
+  *s = (q & 2) ? -a : a;
+  *c = ((q + 1) & 2) ? -b : b;
+}
+
+// Writes n <= kBlock values of N(0, stddev) into out[0..n).
+void normal_block(uint64_t key, float stddev, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 2) {
+    const uint64_t x = mix64(key + static_cast<uint64_t>(i / 2 + 1) * 0x9e3779b97f4a7c15ull);
+    const float u1 = static_cast<float>((x >> 40) + 1) * 0x1p-24f;  // (0, 1]
+    const float u2 = static_cast<float>((x >> 16) & 0xffffff) * 0x1p-24f;  // [0, 1)
+    float r2 = -2.f * fast_log(u1);
+    const float r = std::sqrt(r2 > 0.f ? r2 : 0.f) * stddev;
+    float sn, cs;
+    fast_sincos_2pi(u2, &sn, &cs);
+    out[i] = r * cs;
+    if (i + 1 < n) out[i + 1] = r * sn;
+  }
+}
+
+struct Job {
+  Tensor* t;
+  uint64_t stream;
+  float stddev;  // 0: fill with ones
+};
+
+void run_jobs(const std::vector<Job>& jobs, uint64_t seed) {
+  std::vector<std::pair<size_t, int64_t>> blocks;  // (job, block index)
+  for (size_t j = 0; j < jobs.size(); ++j)
+    for (int64_t b = 0; b * kBlock < jobs[j].t->numel(); ++b) blocks.emplace_back(j, b);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    std::vector<float> buf(kBlock);
+    for (size_t k; (k = next.fetch_add(1)) < blocks.size();) {
+      const Job& job = jobs[blocks[k].first];
+      const int64_t b = blocks[k].second, begin = b * kBlock;
+      const int64_t n = std::min(kBlock, job.t->numel() - begin);
+      if (job.stddev == 0.f) {
+        std::fill(buf.begin(), buf.begin() + n, 1.f);
+      } else {
+        const uint64_t key = mix64(seed ^ mix64(job.stream * 0x100000001b3ull + 0x51ed27) ^
+                                   mix64(static_cast<uint64_t>(b) + 0x2545f4914f6cdd1dull));
+        normal_block(key, job.stddev, n, buf.data());
+      }
+      const size_t es = dtype_size(job.t->dtype);
+      convert_elements(buf.data(), DType::kF32, job.t->data() + begin * es, job.t->dtype,
+                       static_cast<size_t>(n));
+    }
+  };
+  const size_t threads =
+      std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::min<size_t>(blocks.size(), 64) + 1);
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
+ModelWeights make_random_model(const ModelConfig& config, uint64_t seed, const LoadOptions& opts) {
+  config.validate();
+  ModelWeights w;
+  w.config = config;
+  const ModelConfig& c = w.config;
+  const int64_t d = c.hidden_size, ff = c.intermediate_size, q = c.q_dim(), kv = c.kv_dim();
+  const DType dt = opts.dtype;
+  constexpr float kStd = 0.02f;
+  std::vector<Job> jobs;
+  // Stream ids are fixed per tensor so a tensor's values never depend on
+  // which other tensors exist.
+  auto add = [&](Tensor& t, std::vector<int64_t> shape, uint64_t stream, float stddev) {
+    t = Tensor::zeros(dt, std::move(shape));
+    jobs.push_back({&t, stream, stddev});
+  };
+  add(w.embed, {c.vocab_size, d}, 0, kStd);
+  w.layers.resize(c.num_layers);
+  for (int i = 0; i < c.num_layers; ++i) {
+    LayerWeights& l = w.layers[i];
+    const uint64_t s = 16 + 16 * static_cast<uint64_t>(i);
+    add(l.attn_norm, {d}, s + 0, 0.f);
+    add(l.wq, {q, d}, s + 1, kStd);
+    add(l.wk, {kv, d}, s + 2, kStd);
+    add(l.wv, {kv, d}, s + 3, kStd);
+    add(l.wo, {d, q}, s + 4, kStd);
+    add(l.mlp_norm, {d}, s + 5, 0.f);
+    add(l.w_gate, {ff, d}, s + 6, kStd);
+    add(l.w_up, {ff, d}, s + 7, kStd);
+    add(l.w_down, {d, ff}, s + 8, kStd);
+    if (c.attention_bias) {
+      add(l.bq, {q}, s + 9, kStd);
+      add(l.bk, {kv}, s + 10, kStd);
+      add(l.bv, {kv}, s + 11, kStd);
+    }
+  }
+  add(w.final_norm, {d}, 1, 0.f);
+  if (!c.tie_word_embeddings) add(w.lm_head, {c.vocab_size, d}, 2, kStd);
+  run_jobs(jobs, seed);
+  if (c.tie_word_embeddings) w.lm_head = w.embed;
+  w.validate();
+  return w;
+}
+
+}  // namespace radial

@@ -1,0 +1,58 @@
+// What a client asks the scheduler for, and what it gets back.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/router.h"
+#include "engine/sampler.h"
+
+namespace radial {
+
+struct GenerateRequest {
+  std::vector<int> prompt;  // token ids, BOS included (an empty prompt is [BOS])
+  int max_tokens = 16;      // >= 1
+  SamplingParams sampling;
+  std::optional<RouteMode> mode;     // default: the router's mode, or full
+  std::optional<float> threshold;    // forward mode: overrides the router file's
+  std::vector<std::string> stop;     // stop strings (need a tokenizer)
+  bool ignore_eos = false;
+  bool keep_prompt_logits = false;   // report logits of every prompt position (tests, eval)
+};
+
+enum class FinishReason { kLength, kStop, kStopString, kCancelled, kError };
+const char* finish_reason_name(FinishReason r);
+
+struct GeneratedToken {
+  int token = 0;
+  int depth = 0;           // layers executed fully by the pass that produced it
+  std::vector<int> path;   // those layers, in order
+  double compute_fraction = 1.0;
+  std::string text;        // complete UTF-8 text this token makes available (may be "")
+};
+
+struct Usage {
+  int prompt_tokens = 0;
+  int generated_tokens = 0;
+  double mean_depth = 0;          // over generated tokens
+  long layer_steps_skipped = 0;   // sum over generated tokens of (L - depth)
+};
+
+struct SequenceResult {
+  FinishReason finish = FinishReason::kLength;
+  std::string error;  // with kError
+  std::vector<GeneratedToken> tokens;
+  std::string text;   // all emitted text
+  Usage usage;
+  std::vector<std::vector<float>> prompt_logits;  // with keep_prompt_logits
+};
+
+// Called on the thread that runs Scheduler::step().
+struct SequenceCallbacks {
+  std::function<void(const GeneratedToken&)> on_token;
+  std::function<void(const SequenceResult&)> on_finish;
+};
+
+}  // namespace radial

@@ -1,0 +1,153 @@
+// `radial generate`: generate text from a prompt, locally on the CPU backend.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/model_bundle.h"
+#include "scheduler/scheduler.h"
+#include "tools/radial/args.h"
+#include "tools/radial/commands.h"
+#include "tools/radial/common.h"
+
+namespace radial::cli {
+namespace {
+
+const char* kUsage =
+    "usage: radial generate [--model PATH] [--tokenizer FILE] [--router DIR | --no-router]\n"
+    "                       [--dummy-config CONFIG.json [--dummy-seed N]]\n"
+    "                       (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]\n"
+    "                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R]\n"
+    "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
+    "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json]\n"
+    "\n"
+    "Generates text with the CPU backend. --model takes a Hugging Face directory\n"
+    "(config.json + safetensors, tokenizer.model, and radial.json + router.safetensors\n"
+    "when it has a router) or a llama2.c .bin (with --tokenizer). The default model is\n"
+    "models/stories260K. Without --json it streams the text and ends with a summary\n"
+    "line on stderr; with --json it prints one JSON object.\n";
+
+}  // namespace
+
+int cmd_generate(int argc, char** argv) {
+  try {
+    Args args(argc, argv, with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
+                                              "top-p", "repetition-penalty", "seed", "stop", "mode",
+                                              "threshold", "threads"}),
+              {"json", "ignore-eos", "no-router", "help"});
+    if (args.flag("help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (args.has("prompt") == args.has("prompt-ids"))
+      throw UsageError{"give exactly one of --prompt or --prompt-ids"};
+
+    GenerateRequest req;
+    req.max_tokens = static_cast<int>(args.integer("max-tokens").value_or(256));
+    req.sampling.temperature = static_cast<float>(args.number("temperature").value_or(0.0));
+    req.sampling.top_k = static_cast<int>(args.integer("top-k").value_or(0));
+    req.sampling.top_p = static_cast<float>(args.number("top-p").value_or(1.0));
+    req.sampling.repetition_penalty = static_cast<float>(args.number("repetition-penalty").value_or(1.0));
+    req.sampling.seed = static_cast<uint64_t>(args.integer("seed").value_or(0));
+    req.stop = args.all("stop");
+    req.ignore_eos = args.flag("ignore-eos");
+    if (auto m = args.get("mode")) req.mode = parse_route_mode(*m);
+    if (auto t = args.number("threshold")) req.threshold = static_cast<float>(*t);
+
+    ModelBundle bundle = load_bundle(model_source(args));
+    const bool json_out = args.flag("json");
+    if (auto text = args.get("prompt")) {
+      require(bundle.tokenizer != nullptr, ErrorCode::kInvalidArgument,
+              "--prompt needs a tokenizer (--tokenizer FILE); use --prompt-ids without one");
+      req.prompt = bundle.tokenizer->encode(*text);
+    } else {
+      req.prompt = parse_id_list(*args.get("prompt-ids"));
+    }
+    const std::vector<int> prompt = req.prompt.empty() ? std::vector<int>{bundle.weights->config.bos_token_id}
+                                                       : req.prompt;
+    const int threads = static_cast<int>(args.integer("threads").value_or(0));
+    Engine engine(bundle.weights, bundle.router,
+                  backend_options_for(bundle.weights->config, static_cast<int>(prompt.size()), req.max_tokens, 1,
+                                      threads));
+    Scheduler scheduler(engine, bundle.tokenizer.get());
+
+    if (!json_out && bundle.tokenizer) {
+      std::string shown = bundle.tokenizer->decode(prompt);
+      std::fwrite(shown.data(), 1, shown.size(), stdout);
+      std::fflush(stdout);
+    }
+    SequenceResult result;
+    SequenceCallbacks cb;
+    cb.on_token = [&](const GeneratedToken& t) {
+      if (json_out) return;
+      if (bundle.tokenizer) {
+        std::fwrite(t.text.data(), 1, t.text.size(), stdout);
+      } else {
+        std::printf("%d ", t.token);
+      }
+      std::fflush(stdout);
+    };
+    cb.on_finish = [&](const SequenceResult& r) { result = r; };
+    const auto t0 = std::chrono::steady_clock::now();
+    scheduler.submit(req, cb);
+    scheduler.run_until_idle();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (result.finish == FinishReason::kError) throw Error(ErrorCode::kInternal, result.error);
+
+    const int n = result.usage.generated_tokens;
+    const int L = bundle.weights->config.num_layers;
+    double compute = 0;
+    for (const auto& t : result.tokens) compute += t.compute_fraction;
+    compute = n ? compute / n : 0;
+    const RoutingParams routing = engine.resolve_routing(req.mode, req.threshold);
+    if (json_out) {
+      nlohmann::json j;
+      j["prompt_tokens"] = prompt;
+      nlohmann::json ids = nlohmann::json::array(), depth = nlohmann::json::array(),
+                     path = nlohmann::json::array();
+      for (const auto& t : result.tokens) {
+        ids.push_back(t.token);
+        depth.push_back(t.depth);
+        path.push_back(t.path);
+      }
+      j["tokens"] = ids;
+      j["text"] = result.text;
+      j["depth"] = depth;
+      j["path"] = path;
+      j["finish_reason"] = finish_reason_name(result.finish);
+      j["mode"] = route_mode_name(routing.mode);
+      if (routing.mode != RouteMode::kFull) {
+        j["threshold"] = routing.threshold;
+        j["kv_policy"] = kv_policy_name(routing.kv_policy);
+      }
+      j["num_layers"] = L;
+      j["mean_depth"] = result.usage.mean_depth;
+      j["compute_fraction"] = compute;
+      j["seconds"] = secs;
+      j["tokens_per_second"] = secs > 0 ? n / secs : 0.0;
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+      std::printf("\n");
+      std::fprintf(stderr,
+                   "[%d tokens in %.2f s, %.1f tok/s (incl. prompt), mean depth %.2f of %d layers, "
+                   "compute %.0f%% of full depth, mode %s, finish %s]\n",
+                   n, secs, secs > 0 ? n / secs : 0.0, result.usage.mean_depth, L, 100 * compute,
+                   route_mode_name(routing.mode), finish_reason_name(result.finish));
+    }
+    return 0;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "radial generate: %s\n%s", e.message.c_str(), kUsage);
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "radial generate: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "radial generate: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace radial::cli

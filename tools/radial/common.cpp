@@ -1,0 +1,38 @@
+#include "tools/radial/common.h"
+
+#include <cstdlib>
+#include <sstream>
+
+namespace radial::cli {
+
+std::set<std::string> with_model_options(std::set<std::string> extra) {
+  extra.insert({"model", "tokenizer", "router", "dummy-config", "dummy-seed"});
+  return extra;
+}
+
+ModelSource model_source(const Args& args) {
+  ModelSource s;
+  s.dummy_config = args.str("dummy-config", "");
+  s.model = args.str("model", s.dummy_config.empty() ? "models/stories260K" : "");
+  s.tokenizer = args.str("tokenizer", "");
+  s.router = args.str("router", "");
+  s.no_router = args.flag("no-router");
+  s.dummy_seed = static_cast<uint64_t>(args.integer("dummy-seed").value_or(0));
+  return s;
+}
+
+std::vector<int> parse_id_list(const std::string& s) {
+  std::vector<int> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 0 || v > (1L << 30))
+      throw UsageError{"--prompt-ids expects comma-separated token ids, got '" + s + "'"};
+    ids.push_back(static_cast<int>(v));
+  }
+  return ids;
+}
+
+}  // namespace radial::cli
