@@ -88,24 +88,23 @@ int main(int argc, char** argv) {
   ThreadPool pool(threads);
   const double budget = quick ? 0.05 : 0.4;
 
-  std::printf("gemm dispatch path: %s\n",
-              radial::cpu::gemm_path_name(radial::cpu::gemm_path()));
+  std::printf("gemm dispatch path: %s\n", radial::cpu::gemm_path_name(radial::cpu::gemm_path()));
   std::printf("threads: 1 and %d; cold weights (%zu MiB of copies); median of runs\n\n", threads,
               kColdBytes >> 20);
   std::printf("%6s %6s %5s | %9s %8s %9s | %9s %8s %9s\n", "k", "m", "n", "1T ms", "GFLOP/s",
               "w GB/s", "NT ms", "GFLOP/s", "w GB/s");
 
   // (k, m): weight [m, k] = projection from k to m features.
-  const int64_t shapes[][2] = {{64, 64},    {64, 172},    {172, 64},   {768, 768},
-                               {768, 3072}, {3072, 768},  {2048, 2048}, {2048, 3072},
+  const int64_t shapes[][2] = {{64, 64},     {64, 172},    {172, 64},    {768, 768},
+                               {768, 3072},  {3072, 768},  {2048, 2048}, {2048, 3072},
                                {3072, 2048}, {768, 32000}, {2048, 32000}};
   const int64_t ns[] = {1, 4, 16, 64, 256};
   uint32_t seed = 1;
   for (const auto& s : shapes) {
     const int64_t k = s[0], m = s[1];
     const size_t wsize = static_cast<size_t>(m * k);
-    const int copies = static_cast<int>(
-        std::clamp<size_t>(kColdBytes / (wsize * sizeof(float)) + 1, 2, 1024));
+    const int copies =
+        static_cast<int>(std::clamp<size_t>(kColdBytes / (wsize * sizeof(float)) + 1, 2, 1024));
     std::vector<float> w = random_vec(wsize * static_cast<size_t>(copies), ++seed);
     for (int64_t n : ns) {
       if (quick && n * m * k > (int64_t{1} << 31)) continue;
@@ -137,8 +136,8 @@ int main(int argc, char** argv) {
     const auto x = random_vec(static_cast<size_t>(n * k), 1000);
     const auto w = random_vec(static_cast<size_t>(m * k), 1001);
     std::vector<float> y(static_cast<size_t>(n * m));
-    const double tn = median_seconds(
-        [&](int) { naive_xwt(x.data(), w.data(), y.data(), n, m, k); }, 1, budget, 3);
+    const double tn = median_seconds([&](int) { naive_xwt(x.data(), w.data(), y.data(), n, m, k); },
+                                     1, budget, 3);
     const double tg = median_seconds(
         [&](int) {
           radial::cpu::gemm_xwt(x.data(), k, w.data(), nullptr, y.data(), m, n, m, k, nullptr);

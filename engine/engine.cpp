@@ -91,9 +91,11 @@ void Engine::forward_layer(int layer, std::span<Pass* const> batch) {
     r.position = p->position;
     r.kv_only = p->target != layer;
     r.entry = kv_.write_entry(p->kv_seq, layer, p->position);
-    r.block_table = kv_.blocks(p->kv_seq, layer).data();
     rows_.push_back(r);
   }
+  // Block tables only once every entry is placed: a later write of the same
+  // sequence may have grown (moved) the table.
+  for (size_t i = 0; i < batch.size(); ++i) rows_[i].block_table = kv_.blocks(batch[i]->kv_seq, layer).data();
   backend_->forward_layer(layer, rows_);
   to_route_.clear();
   for (Pass* p : batch) {

@@ -44,10 +44,11 @@ class Llama2cFile {
   void read_bytes(uint64_t offset, void* dst, size_t n) const {
     auto* p = static_cast<char*>(dst);
     while (n > 0) {
-      ssize_t got = ::pread(fd_, p, std::min<size_t>(n, size_t{1} << 30), static_cast<off_t>(offset));
+      ssize_t got =
+          ::pread(fd_, p, std::min<size_t>(n, size_t{1} << 30), static_cast<off_t>(offset));
       if (got < 0 && errno == EINTR) continue;
-      require(got > 0, ErrorCode::kCorrupt, path_ + ": read failed at offset " +
-                                                std::to_string(offset));
+      require(got > 0, ErrorCode::kCorrupt,
+              path_ + ": read failed at offset " + std::to_string(offset));
       p += got;
       offset += static_cast<uint64_t>(got);
       n -= static_cast<size_t>(got);
@@ -102,8 +103,8 @@ ModelWeights load_llama2c_model(const std::string& path, const LoadOptions& opts
   range(n_kv_heads, "n_kv_heads", 1 << 12);
   range(vocab, "vocab_size", 1 << 22);
   range(seq_len, "seq_len", 1 << 24);
-  check(dim % n_heads == 0, "n_heads = " + std::to_string(n_heads) + " does not divide dim = " +
-                                std::to_string(dim));
+  check(dim % n_heads == 0,
+        "n_heads = " + std::to_string(n_heads) + " does not divide dim = " + std::to_string(dim));
   check(n_heads % n_kv_heads == 0, "n_kv_heads = " + std::to_string(n_kv_heads) +
                                        " does not divide n_heads = " + std::to_string(n_heads));
   const int64_t head_size = dim / n_heads;

@@ -153,8 +153,10 @@ ModelConfig parse_hf_config(const json& j) {
     c.head_dim = c.hidden_size / c.num_heads;
   }
   // Defaults below are those of transformers' LlamaConfig / MistralConfig / Qwen2Config.
-  c.max_position_embeddings =
-      f.get_int("max_position_embeddings").value_or(qwen2 ? 32768 : mistral ? 131072 : 2048);
+  c.max_position_embeddings = f.get_int("max_position_embeddings")
+                                  .value_or(qwen2     ? 32768
+                                            : mistral ? 131072
+                                                      : 2048);
   c.rms_norm_eps = static_cast<float>(f.get_number("rms_norm_eps").value_or(1e-6));
   c.rope_theta = static_cast<float>(f.get_number("rope_theta").value_or(10000.0));
   c.rope_layout = RopeLayout::kHalfSplit;
@@ -259,7 +261,9 @@ json to_hf_config(const ModelConfig& c, const std::string& torch_dtype) {
   j["rms_norm_eps"] = short_double(c.rms_norm_eps);
   j["rope_theta"] = short_double(c.rope_theta);
   switch (c.rope_scaling) {
-    case RopeScaling::kNone: j["rope_scaling"] = nullptr; break;
+    case RopeScaling::kNone:
+      j["rope_scaling"] = nullptr;
+      break;
     case RopeScaling::kLinear:
       j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", short_double(c.rope_factor)}};
       break;

@@ -53,8 +53,7 @@ class HfTensors {
     std::ifstream in(path);
     require(in.good(), ErrorCode::kNotFound, path + ": cannot open");
     json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    require(!j.is_discarded() && j.is_object(), ErrorCode::kCorrupt,
-            path + ": not a JSON object");
+    require(!j.is_discarded() && j.is_object(), ErrorCode::kCorrupt, path + ": not a JSON object");
     auto wm = j.find("weight_map");
     require(wm != j.end() && wm->is_object(), ErrorCode::kCorrupt,
             path + ": weight_map missing or not an object");

@@ -61,7 +61,7 @@ inline void fast_sincos_2pi(float t, float* s, float* c) {
 void normal_block(uint64_t key, float stddev, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 2) {
     const uint64_t x = mix64(key + static_cast<uint64_t>(i / 2 + 1) * 0x9e3779b97f4a7c15ull);
-    const float u1 = static_cast<float>((x >> 40) + 1) * 0x1p-24f;  // (0, 1]
+    const float u1 = static_cast<float>((x >> 40) + 1) * 0x1p-24f;         // (0, 1]
     const float u2 = static_cast<float>((x >> 16) & 0xffffff) * 0x1p-24f;  // [0, 1)
     float r2 = -2.f * fast_log(u1);
     const float r = std::sqrt(r2 > 0.f ? r2 : 0.f) * stddev;
@@ -101,8 +101,8 @@ void run_jobs(const std::vector<Job>& jobs, uint64_t seed) {
                        static_cast<size_t>(n));
     }
   };
-  const size_t threads =
-      std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::min<size_t>(blocks.size(), 64) + 1);
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
+                                            std::min<size_t>(blocks.size(), 64) + 1);
   std::vector<std::thread> pool;
   for (size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
   worker();

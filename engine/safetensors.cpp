@@ -93,7 +93,9 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   f.path_ = path;
   f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   require(f.fd_ >= 0, ErrorCode::kNotFound, path + ": cannot open: " + std::strerror(errno));
-  auto fail = [&](const std::string& what) { throw Error(ErrorCode::kCorrupt, path + ": " + what); };
+  auto fail = [&](const std::string& what) {
+    throw Error(ErrorCode::kCorrupt, path + ": " + what);
+  };
 
   struct stat st {};
   require(::fstat(f.fd_, &st) == 0, ErrorCode::kNotFound, path + ": cannot stat");
@@ -211,9 +213,9 @@ const SafetensorsInfo& SafetensorsFile::info(const std::string& name) const {
 
 Tensor SafetensorsFile::read(const std::string& name, DType to) const {
   const SafetensorsInfo& in = info(name);
-  require(in.dtype.has_value(), ErrorCode::kUnsupported,
-          path_ + ": tensor " + name + " has dtype " + in.dtype_name +
-              " (supported: F32, F16, BF16)");
+  require(
+      in.dtype.has_value(), ErrorCode::kUnsupported,
+      path_ + ": tensor " + name + " has dtype " + in.dtype_name + " (supported: F32, F16, BF16)");
   const DType from = *in.dtype;
   Tensor t = Tensor::zeros(to, in.shape);
   const size_t n = static_cast<size_t>(t.numel());
@@ -242,8 +244,9 @@ void convert_elements(const void* src, DType from, void* dst, DType to, size_t n
   auto* d16 = static_cast<uint16_t*>(dst);
   auto* d32 = static_cast<float*>(dst);
   auto load = [&](size_t i) {
-    return from == DType::kF32 ? s32[i] : from == DType::kBF16 ? bf16_to_f32(s16[i])
-                                                                : f16_to_f32(s16[i]);
+    return from == DType::kF32    ? s32[i]
+           : from == DType::kBF16 ? bf16_to_f32(s16[i])
+                                  : f16_to_f32(s16[i]);
   };
   switch (to) {
     case DType::kF32:
@@ -275,7 +278,8 @@ void write_safetensors(const std::string& path,
             "write_safetensors: duplicate tensor name " + name);
     require(t != nullptr && t->nbytes == static_cast<size_t>(t->numel()) * dtype_size(t->dtype) &&
                 (t->nbytes == 0 || t->storage),
-            ErrorCode::kInvalidArgument, "write_safetensors: tensor " + name + " has no valid data");
+            ErrorCode::kInvalidArgument,
+            "write_safetensors: tensor " + name + " has no valid data");
     header[name] = {{"dtype", dtype_name(t->dtype)},
                     {"shape", t->shape},
                     {"data_offsets", {offset, offset + t->nbytes}}};

@@ -100,18 +100,26 @@ int Sampler::sample(std::span<float> logits, std::span<const int> history) {
   };
   const bool sorted = p_.top_k > 0 && p_.top_k < n;
   if (sorted) {
-    // One pass with a heap of the k best so far (its front is the lightest):
-    // most ids cost one comparison.
-    cand_.clear();
-    for (int i = 0; i < n; ++i) {
-      const Candidate c{logits[i], i};  // select on the logits
-      if (static_cast<int>(cand_.size()) < p_.top_k) {
-        cand_.push_back(c);
-        std::push_heap(cand_.begin(), cand_.end(), heavier);
-      } else if (heavier(c, cand_.front())) {
-        std::pop_heap(cand_.begin(), cand_.end(), heavier);
-        cand_.back() = c;
-        std::push_heap(cand_.begin(), cand_.end(), heavier);
+    const int k = p_.top_k;
+    if (k > n / 8) {
+      cand_.resize(n);
+      for (int i = 0; i < n; ++i) cand_[i] = {logits[i], i};  // select on the logits
+      std::nth_element(cand_.begin(), cand_.begin() + (k - 1), cand_.end(), heavier);
+      cand_.resize(k);
+    } else {
+      // One pass with a heap of the k best so far (its front is the
+      // lightest): most ids cost one comparison.
+      cand_.clear();
+      for (int i = 0; i < n; ++i) {
+        const Candidate c{logits[i], i};  // select on the logits
+        if (static_cast<int>(cand_.size()) < k) {
+          cand_.push_back(c);
+          std::push_heap(cand_.begin(), cand_.end(), heavier);
+        } else if (heavier(c, cand_.front())) {
+          std::pop_heap(cand_.begin(), cand_.end(), heavier);
+          cand_.back() = c;
+          std::push_heap(cand_.begin(), cand_.end(), heavier);
+        }
       }
     }
     std::sort(cand_.begin(), cand_.end(), heavier);

@@ -165,8 +165,8 @@ float dot_on(GemmPath path, const float* a, const float* b, int64_t k) {
   return dot_scalar(a, b, k);
 }
 
-void gemm_xwt(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
-              int64_t ldy, int64_t n, int64_t m, int64_t k, ThreadPool* pool) {
+void gemm_xwt(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy,
+              int64_t n, int64_t m, int64_t k, ThreadPool* pool) {
   gemm_xwt_on(gemm_path(), x, ldx, w, bias, y, ldy, n, m, k, pool);
 }
 

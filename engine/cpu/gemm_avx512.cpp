@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/cpu/gemm_kernels.h"
 
@@ -64,9 +65,15 @@ RADIAL_AVX512 inline float reduce1(__m512 a) {
   return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 1, 1, 1))));
 }
 
-// y[i0 + r][j0 + c] for r < R, c < C.
+// Accumulates y[i0 + r][j0 + c] (r < R, c < C) over the k range [k0, k1).
+// k0 is a multiple of 16; k1 is a multiple of 16 or k. With part == null
+// the range is all of k. Otherwise the lane accumulators continue from
+// part[(r * C + c) * 16 + l] when k0 > 0, and are saved there when k1 < k
+// (a float store/load is exact, so splitting k changes nothing).
+// When k1 == k the accumulators are reduced and y (+ bias) is written.
 template <int R, int C>
-RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
+RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0, int64_t k0, int64_t k1,
+                        float* part) {
   const int64_t k = g.k, ldx = g.ldx;
   const float* x = g.x + i0 * ldx;
   const float* w = g.w + j0 * k;
@@ -74,10 +81,11 @@ RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int c = 0; c < C; ++c)
+      acc[r][c] = k0 > 0 ? _mm512_loadu_ps(part + (r * C + c) * 16) : _mm512_setzero_ps();
 
-  int64_t kk = 0;
-  for (; kk + 16 <= k; kk += 16) {
+  int64_t kk = k0;
+  for (; kk + 16 <= k1; kk += 16) {
     __m512 wv[C];
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) wv[c] = _mm512_loadu_ps(w + c * k + kk);
@@ -88,8 +96,8 @@ RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
     }
   }
-  if (kk < k) {  // zero-padded tail: lanes >= k - kk see fma(0, 0, acc)
-    const __mmask16 mask = static_cast<__mmask16>((1u << (k - kk)) - 1u);
+  if (kk < k1) {  // zero-padded tail: lanes >= k - kk see fma(0, 0, acc)
+    const __mmask16 mask = static_cast<__mmask16>((1u << (k1 - kk)) - 1u);
     __m512 wv[C];
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) wv[c] = _mm512_maskz_loadu_ps(mask, w + c * k + kk);
@@ -99,6 +107,13 @@ RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
     }
+  }
+  if (k1 < k) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) _mm512_storeu_ps(part + (r * C + c) * 16, acc[r][c]);
+    return;
   }
 
   float* y = g.y + i0 * g.ldy + j0;
@@ -123,7 +138,7 @@ RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
   }
 }
 
-using TileFn = void (*)(const GemmArgs&, int64_t, int64_t);
+using TileFn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t, int64_t, float*);
 
 TileFn tile_fn(int rows, int cols) {
   static constexpr TileFn kTable[kMaxR][kMaxC] = {
@@ -135,9 +150,13 @@ TileFn tile_fn(int rows, int cols) {
   return kTable[rows - 1][cols - 1];
 }
 
-// Columns per cache block: a block of w rows (~kBlockBytes) stays in L2
-// while every x row streams past it.
+// Cache blocking. A block of w rows (about kBlockBytes) stays in L2 while
+// every x row streams past it. When k is long and several x panels will
+// reuse the block, k is also split into kKBlock pieces so that the current
+// x panel piece stays in L1 while the tiles of the block sweep past it; the
+// partial lane sums wait in a small buffer between pieces.
 constexpr int64_t kBlockBytes = 512 * 1024;
+constexpr int64_t kKBlock = 512;  // a multiple of 16
 
 int64_t block_cols(int64_t k) {
   int64_t cols = kBlockBytes / (static_cast<int64_t>(sizeof(float)) * (k > 0 ? k : 1));
@@ -149,14 +168,32 @@ int64_t block_cols(int64_t k) {
 
 void gemm_cols_avx512(const GemmArgs& g, int64_t m0, int64_t m1) {
   const int64_t mb = block_cols(g.k);
+  const bool split_k = g.k > 2 * kKBlock && g.n > kMaxR;
+  const int64_t kc = split_k ? kKBlock : (g.k > 0 ? g.k : 1);
+  // Partial sums of one x panel against the tiles of one block: 16 lanes of
+  // 16 elements per tile, mb / 4 tiles; 64-byte aligned.
+  std::vector<float> part_buf(split_k ? static_cast<size_t>(mb * 64 + 16) : 0);
+  float* part = part_buf.empty()
+                    ? nullptr
+                    : reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(part_buf.data()) + 63) &
+                                               ~uintptr_t{63});
   for (int64_t jb = m0; jb < m1; jb += mb) {
     const int64_t je = jb + mb < m1 ? jb + mb : m1;
     for (int64_t i = 0; i < g.n; i += kMaxR) {
       const int rows = static_cast<int>(g.n - i < kMaxR ? g.n - i : kMaxR);
       const TileFn full = tile_fn(rows, kMaxC);
-      int64_t j = jb;
-      for (; j + kMaxC <= je; j += kMaxC) full(g, i, j);
-      if (j < je) tile_fn(rows, static_cast<int>(je - j))(g, i, j);
+      const int edge_cols = static_cast<int>((je - jb) % kMaxC);
+      const TileFn edge = edge_cols > 0 ? tile_fn(rows, edge_cols) : nullptr;
+      int64_t k0 = 0;
+      do {  // k pieces [k0, k1); a single piece [0, k) unless split_k
+        const int64_t k1 = k0 + kc < g.k ? k0 + kc : g.k;
+        float* p = part;
+        int64_t j = jb;
+        for (; j + kMaxC <= je; j += kMaxC, p = p ? p + 16 * kMaxR * kMaxC : p)
+          full(g, i, j, k0, k1, p);
+        if (j < je) edge(g, i, j, k0, k1, p);
+        k0 = k1;
+      } while (k0 < g.k);
     }
   }
 }
@@ -164,7 +201,7 @@ void gemm_cols_avx512(const GemmArgs& g, int64_t m0, int64_t m1) {
 float dot_avx512(const float* a, const float* b, int64_t k) {
   float y = 0.0f;
   const GemmArgs g{a, k, b, nullptr, &y, 1, 1, k};
-  tile<1, 1>(g, 0, 0);
+  tile<1, 1>(g, 0, 0, 0, k, nullptr);
   return y;
 }
 

@@ -19,7 +19,7 @@ enum class GemmPath { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 inline constexpr int kGemmLanes = 16;
 
 struct GemmArgs {
-  const float* x;     // [n, k], row stride ldx
+  const float* x;  // [n, k], row stride ldx
   int64_t ldx;
   const float* w;     // [m, k], row stride k
   const float* bias;  // [m] or null

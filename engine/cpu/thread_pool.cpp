@@ -28,7 +28,9 @@ thread_local bool t_in_pool_task = false;
 
 // Chunk c of n items split into `chunks` near-equal contiguous pieces: sizes
 // differ by at most one, so every piece has at least floor(n / chunks) items.
-inline int64_t chunk_begin(int64_t n, int64_t chunks, int64_t c) { return n / chunks * c + std::min(c, n % chunks); }
+inline int64_t chunk_begin(int64_t n, int64_t chunks, int64_t c) {
+  return n / chunks * c + std::min(c, n % chunks);
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {

@@ -97,7 +97,7 @@ TEST_CASE("gemm matches a double-precision reference", "[gemm]") {
 TEST_CASE("gemm is bit-identical on every dispatch path", "[gemm]") {
   const auto paths = supported_paths();
   INFO("dispatch path in use: " << radial::cpu::gemm_path_name(radial::cpu::gemm_path()));
-  const int64_t shapes[][3] = {{1, 1, 1},   {1, 7, 300},  {3, 17, 17},  {5, 13, 16},
+  const int64_t shapes[][3] = {{1, 1, 1},   {1, 7, 300},   {3, 17, 17},   {5, 13, 16},
                                {17, 3, 65}, {37, 53, 172}, {64, 64, 768}, {9, 100, 2049}};
   uint32_t seed = 100;
   for (const auto& s : shapes) {
@@ -311,7 +311,8 @@ TEST_CASE("ThreadPool is reusable, nestable and shareable", "[gemm]") {
   // A parallel_for inside a task runs inline instead of deadlocking.
   std::atomic<int> inner{0};
   pool.parallel_for(3, 1, [&](int64_t, int64_t) {
-    pool.parallel_for(10, 1, [&](int64_t b, int64_t e) { inner.fetch_add(static_cast<int>(e - b)); });
+    pool.parallel_for(10, 1,
+                      [&](int64_t b, int64_t e) { inner.fetch_add(static_cast<int>(e - b)); });
   });
   REQUIRE(inner.load() == 30);
   // Two threads sharing one pool are serialised.

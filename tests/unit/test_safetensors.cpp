@@ -22,8 +22,7 @@ namespace fs = std::filesystem;
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() /
-           ("radial-st-" + name + "-" + std::to_string(::getpid()));
+    path = fs::temp_directory_path() / ("radial-st-" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -98,8 +97,7 @@ TEST_CASE("safetensors round trip of F32, F16 and BF16 tensors", "[safetensors]"
 }
 
 TEST_CASE("safetensors reads the shipped model", "[safetensors]") {
-  SafetensorsFile f =
-      SafetensorsFile::open(test::default_model_dir() + "/model.safetensors");
+  SafetensorsFile f = SafetensorsFile::open(test::default_model_dir() + "/model.safetensors");
   CHECK(f.names().size() == 2 + 5 * 9);  // embed, norm, 9 per layer; no lm_head (tied)
   CHECK(f.info("model.embed_tokens.weight").shape == std::vector<int64_t>{512, 64});
   CHECK(f.info("model.layers.0.self_attn.k_proj.weight").shape == std::vector<int64_t>{32, 64});
@@ -111,10 +109,16 @@ TEST_CASE("safetensors reads the shipped model", "[safetensors]") {
 TEST_CASE("safetensors writer rejects bad input", "[safetensors]") {
   TempDir tmp("writer");
   Tensor a = iota(DType::kF32, {2}, 1.f);
-  expect_error([&] { write_safetensors(tmp.file("x"), {{"a", &a}, {"a", &a}}); },
-               ErrorCode::kInvalidArgument, {"duplicate", "a"});
-  expect_error([&] { write_safetensors(tmp.file("x"), {{"__metadata__", &a}}); },
-               ErrorCode::kInvalidArgument, {"__metadata__"});
+  expect_error(
+      [&] {
+        write_safetensors(tmp.file("x"), {{"a", &a}, {"a", &a}});
+      },
+      ErrorCode::kInvalidArgument, {"duplicate", "a"});
+  expect_error(
+      [&] {
+        write_safetensors(tmp.file("x"), {{"__metadata__", &a}});
+      },
+      ErrorCode::kInvalidArgument, {"__metadata__"});
 }
 
 TEST_CASE("safetensors rejects malformed files", "[safetensors]") {
@@ -194,8 +198,7 @@ TEST_CASE("safetensors rejects malformed files", "[safetensors]") {
     expect_error(open, ErrorCode::kCorrupt, {"tensor w", "not an integer"});
   }
   SECTION("overflowing shape") {
-    write_raw(p,
-              R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}})",
+    write_raw(p, R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}})",
               16);
     expect_error(open, ErrorCode::kCorrupt, {"tensor w", "overflows"});
   }

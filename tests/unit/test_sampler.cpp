@@ -210,15 +210,22 @@ TEST_CASE("sampler: top_p on a large vocabulary stays in the nucleus", "[sampler
     }
     if (nucleus.size() > 100) CHECK(seen.size() > 1);
   }
-  // top_k on the large vocabulary.
-  SamplingParams p;
-  p.temperature = 1.f;
-  p.top_k = 40;
-  Sampler s(p);
-  const std::set<int> top40(order.begin(), order.begin() + 40);
-  for (int i = 0; i < 50; ++i) {
-    auto l = logits;
-    CHECK(top40.count(s.sample(l, {})) == 1);
+  // top_k on the large vocabulary: a small k (heap selection) and a large k
+  // (nth_element), with a flat temperature so that many ids are drawn.
+  for (int k : {40, n / 2}) {
+    SamplingParams p;
+    p.temperature = 100.f;
+    p.top_k = k;
+    Sampler s(p);
+    const std::set<int> top(order.begin(), order.begin() + k);
+    std::set<int> seen;
+    for (int i = 0; i < 50; ++i) {
+      auto l = logits;
+      const int id = s.sample(l, {});
+      CHECK(top.count(id) == 1);
+      seen.insert(id);
+    }
+    CHECK(seen.size() > 10);
   }
 }
 

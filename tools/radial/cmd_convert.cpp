@@ -47,11 +47,16 @@ int cmd_convert(int argc, char** argv) {
     std::optional<std::string>* slot = nullptr;
     const size_t eq = arg.find('=');
     const std::string key = arg.substr(0, eq);
-    if (key == "--from") slot = &from;
-    else if (key == "--input") slot = &input;
-    else if (key == "--out") slot = &out;
-    else if (key == "--tokenizer") slot = &tokenizer;
-    else return usage_error("unknown argument \"" + arg + "\"");
+    if (key == "--from")
+      slot = &from;
+    else if (key == "--input")
+      slot = &input;
+    else if (key == "--out")
+      slot = &out;
+    else if (key == "--tokenizer")
+      slot = &tokenizer;
+    else
+      return usage_error("unknown argument \"" + arg + "\"");
     if (eq != std::string::npos) {
       value = arg.substr(eq + 1);
     } else {

@@ -1,0 +1,129 @@
+// Engine throughput on the CPU backend, without gRPC: prefill and decode
+// tokens/s at a few concurrencies, in full mode and in forward mode.
+//
+//   bench_generate [--model DIR | --dummy-config CONFIG.json] [--router DIR]
+//                  [--prompt-len 128] [--gen 128] [--concurrency 1,8]
+//                  [--thresholds full,0.5] [--threads 0]
+//
+// Prompts are random token ids (seeded). Decode tokens/s counts generated
+// tokens after every sequence's first token over the time since then; prefill
+// tokens/s counts prompt tokens over the time to the last sequence's first
+// token. Without a shipped router, --dummy-config brings a random one whose
+// gates pass threshold 0.5 about half the time (layer 0 pinned): the speed of
+// a path does not depend on how the router chose it.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/model_bundle.h"
+#include "engine/random.h"
+#include "scheduler/scheduler.h"
+
+using namespace radial;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+struct Figures {
+  double prefill_tps = 0, decode_tps = 0, mean_depth = 0, compute = 0;
+};
+
+Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::string& thr, int threads) {
+  const ModelConfig& c = b.weights->config;
+  Engine engine(b.weights, thr == "full" ? nullptr : b.router,
+                backend_options_for(c, prompt_len, gen, conc, threads));
+  Scheduler sched(engine, nullptr);
+  Rng rng(1234);
+  int generated = 0, with_first = 0;
+  double depth = 0, compute = 0;
+  std::vector<bool> has_first(conc, false);
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point t_first = t0;
+  int gen_at_first = 0;
+  for (int s = 0; s < conc; ++s) {
+    GenerateRequest r;
+    r.prompt.push_back(c.bos_token_id);
+    for (int i = 1; i < prompt_len; ++i) r.prompt.push_back(3 + static_cast<int>(rng.next() % (c.vocab_size - 3)));
+    r.max_tokens = gen;
+    r.ignore_eos = true;
+    if (thr != "full") r.threshold = std::stof(thr);
+    SequenceCallbacks cb;
+    cb.on_token = [&, s](const GeneratedToken& t) {
+      ++generated;
+      depth += t.depth;
+      compute += t.compute_fraction;
+      if (!has_first[s]) {
+        has_first[s] = true;
+        if (++with_first == conc) {  // prefill of every sequence done
+          t_first = Clock::now();
+          gen_at_first = generated;
+        }
+      }
+    };
+    sched.submit(r, cb);
+  }
+  sched.run_until_idle();
+  const Clock::time_point t_end = Clock::now();
+  Figures f;
+  f.prefill_tps = static_cast<double>(prompt_len) * conc / std::chrono::duration<double>(t_first - t0).count();
+  f.decode_tps = (generated - gen_at_first) / std::chrono::duration<double>(t_end - t_first).count();
+  f.mean_depth = depth / generated;
+  f.compute = compute / generated;
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ModelSource src;
+  int prompt_len = 128, gen = 128, threads = 0;
+  std::string conc_list = "1,8", thr_list = "full,0.5";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--model") src.model = v;
+    else if (k == "--dummy-config") src.dummy_config = v;
+    else if (k == "--router") src.router = v;
+    else if (k == "--prompt-len") prompt_len = std::atoi(v.c_str());
+    else if (k == "--gen") gen = std::atoi(v.c_str());
+    else if (k == "--concurrency") conc_list = v;
+    else if (k == "--thresholds") thr_list = v;
+    else if (k == "--threads") threads = std::atoi(v.c_str());
+    else {
+      std::fprintf(stderr, "bench_generate: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (src.model.empty() && src.dummy_config.empty()) src.model = "models/stories260K";
+  try {
+    ModelBundle b = load_bundle(src);
+    if (!b.router) b.router = std::make_shared<RouterWeights>(make_random_router(b.weights->config, 1));
+    const ModelConfig& c = b.weights->config;
+    std::printf("model: %s (%d layers, d %d, vocab %d), prompt %d, generate %d, threads %d\n",
+                b.description.c_str(), c.num_layers, c.hidden_size, c.vocab_size, prompt_len, gen, threads);
+    std::printf("%-8s %5s %12s %12s %11s %9s\n", "mode", "conc", "prefill t/s", "decode t/s", "mean depth",
+                "compute");
+    for (const std::string& thr : split(thr_list))
+      for (const std::string& cs : split(conc_list)) {
+        Figures f = run(b, prompt_len, gen, std::atoi(cs.c_str()), thr, threads);
+        std::string mode = thr == "full" ? "full" : "fwd@" + thr;
+        std::printf("%-8s %5s %12.1f %12.1f %11.2f %8.0f%%\n", mode.c_str(), cs.c_str(), f.prefill_tps,
+                    f.decode_tps, f.mean_depth, 100 * f.compute);
+        std::fflush(stdout);
+      }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_generate: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
