@@ -6,7 +6,8 @@
 // hardware threads. Weights are "cold": each call uses the next of several
 // copies of w totalling >= 256 MiB, so w streams from DRAM as it does in a
 // real model whose weights exceed the last-level cache. A naive triple loop
-// on one shape gives a baseline.
+// on one shape gives a baseline. Buffers are 64-byte aligned like engine
+// tensors.
 //
 // Usage: bench_gemm [--quick] [--threads N]
 //   RADIAL_GEMM_PATH=scalar|avx2|avx512 forces a dispatch path.
@@ -15,6 +16,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -31,12 +34,22 @@ using radial::cpu::ThreadPool;
 
 constexpr size_t kColdBytes = size_t{256} << 20;
 
-std::vector<float> random_vec(size_t size, uint32_t seed) {
+// 64-byte aligned float buffer (like engine tensors), random in [-1, 1).
+struct Buffer {
+  struct Free {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<float[], Free> mem;
+  float* data() const { return mem.get(); }
+};
+
+Buffer random_buf(size_t size, uint32_t seed) {
+  Buffer b{std::unique_ptr<float[], Buffer::Free>(static_cast<float*>(
+      ::operator new[](std::max<size_t>(size, 1) * sizeof(float), std::align_val_t{64})))};
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(size);
-  for (float& f : v) f = dist(rng);
-  return v;
+  for (size_t i = 0; i < size; ++i) b.data()[i] = dist(rng);
+  return b;
 }
 
 // Median seconds per call of fn(copy) over repeated runs: one warm-up call,
@@ -89,8 +102,14 @@ int main(int argc, char** argv) {
   const double budget = quick ? 0.05 : 0.4;
 
   std::printf("gemm dispatch path: %s\n", radial::cpu::gemm_path_name(radial::cpu::gemm_path()));
-  std::printf("threads: 1 and %d; cold weights (%zu MiB of copies); median of runs\n\n", threads,
+  std::printf("threads: 1 and %d; cold weights (%zu MiB of copies); median of runs\n", threads,
               kColdBytes >> 20);
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {  // other load skews the figures
+    char line[128] = {};
+    if (std::fgets(line, sizeof line, f)) std::printf("loadavg at start: %s", line);
+    std::fclose(f);
+  }
+  std::printf("\n");
   std::printf("%6s %6s %5s | %9s %8s %9s | %9s %8s %9s\n", "k", "m", "n", "1T ms", "GFLOP/s",
               "w GB/s", "NT ms", "GFLOP/s", "w GB/s");
 
@@ -105,12 +124,12 @@ int main(int argc, char** argv) {
     const size_t wsize = static_cast<size_t>(m * k);
     const int copies =
         static_cast<int>(std::clamp<size_t>(kColdBytes / (wsize * sizeof(float)) + 1, 2, 1024));
-    std::vector<float> w = random_vec(wsize * static_cast<size_t>(copies), ++seed);
+    const Buffer w = random_buf(wsize * static_cast<size_t>(copies), ++seed);
     for (int64_t n : ns) {
       if (quick && n * m * k > (int64_t{1} << 31)) continue;
-      const auto x = random_vec(static_cast<size_t>(n * k), ++seed);
-      const auto bias = random_vec(static_cast<size_t>(m), ++seed);
-      std::vector<float> y(static_cast<size_t>(n * m));
+      const Buffer x = random_buf(static_cast<size_t>(n * k), ++seed);
+      const Buffer bias = random_buf(static_cast<size_t>(m), ++seed);
+      const Buffer y = random_buf(static_cast<size_t>(n * m), 0);
       double t[2];
       for (int mode = 0; mode < 2; ++mode) {
         ThreadPool* p = mode == 0 ? nullptr : &pool;
@@ -133,9 +152,9 @@ int main(int argc, char** argv) {
   // Naive baseline: plain triple loop (scalar; no reassociation allowed).
   {
     const int64_t n = 64, m = 768, k = 768;
-    const auto x = random_vec(static_cast<size_t>(n * k), 1000);
-    const auto w = random_vec(static_cast<size_t>(m * k), 1001);
-    std::vector<float> y(static_cast<size_t>(n * m));
+    const Buffer x = random_buf(static_cast<size_t>(n * k), 1000);
+    const Buffer w = random_buf(static_cast<size_t>(m * k), 1001);
+    const Buffer y = random_buf(static_cast<size_t>(n * m), 0);
     const double tn = median_seconds([&](int) { naive_xwt(x.data(), w.data(), y.data(), n, m, k); },
                                      1, budget, 3);
     const double tg = median_seconds(

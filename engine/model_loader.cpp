@@ -104,8 +104,13 @@ Tensor permute_to_half_split(const Tensor& t, int head_dim) {
 ModelWeights load_hf_model(const std::string& dir, const LoadOptions& opts) {
   require(fs::is_directory(dir), ErrorCode::kNotFound, dir + ": no such directory");
   ModelWeights w;
-  w.config = load_hf_config((fs::path(dir) / "config.json").string());
-  w.config.validate();
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  w.config = load_hf_config(config_path);
+  try {
+    w.config.validate();
+  } catch (const Error& e) {
+    throw Error(e.code(), config_path + ": " + e.what());
+  }
   const ModelConfig& c = w.config;
   const int64_t d = c.hidden_size, ff = c.intermediate_size, q = c.q_dim(), kv = c.kv_dim();
   const DType dt = opts.dtype;

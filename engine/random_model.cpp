@@ -1,12 +1,13 @@
 // Seeded random weights with the shapes of a config (for benchmarks and tests).
 //
 // Determinism: values depend only on (seed, tensor, element index) -- not on
-// the thread count, the C++ library or libm. Each tensor is cut into blocks
+// the thread count, the C++ library, libm or the instruction set. Each tensor is cut into blocks
 // of kBlock elements; block b of tensor stream s draws from a counter-based
 // splitmix64 keyed by (seed, s, b), and normals come from Box-Muller with our
 // own polynomial log/sin/cos (no std::normal_distribution, no libm).
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <thread>
@@ -14,61 +15,89 @@
 
 #include "engine/error.h"
 #include "engine/model_loader.h"
+#include "engine/random.h"
 #include "engine/safetensors.h"
+
+// Fused multiply-adds would change the rounding (e.g. under -march=native or
+// on aarch64), so contraction is off for this file.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace radial {
 namespace {
 
 constexpr int64_t kBlock = 8192;  // elements per independently seeded block
 
-inline uint64_t mix64(uint64_t z) {  // splitmix64 finaliser
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;  // splitmix64 increment
+
+// The helpers below are branch-free float arithmetic so that the loop in
+// normal_block vectorises, and so that no libm function is involved.
 
 // ln(u) for u in (0, 1]: u = m * 2^e with m in [1, 2), ln m = 2 atanh(s),
 // s = (m - 1) / (m + 1) in [0, 1/3]; odd series to s^11 (error < 1e-7).
 inline float fast_log(float u) {
-  uint32_t bits;
-  std::memcpy(&bits, &u, 4);
-  const int e = static_cast<int>(bits >> 23) - 127;
-  bits = (bits & 0x007fffffu) | 0x3f800000u;
-  float m;
-  std::memcpy(&m, &bits, 4);
+  const uint32_t bits = std::bit_cast<uint32_t>(u);
+  const float e = static_cast<float>(static_cast<int32_t>(bits >> 23) - 127);
+  const float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f800000u);
   const float s = (m - 1.f) / (m + 1.f), s2 = s * s;
   const float p =
       1.f + s2 * (1.f / 3 + s2 * (1.f / 5 + s2 * (1.f / 7 + s2 * (1.f / 9 + s2 * (1.f / 11)))));
-  return 2.f * s * p + static_cast<float>(e) * 0.69314718f;
+  return 2.f * s * p + e * 0.693147180559945f;
+}
+
+// sqrt(x) for x > 0: the classic 1/sqrt bit-trick seed and three Newton
+// steps, accurate to a few float ulps.
+inline float fast_sqrt(float x) {
+  float y = std::bit_cast<float>(0x5f3759dfu - (std::bit_cast<uint32_t>(x) >> 1));
+  y = y * (1.5f - 0.5f * x * y * y);
+  y = y * (1.5f - 0.5f * x * y * y);
+  y = y * (1.5f - 0.5f * x * y * y);
+  return x * y;
 }
 
 // sin and cos of 2*pi*t for t in [0, 1): quadrant reduction, then Taylor
-// polynomials on [0, pi/2) to x^11 and x^10 (truncation error < 1e-6).
+// polynomials on [0, pi/2) to x^11 and x^10 (truncation error < 1e-6). The
+// quadrant rotation uses integer bit operations (float selects would keep
+// GCC from vectorising under the default -ftrapping-math).
 inline void fast_sincos_2pi(float t, float* s, float* c) {
   const float q4 = t * 4.f;
-  const int q = static_cast<int>(q4);
-  const float x = (q4 - static_cast<float>(q)) * 1.57079632679f, x2 = x * x;
+  const int32_t q = static_cast<int32_t>(q4);
+  const float x = (q4 - static_cast<float>(q)) * 1.57079632679489662f, x2 = x * x;
   const float sn =
-      x * (1.f - x2 / 6 * (1.f - x2 / 20 * (1.f - x2 / 42 * (1.f - x2 / 72 * (1.f - x2 / 110)))));
+      x * (1.f + x2 * (-1.f / 6 + x2 * (1.f / 120 +
+                                        x2 * (-1.f / 5040 + x2 * (1.f / 362880 - x2 / 39916800)))));
   const float cs =
-      1.f - x2 / 2 * (1.f - x2 / 12 * (1.f - x2 / 30 * (1.f - x2 / 56 * (1.f - x2 / 90))));
-  const float a = (q & 1) ? cs : sn, b = (q & 1) ? sn : cs;  // quadrant rotation
-  *s = (q & 2) ? -a : a;
-  *c = ((q + 1) & 2) ? -b : b;
+      1.f + x2 * (-0.5f + x2 * (1.f / 24 + x2 * (-1.f / 720 + x2 * (1.f / 40320 - x2 / 3628800))));
+  const uint32_t sb = std::bit_cast<uint32_t>(sn), cb = std::bit_cast<uint32_t>(cs);
+  const uint32_t odd = 0u - static_cast<uint32_t>(q & 1);  // all ones in quadrants 1 and 3
+  const uint32_t a = (cb & odd) | (sb & ~odd), b = (sb & odd) | (cb & ~odd);
+  *s = std::bit_cast<float>(a ^ (static_cast<uint32_t>(q & 2) << 30));        // - in 2, 3
+  *c = std::bit_cast<float>(b ^ (static_cast<uint32_t>((q + 1) & 2) << 30));  // - in 1, 2
 }
 
-// Writes n <= kBlock values of N(0, stddev) into out[0..n).
+// Writes n <= kBlock values of N(0, stddev) into out[0..n) (out must have
+// room for n rounded up to even): pair i comes from the 64-bit draw
+// mix64(key + (i + 1) * kGamma) by Box-Muller, with 23 and 24 bits for the
+// two uniforms.
 void normal_block(uint64_t key, float stddev, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; i += 2) {
-    const uint64_t x = mix64(key + static_cast<uint64_t>(i / 2 + 1) * 0x9e3779b97f4a7c15ull);
-    const float u1 = static_cast<float>((x >> 40) + 1) * 0x1p-24f;         // (0, 1]
-    const float u2 = static_cast<float>((x >> 16) & 0xffffff) * 0x1p-24f;  // [0, 1)
-    float r2 = -2.f * fast_log(u1);
-    const float r = std::sqrt(r2 > 0.f ? r2 : 0.f) * stddev;
+  const int64_t pairs = (n + 1) / 2;
+  alignas(64) int32_t a[kBlock / 2], b[kBlock / 2];
+  for (int64_t i = 0; i < pairs; ++i) {
+    const uint64_t x = mix64(key + static_cast<uint64_t>(i + 1) * kGamma);
+    a[i] = static_cast<int32_t>(x >> 41);
+    b[i] = static_cast<int32_t>((x >> 16) & 0xffffff);
+  }
+  for (int64_t i = 0; i < pairs; ++i) {
+    const float u1 = static_cast<float>(2 * a[i] + 1) * 0x1p-24f;  // (0, 1), exact
+    const float u2 = static_cast<float>(b[i]) * 0x1p-24f;          // [0, 1)
+    const float r = fast_sqrt(-2.f * fast_log(u1)) * stddev;
     float sn, cs;
     fast_sincos_2pi(u2, &sn, &cs);
-    out[i] = r * cs;
-    if (i + 1 < n) out[i + 1] = r * sn;
+    out[2 * i] = r * cs;
+    out[2 * i + 1] = r * sn;
   }
 }
 

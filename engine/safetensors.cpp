@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -234,6 +235,18 @@ Tensor SafetensorsFile::read(const std::string& name, DType to) const {
   return t;
 }
 
+namespace {
+// Inline, branch-free versions of tensor.h's bf16 conversions (same results:
+// round to nearest even, NaN stays a quiet NaN), so conversion loops vectorise.
+inline uint16_t to_bf16(float v) {
+  const uint32_t bits = std::bit_cast<uint32_t>(v);
+  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const uint32_t nan = (bits >> 16) | 0x40u;
+  return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+inline float from_bf16(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+}  // namespace
+
 void convert_elements(const void* src, DType from, void* dst, DType to, size_t n) {
   if (from == to) {
     std::memcpy(dst, src, n * dtype_size(from));
@@ -243,24 +256,18 @@ void convert_elements(const void* src, DType from, void* dst, DType to, size_t n
   const auto* s32 = static_cast<const float*>(src);
   auto* d16 = static_cast<uint16_t*>(dst);
   auto* d32 = static_cast<float*>(dst);
-  auto load = [&](size_t i) {
-    return from == DType::kF32    ? s32[i]
-           : from == DType::kBF16 ? bf16_to_f32(s16[i])
-                                  : f16_to_f32(s16[i]);
-  };
-  switch (to) {
-    case DType::kF32:
-      if (from == DType::kBF16)
-        for (size_t i = 0; i < n; ++i) d32[i] = bf16_to_f32(s16[i]);
-      else
-        for (size_t i = 0; i < n; ++i) d32[i] = f16_to_f32(s16[i]);
-      break;
-    case DType::kBF16:
-      for (size_t i = 0; i < n; ++i) d16[i] = f32_to_bf16(load(i));
-      break;
-    case DType::kF16:
-      for (size_t i = 0; i < n; ++i) d16[i] = f32_to_f16(load(i));
-      break;
+  if (from == DType::kF32 && to == DType::kBF16) {
+    for (size_t i = 0; i < n; ++i) d16[i] = to_bf16(s32[i]);
+  } else if (from == DType::kBF16 && to == DType::kF32) {
+    for (size_t i = 0; i < n; ++i) d32[i] = from_bf16(s16[i]);
+  } else if (from == DType::kF32 && to == DType::kF16) {
+    for (size_t i = 0; i < n; ++i) d16[i] = f32_to_f16(s32[i]);
+  } else if (from == DType::kF16 && to == DType::kF32) {
+    for (size_t i = 0; i < n; ++i) d32[i] = f16_to_f32(s16[i]);
+  } else if (from == DType::kF16 && to == DType::kBF16) {
+    for (size_t i = 0; i < n; ++i) d16[i] = to_bf16(f16_to_f32(s16[i]));
+  } else {  // BF16 -> F16
+    for (size_t i = 0; i < n; ++i) d16[i] = f32_to_f16(from_bf16(s16[i]));
   }
 }
 
@@ -268,7 +275,6 @@ void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> seen;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
@@ -285,6 +291,7 @@ void write_safetensors(const std::string& path,
                     {"data_offsets", {offset, offset + t->nbytes}}};
     offset += t->nbytes;
   }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');
   unsigned char len_bytes[8];

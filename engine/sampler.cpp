@@ -49,17 +49,7 @@ int argmax(std::span<const float> logits) {
   return best < 0 ? 0 : best;
 }
 
-Sampler::Sampler(const SamplingParams& params) : p_(params), state_(params.seed) { p_.validate(); }
-
-// splitmix64 (Steele, Lea, Flood 2014), top 53 bits -> [0, 1).
-double Sampler::next_uniform() {
-  state_ += 0x9E3779B97F4A7C15ull;
-  uint64_t z = state_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
+Sampler::Sampler(const SamplingParams& params) : p_(params), rng_(params.seed) { p_.validate(); }
 
 int Sampler::sample(std::span<float> logits, std::span<const int> history) {
   const int n = static_cast<int>(logits.size());
@@ -172,7 +162,7 @@ int Sampler::sample(std::span<float> logits, std::span<const int> history) {
   }
 
   // Draw: the first candidate whose cumulative weight exceeds u * total.
-  const double r = next_uniform() * total;
+  const double r = rng_.uniform() * total;
   double acc = 0.0;
   size_t last_nonzero = 0;
   for (size_t j = 0; j < cand_.size(); ++j) {

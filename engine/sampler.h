@@ -6,6 +6,8 @@
 #include <span>
 #include <vector>
 
+#include "engine/random.h"
+
 namespace radial {
 
 struct SamplingParams {
@@ -35,14 +37,13 @@ class Sampler {
 
  private:
   SamplingParams p_;
-  uint64_t state_;  // splitmix64 / xoshiro-style stream
+  Rng rng_;  // splitmix64 stream seeded with params.seed
   struct Candidate {
     double weight;  // unnormalized probability exp((logit - max) / T)
     int id;
   };
   std::vector<int> order_;       // scratch: history ids, top-k selection
   std::vector<Candidate> cand_;  // scratch: candidates
-  double next_uniform();
 };
 
 // Index of the largest logit, ties to the lowest id; NaN never wins unless

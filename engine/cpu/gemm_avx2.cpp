@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/cpu/gemm_kernels.h"
 
@@ -53,21 +54,35 @@ RADIAL_AVX2 inline float reduce1(__m256 s) {
   return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 1, 1, 1))));
 }
 
-// y[i0 + r][j0 + c] for r < R, c < C.
+// Accumulates y[i0 + r][j0 + c] (r < R, c < C) over the k range [k0, k1).
+// k0 is a multiple of 16; k1 is a multiple of 16 or k. With part == null
+// the range is all of k. Otherwise the lane accumulators continue from
+// part[(r * C + c) * 16 + l] when k0 > 0, and are saved there when k1 < k
+// (a float store/load is exact, so splitting k changes nothing).
+// When k1 == k the accumulators are reduced and y (+ bias) is written.
 template <int R, int C>
-RADIAL_AVX2 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
+RADIAL_AVX2 void tile(const GemmArgs& g, int64_t i0, int64_t j0, int64_t k0, int64_t k1,
+                      float* part) {
   static_assert(R * C <= 6);
   const int64_t k = g.k, ldx = g.ldx;
   const float* x = g.x + i0 * ldx;
   const float* w = g.w + j0 * k;
   __m256 acc[R][C][2];
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
+    for (int c = 0; c < C; ++c) {
+      if (k0 > 0) {
+        acc[r][c][0] = _mm256_loadu_ps(part + (r * C + c) * 16);
+        acc[r][c][1] = _mm256_loadu_ps(part + (r * C + c) * 16 + 8);
+      } else {
+        acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
+      }
+    }
+  }
 
-  int64_t kk = 0;
-  for (; kk + 16 <= k; kk += 16) {
+  int64_t kk = k0;
+  for (; kk + 16 <= k1; kk += 16) {
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       __m256 wv[C];
@@ -81,8 +96,8 @@ RADIAL_AVX2 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
       }
     }
   }
-  if (kk < k) {  // zero-padded tail: lanes >= k - kk see fma(0, 0, acc)
-    const int rem = static_cast<int>(k - kk);
+  if (kk < k1) {  // zero-padded tail: lanes >= k - kk see fma(0, 0, acc)
+    const int rem = static_cast<int>(k1 - kk);
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32(rem), iota),
                              _mm256_cmpgt_epi32(_mm256_set1_epi32(rem - 8), iota)};
@@ -98,6 +113,17 @@ RADIAL_AVX2 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
         for (int c = 0; c < C; ++c) acc[r][c][h] = _mm256_fmadd_ps(xv, wv[c], acc[r][c][h]);
       }
     }
+  }
+  if (k1 < k) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        _mm256_storeu_ps(part + (r * C + c) * 16, acc[r][c][0]);
+        _mm256_storeu_ps(part + (r * C + c) * 16 + 8, acc[r][c][1]);
+      }
+    }
+    return;
   }
 
   float* y = g.y + i0 * g.ldy + j0;
@@ -123,7 +149,7 @@ RADIAL_AVX2 void tile(const GemmArgs& g, int64_t i0, int64_t j0) {
   }
 }
 
-using TileFn = void (*)(const GemmArgs&, int64_t, int64_t);
+using TileFn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t, int64_t, float*);
 
 TileFn tile_fn(int rows, int cols) {
   static constexpr TileFn kTable[kMaxR][4] = {
@@ -134,9 +160,12 @@ TileFn tile_fn(int rows, int cols) {
   return kTable[rows - 1][cols - 1];
 }
 
-// Columns per cache block: a block of w rows (~kBlockBytes) stays in L2
-// while every x row streams past it. A multiple of 12 (every tile width).
+// Cache blocking as in gemm_avx512.cpp: a block of w rows (~kBlockBytes, a
+// multiple of 12 rows, which every tile width divides) stays in L2 while the
+// x rows stream past it, and a long k is split into kKBlock pieces when
+// several x panels reuse the block.
 constexpr int64_t kBlockBytes = 512 * 1024;
+constexpr int64_t kKBlock = 512;  // a multiple of 16
 
 int64_t block_cols(int64_t k) {
   int64_t cols = kBlockBytes / (static_cast<int64_t>(sizeof(float)) * (k > 0 ? k : 1));
@@ -148,15 +177,32 @@ int64_t block_cols(int64_t k) {
 
 void gemm_cols_avx2(const GemmArgs& g, int64_t m0, int64_t m1) {
   const int64_t mb = block_cols(g.k);
+  const bool split_k = g.k > 2 * kKBlock && g.n > kMaxR;
+  const int64_t kc = split_k ? kKBlock : (g.k > 0 ? g.k : 1);
+  // Partial sums of one x panel against the tiles of one block: 16 lanes of
+  // at most 6 elements per tile, at most mb tiles; 64-byte aligned.
+  std::vector<float> part_buf(split_k ? static_cast<size_t>(mb * 96 + 16) : 0);
+  float* part = part_buf.empty()
+                    ? nullptr
+                    : reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(part_buf.data()) + 63) &
+                                               ~uintptr_t{63});
   for (int64_t jb = m0; jb < m1; jb += mb) {
     const int64_t je = jb + mb < m1 ? jb + mb : m1;
     for (int64_t i = 0; i < g.n; i += kMaxR) {
       const int rows = static_cast<int>(g.n - i < kMaxR ? g.n - i : kMaxR);
       const int width = max_cols(rows);
       const TileFn full = tile_fn(rows, width);
-      int64_t j = jb;
-      for (; j + width <= je; j += width) full(g, i, j);
-      if (j < je) tile_fn(rows, static_cast<int>(je - j))(g, i, j);
+      const int edge_cols = static_cast<int>((je - jb) % width);
+      const TileFn edge = edge_cols > 0 ? tile_fn(rows, edge_cols) : nullptr;
+      int64_t k0 = 0;
+      do {  // k pieces [k0, k1); a single piece [0, k) unless split_k
+        const int64_t k1 = k0 + kc < g.k ? k0 + kc : g.k;
+        float* p = part;
+        int64_t j = jb;
+        for (; j + width <= je; j += width, p = p ? p + 16 * 6 : p) full(g, i, j, k0, k1, p);
+        if (j < je) edge(g, i, j, k0, k1, p);
+        k0 = k1;
+      } while (k0 < g.k);
     }
   }
 }
@@ -164,7 +210,7 @@ void gemm_cols_avx2(const GemmArgs& g, int64_t m0, int64_t m1) {
 float dot_avx2(const float* a, const float* b, int64_t k) {
   float y = 0.0f;
   const GemmArgs g{a, k, b, nullptr, &y, 1, 1, k};
-  tile<1, 1>(g, 0, 0);
+  tile<1, 1>(g, 0, 0, 0, k, nullptr);
   return y;
 }
 

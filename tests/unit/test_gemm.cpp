@@ -163,6 +163,26 @@ TEST_CASE("gemm rows and columns are batch-invariant bit for bit", "[gemm]") {
       REQUIRE(same_bits(y.data(), full.data(), y.size()));
     }
   }
+  SECTION("long k, split into cache pieces when many rows share the weights") {
+    const int64_t ln = 13, lm = 11, lk = 1500;  // lk % 16 == 12
+    const auto lx = random_vec(static_cast<size_t>(ln * lk), 12);
+    const auto lw = random_vec(static_cast<size_t>(lm * lk), 13);
+    const auto ref = run_gemm(lx, lw, bias.data(), ln, lm, lk);
+    for (int64_t i = 0; i < ln; ++i) {
+      std::vector<float> row(static_cast<size_t>(lm));
+      gemm_xwt(lx.data() + i * lk, lk, lw.data(), bias.data(), row.data(), lm, 1, lm, lk, nullptr);
+      INFO("row " << i);
+      REQUIRE(same_bits(row.data(), ref.data() + i * lm, row.size()));
+      for (int64_t j = 0; j < lm; ++j) {
+        double exact = bias[j], mag = std::fabs(bias[j]);
+        for (int64_t p = 0; p < lk; ++p) {
+          exact += double(lx[i * lk + p]) * double(lw[j * lk + p]);
+          mag += std::fabs(double(lx[i * lk + p]) * double(lw[j * lk + p]));
+        }
+        REQUIRE(std::fabs(row[j] - exact) <= 2.0 * (lk / 16.0 + 5) * std::ldexp(mag, -24));
+      }
+    }
+  }
   SECTION("large enough to split across threads") {
     const int64_t bn = 64, bm = 1001, bk = 259;
     const auto bx = random_vec(static_cast<size_t>(bn * bk), 10);

@@ -21,10 +21,6 @@
 #include "tests/unit/test_util.h"
 #include "tools/radial/commands.h"
 
-// The `radial` tool's sources are built into its executable only, not into a
-// library the tests link; compile cmd_convert into this test directly.
-#include "tools/radial/cmd_convert.cpp"  // NOLINT(build/include)
-
 namespace radial {
 namespace {
 
@@ -60,7 +56,7 @@ void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> part
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.dtype == b.dtype && a.shape == b.shape && a.nbytes == b.nbytes &&
-         std::memcmp(a.data(), b.data(), a.nbytes) == 0;
+         (a.nbytes == 0 || std::memcmp(a.data(), b.data(), a.nbytes) == 0);
 }
 
 // Every tensor of a model with its engine name.
@@ -555,7 +551,7 @@ TEST_CASE("random model: deterministic, seeded, valid", "[loader][random]") {
   check_same_weights(a, b);
   // Pinned values: generation uses no libm or std:: distributions, so this
   // must hold on every platform.
-  CHECK(fnv1a(a) == 0x0ull);
+  CHECK(fnv1a(a) == 0x61028f9199524373ull);
   auto na = named(a), no = named(other);
   for (size_t i = 0; i < na.size(); ++i) {
     INFO(na[i].first);
@@ -587,6 +583,7 @@ TEST_CASE("random model: deterministic, seeded, valid", "[loader][random]") {
   auto nh = named(h);
   for (size_t i = 0; i < na.size(); ++i) {
     INFO(na[i].first);
+    if (na[i].second->empty()) continue;
     CHECK(same_bits(*nh[i].second, na[i].second->to(DType::kBF16)));
   }
 

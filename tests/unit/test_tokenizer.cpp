@@ -70,7 +70,8 @@ TEST_CASE("tokenizer: encode matches reference prompt_tokens", "[tokenizer]") {
 
 TEST_CASE("tokenizer: piece_bytes reproduce the reference text", "[tokenizer]") {
   const Tokenizer& tok = tok512();
-  for (const auto& c : reference()["cases"]) {
+  const auto ref = reference();
+  for (const auto& c : ref["cases"]) {
     const auto prompt_tokens = c["prompt_tokens"].get<std::vector<int>>();
     const auto tokens = c["tokens"].get<std::vector<int>>();
     INFO("prompt: '" << c["prompt"].get<std::string>() << "'");
@@ -141,7 +142,8 @@ TEST_CASE("detok: a 3-byte character split over byte tokens", "[detok]") {
 
 TEST_CASE("detok: whole pieces and the reference stream", "[detok]") {
   const Tokenizer& tok = tok512();
-  for (const auto& c : reference()["cases"]) {
+  const auto ref = reference();
+  for (const auto& c : ref["cases"]) {
     StreamDetokenizer d(tok, c["prompt_tokens"].get<std::vector<int>>().back());
     std::string text;
     for (int id : c["tokens"].get<std::vector<int>>()) text += d.push(id);

@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "engine/model_loader.h"
+#include "tools/radial/args.h"
 #include "tools/radial/commands.h"
 
 namespace radial::cli {
@@ -38,37 +39,21 @@ int usage_error(const std::string& msg) {
 
 int cmd_convert(int argc, char** argv) {
   std::optional<std::string> from, input, out, tokenizer;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    if (arg == "-h" || arg == "--help") {
+  try {
+    Args args(argc, argv, {"from", "input", "out", "tokenizer"}, {"help"});
+    if (args.flag("help")) {
       std::cout << kUsage;
       return 0;
     }
-    std::optional<std::string>* slot = nullptr;
-    const size_t eq = arg.find('=');
-    const std::string key = arg.substr(0, eq);
-    if (key == "--from")
-      slot = &from;
-    else if (key == "--input")
-      slot = &input;
-    else if (key == "--out")
-      slot = &out;
-    else if (key == "--tokenizer")
-      slot = &tokenizer;
-    else
-      return usage_error("unknown argument \"" + arg + "\"");
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else {
-      if (i + 1 >= argc) return usage_error(key + " needs a value");
-      value = argv[++i];
-    }
-    if (value.empty()) return usage_error(key + " needs a non-empty value");
-    if (slot->has_value()) return usage_error(key + " given twice");
-    *slot = value;
+    from = args.get("from");
+    input = args.get("input");
+    out = args.get("out");
+    tokenizer = args.get("tokenizer");
+  } catch (const UsageError& e) {
+    return usage_error(e.message);
   }
-  if (!input) return usage_error("--input is required");
-  if (!out) return usage_error("--out is required");
+  if (!input || input->empty()) return usage_error("--input is required");
+  if (!out || out->empty()) return usage_error("--out is required");
   if (!from) from = fs::is_directory(*input) ? "hf" : "llama2c";
   if (*from != "llama2c" && *from != "hf")
     return usage_error("--from must be llama2c or hf, got \"" + *from + "\"");
@@ -76,8 +61,8 @@ int cmd_convert(int argc, char** argv) {
   try {
     if (!tokenizer && *from == "hf" && fs::exists(fs::path(*input) / "tokenizer.model"))
       tokenizer = (fs::path(*input) / "tokenizer.model").string();
-    require(!tokenizer || fs::is_regular_file(*tokenizer), ErrorCode::kNotFound,
-            *tokenizer + ": not found");
+    if (tokenizer && !fs::is_regular_file(*tokenizer))
+      throw Error(ErrorCode::kNotFound, *tokenizer + ": not found");
 
     ModelWeights w = *from == "hf" ? load_hf_model(*input) : load_llama2c_model(*input);
     save_hf_model(w, *out);
