@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <chrono>
 #include <string>
 
 #include "engine/error.h"
@@ -82,6 +83,24 @@ void Engine::embed(std::span<Pass* const> batch) {
   route(batch);
 }
 
+int Engine::blocks_needed(int layer, std::span<Pass* const> batch) const {
+  int needed = 0;
+  int prev_seq = -1, entries = 0, last_pos = -1;
+  for (Pass* p : batch) {  // passes of one sequence are adjacent, in position order
+    if (p->kv_seq != prev_seq) {
+      prev_seq = p->kv_seq;
+      entries = kv_.num_entries(p->kv_seq, layer);
+      const auto& pos = kv_.positions(p->kv_seq, layer);
+      last_pos = pos.empty() ? -1 : pos.back();
+    }
+    if (p->position == last_pos) continue;  // a revisit overwrites its entry
+    if (entries % kv_.block_size() == 0) ++needed;
+    ++entries;
+    last_pos = p->position;
+  }
+  return needed;
+}
+
 void Engine::forward_layer(int layer, std::span<Pass* const> batch) {
   rows_.clear();
   for (Pass* p : batch) {
@@ -116,7 +135,8 @@ void Engine::forward_layer(int layer, std::span<Pass* const> batch) {
 void Engine::route(std::span<Pass* const> passes) {
   const int L = num_layers();
   // Passes whose next step needs the router.
-  std::vector<Pass*> need;
+  std::vector<Pass*>& need = need_;
+  need.clear();
   for (Pass* p : passes) {
     const RoutingParams& rp = p->routing;
     if (rp.mode == RouteMode::kFull) {
@@ -136,7 +156,10 @@ void Engine::route(std::span<Pass* const> passes) {
   slots_.clear();
   for (Pass* p : need) slots_.push_back(p->slot);
   gates_.resize(need.size() * g);
+  const auto t0 = std::chrono::steady_clock::now();
   backend_->router_logits(slots_, gates_.data());
+  router_work_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  router_work_.evals += static_cast<int>(need.size());
   for (size_t i = 0; i < need.size(); ++i) {
     Pass* p = need[i];
     ++p->router_evals;
@@ -158,6 +181,12 @@ void Engine::set_node(Pass& p) const {
     return;
   }
   p.node = p.wants_logits ? L : L + 1;
+}
+
+Engine::RouterWork Engine::take_router_work() {
+  RouterWork w = router_work_;
+  router_work_ = RouterWork{};
+  return w;
 }
 
 void Engine::head(std::span<Pass* const> batch, float* logits) {

@@ -51,6 +51,9 @@ class Engine {
   // Prepares `p` for the embed step (resets its routing state).
   void start_pass(Pass& p) const;
 
+  // KV blocks that forward_layer(layer, batch) would take from the pool.
+  int blocks_needed(int layer, std::span<Pass* const> batch) const;
+
   // Node steps. Every pass in a batch must wait at that node. After a step
   // each pass's `node` says where it goes next.
   void embed(std::span<Pass* const> batch);
@@ -59,6 +62,13 @@ class Engine {
   void forward_layer(int layer, std::span<Pass* const> batch);
   // Final norm + LM head: logits is [batch.size(), vocab]. Passes move to done.
   void head(std::span<Pass* const> batch, float* logits);
+
+  // Router work since the last call (evaluations, seconds), then reset.
+  struct RouterWork {
+    int evals = 0;
+    double seconds = 0;
+  };
+  RouterWork take_router_work();
 
  private:
   // Sets target (evaluating the router where the mode needs it) after the
@@ -77,6 +87,8 @@ class Engine {
   std::vector<LayerRow> rows_;
   std::vector<Pass*> to_route_;
   std::vector<float> gates_;
+  std::vector<Pass*> need_;
+  RouterWork router_work_;
 };
 
 }  // namespace radial

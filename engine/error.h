@@ -13,7 +13,8 @@ enum class ErrorCode {
   kNotFound,           // a file or tensor is missing
   kCorrupt,            // a file's bytes do not match its own description
   kUnsupported,        // a valid but unsupported feature (e.g. rope_scaling type)
-  kResourceExhausted,  // KV pool or another bounded resource is full
+  kResourceExhausted,  // KV pool, queue or another bounded resource is full
+  kUnavailable,        // the service is loading or draining
   kInternal,           // a bug
 };
 

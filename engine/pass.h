@@ -5,6 +5,7 @@
 // and `node` says which node a pass waits for next.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "engine/router.h"
@@ -31,6 +32,9 @@ struct Pass {
   std::vector<int> path;  // layers executed fully, in order
   int kv_only_rows = 0;   // propagate: K/V-only rows written
   int router_evals = 0;   // router evaluations
+
+  // Scheduler bookkeeping: the step count when the pass arrived at `node`.
+  uint64_t ready_step = 0;
 
   int depth() const { return steps; }
 };

@@ -19,6 +19,15 @@ const char* finish_reason_name(FinishReason r) {
   return "?";
 }
 
+const char* node_kind_name(NodeKind k) {
+  switch (k) {
+    case NodeKind::kEmbed: return "embed";
+    case NodeKind::kLayer: return "layer";
+    case NodeKind::kHead: return "head";
+  }
+  return "?";
+}
+
 struct Scheduler::Sequence {
   uint64_t id = 0;
   GenerateRequest req;
@@ -27,20 +36,29 @@ struct Scheduler::Sequence {
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<StreamDetokenizer> detok;
   std::unique_ptr<StopMatcher> stop;
-  int kv_seq = -1;
-  int reserved_blocks = 0;
-  int slots_needed = 0;            // slots taken at admission
-  std::vector<int> history;        // prompt + generated ids (repetition penalty)
+  int kv_seq = -1;                 // -1 while waiting
+  std::vector<int> history;        // prompt + generated ids
+  std::vector<int> feed;           // ids to run as prompt passes (prompt, or history after preemption)
+  int next_feed = 0;               // next feed position without a pass
   std::vector<std::unique_ptr<Pass>> passes;  // in flight, in position order
-  int next_prompt = 0;             // next prompt position without a pass
   bool finished = false;
   SequenceResult result;
   long depth_sum = 0;
+  Clock::time_point submitted, last_token;
+  bool admitted_once = false;
+
+  int prompt_len() const { return static_cast<int>(req.prompt.size()); }
 };
 
-Scheduler::Scheduler(Engine& engine, const Tokenizer* tokenizer, const SchedulerOptions& opts)
-    : engine_(engine), tokenizer_(tokenizer), opts_(opts), policy_(make_node_policy(opts.policy)) {
+Scheduler::Scheduler(Engine& engine, const Tokenizer* tokenizer, const SchedulerOptions& opts,
+                     SchedulerObserver* observer)
+    : engine_(engine),
+      tokenizer_(tokenizer),
+      opts_(opts),
+      observer_(observer),
+      policy_(make_node_policy(opts.policy, engine.num_layers() + 2, opts.max_wait_steps)) {
   require(opts.max_batch_tokens >= 1, ErrorCode::kInvalidArgument, "max_batch_tokens must be >= 1");
+  require(opts.prefill_chunk >= 1, ErrorCode::kInvalidArgument, "prefill_chunk must be >= 1");
 }
 
 Scheduler::~Scheduler() = default;
@@ -59,37 +77,40 @@ uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
   require(req.max_tokens >= 1, ErrorCode::kInvalidArgument,
           "max_tokens must be at least 1, got " + std::to_string(req.max_tokens));
   req.sampling.validate();
-  require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
-          "stop strings need a tokenizer");
+  require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument, "stop strings need a tokenizer");
+  for (const auto& s : req.stop) require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
 
   auto s = std::make_unique<Sequence>();
   s->routing = engine_.resolve_routing(req.mode, req.threshold);
   // Worst case: every position up to the last one fed back, at every layer.
   const int entries = std::min(n + req.max_tokens - 1, c.max_position_embeddings);
-  s->reserved_blocks = engine_.kv().blocks_for(entries, c.num_layers);
-  require(s->reserved_blocks <= engine_.kv().num_blocks(), ErrorCode::kInvalidArgument,
-          "request needs " + std::to_string(s->reserved_blocks) + " KV blocks; the pool has " +
-              std::to_string(engine_.kv().num_blocks()));
-  s->slots_needed = s->routing.mode == RouteMode::kRadial ? 1 : n;
-  require(s->slots_needed <= engine_.total_slots(), ErrorCode::kInvalidArgument,
-          "prompt of " + std::to_string(n) + " tokens needs more hidden-state slots than the engine has (" +
-              std::to_string(engine_.total_slots()) + ")");
+  const int worst = engine_.kv().blocks_for(entries, c.num_layers);
+  require(worst <= engine_.kv().num_blocks(), ErrorCode::kInvalidArgument,
+          "request needs up to " + std::to_string(worst) + " KV blocks; the whole pool has " +
+              std::to_string(engine_.kv().num_blocks()) + " (lower max_tokens or the prompt length)");
   s->id = next_id_++;
   s->req = std::move(req);
   s->cb = std::move(callbacks);
   s->sampler = std::make_unique<Sampler>(s->req.sampling);
   s->history = s->req.prompt;
+  s->feed = s->req.prompt;
   if (tokenizer_) {
     s->detok = std::make_unique<StreamDetokenizer>(*tokenizer_, s->req.prompt.back());
     s->stop = std::make_unique<StopMatcher>(s->req.stop);
   }
   s->result.usage.prompt_tokens = n;
+  s->submitted = Clock::now();
   const uint64_t id = s->id;
   waiting_.push_back(std::move(s));
   return id;
 }
 
 void Scheduler::cancel(uint64_t id) { cancel_requests_.push_back(id); }
+
+void Scheduler::cancel_all() {
+  for (auto* list : {&running_, &waiting_})
+    for (auto& s : *list) cancel_requests_.push_back(s->id);
+}
 
 SchedulerStats Scheduler::stats() const {
   SchedulerStats st;
@@ -98,39 +119,69 @@ SchedulerStats Scheduler::stats() const {
   st.kv_blocks_used = engine_.kv().used_blocks();
   st.kv_blocks_total = engine_.kv().num_blocks();
   st.steps = steps_;
+  st.preemptions = preemptions_;
   return st;
 }
 
+int Scheduler::lowest_node(const Sequence& s) const {
+  int m = engine_.done_node();
+  for (const auto& p : s.passes) m = std::min(m, p->node);
+  return m;
+}
+
 void Scheduler::admit() {
+  const int L = engine_.num_layers();
   while (!waiting_.empty()) {
     Sequence& s = *waiting_.front();
-    if (reserved_blocks_ + s.reserved_blocks > engine_.kv().num_blocks()) return;
-    if (engine_.free_slots() < s.slots_needed) return;
-    reserved_blocks_ += s.reserved_blocks;
+    const int chunk = std::min<int>(static_cast<int>(s.feed.size()),
+                                    s.routing.mode == RouteMode::kRadial ? 1 : opts_.prefill_chunk);
+    // Room for this chunk at every layer, beyond a reserve of one block per
+    // layer for each running sequence to grow into.
+    const int need = engine_.kv().blocks_for(chunk, L);
+    const int reserve = static_cast<int>(running_.size()) * L;
+    if (!running_.empty() && engine_.kv().free_blocks() - reserve < need) return;
+    if (engine_.free_slots() < chunk) return;
     s.kv_seq = engine_.kv().create_sequence();
-    const int n = static_cast<int>(s.req.prompt.size());
-    if (s.routing.mode == RouteMode::kRadial) {
-      start_prompt_pass(s, 0);
-    } else {
-      for (int pos = 0; pos < n; ++pos) start_prompt_pass(s, pos);
-    }
+    s.next_feed = 0;
+    start_chunk(s);
+    if (!s.admitted_once && observer_)
+      observer_->on_admitted(s.id, std::chrono::duration<double>(Clock::now() - s.submitted).count());
+    s.admitted_once = true;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
 }
 
-void Scheduler::start_prompt_pass(Sequence& s, int position) {
-  auto p = std::make_unique<Pass>();
-  p->kv_seq = s.kv_seq;
-  p->slot = engine_.acquire_slot();
-  p->position = position;
-  p->token = s.req.prompt[position];
-  p->routing = s.routing;
-  const bool last = position + 1 == static_cast<int>(s.req.prompt.size());
-  p->wants_logits = last || s.req.keep_prompt_logits;
-  engine_.start_pass(*p);
-  s.passes.push_back(std::move(p));
-  s.next_prompt = position + 1;
+void Scheduler::start_chunk(Sequence& s) {
+  const int total = static_cast<int>(s.feed.size());
+  const int limit = s.routing.mode == RouteMode::kRadial ? 1 : opts_.prefill_chunk;
+  const int end = std::min({total, s.next_feed + limit, s.next_feed + engine_.free_slots()});
+  for (int pos = s.next_feed; pos < end; ++pos) {
+    auto p = std::make_unique<Pass>();
+    p->kv_seq = s.kv_seq;
+    p->slot = engine_.acquire_slot();
+    p->position = pos;
+    p->token = s.feed[pos];
+    p->routing = s.routing;
+    const bool recorded = static_cast<int>(s.result.prompt_logits.size()) > pos;
+    p->wants_logits = pos + 1 == total || (s.req.keep_prompt_logits && pos < s.prompt_len() && !recorded);
+    p->ready_step = steps_;
+    engine_.start_pass(*p);
+    s.passes.push_back(std::move(p));
+  }
+  s.next_feed = end;
+}
+
+void Scheduler::preempt(Sequence& s) {
+  for (auto& p : s.passes)
+    if (p->slot >= 0) engine_.release_slot(p->slot);
+  s.passes.clear();
+  engine_.kv().free_sequence(s.kv_seq);
+  s.kv_seq = -1;
+  s.feed = s.history;  // recompute prompt + generated; the last one yields the next token
+  s.next_feed = 0;
+  ++preemptions_;
+  if (observer_) observer_->on_preempted(s.id);
 }
 
 void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
@@ -142,11 +193,9 @@ void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& erro
   if (s.kv_seq >= 0) {
     engine_.kv().free_sequence(s.kv_seq);
     s.kv_seq = -1;
-    reserved_blocks_ -= s.reserved_blocks;
   }
   if (s.stop && reason != FinishReason::kStopString) {
-    std::string tail = s.detok->flush();
-    std::string out = s.stop->feed(tail) + s.stop->flush();
+    std::string out = s.stop->feed(s.detok->flush()) + s.stop->flush();
     s.result.text += out;
     if (!out.empty() && !s.result.tokens.empty()) s.result.tokens.back().text += out;
   }
@@ -155,25 +204,24 @@ void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& erro
   Usage& u = s.result.usage;
   u.generated_tokens = static_cast<int>(s.result.tokens.size());
   u.mean_depth = u.generated_tokens ? static_cast<double>(s.depth_sum) / u.generated_tokens : 0.0;
+  if (observer_)
+    observer_->on_finished(s.id, s.result, std::chrono::duration<double>(Clock::now() - s.submitted).count());
   if (s.cb.on_finish) s.cb.on_finish(s.result);
 }
 
 void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
   const ModelConfig& c = engine_.config();
-  const int prompt_len = static_cast<int>(s.req.prompt.size());
-  const bool prompt_pass = p.position < prompt_len - 1;
-  if (s.req.keep_prompt_logits && p.position < prompt_len)
-    s.result.prompt_logits.emplace_back(logits, logits + c.vocab_size);
-  if (prompt_pass) return;
+  const int V = c.vocab_size;
+  if (s.req.keep_prompt_logits && p.position < s.prompt_len() &&
+      p.position == static_cast<int>(s.result.prompt_logits.size()))
+    s.result.prompt_logits.emplace_back(logits, logits + V);
+  if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
 
-  std::vector<float> work(logits, logits + c.vocab_size);
-  const int tok = s.sampler->sample(work, s.history);
+  work_.assign(logits, logits + V);
+  const int tok = s.sampler->sample(work_, s.history);
   const bool eos = std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), tok) != c.eos_token_ids.end() ||
                    (c.bos_ends_sequence && tok == c.bos_token_id);
-  if (eos && !s.req.ignore_eos) {
-    finish(s, FinishReason::kStop);
-    return;
-  }
+  if (eos && !s.req.ignore_eos) return finish(s, FinishReason::kStop);
   GeneratedToken g;
   g.token = tok;
   g.depth = p.depth();
@@ -189,10 +237,16 @@ void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
     stopped = s.stop->stopped();
     s.result.text += g.text;
   }
-  s.result.tokens.push_back(g);
+  s.result.tokens.push_back(std::move(g));
+  const auto now = Clock::now();
+  const bool first = s.result.tokens.size() == 1;
+  if (observer_)
+    observer_->on_token(s.id, s.result.tokens.back(), first,
+                        std::chrono::duration<double>(now - (first ? s.submitted : s.last_token)).count());
+  s.last_token = now;
   if (s.cb.on_token) s.cb.on_token(s.result.tokens.back());
   const int generated = static_cast<int>(s.result.tokens.size());
-  const int next_pos = prompt_len + generated - 1;
+  const int next_pos = p.position + 1;
   if (stopped) return finish(s, FinishReason::kStopString);
   if (generated >= s.req.max_tokens || next_pos >= c.max_position_embeddings)
     return finish(s, FinishReason::kLength);
@@ -206,8 +260,11 @@ void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
   np->token = tok;
   np->routing = s.routing;
   np->wants_logits = true;
+  np->ready_step = steps_;
   engine_.start_pass(*np);
   s.passes.push_back(std::move(np));
+  s.feed.push_back(tok);  // keeps feed == history for a later recompute
+  s.next_feed = static_cast<int>(s.feed.size());
 }
 
 void Scheduler::retire_done_passes(Sequence& s) {
@@ -218,10 +275,6 @@ void Scheduler::retire_done_passes(Sequence& s) {
     return true;
   });
   s.passes.erase(it, s.passes.end());
-  // Radial mode: the next prompt pass starts once the previous one is done.
-  if (!s.finished && s.routing.mode == RouteMode::kRadial && s.passes.empty() &&
-      s.next_prompt < static_cast<int>(s.req.prompt.size()))
-    start_prompt_pass(s, s.next_prompt);
 }
 
 void Scheduler::reap() {
@@ -231,34 +284,7 @@ void Scheduler::reap() {
     it = (*it)->finished ? waiting_.erase(it) : std::next(it);
 }
 
-bool Scheduler::step() {
-  if (!cancel_requests_.empty()) {
-    for (uint64_t id : cancel_requests_) {
-      for (auto* list : {&running_, &waiting_})
-        for (auto& s : *list)
-          if (s->id == id) finish(*s, FinishReason::kCancelled);
-    }
-    cancel_requests_.clear();
-    reap();
-  }
-  admit();
-  reap();
-  const int L = engine_.num_layers();
-  const int nodes = L + 2;  // embed, layers, head
-  runnable_.assign(nodes, 0);
-  auto lowest_node = [&](const Sequence& s) {
-    int m = engine_.done_node();
-    for (const auto& p : s.passes) m = std::min(m, p->node);
-    return m;
-  };
-  for (const auto& s : running_) {
-    const int m = lowest_node(*s);
-    if (m == engine_.done_node()) continue;
-    for (const auto& p : s->passes) runnable_[m + 1] += p->node == m;
-  }
-  const int pick = policy_->pick(runnable_);
-  if (pick < 0) return false;
-  const int node = pick - 1;
+void Scheduler::gather(int node) {
   batch_.clear();
   batch_seqs_.clear();
   for (auto& s : running_) {
@@ -271,11 +297,73 @@ bool Scheduler::step() {
       batch_seqs_.push_back(s.get());
     }
   }
+}
+
+// Preempts the youngest running sequences until the batch of `node` fits in
+// the KV pool. Returns false if the batch became empty.
+bool Scheduler::make_room(int node) {
+  if (node < 0 || node >= engine_.num_layers()) return true;
+  while (engine_.blocks_needed(node, batch_) > engine_.kv().free_blocks()) {
+    if (running_.size() <= 1) {
+      // Cannot happen: submit() rejects requests whose worst case exceeds the pool.
+      finish(*running_.front(), FinishReason::kError, "KV pool too small for this request");
+      reap();
+      return false;
+    }
+    auto victim = std::prev(running_.end());
+    preempt(**victim);
+    waiting_.push_front(std::move(*victim));
+    running_.erase(victim);
+    gather(node);
+    if (batch_.empty()) return false;
+  }
+  return true;
+}
+
+bool Scheduler::step() {
+  if (!cancel_requests_.empty()) {
+    for (uint64_t id : cancel_requests_)
+      for (auto* list : {&running_, &waiting_})
+        for (auto& s : *list)
+          if (s->id == id) finish(*s, FinishReason::kCancelled);
+    cancel_requests_.clear();
+    reap();
+  }
+  admit();
+  // Sequences between prompt chunks start their next chunk.
+  for (auto& s : running_)
+    if (s->passes.empty() && s->next_feed < static_cast<int>(s->feed.size())) start_chunk(*s);
+
+  const int L = engine_.num_layers();
+  queues_.assign(L + 2, NodeQueue{});
+  for (const auto& s : running_) {
+    const int m = lowest_node(*s);
+    if (m == engine_.done_node()) continue;
+    for (const auto& p : s->passes)
+      if (p->node == m) {
+        NodeQueue& q = queues_[m + 1];
+        ++q.runnable;
+        q.oldest_wait = std::max(q.oldest_wait, steps_ - p->ready_step);
+      }
+  }
+  const int pick = policy_->pick(queues_);
+  if (pick < 0) return false;
+  const int node = pick - 1;
+  gather(node);
   ++steps_;
+  if (!make_room(node)) return true;
+
+  StepInfo info;
+  info.kind = node == kNodeEmbed ? NodeKind::kEmbed : node < L ? NodeKind::kLayer : NodeKind::kHead;
+  info.layer = info.kind == NodeKind::kLayer ? node : -1;
+  info.batch_size = static_cast<int>(batch_.size());
+  if (info.kind == NodeKind::kLayer)
+    for (Pass* p : batch_) (p->target == node ? info.full_rows : info.kv_only_rows)++;
+  const auto t0 = Clock::now();
   try {
-    if (node == kNodeEmbed) {
+    if (info.kind == NodeKind::kEmbed) {
       engine_.embed(batch_);
-    } else if (node < L) {
+    } else if (info.kind == NodeKind::kLayer) {
       engine_.forward_layer(node, batch_);
     } else {
       const int V = engine_.config().vocab_size;
@@ -287,9 +375,16 @@ bool Scheduler::step() {
   } catch (const Error& e) {
     for (Sequence* s : batch_seqs_) finish(*s, FinishReason::kError, e.what());
   }
+  const Engine::RouterWork rw = engine_.take_router_work();
+  info.router_evals = rw.evals;
+  info.router_seconds = rw.seconds;
+  info.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  for (size_t i = 0; i < batch_.size(); ++i)
+    if (!batch_seqs_[i]->finished) batch_[i]->ready_step = steps_;
   for (Sequence* s : batch_seqs_)
     if (!s->finished) retire_done_passes(*s);
   reap();
+  if (observer_) observer_->on_step(info);
   return true;
 }
 

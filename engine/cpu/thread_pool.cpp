@@ -11,14 +11,22 @@
 //   * Each chunk-owning worker decrements pending_ when done and notifies
 //     cv_done_; the caller waits for pending_ == 0, clears fn_ and notifies
 //     cv_done_ again so that a queued caller on another thread can start.
-// Workers block on a condition variable (no spinning). An exception thrown by
+// Waiting (a worker for the next job, the caller for the workers) first spins
+// for up to kSpin watching an atomic epoch counter, so that back-to-back jobs
+// cost ~1 µs instead of a futex wake-up's ~20 µs, then blocks on the
+// condition variable: an idle pool sleeps. An exception thrown by
 // fn in any chunk is caught, the remaining chunks still run to completion, and
 // the first exception is rethrown in the caller. A parallel_for issued from
 // inside a pool task (nested) runs inline on the calling thread.
 #include "engine/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <exception>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace radial::cpu {
 
@@ -30,6 +38,48 @@ thread_local bool t_in_pool_task = false;
 // differ by at most one, so every piece has at least floor(n / chunks) items.
 inline int64_t chunk_begin(int64_t n, int64_t chunks, int64_t c) {
   return n / chunks * c + std::min(c, n % chunks);
+}
+
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+// Bumped (after the change, under the pool's mutex) whenever any pool
+// publishes a job or finishes one, so that spinning threads can watch a
+// plain atomic instead of hammering the mutex. Shared by all pools: a bump
+// from another pool only causes one extra check.
+std::atomic<uint64_t> g_epoch{0};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Polls `ready` (evaluated with mu held) for up to kSpin, re-checking only
+// when g_epoch moves; mu must not be held by the calling thread. Returns
+// whether `ready` became true. Either way the caller then re-locks mu and
+// waits on its condition variable, which returns at once if it holds.
+template <typename Pred>
+bool spin_until(std::mutex& mu, Pred ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  uint64_t epoch = g_epoch.load(std::memory_order_acquire);
+  for (int iter = 1;; ++iter) {
+    if (mu.try_lock()) {
+      const bool ok = ready();
+      mu.unlock();
+      if (ok) return true;
+      // Not ready as of `epoch`: wait for the next bump.
+      while (g_epoch.load(std::memory_order_acquire) == epoch) {
+        for (int i = 0; i < 4; ++i) cpu_relax();
+        if (++iter % 64 == 0 && std::chrono::steady_clock::now() > deadline) return false;
+      }
+      epoch = g_epoch.load(std::memory_order_acquire);
+    } else {
+      cpu_relax();
+      if (iter % 64 == 0 && std::chrono::steady_clock::now() > deadline) return false;
+    }
+  }
 }
 }  // namespace
 
@@ -44,6 +94,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    g_epoch.fetch_add(1, std::memory_order_release);
   }
   cv_start_.notify_all();
   for (auto& t : workers_) t.join();
@@ -51,9 +102,15 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
+  const auto job_ready = [&] { return stop_ || generation_ != seen; };
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+    if (!job_ready()) {
+      lock.unlock();
+      spin_until(mu_, job_ready);
+      lock.lock();
+      cv_start_.wait(lock, job_ready);
+    }
     if (stop_) return;
     seen = generation_;
     const int64_t chunk = index + 1;
@@ -65,7 +122,10 @@ void ThreadPool::worker_loop(int index) {
     (*fn)(chunk_begin(n, chunks, chunk), chunk_begin(n, chunks, chunk + 1));  // never throws
     t_in_pool_task = false;
     lock.lock();
-    if (--pending_ == 0) cv_done_.notify_all();
+    if (--pending_ == 0) {
+      g_epoch.fetch_add(1, std::memory_order_release);
+      cv_done_.notify_all();
+    }
   }
 }
 
@@ -99,6 +159,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   chunk_ = chunks;
   pending_ = static_cast<int>(chunks - 1);
   ++generation_;
+  g_epoch.fetch_add(1, std::memory_order_release);
   lock.unlock();
   cv_start_.notify_all();
 
@@ -106,8 +167,10 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   guarded(chunk_begin(n, chunks, 0), chunk_begin(n, chunks, 1));
   t_in_pool_task = false;
 
+  const auto all_done = [&] { return pending_ == 0; };
+  spin_until(mu_, all_done);
   lock.lock();
-  cv_done_.wait(lock, [&] { return pending_ == 0; });
+  cv_done_.wait(lock, all_done);
   fn_ = nullptr;
   lock.unlock();
   cv_done_.notify_all();  // a caller queued on another thread may start now

@@ -1,0 +1,194 @@
+#include "scheduler/engine_service.h"
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "engine/error.h"
+
+namespace radial {
+
+// The engine loop: one thread owns the engine and the scheduler. Other
+// threads post submissions and cancellations to the inbox and wait on
+// futures; the loop drains the inbox between steps and sleeps when idle.
+struct EngineService::Loop {
+  struct Submission {
+    GenerateRequest req;
+    SequenceCallbacks cb;
+    std::promise<uint64_t> accepted;
+  };
+
+  Loop(const ModelBundle& b, const ServiceOptions& opts, SchedulerObserver* observer)
+      : engine(b.weights, b.router, opts.backend),
+        scheduler(engine, b.tokenizer.get(), opts.scheduler, observer),
+        max_queued(opts.limits.max_queued) {
+    thread = std::thread([this] { run(); });
+  }
+
+  ~Loop() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stopping || !inbox.empty() || !cancels.empty() || busy; });
+      std::deque<Submission> subs;
+      subs.swap(inbox);
+      std::vector<uint64_t> cancel_ids;
+      cancel_ids.swap(cancels);
+      const bool stop = stopping;
+      lock.unlock();
+
+      for (Submission& s : subs) {
+        try {
+          if (stop) throw Error(ErrorCode::kUnavailable, "the server is shutting down");
+          if (scheduler.stats().waiting >= max_queued)
+            throw Error(ErrorCode::kResourceExhausted,
+                        "too many queued requests (" + std::to_string(max_queued) + "); try again later");
+          s.accepted.set_value(scheduler.submit(std::move(s.req), std::move(s.cb)));
+        } catch (...) {
+          s.accepted.set_exception(std::current_exception());
+        }
+      }
+      for (uint64_t id : cancel_ids) scheduler.cancel(id);
+      if (stop) scheduler.cancel_all();
+      const bool worked = scheduler.step();
+      const SchedulerStats st = scheduler.stats();
+
+      lock.lock();
+      snapshot = st;
+      busy = worked || !scheduler.idle();
+      if (scheduler.idle()) idle_cv.notify_all();
+      if (stop && scheduler.idle() && inbox.empty()) return;
+    }
+  }
+
+  Engine engine;
+  Scheduler scheduler;
+  int max_queued;
+  std::thread thread;
+  mutable std::mutex mu;
+  std::condition_variable cv, idle_cv;
+  std::deque<Submission> inbox;
+  std::vector<uint64_t> cancels;
+  SchedulerStats snapshot;
+  bool busy = false, stopping = false, draining = false;
+};
+
+namespace {
+
+ModelInfo describe(const ModelBundle& b) {
+  ModelInfo m;
+  const ModelConfig& c = b.weights->config;
+  m.name = b.description;
+  m.model_type = c.model_type;
+  m.num_layers = c.num_layers;
+  m.hidden_size = c.hidden_size;
+  m.context_length = c.max_position_embeddings;
+  m.vocab_size = c.vocab_size;
+  m.has_tokenizer = b.tokenizer != nullptr;
+  m.has_router = b.router != nullptr;
+  m.bos_token_id = c.bos_token_id;
+  m.eos_token_ids = c.eos_token_ids;
+  m.routing_modes = {"full"};
+  if (b.router) {
+    const RouterConfig& rc = b.router->config;
+    m.routing_mode = route_mode_name(rc.mode);
+    m.routing_modes.push_back(m.routing_mode);
+    m.kv_policy = kv_policy_name(rc.kv_policy);
+    m.threshold = rc.threshold;
+    m.max_steps = rc.max_steps;
+  } else {
+    m.routing_mode = "full";
+    m.kv_policy = kv_policy_name(KvPolicy::kPropagate);
+  }
+  return m;
+}
+
+}  // namespace
+
+EngineService::EngineService(const ServiceOptions& opts, SchedulerObserver* observer)
+    : limits_(opts.limits), bundle_(load_bundle(opts.model)), info_(describe(bundle_)) {
+  if (limits_.max_prompt_tokens <= 0 || limits_.max_prompt_tokens > info_.context_length)
+    limits_.max_prompt_tokens = info_.context_length;
+  require(limits_.max_tokens >= 1, ErrorCode::kInvalidArgument, "limits.max_tokens must be >= 1");
+  require(limits_.max_queued >= 0, ErrorCode::kInvalidArgument, "limits.max_queued must be >= 0");
+  loop_ = std::make_unique<Loop>(bundle_, opts, observer);
+}
+
+EngineService::~EngineService() = default;
+
+std::vector<int> EngineService::tokenize(std::string_view text, bool add_bos) const {
+  require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument, "this model has no tokenizer; send token ids");
+  return bundle_.tokenizer->encode(text, add_bos);
+}
+
+std::string EngineService::detokenize(const std::vector<int>& ids) const {
+  require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument, "this model has no tokenizer");
+  return bundle_.tokenizer->decode(ids);
+}
+
+uint64_t EngineService::submit(GenerateRequest req, SequenceCallbacks callbacks) {
+  const size_t n = req.prompt.empty() ? 1 : req.prompt.size();
+  require(static_cast<int>(n) <= limits_.max_prompt_tokens, ErrorCode::kInvalidArgument,
+          "prompt of " + std::to_string(n) + " tokens exceeds the limit of " +
+              std::to_string(limits_.max_prompt_tokens));
+  require(req.max_tokens <= limits_.max_tokens, ErrorCode::kInvalidArgument,
+          "max_tokens " + std::to_string(req.max_tokens) + " exceeds the limit of " +
+              std::to_string(limits_.max_tokens));
+  require(static_cast<int>(req.stop.size()) <= limits_.max_stop_strings, ErrorCode::kInvalidArgument,
+          std::to_string(req.stop.size()) + " stop strings exceed the limit of " +
+              std::to_string(limits_.max_stop_strings));
+  for (const auto& s : req.stop)
+    require(static_cast<int>(s.size()) <= limits_.max_stop_length, ErrorCode::kInvalidArgument,
+            "a stop string of " + std::to_string(s.size()) + " bytes exceeds the limit of " +
+                std::to_string(limits_.max_stop_length));
+  std::future<uint64_t> accepted;
+  {
+    std::lock_guard<std::mutex> lock(loop_->mu);
+    require(!loop_->draining && !loop_->stopping, ErrorCode::kUnavailable, "the server is draining");
+    Loop::Submission s{std::move(req), std::move(callbacks), {}};
+    accepted = s.accepted.get_future();
+    loop_->inbox.push_back(std::move(s));
+  }
+  loop_->cv.notify_all();
+  return accepted.get();  // rethrows the scheduler's validation error
+}
+
+void EngineService::cancel(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(loop_->mu);
+    loop_->cancels.push_back(id);
+  }
+  loop_->cv.notify_all();
+}
+
+ServiceStats EngineService::stats() const {
+  std::lock_guard<std::mutex> lock(loop_->mu);
+  ServiceStats s;
+  s.waiting = loop_->snapshot.waiting;
+  s.running = loop_->snapshot.running;
+  s.kv_blocks_used = loop_->snapshot.kv_blocks_used;
+  s.kv_blocks_total = loop_->snapshot.kv_blocks_total;
+  s.steps = loop_->snapshot.steps;
+  s.draining = loop_->draining;
+  return s;
+}
+
+bool EngineService::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(loop_->mu);
+  loop_->draining = true;
+  return loop_->idle_cv.wait_for(lock, timeout, [&] {
+    return loop_->inbox.empty() && loop_->snapshot.waiting == 0 && loop_->snapshot.running == 0 && !loop_->busy;
+  });
+}
+
+}  // namespace radial

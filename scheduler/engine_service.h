@@ -1,0 +1,107 @@
+// The serving core: loads a model, owns the engine, the scheduler and the one
+// engine loop thread that does all the work. Front ends (the gRPC server, or
+// anything else) only call the thread-safe methods below: they post work and
+// wait; callbacks arrive on the engine loop thread and must only hand data
+// over (e.g. push to a queue the front end's thread waits on).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/model_bundle.h"
+#include "scheduler/observer.h"
+#include "scheduler/request.h"
+#include "scheduler/scheduler.h"
+
+namespace radial {
+
+struct ServingLimits {
+  int max_prompt_tokens = 0;   // 0: the model's context length
+  int max_tokens = 4096;       // per request
+  int max_queued = 256;        // requests waiting for admission; beyond: kResourceExhausted
+  int max_stop_strings = 8;
+  int max_stop_length = 256;   // bytes per stop string
+};
+
+struct ServiceOptions {
+  ModelSource model;
+  BackendOptions backend;      // kv_blocks / max_slots / threads
+  SchedulerOptions scheduler;
+  ServingLimits limits;
+};
+
+struct ModelInfo {
+  std::string name;             // description of what was loaded
+  std::string model_type;       // llama | mistral | qwen2
+  int num_layers = 0;
+  int hidden_size = 0;
+  int context_length = 0;
+  int vocab_size = 0;
+  bool has_router = false;
+  bool has_tokenizer = false;
+  std::string routing_mode;     // the default: the router's mode, or "full"
+  std::vector<std::string> routing_modes;  // what requests may ask for
+  std::string kv_policy;        // of the default routing
+  float threshold = 0;          // forward routers' default
+  int max_steps = 0;            // radial routers
+  int bos_token_id = 1;
+  std::vector<int> eos_token_ids;
+};
+
+struct ServiceStats {
+  int waiting = 0;
+  int running = 0;
+  int kv_blocks_used = 0;
+  int kv_blocks_total = 0;
+  uint64_t steps = 0;
+  bool draining = false;
+};
+
+class EngineService {
+ public:
+  // Loads the model and starts the engine loop. Throws Error on load errors.
+  // `observer` (may be null) must outlive the service.
+  EngineService(const ServiceOptions& opts, SchedulerObserver* observer = nullptr);
+  // Cancels whatever is still in flight (each gets its final callback) and
+  // joins the engine loop.
+  ~EngineService();
+  EngineService(const EngineService&) = delete;
+  EngineService& operator=(const EngineService&) = delete;
+
+  const ModelInfo& model_info() const { return info_; }
+  const ServingLimits& limits() const { return limits_; }
+
+  // Thread-safe text helpers. Throw Error(kInvalidArgument) when the model
+  // has no tokenizer or an id is outside the vocabulary.
+  std::vector<int> tokenize(std::string_view text, bool add_bos = true) const;
+  std::string detokenize(const std::vector<int>& ids) const;
+
+  // Thread-safe: validates (limits, then the scheduler's own checks on the
+  // engine loop thread) and queues the request; returns its id. Throws
+  // Error: kInvalidArgument (bad request), kResourceExhausted (queue full),
+  // kUnavailable (draining). After a successful submit exactly one
+  // on_finish callback follows, whatever happens.
+  uint64_t submit(GenerateRequest req, SequenceCallbacks callbacks);
+  // Thread-safe, asynchronous: the sequence finishes with kCancelled within
+  // one engine step (no-op for unknown or finished ids).
+  void cancel(uint64_t id);
+  ServiceStats stats() const;
+
+  // Stops accepting requests (submit throws kUnavailable) and waits up to
+  // `timeout` for those in flight to finish; returns true if they all did.
+  bool drain(std::chrono::milliseconds timeout);
+
+ private:
+  struct Loop;
+  ServingLimits limits_;
+  ModelBundle bundle_;
+  ModelInfo info_;
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace radial
