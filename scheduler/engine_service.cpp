@@ -4,6 +4,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "engine/error.h"
@@ -14,16 +15,24 @@ namespace radial {
 // threads post submissions and cancellations to the inbox and wait on
 // futures; the loop drains the inbox between steps and sleeps when idle.
 struct EngineService::Loop {
+  // The loop's answer to a submission: an id, or the error to rethrow on
+  // the submitting thread (plain data: no exception object crosses threads).
+  struct Answer {
+    uint64_t id = 0;
+    std::optional<ErrorCode> code;
+    std::string message;
+  };
   struct Submission {
     GenerateRequest req;
     SequenceCallbacks cb;
-    std::promise<uint64_t> accepted;
+    std::promise<Answer> accepted;
   };
 
   Loop(const ModelBundle& b, const ServiceOptions& opts, SchedulerObserver* observer)
       : engine(b.weights, b.router, opts.backend),
         scheduler(engine, b.tokenizer.get(), opts.scheduler, observer),
         max_queued(opts.limits.max_queued) {
+    snapshot = scheduler.stats();
     thread = std::thread([this] { run(); });
   }
 
@@ -48,15 +57,21 @@ struct EngineService::Loop {
       lock.unlock();
 
       for (Submission& s : subs) {
+        Answer a;
         try {
           if (stop) throw Error(ErrorCode::kUnavailable, "the server is shutting down");
           if (scheduler.stats().waiting >= max_queued)
             throw Error(ErrorCode::kResourceExhausted,
                         "too many queued requests (" + std::to_string(max_queued) + "); try again later");
-          s.accepted.set_value(scheduler.submit(std::move(s.req), std::move(s.cb)));
-        } catch (...) {
-          s.accepted.set_exception(std::current_exception());
+          a.id = scheduler.submit(std::move(s.req), std::move(s.cb));
+        } catch (const Error& e) {
+          a.code = e.code();
+          a.message = e.what();
+        } catch (const std::exception& e) {
+          a.code = ErrorCode::kInternal;
+          a.message = e.what();
         }
+        s.accepted.set_value(std::move(a));
       }
       for (uint64_t id : cancel_ids) scheduler.cancel(id);
       if (stop) scheduler.cancel_all();
@@ -151,7 +166,7 @@ uint64_t EngineService::submit(GenerateRequest req, SequenceCallbacks callbacks)
     require(static_cast<int>(s.size()) <= limits_.max_stop_length, ErrorCode::kInvalidArgument,
             "a stop string of " + std::to_string(s.size()) + " bytes exceeds the limit of " +
                 std::to_string(limits_.max_stop_length));
-  std::future<uint64_t> accepted;
+  std::future<Loop::Answer> accepted;
   {
     std::lock_guard<std::mutex> lock(loop_->mu);
     require(!loop_->draining && !loop_->stopping, ErrorCode::kUnavailable, "the server is draining");
@@ -160,7 +175,9 @@ uint64_t EngineService::submit(GenerateRequest req, SequenceCallbacks callbacks)
     loop_->inbox.push_back(std::move(s));
   }
   loop_->cv.notify_all();
-  return accepted.get();  // rethrows the scheduler's validation error
+  Loop::Answer a = accepted.get();
+  if (a.code) throw Error(*a.code, a.message);  // the scheduler's validation error
+  return a.id;
 }
 
 void EngineService::cancel(uint64_t id) {

@@ -1,0 +1,124 @@
+// EngineService: the engine loop thread, driven from many threads.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "engine/error.h"
+#include "engine_harness.h"
+#include "scheduler/engine_service.h"
+#include "test_util.h"
+
+using namespace radial;
+using namespace radial::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+ServiceOptions options() {
+  ServiceOptions o;
+  o.model.model = default_model_dir();
+  o.backend.kv_blocks = 2048;
+  o.backend.max_slots = 512;
+  o.backend.threads = 1;
+  return o;
+}
+
+GenerateRequest req(int i, int max_tokens) {
+  GenerateRequest r;
+  r.prompt = {1, 403 + i % 40, 261, 378};
+  r.max_tokens = max_tokens;
+  r.ignore_eos = true;
+  return r;
+}
+
+// Submits and waits for the final result on the calling thread.
+SequenceResult generate(EngineService& svc, const GenerateRequest& r) {
+  std::promise<SequenceResult> done;
+  auto fut = done.get_future();
+  svc.submit(r, {nullptr, [&done](const SequenceResult& res) { done.set_value(res); }});
+  return fut.get();
+}
+
+}  // namespace
+
+TEST_CASE("service: concurrent submits from many threads equal their solo runs", "[service]") {
+  EngineService svc(options());
+  CHECK(svc.model_info().num_layers == 5);
+  CHECK(svc.model_info().routing_mode == "full");
+  CHECK(svc.tokenize("Once upon a time") == std::vector<int>{1, 403, 407, 261, 378});
+  std::vector<SequenceResult> solo;
+  for (int i = 0; i < 8; ++i) solo.push_back(generate(svc, req(i, 10 + i)));
+  std::vector<std::thread> threads;
+  std::vector<SequenceResult> together(8);
+  for (int i = 0; i < 8; ++i) threads.emplace_back([&, i] { together[i] = generate(svc, req(i, 10 + i)); });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 8; ++i) CHECK(token_ids(together[i]) == token_ids(solo[i]));
+  // Give the loop a moment to publish its idle snapshot.
+  for (int i = 0; i < 100 && svc.stats().kv_blocks_used != 0; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(svc.stats().kv_blocks_used == 0);
+}
+
+TEST_CASE("service: validation errors, limits and the queue bound", "[service]") {
+  ServiceOptions o = options();
+  o.limits.max_tokens = 50;
+  o.limits.max_queued = 1;
+  o.limits.max_stop_strings = 2;
+  EngineService svc(o);
+  GenerateRequest r = req(0, 51);
+  CHECK_THROWS_WITH(svc.submit(r, {}), Catch::Matchers::Contains("exceeds the limit"));
+  r = req(0, 5);
+  r.stop = {"a", "b", "c"};
+  CHECK_THROWS_WITH(svc.submit(r, {}), Catch::Matchers::Contains("stop strings"));
+  r = req(0, 5);
+  r.sampling.top_p = 2.f;
+  try {
+    svc.submit(r, {});
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+  }
+  // Flood: with one queue slot, some submissions are refused as exhausted.
+  std::atomic<int> exhausted{0}, finished{0}, accepted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i)
+    threads.emplace_back([&, i] {
+      try {
+        svc.submit(req(i, 30), {nullptr, [&](const SequenceResult&) { ++finished; }});
+        ++accepted;
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kResourceExhausted) ++exhausted;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(svc.drain(30s));
+  CHECK(exhausted + accepted == 16);
+  CHECK(finished == accepted);
+  CHECK_THROWS_WITH(svc.submit(req(0, 5), {}), Catch::Matchers::Contains("draining"));
+}
+
+TEST_CASE("service: shutdown gives every request in flight its final callback", "[service]") {
+  std::atomic<int> finals{0}, cancelled{0};
+  {
+    EngineService svc(options());
+    for (int i = 0; i < 6; ++i)
+      svc.submit(req(i, 400), {nullptr, [&](const SequenceResult& r) {
+                                 ++finals;
+                                 if (r.finish == FinishReason::kCancelled) ++cancelled;
+                               }});
+  }
+  CHECK(finals == 6);
+  CHECK(cancelled >= 1);
+}
+
+TEST_CASE("service: cancel from another thread", "[service]") {
+  EngineService svc(options());
+  std::promise<SequenceResult> done;
+  std::atomic<int> tokens{0};
+  const uint64_t id = svc.submit(req(1, 400), {[&](const GeneratedToken&) { ++tokens; },
+                                               [&](const SequenceResult& r) { done.set_value(r); }});
+  while (tokens < 3) std::this_thread::sleep_for(1ms);
+  svc.cancel(id);
+  CHECK(done.get_future().get().finish == FinishReason::kCancelled);
+}
