@@ -32,6 +32,27 @@ struct LayerRow {
   bool kv_only = false;                // propagate policy: write K/V, leave h unchanged
 };
 
+// Norms of one row's residual blocks in a full layer (profiling and router
+// distillation): with x the row's hidden state entering the layer,
+// a = attn(rmsnorm(x)) (after o_proj), h = x + a, m = mlp(rmsnorm(h)):
+// the residual ratios of design note section 1 are attn_out / after_attn and
+// mlp_out / after_mlp.
+struct BlockNorms {
+  float attn_out = 0;    // ||a||
+  float after_attn = 0;  // ||x + a||
+  float mlp_out = 0;     // ||m||
+  float after_mlp = 0;   // ||h + m||
+};
+
+// Receives the BlockNorms of every full (not kv_only) row of every
+// forward_layer call while it is installed. Called on the thread that calls
+// forward_layer, after the layer has updated the row's hidden state.
+class BlockProbe {
+ public:
+  virtual ~BlockProbe() = default;
+  virtual void on_block(int layer, const LayerRow& row, const BlockNorms& norms) = 0;
+};
+
 struct BackendOptions {
   int max_slots = 1024;   // hidden-state rows
   int kv_blocks = 1024;   // pool blocks (each block_size entries of one layer)
@@ -62,6 +83,11 @@ class Backend {
   // ([kv_dim] each) stored at (block, offset) of the KV pool.
   virtual void read_hidden(int slot, float* out) = 0;
   virtual void read_kv(int block, int offset, float* k, float* v) = 0;
+
+  // Installs (or, with nullptr, removes) a BlockProbe; it must outlive its
+  // installation. Without one, forward_layer computes no norms. Backends
+  // that cannot report norms throw Error(kUnsupported) for a non-null probe.
+  virtual void set_block_probe(BlockProbe* probe);
 };
 
 // The CPU reference backend (fp32, batch-invariant bit for bit). `weights`

@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -164,6 +165,11 @@ void Engine::route(std::span<Pass* const> passes) {
     Pass* p = need[i];
     ++p->router_evals;
     p->target = route_next(router_->config, p->routing, p->last, gates_.data() + i * g);
+    if (!p->force_skip.empty() && p->routing.mode == RouteMode::kForward) {
+      const int n = static_cast<int>(p->force_skip.size());
+      while (p->target < std::min(L, n) && p->force_skip[p->target])
+        p->target = route_next(router_->config, p->routing, p->target, gates_.data() + i * g);
+    }
     set_node(*p);
   }
 }

@@ -70,6 +70,11 @@ class Engine {
   };
   RouterWork take_router_work();
 
+  // Profiling hook: while `probe` is set (not null), every full row of every
+  // forward_layer reports its BlockNorms to it (see backend.h). Off by
+  // default; the hot path then computes nothing extra.
+  void set_block_probe(BlockProbe* probe) { backend_->set_block_probe(probe); }
+
  private:
   // Sets target (evaluating the router where the mode needs it) after the
   // embedding or a full layer, then the next node.

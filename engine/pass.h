@@ -22,6 +22,10 @@ struct Pass {
   int token = 0;              // input token id
   RoutingParams routing;      // resolved routing of the request
   bool wants_logits = false;  // visit the head after the last layer (else: done)
+  // Analysis hook (router distillation), forward mode only: layers this
+  // pass skips whatever its gates and pins say (force_skip[j]: layer j).
+  // Empty (the default): none.
+  std::vector<bool> force_skip;
 
   // Routing state, maintained by the engine.
   int node = kNodeEmbed;  // next node: -1 embed, 0..L-1 a layer, L head, L+1 done

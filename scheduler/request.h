@@ -47,6 +47,10 @@ struct SequenceResult {
   std::string text;   // all emitted text
   Usage usage;
   std::vector<std::vector<float>> prompt_logits;  // with keep_prompt_logits
+  // With keep_prompt_logits, per prompt position (next to prompt_logits):
+  // the depth and compute fraction (engine/flops.h) of that position's pass.
+  std::vector<int> prompt_depth;
+  std::vector<double> prompt_compute_fraction;
 };
 
 // Called on the thread that runs Scheduler::step().

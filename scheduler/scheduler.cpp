@@ -213,8 +213,12 @@ void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
   const ModelConfig& c = engine_.config();
   const int V = c.vocab_size;
   if (s.req.keep_prompt_logits && p.position < s.prompt_len() &&
-      p.position == static_cast<int>(s.result.prompt_logits.size()))
+      p.position == static_cast<int>(s.result.prompt_logits.size())) {
     s.result.prompt_logits.emplace_back(logits, logits + V);
+    s.result.prompt_depth.push_back(p.depth());
+    const int prh = engine_.router() ? engine_.router()->config.router_hidden : 0;
+    s.result.prompt_compute_fraction.push_back(pass_compute_fraction(c, p, prh));
+  }
   if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
 
   work_.assign(logits, logits + V);

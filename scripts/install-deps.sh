@@ -7,8 +7,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev catch2
-  libsentencepiece-dev
-  python3
+  libsentencepiece-dev libcairo2-dev
+  python3 python3-grpcio python3-protobuf
+  prometheus curl
 )
 
 missing=()

@@ -20,6 +20,13 @@ using cpu::gemm_xwt;
 
 const float* opt_f32(const Tensor& t) { return t.empty() ? nullptr : t.f32(); }
 
+// Euclidean norm of x[0..n), summed in double.
+float l2norm(const float* x, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return static_cast<float>(std::sqrt(s));
+}
+
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelWeights& w, const RouterWeights* router, const BackendOptions& opts)
@@ -55,6 +62,7 @@ class CpuBackend final : public Backend {
     std::memcpy(k, kv_row(k_pool_, block, offset), c_.kv_dim() * sizeof(float));
     std::memcpy(v, kv_row(v_pool_, block, offset), c_.kv_dim() * sizeof(float));
   }
+  void set_block_probe(BlockProbe* probe) override { probe_ = probe; }
 
  private:
   float* h(int slot) {
@@ -75,6 +83,7 @@ class CpuBackend final : public Backend {
   const ModelWeights& w_;
   const ModelConfig& c_;
   const RouterWeights* router_;
+  BlockProbe* probe_ = nullptr;  // optional; see Backend::set_block_probe
   BackendOptions opts_;
   cpu::ThreadPool pool_;
   cpu::Rope rope_;
@@ -83,6 +92,7 @@ class CpuBackend final : public Backend {
   std::vector<float> x_, xn_, k_, v_, q_, att_, o_, gate_, up_, act_, cos_, sin_;
   std::vector<int> full_;
   std::vector<const float*> kptr_, vptr_;
+  std::vector<BlockNorms> probe_norms_;
 };
 
 void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
@@ -138,6 +148,13 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   float* o = scratch(xn_, static_cast<size_t>(nf) * d);  // xn no longer needed
   gemm_xwt(att, qd, lw.wo.f32(), nullptr, o, d, nf, d, qd, &pool_);
   for (size_t i = 0; i < static_cast<size_t>(nf) * d; ++i) x[i] += o[i];
+  if (probe_) {  // ||attn out|| and ||h after attn|| per full row
+    probe_norms_.assign(nf, BlockNorms{});
+    for (int f = 0; f < nf; ++f) {
+      probe_norms_[f].attn_out = l2norm(o + static_cast<size_t>(f) * d, d);
+      probe_norms_[f].after_attn = l2norm(x + static_cast<size_t>(f) * d, d);
+    }
+  }
   for (int f = 0; f < nf; ++f)
     cpu::rmsnorm(x + static_cast<size_t>(f) * d, lw.mlp_norm.f32(), xf + static_cast<size_t>(f) * d, d,
                  c_.rms_norm_eps);
@@ -153,6 +170,13 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
     const float* xr = x + static_cast<size_t>(f) * d;
     const float* orow = o + static_cast<size_t>(f) * d;
     for (int i = 0; i < d; ++i) dst[i] = xr[i] + orow[i];
+  }
+  if (probe_) {
+    for (int f = 0; f < nf; ++f) {
+      probe_norms_[f].mlp_out = l2norm(o + static_cast<size_t>(f) * d, d);
+      probe_norms_[f].after_mlp = l2norm(h(rows[full_[f]].slot), d);
+      probe_->on_block(layer, rows[full_[f]], probe_norms_[f]);
+    }
   }
 }
 
@@ -219,6 +243,11 @@ void CpuBackend::head_logits(std::span<const int> slots, float* out) {
 }
 
 }  // namespace
+
+void Backend::set_block_probe(BlockProbe* probe) {
+  require(probe == nullptr, ErrorCode::kUnsupported,
+          "backend " + name() + " cannot report block norms");
+}
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelWeights& weights, const RouterWeights* router,
                                           const BackendOptions& opts) {

@@ -18,8 +18,13 @@
 // it). AVX-512 keeps acc in one zmm register, AVX2 in two ymm registers
 // (lanes 0..7 and 8..15), the scalar path in a float[16]; the SIMD kernels
 // reduce several elements at once with shuffles, but each element still goes
-// through exactly the adds of step 3. So all paths agree bit for bit, and
-// dot() is the same computation for one element.
+// through exactly the adds of step 3. When a long k is processed in cache
+// pieces (multiples of 16), the 16 lane accumulators are stored to memory and
+// reloaded between pieces, which is exact. So all paths agree bit for bit,
+// and dot() is the same computation for one element.
+//
+// Dispatch: gemm_path() picks AVX-512F, else AVX2+FMA, else scalar, once per
+// process (RADIAL_GEMM_PATH=scalar|avx2|avx512 overrides, for testing).
 #include "engine/cpu/gemm.h"
 
 #include <algorithm>

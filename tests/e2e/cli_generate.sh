@@ -31,14 +31,16 @@ expect_error() {
   pass=$((pass + 1))
 }
 
+# The default model ships a router (forward mode by default): the checks
+# against reference.json ask for full depth explicitly.
 # Streaming text: the reference continuation of the first reference prompt.
-"$RADIAL" generate --model "$MODEL" --prompt "Once upon a time" --max-tokens 124 >"$TMP/out" 2>"$TMP/err"
+"$RADIAL" generate --model "$MODEL" --mode full --prompt "Once upon a time" --max-tokens 124 >"$TMP/out" 2>"$TMP/err"
 check "generate exits 0" [ $? -eq 0 ]
 check "generate streams the reference text" grep -q "Once upon a time, there was a little girl named Lily" "$TMP/out"
 check "generate prints a summary line" grep -q "tokens in .* tok/s.*mean depth 5.00 of 5 layers" "$TMP/err"
 
 # JSON: fields and reference tokens.
-"$RADIAL" generate --model "$MODEL" --prompt "Once upon a time" --max-tokens 124 --json >"$TMP/j.json"
+"$RADIAL" generate --model "$MODEL" --mode full --prompt "Once upon a time" --max-tokens 124 --json >"$TMP/j.json"
 check "json exits 0" [ $? -eq 0 ]
 /usr/bin/python3 - "$TMP/j.json" "$DATA/reference.json" <<'PY'
 import json, sys
@@ -74,14 +76,14 @@ check "converted model gives the same tokens" [ $? -eq 0 ]
 check "seeded sampling gives the same tokens" [ $? -eq 0 ]
 
 # Stop strings end the text before the stop string.
-"$RADIAL" generate --model "$MODEL" --prompt "Once upon a time" --max-tokens 124 --stop "Lily" --json >"$TMP/stop.json"
+"$RADIAL" generate --model "$MODEL" --mode full --prompt "Once upon a time" --max-tokens 124 --stop "Lily" --json >"$TMP/stop.json"
 /usr/bin/python3 -c "import json,sys; j=json.load(open('$TMP/stop.json')); sys.exit(not (j['finish_reason']=='stop_string' and j['text']==', there was a little girl named '))"
 check "stop string" [ $? -eq 0 ]
 
 # Bad input: a clear line on stderr and a non-zero exit code, never a crash.
 expect_error "max-tokens 0" 1 "max_tokens must be at least 1" -- generate --model "$MODEL" --prompt hi --max-tokens 0
 expect_error "threshold out of range" 1 "threshold must be in [0, 1]" -- generate --model "$MODEL" --prompt hi --dummy-config "$SRC/models/stories260K/config.json" --threshold 1.5
-expect_error "forward without a router" 1 "needs a router" -- generate --model "$MODEL" --prompt hi --mode forward
+expect_error "forward without a router" 1 "needs a router" -- generate --model "$MODEL" --no-router --prompt hi --mode forward
 expect_error "unknown mode" 1 "unknown routing mode" -- generate --model "$MODEL" --prompt hi --mode sideways
 expect_error "missing model" 1 "nope: not found" -- generate --model "$TMP/nope" --prompt hi
 expect_error "missing tokenizer" 1 "tokenizer" -- generate --model "$DATA/stories260K.bin" --prompt hi

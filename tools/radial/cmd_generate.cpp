@@ -12,6 +12,7 @@
 #include "tools/radial/args.h"
 #include "tools/radial/commands.h"
 #include "tools/radial/common.h"
+#include "tools/radial/remote.h"
 
 namespace radial::cli {
 namespace {
@@ -23,12 +24,19 @@ const char* kUsage =
     "                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R]\n"
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json]\n"
+    "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids IDS)\n"
+    "                       [the sampling, stop, routing and --json options above]\n"
     "\n"
     "Generates text with the CPU backend. --model takes a Hugging Face directory\n"
     "(config.json + safetensors, tokenizer.model, and radial.json + router.safetensors\n"
     "when it has a router) or a llama2.c .bin (with --tokenizer). The default model is\n"
     "models/stories260K. Without --json it streams the text and ends with a summary\n"
-    "line on stderr; with --json it prints one JSON object.\n";
+    "line on stderr; with --json it prints one JSON object.\n"
+    "\n"
+    "With --server it generates on a running radiald instead (the server's model; the\n"
+    "model options do not apply), streaming the text as it arrives; the summary line\n"
+    "adds the time to the first token. gRPC errors print 'radial generate: CODE: message'\n"
+    "and exit 1.\n";
 
 }  // namespace
 
@@ -36,7 +44,7 @@ int cmd_generate(int argc, char** argv) {
   try {
     Args args(argc, argv, with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
                                               "top-p", "repetition-penalty", "seed", "stop", "mode",
-                                              "threshold", "threads"}),
+                                              "threshold", "threads", "server", "timeout"}),
               {"json", "ignore-eos", "no-router", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -44,6 +52,8 @@ int cmd_generate(int argc, char** argv) {
     }
     if (args.has("prompt") == args.has("prompt-ids"))
       throw UsageError{"give exactly one of --prompt or --prompt-ids"};
+    if (args.has("server")) return generate_remote(args);
+    if (args.has("timeout")) throw UsageError{"--timeout applies only with --server"};
 
     GenerateRequest req;
     req.max_tokens = static_cast<int>(args.integer("max-tokens").value_or(256));

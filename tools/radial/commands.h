@@ -8,5 +8,15 @@ namespace radial::cli {
 
 int cmd_generate(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
+// Router tools: residual-ratio profiling, router distillation, evaluation.
+int cmd_profile(int argc, char** argv);
+int cmd_distill(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+
+#ifdef RADIAL_WITH_CLIENT
+// Clients of a running radiald (built with the gRPC client only).
+int cmd_bench(int argc, char** argv);
+int cmd_health(int argc, char** argv);
+#endif
 
 }  // namespace radial::cli

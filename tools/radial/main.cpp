@@ -14,6 +14,13 @@ void usage(FILE* out) {
                "commands:\n"
                "  generate   generate text with a model (routed or full depth)\n"
                "  convert    convert a llama2.c checkpoint to a Hugging Face directory\n"
+               "  profile    measure the residual ratios of a model's blocks per layer\n"
+               "  distill    train a router for a sequential model (post-training)\n"
+               "  eval       quality against compute of a router over thresholds\n"
+#ifdef RADIAL_WITH_CLIENT
+               "  bench      load-test a running radiald (latency, throughput, depth)\n"
+               "  health     check a running radiald's gRPC health status\n"
+#endif
                "\n"
                "Run 'radial <command> --help' for the options of a command.\n");
 }
@@ -32,6 +39,13 @@ int main(int argc, char** argv) {
   }
   if (cmd == "generate") return radial::cli::cmd_generate(argc - 1, argv + 1);
   if (cmd == "convert") return radial::cli::cmd_convert(argc - 1, argv + 1);
+  if (cmd == "profile") return radial::cli::cmd_profile(argc - 1, argv + 1);
+  if (cmd == "distill") return radial::cli::cmd_distill(argc - 1, argv + 1);
+  if (cmd == "eval") return radial::cli::cmd_eval(argc - 1, argv + 1);
+#ifdef RADIAL_WITH_CLIENT
+  if (cmd == "bench") return radial::cli::cmd_bench(argc - 1, argv + 1);
+  if (cmd == "health") return radial::cli::cmd_health(argc - 1, argv + 1);
+#endif
   std::fprintf(stderr, "radial: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;

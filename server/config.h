@@ -1,0 +1,57 @@
+// The radiald daemon's settings: a JSON file (--config FILE) and flags that
+// override it. Parsing is strict: unknown keys or flags, wrong JSON types,
+// malformed numbers and out-of-range values are errors naming the key.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "scheduler/engine_service.h"
+
+namespace radial::server {
+
+// Bad command line or config file; main() prints it and exits with code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct DaemonConfig {
+  // Model source, backend sizing, scheduler options and request limits, as
+  // handed to EngineService. backend.kv_blocks / backend.max_slots 0 mean
+  // "auto" until resolve_backend_defaults() has run.
+  radial::ServiceOptions service;
+  std::string model_name;                         // the `model` label; "" = derived
+  std::string listen = "127.0.0.1:50051";         // gRPC address
+  std::string metrics_listen = "127.0.0.1:9090";  // "" = no metrics endpoint
+  int max_message_bytes = 1 << 20;                // gRPC max receive message size
+  double drain_timeout_s = 30;                    // SIGTERM: wait this long for requests
+  std::string log_level = "info";                 // trace|debug|info|warn|error|critical|off
+  bool help = false;                              // --help was given
+};
+
+// Parses argv: --config FILE first (wherever it appears), then every other
+// flag in order. Throws ConfigError. Fills model_name when empty.
+DaemonConfig parse_daemon_config(int argc, char** argv);
+
+// Applies the JSON object `text` (the contents of a config file) to `cfg`.
+// Throws ConfigError naming `origin` and the key.
+void apply_config_json(const std::string& text, const std::string& origin, DaemonConfig& cfg);
+
+// Resolves kv_blocks / max_slots left at 0 (auto): enough KV blocks for 64
+// sequences of the full context at every layer, capped at 4 GiB of F32 K/V
+// (but at least one full-context sequence), read from the model's
+// config.json (or the dummy config); 4096 blocks when the model has no
+// config.json (llama2.c checkpoints). max_slots: max(1024, prefill_chunk,
+// max_batch_tokens). Returns a line describing the choice for the log.
+std::string resolve_backend_defaults(DaemonConfig& cfg);
+
+// The served model name: basename of the model path without a ".bin" /
+// ".json" extension, or of the dummy config ("config.json" -> its
+// directory's name).
+std::string derive_model_name(const radial::ModelSource& src);
+
+// The --help text.
+std::string usage();
+
+}  // namespace radial::server

@@ -1,0 +1,441 @@
+#include "server/grpc_server.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/error.h"
+#include "engine/router.h"
+#include "radial/v1/radial.grpc.pb.h"
+#include "server/convert.h"
+#include "server/metrics.h"
+
+namespace radial::server {
+namespace {
+
+namespace pb = radial::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+constexpr size_t kMaxRequestIdBytes = 128;
+const char* const kServiceName = "radial.v1.Radial";
+
+grpc::StatusCode to_grpc_code(radial::ErrorCode c) {
+  switch (c) {
+    case radial::ErrorCode::kInvalidArgument:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case radial::ErrorCode::kResourceExhausted:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case radial::ErrorCode::kUnavailable:
+      return grpc::StatusCode::UNAVAILABLE;
+    case radial::ErrorCode::kNotFound:
+      return grpc::StatusCode::NOT_FOUND;
+    default:
+      return grpc::StatusCode::INTERNAL;
+  }
+}
+
+const char* code_name(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+// The text token ids[i] adds after ids[i - 1] (with its leading space, which
+// decoding a piece on its own drops): decode(prev, id) minus decode(prev),
+// or decode(id) when that is not a clean extension.
+std::string piece_text(const radial::EngineService& service, const std::vector<int>& ids,
+                       size_t i) {
+  if (i > 0) {
+    const std::string before = service.detokenize({ids[i - 1]});
+    const std::string both = service.detokenize({ids[i - 1], ids[i]});
+    if (both.size() >= before.size() && both.compare(0, before.size(), before) == 0)
+      return both.substr(before.size());
+  }
+  return service.detokenize({ids[i]});
+}
+
+// What the engine loop hands to the gRPC thread of one generation. The
+// callbacks (engine loop thread) only push and notify.
+struct CallState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<radial::GeneratedToken> tokens;
+  std::optional<radial::SequenceResult> result;
+};
+
+}  // namespace
+
+class RadialService final : public pb::Radial::Service {
+ public:
+  explicit RadialService(Metrics* metrics) : metrics_(metrics) {
+    std::random_device rd;
+    id_prefix_ = std::uniform_int_distribution<uint32_t>()(rd);
+  }
+
+  void attach(radial::EngineService* service, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    service_ = service;
+    model_name_ = name;
+  }
+
+  void begin_drain() {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+  }
+
+  int cancel_all() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (service_ == nullptr) return 0;
+    for (uint64_t id : active_) service_->cancel(id);
+    return static_cast<int>(active_.size());
+  }
+
+  // Waits until no handler holds the service, then forgets it.
+  void detach() {
+    std::unique_lock<std::mutex> lock(mu_);
+    draining_ = true;
+    idle_cv_.wait(lock, [&] { return in_flight_ == 0; });
+    service_ = nullptr;
+  }
+
+  grpc::Status Generate(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
+                        grpc::ServerWriter<pb::GenerateResponse>* writer) override {
+    bool first = true;
+    std::string request_id;
+    auto write_token = [&](const radial::GeneratedToken& t) {
+      pb::GenerateResponse msg;
+      msg.set_text(t.text);
+      fill_token_info(t, msg.add_tokens());
+      if (first) msg.set_request_id(request_id);
+      first = false;
+      return writer->Write(msg);
+    };
+    pb::GenerateResponse last;
+    grpc::Status st = generate(ctx, *req, write_token, &request_id, &last);
+    if (st.ok() && !writer->Write(last))
+      st = grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+    return finish_status("Generate", st);
+  }
+
+  grpc::Status GenerateUnary(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
+                             pb::GenerateResponse* resp) override {
+    std::string request_id;
+    grpc::Status st = generate(ctx, *req, nullptr, &request_id, resp);
+    return finish_status("GenerateUnary", st);
+  }
+
+  grpc::Status Tokenize(grpc::ServerContext*, const pb::TokenizeRequest* req,
+                        pb::TokenizeResponse* resp) override {
+    Lease lease(this);
+    grpc::Status st = lease.open(/*generation=*/false);
+    if (st.ok()) {
+      try {
+        const std::vector<int> ids = lease.service->tokenize(req->text(), req->add_bos());
+        for (size_t i = 0; i < ids.size(); ++i) {
+          resp->add_ids(ids[i]);
+          resp->add_pieces(piece_text(*lease.service, ids, i));
+        }
+      } catch (const radial::Error& e) {
+        st = grpc::Status(to_grpc_code(e.code()), e.what());
+      } catch (const std::exception& e) {
+        st = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+      }
+    }
+    return finish_status("Tokenize", st);
+  }
+
+  grpc::Status ModelInfo(grpc::ServerContext*, const pb::ModelInfoRequest*,
+                         pb::ModelInfoResponse* resp) override {
+    Lease lease(this);
+    grpc::Status st = lease.open(/*generation=*/false);
+    if (st.ok())
+      fill_model_info(lease.service->model_info(), lease.service->limits(), lease.model_name, resp);
+    return finish_status("ModelInfo", st);
+  }
+
+ private:
+  // Holds the service for one handler; detach() waits for every lease.
+  struct Lease {
+    explicit Lease(RadialService* s) : owner(s) {}
+    ~Lease() {
+      if (service == nullptr) return;
+      std::lock_guard<std::mutex> lock(owner->mu_);
+      if (--owner->in_flight_ == 0) owner->idle_cv_.notify_all();
+    }
+    grpc::Status open(bool generation) {
+      std::lock_guard<std::mutex> lock(owner->mu_);
+      if (owner->service_ == nullptr)
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            owner->draining_ ? "the server is shutting down"
+                                             : "the model is loading; try again shortly");
+      if (generation && owner->draining_)
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is draining");
+      service = owner->service_;
+      model_name = owner->model_name_;
+      ++owner->in_flight_;
+      return grpc::Status::OK;
+    }
+    RadialService* owner;
+    radial::EngineService* service = nullptr;
+    std::string model_name;
+  };
+
+  grpc::Status finish_status(const char* method, const grpc::Status& st) {
+    if (!st.ok()) {
+      if (metrics_ != nullptr) metrics_->count_error(code_name(st.error_code()));
+      spdlog::debug("{}: {} {}", method, code_name(st.error_code()), st.error_message());
+    }
+    return st;
+  }
+
+  std::string make_request_id() {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%08x-%06llu", id_prefix_,
+                  static_cast<unsigned long long>(++id_counter_));
+    return buf;
+  }
+
+  // Runs one generation. `write_token` (streaming; null for unary) sends a
+  // token and returns false when the client is gone. On success `out` holds
+  // the final message (unary: every token and the whole text as well).
+  // Exactly one Status comes back for every call.
+  grpc::Status generate(grpc::ServerContext* ctx, const pb::GenerateRequest& in,
+                        const std::function<bool(const radial::GeneratedToken&)>& write_token,
+                        std::string* request_id, pb::GenerateResponse* out) {
+    const Clock::time_point start = Clock::now();
+    Lease lease(this);
+    if (grpc::Status st = lease.open(/*generation=*/true); !st.ok()) return st;
+    if (in.request_id().size() > kMaxRequestIdBytes)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "request_id is longer than 128 bytes");
+    for (unsigned char c : in.request_id())
+      if (c < 0x21 || c > 0x7e)
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "request_id must be printable ASCII without spaces");
+    *request_id = in.request_id().empty() ? make_request_id() : in.request_id();
+    const std::string& rid = *request_id;
+
+    auto call = std::make_shared<CallState>();
+    radial::SequenceCallbacks cb;
+    const bool streaming = static_cast<bool>(write_token);
+    cb.on_token = [call, streaming](const radial::GeneratedToken& t) {
+      if (!streaming) return;  // unary: the result holds every token
+      {
+        std::lock_guard<std::mutex> lock(call->mu);
+        call->tokens.push_back(t);
+      }
+      call->cv.notify_one();
+    };
+    cb.on_finish = [call](const radial::SequenceResult& r) {
+      {
+        std::lock_guard<std::mutex> lock(call->mu);
+        call->result = r;
+      }
+      call->cv.notify_one();
+    };
+
+    uint64_t id = 0;
+    std::string mode;
+    size_t prompt_tokens = 0;
+    try {
+      radial::GenerateRequest req = to_engine_request(in, *lease.service);
+      mode = req.mode ? radial::route_mode_name(*req.mode)
+                      : lease.service->model_info().routing_mode + " (default)";
+      prompt_tokens = req.prompt.empty() ? 1 : req.prompt.size();
+      const int max_tokens = req.max_tokens;
+      id = lease.service->submit(std::move(req), std::move(cb));
+      track(id, true);
+      spdlog::info("[{}] start: prompt_tokens={} max_tokens={} mode={} temperature={} stream={}",
+                   rid, prompt_tokens, max_tokens, mode, in.temperature(), streaming);
+    } catch (const radial::Error& e) {
+      spdlog::info("[{}] rejected: {}: {}", rid, code_name(to_grpc_code(e.code())), e.what());
+      return grpc::Status(to_grpc_code(e.code()), e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("[{}] rejected: {}", rid, e.what());
+      return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+    }
+
+    // Relay tokens until the final callback; on client cancel, deadline or a
+    // failed write, cancel the sequence and still wait for its final callback
+    // so that its KV blocks are free before the call ends.
+    bool client_gone = false;
+    std::deque<radial::GeneratedToken> batch;
+    radial::SequenceResult result;
+    for (;;) {
+      bool done = false;
+      {
+        std::unique_lock<std::mutex> lock(call->mu);
+        call->cv.wait_for(lock, kPollInterval,
+                          [&] { return !call->tokens.empty() || call->result.has_value(); });
+        batch.swap(call->tokens);
+        if (call->result && batch.empty()) {
+          result = std::move(*call->result);
+          done = true;
+        }
+      }
+      if (!client_gone) {
+        for (const auto& t : batch) {  // (empty unless streaming)
+          if (!write_token(t)) {
+            client_gone = true;
+            break;
+          }
+        }
+        if (!client_gone && ctx->IsCancelled()) client_gone = true;
+        if (client_gone && !done) lease.service->cancel(id);
+      }
+      batch.clear();
+      if (done) break;
+    }
+
+    track(id, false);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    spdlog::info(
+        "[{}] end: finish={} prompt_tokens={} tokens={} mean_depth={:.2f} seconds={:.3f}{}", rid,
+        radial::finish_reason_name(result.finish), result.usage.prompt_tokens,
+        result.usage.generated_tokens, result.usage.mean_depth, seconds,
+        client_gone ? " (client gone)" : "");
+    if (client_gone || ctx->IsCancelled()) {
+      if (ctx->deadline() <= std::chrono::system_clock::now())
+        return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+    }
+    if (result.finish == radial::FinishReason::kError)
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          result.error.empty() ? "generation failed" : result.error);
+    if (!streaming) {
+      out->set_text(result.text);
+      for (const auto& t : result.tokens) fill_token_info(t, out->add_tokens());
+    }
+    fill_final(result, out);
+    out->set_request_id(rid);
+    return grpc::Status::OK;
+  }
+
+  void track(uint64_t id, bool active) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (active) {
+      active_.insert(id);
+    } else {
+      active_.erase(id);
+    }
+  }
+
+  Metrics* metrics_;
+  uint32_t id_prefix_ = 0;
+  std::atomic<uint64_t> id_counter_{0};
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  radial::EngineService* service_ = nullptr;
+  std::string model_name_;
+  bool draining_ = false;
+  int in_flight_ = 0;
+  std::set<uint64_t> active_;  // engine ids of generations in flight
+};
+
+struct GrpcServer::Impl {
+  explicit Impl(Metrics* m) : service(m) {}
+  RadialService service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  bool stopped = false;
+
+  void set_health(bool serving) {
+    if (auto* h = server->GetHealthCheckService()) {
+      h->SetServingStatus("", serving);
+      h->SetServingStatus(kServiceName, serving);
+    }
+  }
+};
+
+GrpcServer::GrpcServer(const GrpcServerOptions& opts, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(metrics)) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // One process per port: without this, Linux gRPC sets SO_REUSEPORT and a
+  // second daemon would silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(opts.listen, grpc::InsecureServerCredentials(), &impl_->port);
+  builder.SetMaxReceiveMessageSize(opts.max_message_bytes);
+  builder.RegisterService(&impl_->service);
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || impl_->port == 0)
+    throw std::runtime_error("cannot listen on " + opts.listen);
+  impl_->set_health(false);
+}
+
+GrpcServer::~GrpcServer() {
+  if (!impl_->stopped) shutdown(std::chrono::milliseconds(0));
+}
+
+int GrpcServer::port() const { return impl_->port; }
+
+void GrpcServer::attach(radial::EngineService* service, const std::string& model_name) {
+  impl_->service.attach(service, model_name);
+  impl_->set_health(true);
+}
+
+void GrpcServer::begin_drain() {
+  impl_->set_health(false);
+  impl_->service.begin_drain();
+}
+
+int GrpcServer::cancel_all() { return impl_->service.cancel_all(); }
+
+void GrpcServer::shutdown(std::chrono::milliseconds deadline) {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  begin_drain();
+  impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
+  impl_->server->Wait();
+  impl_->service.detach();
+}
+
+}  // namespace radial::server

@@ -1,0 +1,65 @@
+// The gRPC front end of radiald: the radial.v1.Radial service (sync API; the
+// gRPC threads only post to EngineService and wait), the standard health
+// service and server reflection. This header keeps gRPC out of its users.
+//
+// Lifecycle:
+//   GrpcServer server(opts, &metrics);   // listening; health NOT_SERVING,
+//                                        // Radial RPCs -> UNAVAILABLE "loading"
+//   server.attach(&service, name);       // health SERVING
+//   server.begin_drain();                // health NOT_SERVING, new generations
+//                                        // -> UNAVAILABLE; running ones go on
+//   server.shutdown(deadline);           // no handler runs after it returns
+//   (destroy the EngineService)
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "scheduler/engine_service.h"
+
+namespace radial::server {
+
+class Metrics;
+
+struct GrpcServerOptions {
+  std::string listen = "127.0.0.1:50051";  // host:port; port 0 picks a free one
+  int max_message_bytes = 1 << 20;         // max receive message size
+};
+
+class GrpcServer {
+ public:
+  // Builds and starts the server. `metrics` (may be null) must outlive it.
+  // Throws std::runtime_error when it cannot listen on opts.listen.
+  GrpcServer(const GrpcServerOptions& opts, Metrics* metrics);
+  // Calls shutdown(0) unless it already ran.
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // The bound port.
+  int port() const;
+
+  // Serves `service` from now on (it must stay alive until shutdown()
+  // returns) and marks the health status SERVING.
+  void attach(radial::EngineService* service, const std::string& model_name);
+
+  // Health NOT_SERVING; new Generate / GenerateUnary calls get UNAVAILABLE.
+  // Calls in flight go on; Tokenize and ModelInfo still answer.
+  void begin_drain();
+
+  // Cancels every generation in flight: each ends with a final message whose
+  // finish_reason is FINISH_REASON_CANCELLED. Returns how many it cancelled.
+  int cancel_all();
+
+  // Stops the server: calls in flight get `deadline` to finish, then they are
+  // cancelled (each cancels its sequence and waits for its final callback).
+  // When it returns no handler runs and the service is detached.
+  void shutdown(std::chrono::milliseconds deadline);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace radial::server

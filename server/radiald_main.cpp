@@ -1,0 +1,212 @@
+// radiald: serves a Radial Network over gRPC with Prometheus metrics.
+//
+// Startup: parse the config (errors: exit 2), start the metrics endpoint and
+// the gRPC server (health NOT_SERVING), load the model (EngineService), then
+// health SERVING. SIGTERM / SIGINT (handled by a sigwait thread, never in a
+// signal handler): health NOT_SERVING, new generations -> UNAVAILABLE, wait
+// up to --drain-timeout-s for requests in flight, stop the gRPC server with a
+// short deadline, destroy the service (cancelling leftovers; each gets its
+// final status) and exit 0. A second signal cuts the drain short. A signal
+// during the model load exits at once.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/error.h"
+#include "scheduler/engine_service.h"
+#include "server/config.h"
+#include "server/grpc_server.h"
+#include "server/metrics.h"
+
+namespace {
+
+using radial::server::DaemonConfig;
+
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+
+// Signals arrive here through sigwait() on a dedicated thread.
+class SignalWatcher {
+ public:
+  // Blocks SIGTERM / SIGINT in the calling thread; call before any other
+  // thread starts so that every thread inherits the mask.
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+
+  ~SignalWatcher() {
+    if (thread_.joinable()) stop();
+  }
+
+  void start() {
+    thread_ = std::thread([this] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        std::unique_lock<std::mutex> lock(mu_);
+        if (stop_) return;
+        ++count_;
+        if (loading_) {
+          spdlog::warn("signal {} while loading the model; exiting", sig);
+          spdlog::default_logger()->flush();
+          std::_Exit(0);
+        }
+        spdlog::info("signal {} received{}", sig,
+                     count_ > 1 ? " again: cutting the drain short" : "");
+        cv_.notify_all();
+      }
+    });
+  }
+
+  void set_loading(bool loading) {
+    std::lock_guard<std::mutex> lock(mu_);
+    loading_ = loading;
+    if (loading_ && count_ > 0) std::_Exit(0);
+  }
+
+  // Waits until a signal arrived.
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return count_ > 0; });
+  }
+  int count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return count_;
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int count_ = 0;
+  bool loading_ = true;
+  bool stop_ = false;
+};
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("radiald");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int run(const DaemonConfig& cfg_in) {
+  DaemonConfig cfg = cfg_in;
+  SignalWatcher signals;  // before any thread
+  setup_logging(cfg.log_level);
+  const std::string sizing = radial::server::resolve_backend_defaults(cfg);
+  if (!sizing.empty()) spdlog::info("{}", sizing);
+  signals.start();
+
+  radial::server::Metrics metrics(cfg.model_name);
+  if (!cfg.metrics_listen.empty()) {
+    try {
+      const int port = metrics.serve(cfg.metrics_listen);
+      spdlog::info("metrics on http://{} (port {}) path /metrics", cfg.metrics_listen, port);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+  }
+
+  std::unique_ptr<radial::server::GrpcServer> server;
+  try {
+    server = std::make_unique<radial::server::GrpcServer>(
+        radial::server::GrpcServerOptions{cfg.listen, cfg.max_message_bytes}, &metrics);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("gRPC on {} (port {}); loading model {}", cfg.listen, server->port(),
+               cfg.model_name);
+
+  std::unique_ptr<radial::EngineService> service;
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    service = std::make_unique<radial::EngineService>(cfg.service, &metrics);
+    const radial::ModelInfo& info = service->model_info();
+    std::string modes;
+    for (const auto& m : info.routing_modes) modes += (modes.empty() ? "" : ", ") + m;
+    spdlog::info("loaded {} in {:.2f} s: {} layers, context {}, default mode {} (modes: {}){}",
+                 info.name,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                 info.num_layers, info.context_length, info.routing_mode, modes,
+                 info.has_tokenizer ? "" : ", no tokenizer (token ids only)");
+  } catch (const std::exception& e) {
+    spdlog::error("cannot load the model: {}", e.what());
+    server->shutdown(std::chrono::milliseconds(0));
+    return 1;
+  }
+  metrics.on_model_loaded(service->model_info());
+  radial::EngineService* svc = service.get();
+  metrics.set_stats_source([svc] { return svc->stats(); });
+  signals.set_loading(false);
+  server->attach(svc, cfg.model_name);
+  spdlog::info("serving");
+
+  signals.wait();
+  spdlog::info("draining: up to {:.1f} s for requests in flight", cfg.drain_timeout_s);
+  server->begin_drain();
+  const auto drain_end =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout_s * 1000));
+  bool drained = false;
+  while (!drained && signals.count() < 2 && std::chrono::steady_clock::now() < drain_end)
+    drained = svc->drain(std::chrono::milliseconds(100));
+  if (drained) {
+    spdlog::info("drained");
+  } else {
+    // Each leftover ends with FINISH_REASON_CANCELLED within one engine step.
+    spdlog::info("drain incomplete; cancelling {} requests", server->cancel_all());
+  }
+  server->shutdown(kShutdownGrace);
+  metrics.set_stats_source(nullptr);
+  service.reset();  // cancels leftovers; their calls already ended
+  server.reset();
+  signals.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  DaemonConfig cfg;
+  try {
+    cfg = radial::server::parse_daemon_config(argc, argv);
+  } catch (const radial::server::ConfigError& e) {
+    std::fprintf(stderr, "radiald: error: %s\n", e.what());
+    return 2;
+  }
+  if (cfg.help) {
+    std::fputs(radial::server::usage().c_str(), stdout);
+    return 0;
+  }
+  return run(cfg);
+}

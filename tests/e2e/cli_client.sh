@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# End-to-end test of the gRPC client side against a real radiald on loopback:
+# `radial health`, `radial generate --server` (same tokens as local
+# generation), `radial bench`, the Python example, error reporting, and a
+# clean SIGTERM shutdown. Bounded: every step has a timeout, and the server is
+# killed on exit.
+# usage: cli_client.sh RADIAL_BINARY SOURCE_DIR
+set -uo pipefail
+RADIAL=$1
+SRC=$2
+RADIALD=$(dirname "$RADIAL")/../server/radiald
+MODEL=$SRC/models/stories260K
+PY=/usr/bin/python3
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -KILL "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ ! -x "$RADIALD" ] || ! "$RADIAL" health --help >/dev/null 2>&1; then
+  echo "SKIP: radiald or the gRPC client is not built (RADIAL_BUILD_SERVER=OFF)"
+  exit 0
+fi
+
+fails=0
+pass=0
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
+}
+# expect_error NAME EXIT_CODE STDERR_SUBSTRING -- ARGS...
+expect_error() {
+  local name=$1 code=$2 msg=$3; shift 4
+  timeout 60 "$RADIAL" "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    echo "FAIL: $name: exit $rc, expected $code"; cat "$TMP/err"; fails=$((fails + 1)); return
+  fi
+  if ! grep -qF -- "$msg" "$TMP/err"; then
+    echo "FAIL: $name: stderr lacks '$msg':"; cat "$TMP/err"; fails=$((fails + 1)); return
+  fi
+  pass=$((pass + 1))
+}
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+PORT=$(free_port)
+METRICS_PORT=$(free_port)
+SERVER=127.0.0.1:$PORT
+"$RADIALD" --model "$MODEL" --listen "$SERVER" --metrics-listen "127.0.0.1:$METRICS_PORT" \
+  >"$TMP/radiald.log" 2>&1 &
+SERVER_PID=$!
+
+# Wait (at most 30 s) until the server reports SERVING.
+ready=0
+for _ in $(seq 1 150); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+  if "$RADIAL" health --server "$SERVER" --timeout 1 >"$TMP/health" 2>/dev/null; then ready=1; break; fi
+  sleep 0.2
+done
+check "radiald becomes SERVING" [ "$ready" -eq 1 ]
+if [ "$ready" -ne 1 ]; then
+  echo "radiald log:"; cat "$TMP/radiald.log"
+  echo "0 passed, $((fails)) failed"; exit 1
+fi
+check "health prints SERVING" grep -qx SERVING "$TMP/health"
+"$RADIAL" health --server "$SERVER" --service "" >"$TMP/health" 2>&1
+check "health of the whole server: SERVING" [ $? -eq 0 ]
+
+# Remote generation gives the tokens of local generation (greedy, 60 tokens).
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "Once upon a time" --max-tokens 60 --json >"$TMP/remote.json"
+check "generate --server --json exits 0" [ $? -eq 0 ]
+timeout 60 "$RADIAL" generate --model "$MODEL" --prompt "Once upon a time" --max-tokens 60 --json >"$TMP/local.json"
+check "local generate --json exits 0" [ $? -eq 0 ]
+"$PY" - "$TMP/remote.json" "$TMP/local.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+l = json.load(open(sys.argv[2]))
+assert len(r["tokens"]) == 60, len(r["tokens"])
+for k in ("prompt_tokens", "tokens", "text", "depth", "path", "finish_reason", "mode", "num_layers"):
+    assert r[k] == l[k], (k, r[k], l[k])
+assert r["mean_depth"] == l["mean_depth"] == 5
+assert r["ttft_seconds"] is not None and r["ttft_seconds"] >= 0
+PY
+check "remote tokens equal local tokens" [ $? -eq 0 ]
+
+# Streaming: the text and a summary line on stderr.
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "Once upon a time" --max-tokens 60 >"$TMP/out" 2>"$TMP/err"
+check "generate --server streams exits 0" [ $? -eq 0 ]
+check "generate --server streams the text" grep -q "Once upon a time, there was a little girl named Lily" "$TMP/out"
+check "generate --server prints a summary line" grep -q "60 tokens in .* tok/s, TTFT .* ms, mean depth 5.00 of 5 layers" "$TMP/err"
+
+# Sampling with a seed is deterministic across the wire as well.
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "The dog" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7 --json >"$TMP/s1.json"
+timeout 60 "$RADIAL" generate --model "$MODEL" --prompt "The dog" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7 --json >"$TMP/s2.json"
+"$PY" -c "import json,sys; a=json.load(open('$TMP/s1.json')); b=json.load(open('$TMP/s2.json')); sys.exit(a['tokens']!=b['tokens'])"
+check "seeded sampling: remote equals local" [ $? -eq 0 ]
+
+# Bench: 16 requests, 4 in flight, exactly 16 output tokens each.
+timeout 120 "$RADIAL" bench --server "$SERVER" --concurrency 4 --requests 16 --max-tokens 16 --prompt-len 8:32 \
+  --json - >"$TMP/bench.json" 2>"$TMP/bench.err"
+check "bench exits 0" [ $? -eq 0 ]
+"$PY" - "$TMP/bench.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["requests"]["ok"] == 16 and j["requests"]["failed"] == 0, j["requests"]
+assert j["requests"]["by_status"] == {"OK": 16}, j["requests"]
+assert j["tokens"]["output"] == 16 * 16, j["tokens"]
+assert 16 * 8 <= j["tokens"]["prompt"] <= 16 * 32, j["tokens"]
+assert j["load"] == {"type": "closed", "concurrency": 4}, j["load"]
+for k in ("ttft_ms", "itl_ms", "e2e_ms"):
+    s = j[k]
+    assert s["count"] > 0 and 0 <= s["p50"] <= s["p90"] <= s["p99"], (k, s)
+assert j["itl_ms"]["count"] == 16 * 15, j["itl_ms"]
+assert j["throughput"]["requests_per_s"] > 0 and j["throughput"]["output_tokens_per_s"] > 0
+assert j["mean_depth"] == 5 and abs(j["compute_fraction"] - 1) < 1e-6
+PY
+check "bench JSON: 16 ok, lengths and latencies" [ $? -eq 0 ]
+check "bench report on stderr with --json -" grep -q "16 ok, 0 failed" "$TMP/bench.err"
+
+# Open loop with a duration: bounded, and every request succeeds.
+timeout 60 "$RADIAL" bench --server "$SERVER" --rate 50 --duration 1 --max-tokens 8 --prompt-len 16 \
+  --json "$TMP/open.json" >"$TMP/open.txt" 2>/dev/null
+check "bench --rate exits 0" [ $? -eq 0 ]
+"$PY" -c "import json,sys; j=json.load(open('$TMP/open.json')); r=j['requests']; sys.exit(not (r['ok']>0 and r['failed']==0 and j['load']['type']=='poisson'))"
+check "bench --rate JSON" [ $? -eq 0 ]
+
+# The Python example, with stubs from gen_python_stubs.sh.
+bash "$SRC/examples/gen_python_stubs.sh" "$TMP/stubs" >/dev/null
+check "gen_python_stubs.sh writes the stubs" [ -f "$TMP/stubs/radial/v1/radial_pb2_grpc.py" ]
+timeout 60 "$PY" "$SRC/examples/python_client.py" --server "$SERVER" --stubs "$TMP/stubs" \
+  --prompt "Once upon a time" --max-tokens 60 >"$TMP/py.out" 2>"$TMP/py.err"
+check "python_client.py exits 0" [ $? -eq 0 ]
+check "python_client.py prints ModelInfo" grep -q "num_layers: 5" "$TMP/py.out"
+check "python_client.py streams the text" grep -q "Once upon a time, there was a little girl named Lily" "$TMP/py.out"
+check "python_client.py prints per-token depth" [ "$(grep -cE '^ +[0-9]+ +5 0,1,2,3,4 ' "$TMP/py.out")" -eq 60 ]
+check "python_client.py prints the finish reason" grep -q "finish_reason: FINISH_REASON_LENGTH" "$TMP/py.out"
+# Without --stubs it generates them into a temporary directory.
+timeout 60 "$PY" "$SRC/examples/python_client.py" --server "$SERVER" --max-tokens 4 >/dev/null 2>"$TMP/py.err"
+check "python_client.py generates its stubs" [ $? -eq 0 ]
+
+# Bad input: exit 1 and the gRPC code with the server's message.
+expect_error "top-p 0" 1 "radial generate: INVALID_ARGUMENT: top_p" -- generate --server "$SERVER" --prompt hi --top-p 0
+expect_error "negative temperature" 1 "radial generate: INVALID_ARGUMENT: temperature" -- generate --server "$SERVER" --prompt hi --temperature -1
+expect_error "forward without a router" 1 "INVALID_ARGUMENT" -- generate --server "$SERVER" --prompt hi --mode forward
+expect_error "max-tokens 0" 1 "max_tokens must be at least 1" -- generate --server "$SERVER" --prompt hi --max-tokens 0
+expect_error "unknown mode" 1 "unknown routing mode" -- generate --server "$SERVER" --prompt hi --mode sideways
+expect_error "model option with --server" 2 "does not apply with --server" -- generate --server "$SERVER" --model "$MODEL" --prompt hi
+expect_error "unreachable server" 1 "radial generate: UNAVAILABLE" -- generate --server 127.0.0.1:1 --prompt hi
+expect_error "health: unreachable" 1 "radial health: UNAVAILABLE" -- health --server 127.0.0.1:1
+expect_error "health: unknown service" 1 "NOT_FOUND" -- health --server "$SERVER" --service no.such.Service
+expect_error "bench without --server" 2 "--server HOST:PORT is required" -- bench --requests 1
+expect_error "bench: bad range" 2 "--prompt-len expects N or LO:HI" -- bench --server "$SERVER" --prompt-len 9:3
+expect_error "bench: longer than the context" 2 "context length" -- bench --server "$SERVER" --prompt-len 500 --max-tokens 100
+expect_error "bench: unreachable" 1 "radial bench: UNAVAILABLE" -- bench --server 127.0.0.1:1 --requests 1
+expect_error "deadline" 1 "radial generate: DEADLINE_EXCEEDED" -- generate --server "$SERVER" --prompt hi --max-tokens 500 --ignore-eos --timeout 0.005
+timeout 60 "$PY" "$SRC/examples/python_client.py" --server "$SERVER" --stubs "$TMP/stubs" --top-p 0 >/dev/null 2>"$TMP/py.err"
+check "python_client.py: error exits 1" [ $? -eq 1 ]
+check "python_client.py: error names the code" grep -q "INVALID_ARGUMENT" "$TMP/py.err"
+
+# Ctrl-C stops a bench: the requests in flight are cancelled, the report is
+# still written, and the exit code says that requests failed.
+timeout 60 "$RADIAL" bench --server "$SERVER" --concurrency 2 --duration 30 --max-tokens 400 --prompt-len 16 \
+  --json "$TMP/int.json" >/dev/null 2>&1 &
+BENCH_PID=$!
+sleep 1
+kill -INT "$BENCH_PID"
+wait "$BENCH_PID"
+check "interrupted bench exits 1" [ $? -eq 1 ]
+"$PY" - "$TMP/int.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = j["requests"]
+assert j["interrupted"] is True, j
+assert r["by_status"].get("CANCELLED", 0) >= 1, r
+assert r["sent"] == r["ok"] + r["failed"], r
+assert j["duration_s"] < 10, j["duration_s"]
+PY
+check "interrupted bench: report with CANCELLED requests" [ $? -eq 0 ]
+
+# SIGTERM: radiald drains and exits 0 (within 30 s).
+kill -TERM "$SERVER_PID"
+rc=
+for _ in $(seq 1 300); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then wait "$SERVER_PID"; rc=$?; break; fi
+  sleep 0.1
+done
+check "radiald exits 0 on SIGTERM (exit ${rc:-none})" [ "${rc:-1}" -eq 0 ]
+[ -n "$rc" ] && SERVER_PID=
+
+if [ "$fails" -ne 0 ]; then echo "radiald log:"; tail -n 30 "$TMP/radiald.log"; fi
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]

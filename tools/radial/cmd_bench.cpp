@@ -1,0 +1,642 @@
+// `radial bench`: load-tests a running radiald with streamed Generate calls,
+// closed loop (a fixed number of requests in flight) or open loop (Poisson
+// arrivals), and reports throughput, TTFT / inter-token / end-to-end latency
+// percentiles and the routed depth.
+#ifdef RADIAL_WITH_CLIENT
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/radial/args.h"
+#include "tools/radial/commands.h"
+#include "tools/radial/remote.h"
+
+namespace radial::cli {
+namespace {
+
+const char* kUsage =
+    "usage: radial bench --server HOST:PORT [--concurrency N | --rate R [--max-inflight M]]\n"
+    "                    [--requests N] [--duration S] [--prompt-len N|LO:HI]\n"
+    "                    [--max-tokens N|LO:HI] [--mode full|forward|radial] [--threshold X]\n"
+    "                    [--temperature T] [--seed S] [--timeout S] [--json FILE|-]\n"
+    "\n"
+    "Sends streamed Generate requests to a running radiald and reports requests ok/failed\n"
+    "(by gRPC status), throughput (requests/s, output and total tokens/s), TTFT,\n"
+    "inter-token (ITL) and end-to-end latency (mean, p50, p90, p99, of the successful\n"
+    "requests), and the mean depth and compute fraction per output token.\n"
+    "\n"
+    "Load: --concurrency N keeps N requests in flight (closed loop; default 1);\n"
+    "--rate R sends R requests/s with Poisson arrivals (open loop), at most\n"
+    "--max-inflight M (default 256) at once; latencies count from the actual send.\n"
+    "Length: --requests N (default 100 unless --duration is given) and --duration S,\n"
+    "after which no new request is sent (default and cap: 600 s). Requests in flight\n"
+    "then finish, each bounded by --timeout (default 60 s), so the bench always ends.\n"
+    "Ctrl-C cancels the requests in flight and reports what finished.\n"
+    "\n"
+    "Requests: prompts of --prompt-len tokens (default 64; LO:HI draws uniformly), BOS\n"
+    "then random ids from the model's vocabulary (from ModelInfo); --max-tokens output\n"
+    "tokens (default 128, or a range) with ignore_eos, so output lengths are exact;\n"
+    "greedy unless --temperature. Request i uses seed S+i; everything is determined by\n"
+    "--seed (default 0).\n"
+    "\n"
+    "Output: the report on stdout (on stderr with --json -); --json FILE writes the same\n"
+    "as one JSON object (\"-\": stdout). Progress goes to stderr: a bar on a terminal, a\n"
+    "line every 5 s otherwise. Exit 0 when every request succeeded, 1 when any failed or\n"
+    "the server could not be reached, 2 on a usage error.\n";
+
+using Clock = std::chrono::steady_clock;
+constexpr double kMaxDurationSeconds = 600;
+
+// An inclusive range of token counts: "N" or "LO:HI".
+struct Range {
+  long lo = 0, hi = 0;
+};
+
+Range parse_range(const Args& args, const std::string& name, long fallback) {
+  auto v = args.get(name);
+  if (!v) return {fallback, fallback};
+  auto parse = [&](const std::string& s) {
+    char* end = nullptr;
+    long r = std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || r < 1 || r > (1L << 24))
+      throw UsageError{"--" + name + " expects N or LO:HI with 1 <= LO <= HI, got '" + *v + "'"};
+    return r;
+  };
+  Range r;
+  const auto colon = v->find(':');
+  if (colon == std::string::npos) {
+    r.lo = r.hi = parse(*v);
+  } else {
+    r.lo = parse(v->substr(0, colon));
+    r.hi = parse(v->substr(colon + 1));
+  }
+  if (r.lo > r.hi)
+    throw UsageError{"--" + name + " expects N or LO:HI with 1 <= LO <= HI, got '" + *v + "'"};
+  return r;
+}
+
+std::string range_string(const Range& r) {
+  return r.lo == r.hi ? std::to_string(r.lo) : std::to_string(r.lo) + ":" + std::to_string(r.hi);
+}
+
+struct Config {
+  client::ChannelOptions channel;
+  bool open_loop = false;
+  int concurrency = 1;     // closed loop
+  double rate = 0;         // open loop: requests per second
+  int max_inflight = 256;  // open loop
+  long requests = 0;       // 0: until the duration ends
+  double duration = kMaxDurationSeconds;
+  Range prompt_len, max_tokens;
+  client::RoutingMode mode = client::RoutingMode::kDefault;
+  std::optional<float> threshold;
+  float temperature = 0;
+  uint64_t seed = 0;
+  std::chrono::milliseconds timeout{60000};
+  std::optional<std::string> json_path;
+};
+
+// One finished request.
+struct Sample {
+  client::StatusCode code = client::StatusCode::kOk;
+  std::string message;
+  uint32_t prompt_tokens = 0;
+  uint32_t output_tokens = 0;
+  double ttft = -1;  // seconds; -1 without tokens
+  double e2e = 0;
+  std::vector<double> itl;  // gaps between consecutive tokens
+  double depth_sum = 0, compute_sum = 0;
+};
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Request i: a function of the config, the model and i only.
+client::GenerateRequest make_request(const Config& cfg, const client::ModelInfo& model, long i) {
+  std::mt19937_64 rng(splitmix64(cfg.seed ^ splitmix64(static_cast<uint64_t>(i))));
+  auto draw = [&](const Range& r) { return std::uniform_int_distribution<long>(r.lo, r.hi)(rng); };
+  const long plen = draw(cfg.prompt_len);
+  const long out = draw(cfg.max_tokens);
+  std::vector<int32_t> ids;
+  ids.reserve(plen);
+  ids.push_back(static_cast<int32_t>(model.bos_token_id));
+  auto special = [&](uint32_t id) {
+    return id == model.bos_token_id ||
+           std::find(model.eos_token_ids.begin(), model.eos_token_ids.end(), id) !=
+               model.eos_token_ids.end();
+  };
+  std::uniform_int_distribution<uint32_t> id_dist(0, model.vocab_size - 1);
+  while (static_cast<long>(ids.size()) < plen) {
+    const uint32_t id = id_dist(rng);
+    if (!special(id) || model.vocab_size <= 1 + model.eos_token_ids.size())
+      ids.push_back(static_cast<int32_t>(id));
+  }
+  client::GenerateRequest req;
+  req.token_ids = std::move(ids);
+  req.max_tokens = static_cast<uint32_t>(out);
+  req.ignore_eos = true;
+  req.temperature = cfg.temperature;
+  req.seed = cfg.seed + static_cast<uint64_t>(i);
+  req.routing_mode = cfg.mode;
+  req.threshold = cfg.threshold;
+  req.request_id = "bench-" + std::to_string(i);
+  return req;
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_sigint(int) { g_interrupted = 1; }
+
+// Runs the load and collects the samples.
+class Runner {
+ public:
+  Runner(const Config& cfg, const client::ModelInfo& model, client::Client& client)
+      : cfg_(cfg), model_(model), client_(client) {}
+
+  void run() {
+    start_ = Clock::now();
+    issue_end_ = start_ + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(cfg_.duration));
+    std::thread progress([this] { progress_loop(); });
+    if (cfg_.open_loop) {
+      run_open_loop();
+    } else {
+      std::vector<std::thread> workers;
+      for (int w = 0; w < cfg_.concurrency; ++w) workers.emplace_back([this] { closed_worker(); });
+      for (auto& t : workers) t.join();
+    }
+    end_ = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+    progress.join();
+  }
+
+  const std::vector<Sample>& samples() const { return samples_; }
+  double wall_seconds() const { return std::chrono::duration<double>(end_ - start_).count(); }
+  long sent() const { return sent_.load(); }
+  bool interrupted() const { return stop_.load(); }
+
+ private:
+  // Claims the next request index; -1 when the bench should send no more.
+  long claim() {
+    if (stop_.load() || Clock::now() >= issue_end_) return -1;
+    const long i = next_.fetch_add(1);
+    if (cfg_.requests > 0 && i >= cfg_.requests) return -1;
+    return i;
+  }
+
+  void execute(long i) {
+    const client::GenerateRequest req = make_request(cfg_, model_, i);
+    client::CallOptions call;
+    call.timeout = cfg_.timeout;
+    call.cancel = cancel_;
+    sent_.fetch_add(1);
+    const client::GenerateResult r = client_.generate(req, {}, call);
+    Sample s;
+    s.code = r.status.code;
+    s.message = r.status.message;
+    s.prompt_tokens =
+        r.usage ? r.usage->prompt_tokens : static_cast<uint32_t>(req.token_ids->size());
+    s.output_tokens = static_cast<uint32_t>(r.tokens.size());
+    s.ttft = r.first_token_seconds;
+    s.e2e = r.seconds;
+    for (size_t k = 1; k < r.token_seconds.size(); ++k)
+      s.itl.push_back(r.token_seconds[k] - r.token_seconds[k - 1]);
+    for (const auto& t : r.tokens) {
+      s.depth_sum += t.depth;
+      s.compute_sum += t.compute_fraction;
+    }
+    (s.code == client::StatusCode::kOk ? ok_ : failed_).fetch_add(1);
+    if (s.code == client::StatusCode::kOk) output_tokens_.fetch_add(s.output_tokens);
+    std::lock_guard<std::mutex> lock(mu_);
+    samples_.push_back(std::move(s));
+  }
+
+  void closed_worker() {
+    for (long i; (i = claim()) >= 0;) execute(i);
+  }
+
+  // Poisson arrivals from this thread; a pool of workers (grown on demand up
+  // to max_inflight) sends them.
+  void run_open_loop() {
+    std::mt19937_64 rng(splitmix64(cfg_.seed ^ 0x5eed));
+    std::exponential_distribution<double> gap(cfg_.rate);
+    std::vector<std::thread> workers;
+    std::deque<long> queue;
+    int idle = 0;
+    bool closing = false;
+    auto worker = [&] {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (;;) {
+        ++idle;
+        cv_.wait(lock, [&] { return !queue.empty() || closing; });
+        --idle;
+        if (queue.empty()) return;
+        const long i = queue.front();
+        queue.pop_front();
+        lock.unlock();
+        execute(i);
+        lock.lock();
+      }
+    };
+    double t = 0;
+    for (;;) {
+      t += gap(rng);
+      const auto due =
+          start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(t));
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_until(lock, std::min(due, issue_end_), [&] { return stop_.load(); });
+      }
+      if (Clock::now() < due) break;  // stopped, or the duration ended first
+      const long i = claim();
+      if (i < 0) break;
+      std::lock_guard<std::mutex> lock(mu_);
+      queue.push_back(i);
+      // Too few idle workers for the queue: add one (up to max_inflight).
+      if (idle < static_cast<int>(queue.size()) &&
+          static_cast<int>(workers.size()) < cfg_.max_inflight) {
+        workers.emplace_back(worker);
+      }
+      cv_.notify_all();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers) w.join();
+  }
+
+  // Progress on stderr; also turns Ctrl-C into a stop that cancels the
+  // requests in flight.
+  void progress_loop() {
+    const bool tty = isatty(fileno(stderr));
+    // A bar redrawn every 200 ms on a terminal, else a line every 5 s.
+    const auto period = tty ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+    auto last = Clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!finished_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      if (g_interrupted && !stop_.load()) {
+        stop_.store(true);
+        cancel_.cancel();
+        cv_.notify_all();
+      }
+      if (finished_ || Clock::now() - last < period) continue;
+      last = Clock::now();
+      if (tty) {
+        std::fprintf(stderr, "\r\033[K%s", status_text(true).c_str());
+      } else {
+        std::fprintf(stderr, "radial bench: %s\n", status_text(false).c_str());
+      }
+    }
+    if (tty) std::fprintf(stderr, "\r\033[K%s\n", status_text(true).c_str());
+  }
+
+  // "[####......] 12/100 done (0 failed), 4 in flight, 3.1 s, 3.9 req/s, 500 tok/s"
+  // (without the bar when `bar` is false).
+  std::string status_text(bool bar) const {
+    const double el = std::chrono::duration<double>(Clock::now() - start_).count();
+    const long done = ok_.load() + failed_.load();
+    double frac = std::min(1.0, el / cfg_.duration);
+    if (cfg_.requests > 0) frac = std::max(frac, static_cast<double>(done) / cfg_.requests);
+    constexpr int kWidth = 30;
+    const int fill = std::clamp(static_cast<int>(frac * kWidth), 0, kWidth);
+    char bar_text[kWidth + 4] = "";
+    if (bar) {
+      bar_text[0] = '[';
+      for (int k = 0; k < kWidth; ++k) bar_text[1 + k] = k < fill ? '#' : '.';
+      bar_text[kWidth + 1] = ']';
+      bar_text[kWidth + 2] = ' ';
+      bar_text[kWidth + 3] = '\0';
+    }
+    char total[32] = "";
+    if (cfg_.requests > 0) std::snprintf(total, sizeof total, "/%ld", cfg_.requests);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%s%ld%s done (%ld failed), %ld in flight, %.1f s, %.1f req/s, %.0f tok/s",
+                  bar_text, done, total, failed_.load(), sent_.load() - done, el,
+                  el > 0 ? ok_.load() / el : 0.0, el > 0 ? output_tokens_.load() / el : 0.0);
+    return buf;
+  }
+
+  const Config& cfg_;
+  const client::ModelInfo& model_;
+  client::Client& client_;
+  client::CancelHandle cancel_;
+  Clock::time_point start_, issue_end_, end_;
+  std::atomic<long> next_{0}, sent_{0}, ok_{0}, failed_{0}, output_tokens_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false;
+  std::vector<Sample> samples_;
+};
+
+struct Stats {
+  size_t count = 0;
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0;
+};
+
+// Percentiles with linear interpolation between order statistics.
+Stats stats_of(std::vector<double> v) {
+  Stats s;
+  s.count = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / v.size();
+  auto pct = [&](double p) {
+    const double pos = p / 100 * (v.size() - 1);
+    const size_t k = static_cast<size_t>(pos);
+    const double f = pos - k;
+    return k + 1 < v.size() ? v[k] * (1 - f) + v[k + 1] * f : v[k];
+  };
+  s.p50 = pct(50);
+  s.p90 = pct(90);
+  s.p99 = pct(99);
+  return s;
+}
+
+nlohmann::json stats_json_ms(const Stats& s) {
+  if (s.count == 0)
+    return {{"count", 0}, {"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p99", nullptr}};
+  return {{"count", s.count},
+          {"mean", 1000 * s.mean},
+          {"p50", 1000 * s.p50},
+          {"p90", 1000 * s.p90},
+          {"p99", 1000 * s.p99}};
+}
+
+Config parse_config(const Args& args) {
+  Config cfg;
+  cfg.channel = server_channel(args);
+  if (args.has("rate") && args.has("concurrency"))
+    throw UsageError{"give --concurrency (closed loop) or --rate (open loop), not both"};
+  if (auto r = args.number("rate")) {
+    if (!(*r > 0)) throw UsageError{"--rate expects requests per second > 0"};
+    cfg.open_loop = true;
+    cfg.rate = *r;
+  }
+  if (auto m = args.integer("max-inflight")) {
+    if (!cfg.open_loop) throw UsageError{"--max-inflight applies only with --rate"};
+    if (*m < 1 || *m > 4096) throw UsageError{"--max-inflight expects 1..4096"};
+    cfg.max_inflight = static_cast<int>(*m);
+  }
+  if (auto c = args.integer("concurrency")) {
+    if (*c < 1 || *c > 4096) throw UsageError{"--concurrency expects 1..4096"};
+    cfg.concurrency = static_cast<int>(*c);
+  }
+  if (auto n = args.integer("requests")) {
+    if (*n < 1) throw UsageError{"--requests expects at least 1"};
+    cfg.requests = *n;
+  } else if (!args.has("duration")) {
+    cfg.requests = 100;
+  }
+  if (auto d = args.number("duration")) {
+    if (!(*d > 0) || *d > kMaxDurationSeconds)
+      throw UsageError{"--duration expects seconds in (0, 600]"};
+    cfg.duration = *d;
+  }
+  cfg.prompt_len = parse_range(args, "prompt-len", 64);
+  cfg.max_tokens = parse_range(args, "max-tokens", 128);
+  if (auto m = args.get("mode")) {
+    auto mode = client::parse_routing_mode(*m);
+    if (!mode || *mode == client::RoutingMode::kDefault)
+      throw UsageError{"unknown routing mode '" + *m + "' (expected full, forward or radial)"};
+    cfg.mode = *mode;
+  }
+  if (auto t = args.number("threshold")) cfg.threshold = static_cast<float>(*t);
+  cfg.temperature = static_cast<float>(args.number("temperature").value_or(0.0));
+  cfg.seed = static_cast<uint64_t>(args.integer("seed").value_or(0));
+  cfg.timeout = *seconds_option(args, "timeout", 60.0);
+  cfg.json_path = args.get("json");
+  return cfg;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  try {
+    Args args(
+        argc, argv,
+        {"server", "concurrency", "rate", "max-inflight", "requests", "duration", "prompt-len",
+         "max-tokens", "mode", "threshold", "temperature", "seed", "timeout", "json"},
+        {"help"});
+    if (args.flag("help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    const Config cfg = parse_config(args);
+    client::Client client(cfg.channel);
+
+    client::CallOptions info_call;
+    info_call.timeout = std::chrono::milliseconds(10000);
+    const auto info = client.model_info(info_call);
+    if (!info.ok()) {
+      std::fprintf(stderr, "radial bench: %s\n", info.status.to_string().c_str());
+      return 1;
+    }
+    const client::ModelInfo& model = info.value;
+    if (model.vocab_size == 0) {
+      std::fprintf(stderr, "radial bench: the server reports vocab_size 0\n");
+      return 1;
+    }
+    if (model.max_prompt_tokens > 0 &&
+        cfg.prompt_len.hi > static_cast<long>(model.max_prompt_tokens))
+      throw UsageError{"--prompt-len " + range_string(cfg.prompt_len) +
+                       " exceeds the server's limit of " + std::to_string(model.max_prompt_tokens) +
+                       " prompt tokens"};
+    if (model.max_tokens > 0 && cfg.max_tokens.hi > static_cast<long>(model.max_tokens))
+      throw UsageError{"--max-tokens " + range_string(cfg.max_tokens) +
+                       " exceeds the server's limit of " + std::to_string(model.max_tokens)};
+    if (model.context_length > 0 &&
+        cfg.prompt_len.hi + cfg.max_tokens.hi > static_cast<long>(model.context_length))
+      throw UsageError{"--prompt-len " + range_string(cfg.prompt_len) + " plus --max-tokens " +
+                       range_string(cfg.max_tokens) + " exceed the model's context length of " +
+                       std::to_string(model.context_length)};
+
+    g_interrupted = 0;
+    struct sigaction sa = {}, old_sa = {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
+    Runner runner(cfg, model, client);
+    runner.run();
+    sigaction(SIGINT, &old_sa, nullptr);
+
+    // --- Aggregate.
+    const auto& samples = runner.samples();
+    std::map<std::string, long> by_status;
+    std::map<std::string, std::string> first_error;
+    std::vector<double> ttft, itl, e2e;
+    long ok = 0;
+    long prompt_tokens = 0, output_tokens = 0;
+    double depth_sum = 0, compute_sum = 0;
+    for (const Sample& s : samples) {
+      const std::string code = client::status_code_name(s.code);
+      ++by_status[code];
+      if (s.code != client::StatusCode::kOk) {
+        first_error.emplace(code, s.message);
+        continue;
+      }
+      ++ok;
+      prompt_tokens += s.prompt_tokens;
+      output_tokens += s.output_tokens;
+      depth_sum += s.depth_sum;
+      compute_sum += s.compute_sum;
+      if (s.ttft >= 0) ttft.push_back(s.ttft);
+      e2e.push_back(s.e2e);
+      itl.insert(itl.end(), s.itl.begin(), s.itl.end());
+    }
+    const long failed = static_cast<long>(samples.size()) - ok;
+    const double wall = runner.wall_seconds();
+    const Stats ttft_s = stats_of(ttft), itl_s = stats_of(itl), e2e_s = stats_of(e2e);
+    const double mean_depth =
+        output_tokens > 0 ? depth_sum / static_cast<double>(output_tokens) : 0;
+    const double compute = output_tokens > 0 ? compute_sum / static_cast<double>(output_tokens) : 0;
+    char load[128];
+    if (cfg.open_loop) {
+      std::snprintf(load, sizeof load, "open loop, Poisson %g req/s (max in flight %d)", cfg.rate,
+                    cfg.max_inflight);
+    } else {
+      std::snprintf(load, sizeof load, "closed loop, concurrency %d", cfg.concurrency);
+    }
+    const client::RoutingMode mode =
+        cfg.mode != client::RoutingMode::kDefault ? cfg.mode : model.routing_mode;
+
+    nlohmann::json j;
+    j["server"] = cfg.channel.target;
+    j["model"] = model.name;
+    j["num_layers"] = model.num_layers;
+    j["mode"] = client::routing_mode_name(mode);
+    if (cfg.threshold) j["threshold"] = *cfg.threshold;
+    if (cfg.open_loop) {
+      j["load"] = {{"type", "poisson"}, {"rate", cfg.rate}, {"max_inflight", cfg.max_inflight}};
+    } else {
+      j["load"] = {{"type", "closed"}, {"concurrency", cfg.concurrency}};
+    }
+    j["config"] = {
+        {"requests", cfg.requests > 0 ? nlohmann::json(cfg.requests) : nlohmann::json(nullptr)},
+        {"duration_s", cfg.duration},
+        {"prompt_len", {cfg.prompt_len.lo, cfg.prompt_len.hi}},
+        {"max_tokens", {cfg.max_tokens.lo, cfg.max_tokens.hi}},
+        {"temperature", cfg.temperature},
+        {"seed", cfg.seed},
+        {"timeout_s", cfg.timeout.count() / 1000.0}};
+    j["interrupted"] = runner.interrupted();
+    j["requests"] = {
+        {"sent", runner.sent()}, {"ok", ok}, {"failed", failed}, {"by_status", by_status}};
+    j["errors"] = first_error;
+    j["duration_s"] = wall;
+    j["throughput"] = {
+        {"requests_per_s", wall > 0 ? ok / wall : 0.0},
+        {"output_tokens_per_s", wall > 0 ? static_cast<double>(output_tokens) / wall : 0.0},
+        {"total_tokens_per_s",
+         wall > 0 ? static_cast<double>(prompt_tokens + output_tokens) / wall : 0.0}};
+    j["tokens"] = {{"prompt", prompt_tokens}, {"output", output_tokens}};
+    j["ttft_ms"] = stats_json_ms(ttft_s);
+    j["itl_ms"] = stats_json_ms(itl_s);
+    j["e2e_ms"] = stats_json_ms(e2e_s);
+    j["mean_depth"] = mean_depth;
+    j["compute_fraction"] = compute;
+
+    std::ostringstream rep;
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "radial bench: %s (%s, %u layers), mode %s, %s%s\n",
+                  cfg.channel.target.c_str(), model.name.c_str(), model.num_layers,
+                  client::routing_mode_name(mode), load,
+                  runner.interrupted() ? " (interrupted)" : "");
+    rep << buf;
+    std::snprintf(buf, sizeof buf, "  requests      %ld ok, %ld failed (%ld sent)\n", ok, failed,
+                  runner.sent());
+    rep << buf;
+    for (const auto& [code, n] : by_status) {
+      if (code == "OK") continue;
+      std::snprintf(buf, sizeof buf, "    %-20s %ld  (e.g. \"%s\")\n", code.c_str(), n,
+                    first_error[code].substr(0, 200).c_str());
+      rep << buf;
+    }
+    std::snprintf(buf, sizeof buf, "  duration      %.3f s\n", wall);
+    rep << buf;
+    std::snprintf(
+        buf, sizeof buf, "  throughput    %.2f req/s, %.1f output tok/s, %.1f total tok/s\n",
+        wall > 0 ? ok / wall : 0.0, wall > 0 ? static_cast<double>(output_tokens) / wall : 0.0,
+        wall > 0 ? static_cast<double>(prompt_tokens + output_tokens) / wall : 0.0);
+    rep << buf;
+    std::snprintf(buf, sizeof buf,
+                  "  tokens        %ld prompt, %ld output (%.1f / %.1f per request)\n",
+                  prompt_tokens, output_tokens, ok ? static_cast<double>(prompt_tokens) / ok : 0.0,
+                  ok ? static_cast<double>(output_tokens) / ok : 0.0);
+    rep << buf;
+    rep << "  latency (ms)       mean       p50       p90       p99\n";
+    for (const auto& [name, s] :
+         {std::pair<const char*, Stats>{"TTFT", ttft_s}, {"ITL", itl_s}, {"E2E", e2e_s}}) {
+      if (s.count == 0) {
+        std::snprintf(buf, sizeof buf, "    %-6s  %9s %9s %9s %9s\n", name, "-", "-", "-", "-");
+      } else {
+        std::snprintf(buf, sizeof buf, "    %-6s  %9.2f %9.2f %9.2f %9.2f\n", name, 1000 * s.mean,
+                      1000 * s.p50, 1000 * s.p90, 1000 * s.p99);
+      }
+      rep << buf;
+    }
+    std::snprintf(
+        buf, sizeof buf,
+        "  depth         %.2f of %u layers per output token, compute %.1f%% of full depth\n",
+        mean_depth, model.num_layers, 100 * compute);
+    rep << buf;
+
+    const std::string json_text =
+        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (cfg.json_path && *cfg.json_path == "-") {
+      std::fputs(rep.str().c_str(), stderr);
+      std::fputs(json_text.c_str(), stdout);
+    } else {
+      std::fputs(rep.str().c_str(), stdout);
+      if (cfg.json_path) {
+        std::ofstream f(*cfg.json_path);
+        f << json_text;
+        if (!f) {
+          std::fprintf(stderr, "radial bench: cannot write %s\n", cfg.json_path->c_str());
+          return 1;
+        }
+      }
+    }
+    std::fflush(stdout);
+    return failed == 0 && ok > 0 ? 0 : 1;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "radial bench: %s\n%s", e.message.c_str(), kUsage);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "radial bench: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace radial::cli
+
+#endif  // RADIAL_WITH_CLIENT

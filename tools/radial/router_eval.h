@@ -1,0 +1,67 @@
+// Quality against compute of a router (`radial eval`). Every sequence is
+// teacher-forced: submitted to the Scheduler as a prompt with
+// keep_prompt_logits, once at full depth (mode full) and once per
+// configuration (forward mode, each KV policy, each threshold). At every
+// position i < n - 1 (the positions that predict a token of the sequence):
+//  - depth and compute fraction of the position's pass (engine/flops.h
+//    semantics: full layers + router evaluations + K/V-only rows);
+//  - perplexity of token i + 1 under the configuration's logits;
+//  - KL(full || configuration) of the next-token distributions (nats);
+//  - top-1 agreement with full depth.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "engine/model_weights.h"
+#include "engine/router.h"
+#include "tools/radial/router_data.h"
+
+namespace radial::tools {
+
+struct EvalOptions {
+  std::vector<float> thresholds = {0.f, 0.3f, 0.5f, 0.7f};  // each in [0, 1]
+  std::vector<KvPolicy> policies = {KvPolicy::kPropagate, KvPolicy::kSparse};
+  int threads = 0;
+};
+
+struct EvalPoint {
+  RouteMode mode = RouteMode::kFull;
+  KvPolicy kv_policy = KvPolicy::kPropagate;  // forward mode only
+  float threshold = 0;                        // forward mode only
+  long positions = 0;
+  double mean_depth = 0;
+  std::vector<double> depth_hist;  // [L + 1] fractions of positions at each depth
+  double compute_fraction = 0;     // mean over positions
+  double perplexity = 0, kl = 0, top1 = 0;
+};
+
+struct EvalResult {
+  int num_layers = 0;
+  int sequences = 0;
+  long positions = 0;
+  std::vector<EvalPoint> points;  // full first, then per policy, thresholds ascending
+};
+
+// Throws Error(kInvalidArgument) for a threshold outside [0, 1], an empty
+// corpus or a router that is not a forward-mode router for `w`.
+EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
+                           std::shared_ptr<const RouterWeights> router, const Corpus& corpus,
+                           const EvalOptions& opts,
+                           const std::function<void(double)>& progress = nullptr);
+
+nlohmann::json to_json(const EvalResult& r);
+std::string eval_table(const EvalResult& r);
+std::string eval_csv(const EvalResult& r);
+// Top-1 agreement and KL against the compute fraction, one line per policy.
+void plot_eval(const EvalResult& r, const std::string& png_path, const std::string& title);
+
+// "0,0.3,0.5" -> {0, 0.3, 0.5}; throws Error(kInvalidArgument) for
+// malformed numbers or values outside [0, 1].
+std::vector<float> parse_thresholds(const std::string& s);
+
+}  // namespace radial::tools
