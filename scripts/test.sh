@@ -2,7 +2,8 @@
 # Installs dependencies, builds and runs the whole test suite:
 #   1. release build (CPU backend; CUDA too when nvcc is found), all tests
 #   2. ASan + UBSan build (no CUDA), unit and e2e tests
-#   3. TSan build (no CUDA), unit tests (the CPU backend's thread pool)
+#   3. TSan build (no CUDA, no gRPC: Debian's gRPC is not instrumented), unit
+#      tests: the CPU backend's thread pool, the engine loop thread
 # Each stage prints its time. Set RADIAL_TEST_STAGES to a subset, e.g.
 # "release" or "release asan", to run fewer.
 set -euo pipefail
@@ -42,7 +43,7 @@ for stage in $STAGES; do
       ;;
     tsan)
       begin tsan
-      build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRADIAL_CUDA=OFF -DRADIAL_SANITIZE=thread
+      build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRADIAL_CUDA=OFF -DRADIAL_SANITIZE=thread -DRADIAL_BUILD_SERVER=OFF
       TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L unit
       end tsan

@@ -23,7 +23,7 @@ const char* kUsage =
     "                       (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]\n"
     "                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R]\n"
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
-    "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json]\n"
+    "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] [--show-depth]\n"
     "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids IDS)\n"
     "                       [the sampling, stop, routing and --json options above]\n"
     "\n"
@@ -45,7 +45,7 @@ int cmd_generate(int argc, char** argv) {
     Args args(argc, argv, with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
                                               "top-p", "repetition-penalty", "seed", "stop", "mode",
                                               "threshold", "threads", "server", "timeout"}),
-              {"json", "ignore-eos", "no-router", "help"});
+              {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
       return 0;
@@ -69,6 +69,7 @@ int cmd_generate(int argc, char** argv) {
 
     ModelBundle bundle = load_bundle(model_source(args));
     const bool json_out = args.flag("json");
+    const bool show_depth = args.flag("show-depth");
     if (auto text = args.get("prompt")) {
       require(bundle.tokenizer != nullptr, ErrorCode::kInvalidArgument,
               "--prompt needs a tokenizer (--tokenizer FILE); use --prompt-ids without one");
@@ -95,6 +96,7 @@ int cmd_generate(int argc, char** argv) {
       if (json_out) return;
       if (bundle.tokenizer) {
         std::fwrite(t.text.data(), 1, t.text.size(), stdout);
+        if (show_depth) std::printf("[%d]", t.depth);
       } else {
         std::printf("%d ", t.token);
       }

@@ -90,6 +90,7 @@ int generate_remote(const Args& args) {
     return 1;
   }
   const bool json_out = args.flag("json");
+  const bool show_depth = args.flag("show-depth");
 
   // What the server runs: layers, default routing, whether it has a tokenizer.
   const client::Result<client::ModelInfo> info = client.model_info(call);
@@ -115,7 +116,12 @@ int generate_remote(const Args& args) {
     if (!printed && model.has_tokenizer && !req.token_ids)
       std::fwrite(req.text.data(), 1, req.text.size(), stdout);
     printed = true;
-    if (model.has_tokenizer) {
+    if (model.has_tokenizer && show_depth) {
+      // Each token's depth after its text (a multi-byte character may span
+      // tokens, so the text arrives with the last of them).
+      std::fwrite(c.text.data(), 1, c.text.size(), stdout);
+      for (const auto& t : c.tokens) std::printf("[%u]", t.depth);
+    } else if (model.has_tokenizer) {
       std::fwrite(c.text.data(), 1, c.text.size(), stdout);
     } else {
       for (const auto& t : c.tokens) std::printf("%d ", t.id);
