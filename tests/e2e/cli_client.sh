@@ -52,8 +52,9 @@ free_port() {
 
 PORT=$(free_port)
 METRICS_PORT=$(free_port)
+# The shipped router is not under test here: serve full depth (--no-router).
 SERVER=127.0.0.1:$PORT
-"$RADIALD" --model "$MODEL" --listen "$SERVER" --metrics-listen "127.0.0.1:$METRICS_PORT" \
+"$RADIALD" --model "$MODEL" --no-router --listen "$SERVER" --metrics-listen "127.0.0.1:$METRICS_PORT" \
   >"$TMP/radiald.log" 2>&1 &
 SERVER_PID=$!
 
@@ -76,7 +77,7 @@ check "health of the whole server: SERVING" [ $? -eq 0 ]
 # Remote generation gives the tokens of local generation (greedy, 60 tokens).
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "Once upon a time" --max-tokens 60 --json >"$TMP/remote.json"
 check "generate --server --json exits 0" [ $? -eq 0 ]
-timeout 60 "$RADIAL" generate --model "$MODEL" --prompt "Once upon a time" --max-tokens 60 --json >"$TMP/local.json"
+timeout 60 "$RADIAL" generate --model "$MODEL" --no-router --prompt "Once upon a time" --max-tokens 60 --json >"$TMP/local.json"
 check "local generate --json exits 0" [ $? -eq 0 ]
 "$PY" - "$TMP/remote.json" "$TMP/local.json" <<'PY'
 import json, sys
@@ -98,7 +99,7 @@ check "generate --server prints a summary line" grep -q "60 tokens in .* tok/s, 
 
 # Sampling with a seed is deterministic across the wire as well.
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "The dog" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7 --json >"$TMP/s1.json"
-timeout 60 "$RADIAL" generate --model "$MODEL" --prompt "The dog" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7 --json >"$TMP/s2.json"
+timeout 60 "$RADIAL" generate --model "$MODEL" --no-router --prompt "The dog" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7 --json >"$TMP/s2.json"
 "$PY" -c "import json,sys; a=json.load(open('$TMP/s1.json')); b=json.load(open('$TMP/s2.json')); sys.exit(a['tokens']!=b['tokens'])"
 check "seeded sampling: remote equals local" [ $? -eq 0 ]
 

@@ -70,7 +70,8 @@ PORT=$(free_port)
 METRICS_PORT=$(free_port)
 PROM_PORT=$(free_port)
 SERVER=127.0.0.1:$PORT
-"$RADIALD" --model "$MODEL" --listen "$SERVER" --metrics-listen "127.0.0.1:$METRICS_PORT" \
+# Full depth (--no-router): the checks below expect mean depth 5.
+"$RADIALD" --model "$MODEL" --no-router --listen "$SERVER" --metrics-listen "127.0.0.1:$METRICS_PORT" \
   >"$TMP/radiald.log" 2>&1 &
 PIDS+=($!)
 ready=0

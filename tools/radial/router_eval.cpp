@@ -260,6 +260,12 @@ void plot_eval(const EvalResult& r, const std::string& png_path, const std::stri
                {},
                true,
                false};
+  LinePanel by_depth{"Top-1 agreement against mean depth",
+                     "mean depth (layers executed)",
+                     "top-1 agreement",
+                     {},
+                     false,
+                     true};
   std::vector<KvPolicy> seen;
   for (const auto& p : r.points)
     if (p.mode != RouteMode::kFull &&
@@ -280,15 +286,21 @@ void plot_eval(const EvalResult& r, const std::string& png_path, const std::stri
     k.y.clear();
     for (const auto& p : r.points)
       if (p.mode != RouteMode::kFull && p.kv_policy == pol) k.y.push_back(p.kl);
+    LineSeries dep = a;
+    dep.x.clear();
+    for (const auto& p : r.points)
+      if (p.mode != RouteMode::kFull && p.kv_policy == pol) dep.x.push_back(p.mean_depth);
     agree.series.push_back(a);
     kl.series.push_back(k);
+    by_depth.series.push_back(dep);
   }
   for (const auto& p : r.points)
     if (p.mode == RouteMode::kFull) {
       agree.series.push_back({"full depth", {p.compute_fraction}, {p.top1}, {}, false});
       kl.series.push_back({"full depth", {p.compute_fraction}, {p.kl}, {}, false});
+      by_depth.series.push_back({"full depth", {p.mean_depth}, {p.top1}, {}, false});
     }
-  plot_lines(title, {agree, kl}, png_path);
+  plot_lines(title, {agree, kl, by_depth}, png_path);
 }
 
 }  // namespace radial::tools

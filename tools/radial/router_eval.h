@@ -57,7 +57,8 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
 nlohmann::json to_json(const EvalResult& r);
 std::string eval_table(const EvalResult& r);
 std::string eval_csv(const EvalResult& r);
-// Top-1 agreement and KL against the compute fraction, one line per policy.
+// Top-1 agreement and KL against the compute fraction, and agreement
+// against mean depth, one line per policy.
 void plot_eval(const EvalResult& r, const std::string& png_path, const std::string& title);
 
 // "0,0.3,0.5" -> {0, 0.3, 0.5}; throws Error(kInvalidArgument) for
