@@ -63,7 +63,18 @@ struct EngineService::Loop {
           if (scheduler.stats().waiting >= max_queued)
             throw Error(ErrorCode::kResourceExhausted,
                         "too many queued requests (" + std::to_string(max_queued) + "); try again later");
-          a.id = scheduler.submit(std::move(s.req), std::move(s.cb));
+          // Count the request as outstanding until its final callback, so
+          // drain() never mistakes an accepted request for idleness.
+          SequenceCallbacks cb = std::move(s.cb);
+          cb.on_finish = [this, user = std::move(cb.on_finish)](const SequenceResult& r) {
+            if (user) user(r);
+            std::lock_guard<std::mutex> guard(mu);
+            --outstanding;
+            idle_cv.notify_all();
+          };
+          a.id = scheduler.submit(std::move(s.req), std::move(cb));
+          std::lock_guard<std::mutex> guard(mu);
+          ++outstanding;
         } catch (const Error& e) {
           a.code = e.code();
           a.message = e.what();
@@ -95,6 +106,7 @@ struct EngineService::Loop {
   std::deque<Submission> inbox;
   std::vector<uint64_t> cancels;
   SchedulerStats snapshot;
+  int outstanding = 0;  // accepted requests whose final callback has not run
   bool busy = false, stopping = false, draining = false;
 };
 
@@ -203,9 +215,8 @@ ServiceStats EngineService::stats() const {
 bool EngineService::drain(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(loop_->mu);
   loop_->draining = true;
-  return loop_->idle_cv.wait_for(lock, timeout, [&] {
-    return loop_->inbox.empty() && loop_->snapshot.waiting == 0 && loop_->snapshot.running == 0 && !loop_->busy;
-  });
+  return loop_->idle_cv.wait_for(lock, timeout,
+                                 [&] { return loop_->inbox.empty() && loop_->outstanding == 0; });
 }
 
 }  // namespace radial
