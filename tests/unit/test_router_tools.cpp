@@ -149,7 +149,7 @@ TEST_CASE("profile: an identity layer has residual ratio 0, the others do not", 
   CHECK(profile_table(p).find("residual ratio") != std::string::npos);
 }
 
-TEST_CASE("engine hooks: block probe leaves results unchanged; force_skip skips",
+TEST_CASE("engine hooks: block probe leaves results unchanged, force_skip skips",
           "[router-tools]") {
   auto w = identity_model();
   const Corpus c = random_corpus(2, 12, 2);
@@ -195,7 +195,7 @@ TEST_CASE("engine hooks: block probe leaves results unchanged; force_skip skips"
                      plain.first.begin() + i * 64));
 }
 
-TEST_CASE("distill: the router learns to skip the identity layer; reproducible for a seed",
+TEST_CASE("distill: the router learns to skip the identity layer, reproducibly for a seed",
           "[router-tools]") {
   auto w = identity_model();
   const Corpus corpus = random_corpus(12, 24, 3);

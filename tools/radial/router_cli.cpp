@@ -42,7 +42,8 @@ int run_command(const char* name, const char* usage, const std::function<int()>&
     std::fprintf(stderr, "radial %s: %s\n%s", name, e.message.c_str(), usage);
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "\nradial %s: %s\n", name, e.what());
+    // On a terminal a progress bar may be mid-line: end it first.
+    std::fprintf(stderr, "%sradial %s: %s\n", isatty(2) ? "\n" : "", name, e.what());
     return 1;
   }
 }

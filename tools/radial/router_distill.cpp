@@ -264,7 +264,7 @@ RouterWeights distill_router(std::shared_ptr<const ModelWeights> w, const Corpus
     }
     long nbad = 0;
     for (uint8_t b : bad) nbad += b;
-    say(phase, 0,
+    say(phase, 1,
         fmt("%.0f routed states, top-1 disagreement %.3f", static_cast<double>(seen.size()),
             tr.tokens ? static_cast<double>(nbad) / tr.tokens : 0));
     train_epochs(phase, o.onpolicy_epochs, thr);
