@@ -39,7 +39,8 @@ struct Figures {
   double prefill_tps = 0, decode_tps = 0, mean_depth = 0, compute = 0;
 };
 
-Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::string& thr, int threads) {
+Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::string& thr,
+            int threads) {
   const ModelConfig& c = b.weights->config;
   Engine engine(b.weights, thr == "full" ? nullptr : b.router,
                 backend_options_for(c, prompt_len, gen, conc, threads));
@@ -54,7 +55,8 @@ Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::
   for (int s = 0; s < conc; ++s) {
     GenerateRequest r;
     r.prompt.push_back(c.bos_token_id);
-    for (int i = 1; i < prompt_len; ++i) r.prompt.push_back(3 + static_cast<int>(rng.next() % (c.vocab_size - 3)));
+    for (int i = 1; i < prompt_len; ++i)
+      r.prompt.push_back(3 + static_cast<int>(rng.next() % (c.vocab_size - 3)));
     r.max_tokens = gen;
     r.ignore_eos = true;
     if (thr != "full") r.threshold = std::stof(thr);
@@ -76,8 +78,10 @@ Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::
   sched.run_until_idle();
   const Clock::time_point t_end = Clock::now();
   Figures f;
-  f.prefill_tps = static_cast<double>(prompt_len) * conc / std::chrono::duration<double>(t_first - t0).count();
-  f.decode_tps = (generated - gen_at_first) / std::chrono::duration<double>(t_end - t_first).count();
+  f.prefill_tps =
+      static_cast<double>(prompt_len) * conc / std::chrono::duration<double>(t_first - t0).count();
+  f.decode_tps =
+      (generated - gen_at_first) / std::chrono::duration<double>(t_end - t_first).count();
   f.mean_depth = depth / generated;
   f.compute = compute / generated;
   return f;
@@ -91,14 +95,22 @@ int main(int argc, char** argv) {
   std::string conc_list = "1,8", thr_list = "full,0.5";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model") src.model = v;
-    else if (k == "--dummy-config") src.dummy_config = v;
-    else if (k == "--router") src.router = v;
-    else if (k == "--prompt-len") prompt_len = std::atoi(v.c_str());
-    else if (k == "--gen") gen = std::atoi(v.c_str());
-    else if (k == "--concurrency") conc_list = v;
-    else if (k == "--thresholds") thr_list = v;
-    else if (k == "--threads") threads = std::atoi(v.c_str());
+    if (k == "--model")
+      src.model = v;
+    else if (k == "--dummy-config")
+      src.dummy_config = v;
+    else if (k == "--router")
+      src.router = v;
+    else if (k == "--prompt-len")
+      prompt_len = std::atoi(v.c_str());
+    else if (k == "--gen")
+      gen = std::atoi(v.c_str());
+    else if (k == "--concurrency")
+      conc_list = v;
+    else if (k == "--thresholds")
+      thr_list = v;
+    else if (k == "--threads")
+      threads = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "bench_generate: unknown option %s\n", k.c_str());
       return 2;
@@ -107,18 +119,20 @@ int main(int argc, char** argv) {
   if (src.model.empty() && src.dummy_config.empty()) src.model = "models/stories260K";
   try {
     ModelBundle b = load_bundle(src);
-    if (!b.router) b.router = std::make_shared<RouterWeights>(make_random_router(b.weights->config, 1));
+    if (!b.router)
+      b.router = std::make_shared<RouterWeights>(make_random_router(b.weights->config, 1));
     const ModelConfig& c = b.weights->config;
     std::printf("model: %s (%d layers, d %d, vocab %d), prompt %d, generate %d, threads %d\n",
-                b.description.c_str(), c.num_layers, c.hidden_size, c.vocab_size, prompt_len, gen, threads);
-    std::printf("%-8s %5s %12s %12s %11s %9s\n", "mode", "conc", "prefill t/s", "decode t/s", "mean depth",
-                "compute");
+                b.description.c_str(), c.num_layers, c.hidden_size, c.vocab_size, prompt_len, gen,
+                threads);
+    std::printf("%-8s %5s %12s %12s %11s %9s\n", "mode", "conc", "prefill t/s", "decode t/s",
+                "mean depth", "compute");
     for (const std::string& thr : split(thr_list))
       for (const std::string& cs : split(conc_list)) {
         Figures f = run(b, prompt_len, gen, std::atoi(cs.c_str()), thr, threads);
         std::string mode = thr == "full" ? "full" : "fwd@" + thr;
-        std::printf("%-8s %5s %12.1f %12.1f %11.2f %8.0f%%\n", mode.c_str(), cs.c_str(), f.prefill_tps,
-                    f.decode_tps, f.mean_depth, 100 * f.compute);
+        std::printf("%-8s %5s %12.1f %12.1f %11.2f %8.0f%%\n", mode.c_str(), cs.c_str(),
+                    f.prefill_tps, f.decode_tps, f.mean_depth, 100 * f.compute);
         std::fflush(stdout);
       }
   } catch (const std::exception& e) {

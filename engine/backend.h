@@ -25,11 +25,11 @@
 namespace radial {
 
 struct LayerRow {
-  int slot = 0;                        // hidden-state row of the pass
-  int position = 0;                    // token position (RoPE angle)
-  const int* block_table = nullptr;    // this (sequence, layer)'s KV blocks
-  int entry = 0;                       // entry index this row writes; attends [0, entry]
-  bool kv_only = false;                // propagate policy: write K/V, leave h unchanged
+  int slot = 0;                      // hidden-state row of the pass
+  int position = 0;                  // token position (RoPE angle)
+  const int* block_table = nullptr;  // this (sequence, layer)'s KV blocks
+  int entry = 0;                     // entry index this row writes; attends [0, entry]
+  bool kv_only = false;              // propagate policy: write K/V, leave h unchanged
 };
 
 // Norms of one row's residual blocks in a full layer (profiling and router
@@ -54,10 +54,10 @@ class BlockProbe {
 };
 
 struct BackendOptions {
-  int max_slots = 1024;   // hidden-state rows
-  int kv_blocks = 1024;   // pool blocks (each block_size entries of one layer)
+  int max_slots = 1024;  // hidden-state rows
+  int kv_blocks = 1024;  // pool blocks (each block_size entries of one layer)
   int kv_block_size = 16;
-  int threads = 0;        // CPU: worker threads (0: all cores)
+  int threads = 0;  // CPU: worker threads (0: all cores)
 };
 
 class Backend {

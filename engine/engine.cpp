@@ -38,7 +38,8 @@ RoutingParams Engine::resolve_routing(std::optional<RouteMode> mode,
               std::string("routing mode '") + route_mode_name(*mode) +
                   "' needs a router; this model has none (only 'full' is available)");
       require(*mode == router_->config.mode, ErrorCode::kInvalidArgument,
-              std::string("routing mode '") + route_mode_name(*mode) + "' is not supported by this router (it is a '" +
+              std::string("routing mode '") + route_mode_name(*mode) +
+                  "' is not supported by this router (it is a '" +
                   route_mode_name(router_->config.mode) + "' router)");
     }
     p.mode = *mode;
@@ -105,7 +106,8 @@ int Engine::blocks_needed(int layer, std::span<Pass* const> batch) const {
 void Engine::forward_layer(int layer, std::span<Pass* const> batch) {
   rows_.clear();
   for (Pass* p : batch) {
-    require(p->node == layer, ErrorCode::kInternal, "pass is not waiting for layer " + std::to_string(layer));
+    require(p->node == layer, ErrorCode::kInternal,
+            "pass is not waiting for layer " + std::to_string(layer));
     LayerRow r;
     r.slot = p->slot;
     r.position = p->position;
@@ -115,7 +117,8 @@ void Engine::forward_layer(int layer, std::span<Pass* const> batch) {
   }
   // Block tables only once every entry is placed: a later write of the same
   // sequence may have grown (moved) the table.
-  for (size_t i = 0; i < batch.size(); ++i) rows_[i].block_table = kv_.blocks(batch[i]->kv_seq, layer).data();
+  for (size_t i = 0; i < batch.size(); ++i)
+    rows_[i].block_table = kv_.blocks(batch[i]->kv_seq, layer).data();
   backend_->forward_layer(layer, rows_);
   to_route_.clear();
   for (Pass* p : batch) {
@@ -159,7 +162,8 @@ void Engine::route(std::span<Pass* const> passes) {
   gates_.resize(need.size() * g);
   const auto t0 = std::chrono::steady_clock::now();
   backend_->router_logits(slots_, gates_.data());
-  router_work_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  router_work_.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   router_work_.evals += static_cast<int>(need.size());
   for (size_t i = 0; i < need.size(); ++i) {
     Pass* p = need[i];
@@ -176,7 +180,8 @@ void Engine::route(std::span<Pass* const> passes) {
 
 void Engine::set_node(Pass& p) const {
   const int L = num_layers();
-  const bool propagate = p.routing.mode == RouteMode::kForward && p.routing.kv_policy == KvPolicy::kPropagate;
+  const bool propagate =
+      p.routing.mode == RouteMode::kForward && p.routing.kv_policy == KvPolicy::kPropagate;
   if (propagate && p.kv_written + 1 < L) {
     // Every layer gets K/V: visit the next one (fully if it is the target).
     p.node = p.kv_written + 1;

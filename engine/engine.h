@@ -40,7 +40,8 @@ class Engine {
   // when there is no router), with the request's overrides. Throws
   // Error(kInvalidArgument) for a mode the model cannot run or a threshold
   // outside [0, 1].
-  RoutingParams resolve_routing(std::optional<RouteMode> mode, std::optional<float> threshold) const;
+  RoutingParams resolve_routing(std::optional<RouteMode> mode,
+                                std::optional<float> threshold) const;
 
   // Hidden-state slots (one per pass in flight).
   int free_slots() const { return static_cast<int>(free_slots_.size()); }

@@ -61,8 +61,9 @@ struct EngineService::Loop {
         try {
           if (stop) throw Error(ErrorCode::kUnavailable, "the server is shutting down");
           if (scheduler.stats().waiting >= max_queued)
-            throw Error(ErrorCode::kResourceExhausted,
-                        "too many queued requests (" + std::to_string(max_queued) + "); try again later");
+            throw Error(
+                ErrorCode::kResourceExhausted,
+                "too many queued requests (" + std::to_string(max_queued) + "); try again later");
           // Count the request as outstanding until its final callback, so
           // drain() never mistakes an accepted request for idleness.
           SequenceCallbacks cb = std::move(s.cb);
@@ -154,7 +155,8 @@ EngineService::EngineService(const ServiceOptions& opts, SchedulerObserver* obse
 EngineService::~EngineService() = default;
 
 std::vector<int> EngineService::tokenize(std::string_view text, bool add_bos) const {
-  require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument, "this model has no tokenizer; send token ids");
+  require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument,
+          "this model has no tokenizer; send token ids");
   return bundle_.tokenizer->encode(text, add_bos);
 }
 
@@ -171,7 +173,8 @@ uint64_t EngineService::submit(GenerateRequest req, SequenceCallbacks callbacks)
   require(req.max_tokens <= limits_.max_tokens, ErrorCode::kInvalidArgument,
           "max_tokens " + std::to_string(req.max_tokens) + " exceeds the limit of " +
               std::to_string(limits_.max_tokens));
-  require(static_cast<int>(req.stop.size()) <= limits_.max_stop_strings, ErrorCode::kInvalidArgument,
+  require(static_cast<int>(req.stop.size()) <= limits_.max_stop_strings,
+          ErrorCode::kInvalidArgument,
           std::to_string(req.stop.size()) + " stop strings exceed the limit of " +
               std::to_string(limits_.max_stop_strings));
   for (const auto& s : req.stop)
@@ -181,7 +184,8 @@ uint64_t EngineService::submit(GenerateRequest req, SequenceCallbacks callbacks)
   std::future<Loop::Answer> accepted;
   {
     std::lock_guard<std::mutex> lock(loop_->mu);
-    require(!loop_->draining && !loop_->stopping, ErrorCode::kUnavailable, "the server is draining");
+    require(!loop_->draining && !loop_->stopping, ErrorCode::kUnavailable,
+            "the server is draining");
     Loop::Submission s{std::move(req), std::move(callbacks), {}};
     accepted = s.accepted.get_future();
     loop_->inbox.push_back(std::move(s));

@@ -21,34 +21,34 @@
 namespace radial {
 
 struct ServingLimits {
-  int max_prompt_tokens = 0;   // 0: the model's context length
-  int max_tokens = 4096;       // per request
-  int max_queued = 256;        // requests waiting for admission; beyond: kResourceExhausted
+  int max_prompt_tokens = 0;  // 0: the model's context length
+  int max_tokens = 4096;      // per request
+  int max_queued = 256;       // requests waiting for admission; beyond: kResourceExhausted
   int max_stop_strings = 8;
-  int max_stop_length = 256;   // bytes per stop string
+  int max_stop_length = 256;  // bytes per stop string
 };
 
 struct ServiceOptions {
   ModelSource model;
-  BackendOptions backend;      // kv_blocks / max_slots / threads
+  BackendOptions backend;  // kv_blocks / max_slots / threads
   SchedulerOptions scheduler;
   ServingLimits limits;
 };
 
 struct ModelInfo {
-  std::string name;             // description of what was loaded
-  std::string model_type;       // llama | mistral | qwen2
+  std::string name;        // description of what was loaded
+  std::string model_type;  // llama | mistral | qwen2
   int num_layers = 0;
   int hidden_size = 0;
   int context_length = 0;
   int vocab_size = 0;
   bool has_router = false;
   bool has_tokenizer = false;
-  std::string routing_mode;     // the default: the router's mode, or "full"
+  std::string routing_mode;                // the default: the router's mode, or "full"
   std::vector<std::string> routing_modes;  // what requests may ask for
-  std::string kv_policy;        // of the default routing
-  float threshold = 0;          // forward routers' default
-  int max_steps = 0;            // radial routers
+  std::string kv_policy;                   // of the default routing
+  float threshold = 0;                     // forward routers' default
+  int max_steps = 0;                       // radial routers
   int bos_token_id = 1;
   std::vector<int> eos_token_ids;
 };

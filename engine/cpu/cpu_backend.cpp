@@ -106,7 +106,8 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   // Normalised inputs of every row; K/V and RoPE for every row.
   float* xn = scratch(xn_, static_cast<size_t>(n) * d);
   for (int i = 0; i < n; ++i)
-    cpu::rmsnorm(h(rows[i].slot), lw.attn_norm.f32(), xn + static_cast<size_t>(i) * d, d, c_.rms_norm_eps);
+    cpu::rmsnorm(h(rows[i].slot), lw.attn_norm.f32(), xn + static_cast<size_t>(i) * d, d,
+                 c_.rms_norm_eps);
   float* k = scratch(k_, static_cast<size_t>(n) * kvd);
   float* v = scratch(v_, static_cast<size_t>(n) * kvd);
   gemm_xwt(xn, d, lw.wk.f32(), opt_f32(lw.bk), k, kvd, n, kvd, d, &pool_);
@@ -114,9 +115,10 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   float* cs = scratch(cos_, static_cast<size_t>(n) * half);
   float* sn = scratch(sin_, static_cast<size_t>(n) * half);
   for (int i = 0; i < n; ++i) {
-    rope_.angles(rows[i].position, cs + static_cast<size_t>(i) * half, sn + static_cast<size_t>(i) * half);
-    rope_.apply(k + static_cast<size_t>(i) * kvd, c_.num_kv_heads, cs + static_cast<size_t>(i) * half,
-                sn + static_cast<size_t>(i) * half);
+    rope_.angles(rows[i].position, cs + static_cast<size_t>(i) * half,
+                 sn + static_cast<size_t>(i) * half);
+    rope_.apply(k + static_cast<size_t>(i) * kvd, c_.num_kv_heads,
+                cs + static_cast<size_t>(i) * half, sn + static_cast<size_t>(i) * half);
     const int blk = rows[i].block_table[rows[i].entry / opts_.kv_block_size];
     const int off = rows[i].entry % opts_.kv_block_size;
     std::memcpy(kv_row(k_pool_, blk, off), k + static_cast<size_t>(i) * kvd, kvd * 4);
@@ -156,8 +158,8 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
     }
   }
   for (int f = 0; f < nf; ++f)
-    cpu::rmsnorm(x + static_cast<size_t>(f) * d, lw.mlp_norm.f32(), xf + static_cast<size_t>(f) * d, d,
-                 c_.rms_norm_eps);
+    cpu::rmsnorm(x + static_cast<size_t>(f) * d, lw.mlp_norm.f32(), xf + static_cast<size_t>(f) * d,
+                 d, c_.rms_norm_eps);
   float* g = scratch(gate_, static_cast<size_t>(nf) * ff);
   float* u = scratch(up_, static_cast<size_t>(nf) * ff);
   gemm_xwt(xf, d, lw.w_gate.f32(), nullptr, g, ff, nf, ff, d, &pool_);
@@ -238,7 +240,8 @@ void CpuBackend::head_logits(std::span<const int> slots, float* out) {
   const int n = static_cast<int>(slots.size()), d = c_.hidden_size;
   float* xn = scratch(xn_, static_cast<size_t>(n) * d);
   for (int i = 0; i < n; ++i)
-    cpu::rmsnorm(h(slots[i]), w_.final_norm.f32(), xn + static_cast<size_t>(i) * d, d, c_.rms_norm_eps);
+    cpu::rmsnorm(h(slots[i]), w_.final_norm.f32(), xn + static_cast<size_t>(i) * d, d,
+                 c_.rms_norm_eps);
   gemm_xwt(xn, d, w_.lm_head.f32(), nullptr, out, c_.vocab_size, n, c_.vocab_size, d, &pool_);
 }
 
