@@ -9,9 +9,10 @@
 // on one shape gives a baseline. Buffers are 64-byte aligned like engine
 // tensors.
 //
-// Usage: bench_gemm [--quick] [--threads N]
+// Usage: bench_gemm [--quick] [--threads N] [--shape K M]
 //   RADIAL_GEMM_PATH=scalar|avx2|avx512 forces a dispatch path.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -86,14 +87,18 @@ void naive_xwt(const float* x, const float* w, float* y, int64_t n, int64_t m, i
 
 int main(int argc, char** argv) {
   bool quick = false;
+  int64_t only_k = 0, only_m = 0;
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--shape") == 0 && i + 2 < argc) {
+      only_k = std::atoll(argv[++i]);
+      only_m = std::atoll(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--threads N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--threads N] [--shape K M]\n", argv[0]);
       return 2;
     }
   }
@@ -109,14 +114,27 @@ int main(int argc, char** argv) {
     if (std::fgets(line, sizeof line, f)) std::printf("loadavg at start: %s", line);
     std::fclose(f);
   }
+  {  // In-L1 reference: the micro-kernel's speed on this machine right now.
+    const Buffer x = random_buf(4 * 512, 1), w = random_buf(16 * 512, 2), y = random_buf(64, 3);
+    const double t = median_seconds(
+        [&](int) {
+          for (int r = 0; r < 100; ++r)
+            radial::cpu::gemm_xwt(x.data(), 512, w.data(), nullptr, y.data(), 16, 4, 16, 512,
+                                  nullptr);
+        },
+        1, budget, 5);
+    std::printf("in-L1 kernel speed (n=4 m=16 k=512, 1 thread): %.1f GFLOP/s\n",
+                100 * 2.0 * 4 * 16 * 512 / t * 1e-9);
+  }
   std::printf("\n");
   std::printf("%6s %6s %5s | %9s %8s %9s | %9s %8s %9s\n", "k", "m", "n", "1T ms", "GFLOP/s",
               "w GB/s", "NT ms", "GFLOP/s", "w GB/s");
 
   // (k, m): weight [m, k] = projection from k to m features.
-  const int64_t shapes[][2] = {{64, 64},     {64, 172},    {172, 64},    {768, 768},
-                               {768, 3072},  {3072, 768},  {2048, 2048}, {2048, 3072},
-                               {3072, 2048}, {768, 32000}, {2048, 32000}};
+  std::vector<std::array<int64_t, 2>> shapes = {
+      {64, 64},     {64, 172},    {172, 64},    {768, 768},   {768, 3072},  {3072, 768},
+      {2048, 2048}, {2048, 3072}, {3072, 2048}, {768, 32000}, {2048, 32000}};
+  if (only_k > 0 && only_m > 0) shapes = {{only_k, only_m}};
   const int64_t ns[] = {1, 4, 16, 64, 256};
   uint32_t seed = 1;
   for (const auto& s : shapes) {

@@ -5,10 +5,11 @@
 // flags; only called after the runtime check.
 //
 // Micro-kernel: a tile of R x-rows by C w-rows with R * C <= 6 elements
-// (12 accumulator registers of the 16), accumulated over the whole k, then
-// the tile's accumulators are reduced together by a transposing tree that
-// performs, for every element, exactly the adds of the scalar tree in
-// gemm.cpp (dummy zero accumulators pad the tile to 8 elements).
+// (12 accumulator registers of the 16), accumulated over k (in pieces for
+// long k, see gemm_cols_avx2), then the tile's accumulators are reduced
+// together by a transposing tree that performs, for every element, exactly
+// the adds of the scalar tree in gemm.cpp (dummy zero accumulators pad the
+// tile to 8 elements).
 #include <immintrin.h>
 
 #include <cstdint>

@@ -4,7 +4,8 @@
 // so the file builds without -march flags; only called after the runtime check.
 //
 // Micro-kernel: a tile of R x-rows by C w-rows (R, C <= 4), accumulated over
-// the whole k, then the 16 accumulators of the tile are reduced together by a
+// k (in pieces for long k, see gemm_cols_avx512), then the 16 accumulators
+// of the tile are reduced together by a
 // transposing tree that performs, for every element, exactly the adds of the
 // scalar reduction tree in gemm.cpp (dummy zero accumulators fill the tile
 // when R * C < 16; their results are discarded).
@@ -28,11 +29,11 @@ namespace {
 
 constexpr int kMaxR = 4, kMaxC = 4;
 
-// Reduces 16 element accumulators at once. On return, out[4 * c + r] holds
-// the sum of element e = 4 * r + c, computed as
+// Reduces 16 element accumulators at once. Lane 4 * c + r of the result
+// holds the sum of element e = 4 * r + c, computed as
 //   s[l] = a[l] + a[l + 8]  (l < 8);  t[l] = s[l] + s[l + 4]  (l < 4);
 //   u[l] = t[l] + t[l + 2]  (l < 2);  sum = u[0] + u[1].
-RADIAL_AVX512 inline void reduce16(const __m512 a[16], float out[16]) {
+RADIAL_AVX512 inline __m512 reduce16(const __m512 a[16]) {
   __m512 b[8], c[4], d[2];
   for (int p = 0; p < 8; ++p) {  // b[p] = [s_2p lo4, s_2p hi4, s_2p+1 lo4, s_2p+1 hi4]
     const __m512 lo = _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0));
@@ -52,7 +53,7 @@ RADIAL_AVX512 inline void reduce16(const __m512 a[16], float out[16]) {
   // Quarter q = [sum_q, sum_4+q, sum_8+q, sum_12+q].
   const __m512 lo = _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0));
   const __m512 hi = _mm512_shuffle_ps(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1));
-  _mm512_storeu_ps(out, _mm512_add_ps(lo, hi));
+  return _mm512_add_ps(lo, hi);
 }
 
 // The same tree for a single accumulator.
@@ -127,8 +128,21 @@ RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0, int64_t k0, i
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) all[4 * r + c] = acc[r][c];
+    const __m512 sums = reduce16(all);
+    if constexpr (C == 4) {
+      // Transpose to lane 4 * r + c, add the bias row, store one quarter per
+      // row (the same single add per element as the scalar path).
+      const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+      __m512 v = _mm512_permutexvar_ps(idx, sums);
+      if (g.bias) v = _mm512_add_ps(v, _mm512_broadcast_f32x4(_mm_loadu_ps(g.bias + j0)));
+      _mm_storeu_ps(y, _mm512_castps512_ps128(v));
+      if constexpr (R > 1) _mm_storeu_ps(y + g.ldy, _mm512_extractf32x4_ps(v, 1));
+      if constexpr (R > 2) _mm_storeu_ps(y + 2 * g.ldy, _mm512_extractf32x4_ps(v, 2));
+      if constexpr (R > 3) _mm_storeu_ps(y + 3 * g.ldy, _mm512_extractf32x4_ps(v, 3));
+      return;
+    }
     float out[16];
-    reduce16(all, out);
+    _mm512_storeu_ps(out, sums);
     for (int r = 0; r < R; ++r) {
       for (int c = 0; c < C; ++c) {
         const float v = out[4 * c + r];

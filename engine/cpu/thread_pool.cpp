@@ -1,23 +1,27 @@
 // ThreadPool: a fixed set of workers that run one parallel_for at a time.
 //
-// Protocol (every shared field is guarded by mu_):
-//   * parallel_for waits until no other job is active (fn_ == nullptr), then
-//     publishes the job (fn_, n_, chunk_ = number of chunks), sets pending_ to
-//     the number of workers that own a chunk, bumps generation_ and wakes the
-//     workers through cv_start_.
-//   * Worker `index` owns chunk index + 1 (the caller runs chunk 0). A worker
-//     whose chunk is past the end just goes back to sleep without touching
-//     pending_, so the caller never waits for it.
-//   * Each chunk-owning worker decrements pending_ when done and notifies
-//     cv_done_; the caller waits for pending_ == 0, clears fn_ and notifies
-//     cv_done_ again so that a queued caller on another thread can start.
+// parallel_for splits [0, n) into chunks = min(size(), n / grain) (at least
+// 1) contiguous near-equal pieces, each of at least `grain` items when
+// n >= grain. Protocol (every shared field is guarded by mu_):
+//   * The caller waits until no other job is active (fn_ == nullptr), then
+//     publishes the job (fn_ = a "drain" function, n_, chunk_ = number of
+//     chunks), bumps generation_ and wakes the workers through cv_start_.
+//   * Participants (the caller and every worker that sees the job) claim
+//     chunks from an atomic counter until none are left. A worker registers
+//     in pending_ before touching the job and deregisters after.
+//   * Once the caller has no chunk left to claim, it waits for pending_ == 0,
+//     retires the job (fn_ = nullptr; a worker waking later skips it) and
+//     notifies cv_done_ so that a caller queued on another thread can start.
+//   So with T threads and T chunks each thread normally runs one chunk, but
+//   the caller never waits for a worker that has not started (one that is
+//   descheduled on a busy machine): it runs the unclaimed chunks itself.
 // Waiting (a worker for the next job, the caller for the workers) first spins
 // for up to kSpin watching an atomic epoch counter, so that back-to-back jobs
-// cost ~1 µs instead of a futex wake-up's ~20 µs, then blocks on the
-// condition variable: an idle pool sleeps. An exception thrown by
-// fn in any chunk is caught, the remaining chunks still run to completion, and
-// the first exception is rethrown in the caller. A parallel_for issued from
-// inside a pool task (nested) runs inline on the calling thread.
+// cost ~1-3 µs instead of a futex wake-up's ~20 µs, then blocks on the
+// condition variable: an idle pool sleeps. An exception thrown by fn in any
+// chunk is caught, the remaining chunks still run, and the first exception is
+// rethrown in the caller after all finish. A parallel_for issued from inside
+// a pool task (nested) runs inline on the calling thread.
 #include "engine/cpu/thread_pool.h"
 
 #include <algorithm>
@@ -100,7 +104,7 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop(int /*index*/) {
   uint64_t seen = 0;
   const auto job_ready = [&] { return stop_ || generation_ != seen; };
   std::unique_lock<std::mutex> lock(mu_);
@@ -113,13 +117,12 @@ void ThreadPool::worker_loop(int index) {
     }
     if (stop_) return;
     seen = generation_;
-    const int64_t chunk = index + 1;
-    if (chunk >= chunk_) continue;  // no work for this worker in this job
+    if (fn_ == nullptr) continue;  // that job was finished without this worker
     const auto* fn = fn_;
-    const int64_t n = n_, chunks = chunk_;
+    ++pending_;  // the job (and *fn) stays alive until pending_ drops to 0
     lock.unlock();
     t_in_pool_task = true;
-    (*fn)(chunk_begin(n, chunks, chunk), chunk_begin(n, chunks, chunk + 1));  // never throws
+    (*fn)(0, 0);  // runs unclaimed chunks until none are left; never throws
     t_in_pool_task = false;
     lock.lock();
     if (--pending_ == 0) {
@@ -139,34 +142,42 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     return;
   }
 
-  // Every chunk (the caller's included) runs through `guarded`, which records
-  // the first exception instead of letting it escape a worker thread.
+  // Every participant (the caller and each worker that joins) runs `drain`,
+  // which claims chunks one at a time until all are claimed. Exceptions are
+  // recorded (the first one wins) instead of escaping a worker thread.
+  std::atomic<int64_t> next_chunk{0};
   std::exception_ptr error;
   std::mutex error_mu;
-  const std::function<void(int64_t, int64_t)> guarded = [&](int64_t begin, int64_t end) {
-    try {
-      fn(begin, end);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = std::current_exception();
+  const std::function<void(int64_t, int64_t)> drain = [&](int64_t, int64_t) {
+    for (;;) {
+      const int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+      if (c >= chunks) return;
+      try {
+        fn(chunk_begin(n, chunks, c), chunk_begin(n, chunks, c + 1));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
     }
   };
 
   std::unique_lock<std::mutex> lock(mu_);
   cv_done_.wait(lock, [&] { return fn_ == nullptr; });  // one job at a time
-  fn_ = &guarded;
+  fn_ = &drain;
   n_ = n;
   chunk_ = chunks;
-  pending_ = static_cast<int>(chunks - 1);
+  pending_ = 0;
   ++generation_;
   g_epoch.fetch_add(1, std::memory_order_release);
   lock.unlock();
   cv_start_.notify_all();
 
   t_in_pool_task = true;
-  guarded(chunk_begin(n, chunks, 0), chunk_begin(n, chunks, 1));
+  drain(0, 0);
   t_in_pool_task = false;
 
+  // Every chunk is claimed; wait for the workers still inside the job, then
+  // retire it so that late wakers skip it.
   const auto all_done = [&] { return pending_ == 0; };
   spin_until(mu_, all_done);
   lock.lock();
