@@ -12,6 +12,7 @@ RADIALD=$(dirname "$RADIAL")/../server/radiald
 MODEL=$SRC/models/stories260K
 PY=/usr/bin/python3
 TMP=$(mktemp -d)
+. "$SRC/tests/e2e/lib.sh"
 SERVER_PID=
 cleanup() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -27,29 +28,6 @@ if [ ! -x "$RADIALD" ] || ! "$RADIAL" health --help >/dev/null 2>&1; then
   exit 0
 fi
 
-fails=0
-pass=0
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
-# expect_error NAME EXIT_CODE STDERR_SUBSTRING -- ARGS...
-expect_error() {
-  local name=$1 code=$2 msg=$3; shift 4
-  timeout 60 "$RADIAL" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: $name: exit $rc, expected $code"; cat "$TMP/err"; fails=$((fails + 1)); return
-  fi
-  if ! grep -qF -- "$msg" "$TMP/err"; then
-    echo "FAIL: $name: stderr lacks '$msg':"; cat "$TMP/err"; fails=$((fails + 1)); return
-  fi
-  pass=$((pass + 1))
-}
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 PORT=$(free_port)
 METRICS_PORT=$(free_port)
 # The shipped router is not under test here: serve full depth (--no-router).
@@ -59,17 +37,12 @@ SERVER=127.0.0.1:$PORT
 SERVER_PID=$!
 
 # Wait (at most 30 s) until the server reports SERVING.
-ready=0
-for _ in $(seq 1 150); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-  if "$RADIAL" health --server "$SERVER" --timeout 1 >"$TMP/health" 2>/dev/null; then ready=1; break; fi
-  sleep 0.2
-done
-check "radiald becomes SERVING" [ "$ready" -eq 1 ]
-if [ "$ready" -ne 1 ]; then
+check "radiald becomes SERVING" wait_serving "$SERVER" "$SERVER_PID"
+if [ "$fails" -ne 0 ]; then
   echo "radiald log:"; cat "$TMP/radiald.log"
-  echo "0 passed, $((fails)) failed"; exit 1
+  finish; exit 1
 fi
+"$RADIAL" health --server "$SERVER" --timeout 5 >"$TMP/health" 2>&1
 check "health prints SERVING" grep -qx SERVING "$TMP/health"
 "$RADIAL" health --server "$SERVER" --service "" >"$TMP/health" 2>&1
 check "health of the whole server: SERVING" [ $? -eq 0 ]
@@ -196,5 +169,4 @@ check "radiald exits 0 on SIGTERM (exit ${rc:-none})" [ "${rc:-1}" -eq 0 ]
 [ -n "$rc" ] && SERVER_PID=
 
 if [ "$fails" -ne 0 ]; then echo "radiald log:"; tail -n 30 "$TMP/radiald.log"; fi
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

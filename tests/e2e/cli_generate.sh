@@ -8,28 +8,10 @@ SRC=$2
 MODEL=$SRC/models/stories260K
 DATA=$SRC/tests/data/stories260K
 TMP=$(mktemp -d)
+. "$SRC/tests/e2e/lib.sh"
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-pass=0
 
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 
-# expect_error NAME EXIT_CODE STDERR_SUBSTRING -- ARGS...
-expect_error() {
-  local name=$1 code=$2 msg=$3; shift 4
-  "$RADIAL" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: $name: exit $rc, expected $code"; cat "$TMP/err"; fails=$((fails + 1)); return
-  fi
-  if ! grep -qF -- "$msg" "$TMP/err"; then
-    echo "FAIL: $name: stderr lacks '$msg':"; cat "$TMP/err"; fails=$((fails + 1)); return
-  fi
-  pass=$((pass + 1))
-}
 
 # The default model ships a router (forward mode by default): the checks
 # against reference.json ask for full depth explicitly.
@@ -97,5 +79,4 @@ long=$(printf 'the %.0s' $(seq 1 600))
 expect_error "prompt longer than the context" 1 "longer than the context" -- generate --model "$MODEL" --prompt "$long"
 expect_error "unknown command" 2 "unknown command" -- frobnicate
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -8,28 +8,10 @@ RADIAL=$1
 SRC=$2
 MODEL=$SRC/models/stories260K
 TMP=$(mktemp -d)
+. "$SRC/tests/e2e/lib.sh"
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-pass=0
 
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 
-# expect_error NAME EXIT_CODE STDERR_SUBSTRING -- ARGS...
-expect_error() {
-  local name=$1 code=$2 msg=$3; shift 4
-  "$RADIAL" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: $name: exit $rc, expected $code"; cat "$TMP/err"; fails=$((fails + 1)); return
-  fi
-  if ! grep -qF -- "$msg" "$TMP/err"; then
-    echo "FAIL: $name: stderr lacks '$msg':"; cat "$TMP/err"; fails=$((fails + 1)); return
-  fi
-  pass=$((pass + 1))
-}
 
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 
@@ -134,5 +116,4 @@ expect_error "data and self-samples" 2 "not both" -- profile --data x --self-sam
 expect_error "bad pinned layer" 1 "pinned layer 9" -- distill --model "$MODEL" --pinned 9 --out "$TMP/x"
 expect_error "unknown kv policy" 1 "unknown kv_policy" -- distill --model "$MODEL" --kv-policy both --out "$TMP/x"
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

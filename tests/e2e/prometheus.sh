@@ -12,6 +12,7 @@ RADIALD=$(dirname "$RADIAL")/../server/radiald
 MODEL=$SRC/models/stories260K
 PY=/usr/bin/python3
 TMP=$(mktemp -d)
+. "$SRC/tests/e2e/lib.sh"
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -32,15 +33,6 @@ for tool in prometheus promtool curl; do
   if ! command -v "$tool" >/dev/null; then echo "SKIP: $tool is not installed"; exit 0; fi
 done
 
-fails=0
-pass=0
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # query EXPR: the value of a PromQL expression with one result ("" if none).
 query() {
   curl -s --max-time 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
@@ -136,5 +128,4 @@ if [ "$fails" -ne 0 ]; then
   echo "radiald log:"; tail -n 20 "$TMP/radiald.log"
   echo "prometheus log:"; tail -n 20 "$TMP/prometheus.log"
 fi
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
