@@ -6,28 +6,39 @@
 
 #include "engine/engine.h"
 #include "engine/model_bundle.h"
+#include "engine/model_loader.h"
 #include "scheduler/scheduler.h"
+#include "test_util.h"
 
 namespace radial::test {
+
+// The default model (stories260K, F32), loaded once per test process.
+inline std::shared_ptr<const ModelWeights> default_model_weights() {
+  static auto w = std::make_shared<const ModelWeights>(load_hf_model(default_model_dir()));
+  return w;
+}
 
 // Submits all requests at once (so they share batches) and runs to idle.
 inline std::vector<SequenceResult> run_requests(std::shared_ptr<const ModelWeights> w,
                                                 std::shared_ptr<const RouterWeights> r,
                                                 const std::vector<GenerateRequest>& reqs,
-                                                const Tokenizer* tok = nullptr, int max_batch = 4096,
-                                                int threads = 1) {
+                                                const Tokenizer* tok = nullptr,
+                                                int max_batch = 4096, int threads = 1) {
   int longest = 1, max_new = 1;
   for (const auto& q : reqs) {
     longest = std::max<int>(longest, static_cast<int>(q.prompt.size()));
     max_new = std::max(max_new, q.max_tokens);
   }
-  Engine engine(w, r, backend_options_for(w->config, longest, max_new, static_cast<int>(reqs.size()), threads));
+  Engine engine(
+      w, r,
+      backend_options_for(w->config, longest, max_new, static_cast<int>(reqs.size()), threads));
   SchedulerOptions so;
   so.max_batch_tokens = max_batch;
   Scheduler s(engine, tok, so);
   std::vector<SequenceResult> out(reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i)
-    s.submit(reqs[i], SequenceCallbacks{nullptr, [&out, i](const SequenceResult& res) { out[i] = res; }});
+    s.submit(reqs[i],
+             SequenceCallbacks{nullptr, [&out, i](const SequenceResult& res) { out[i] = res; }});
   s.run_until_idle();
   return out;
 }

@@ -11,16 +11,16 @@ using namespace radial::test;
 
 namespace {
 
-std::shared_ptr<const ModelWeights> model() {
-  static auto w = std::make_shared<const ModelWeights>(load_hf_model(default_model_dir()));
-  return w;
-}
+std::shared_ptr<const ModelWeights> model() { return default_model_weights(); }
 
 std::vector<GenerateRequest> mixed_requests(std::optional<RouteMode> mode) {
   const std::vector<std::vector<int>> prompts = {
-      {1}, {1, 403, 407, 261, 378}, {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433},
-      {1, 291, 376, 400, 428}, {1, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267,
-                                337, 410, 408, 419, 292, 411, 322}};
+      {1},
+      {1, 403, 407, 261, 378},
+      {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433},
+      {1, 291, 376, 400, 428},
+      {1,   432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426,
+       338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322}};
   std::vector<GenerateRequest> reqs;
   int i = 0;
   for (const auto& p : prompts) {
@@ -50,7 +50,8 @@ void check_invariance(std::shared_ptr<const RouterWeights> router, std::optional
       INFO("request " << i << ", budget " << budget << ", threads " << threads);
       CHECK(token_ids(together[i]) == token_ids(solo[i]));
       REQUIRE(together[i].tokens.size() == solo[i].tokens.size());
-      for (size_t t = 0; t < solo[i].tokens.size(); ++t) CHECK(together[i].tokens[t].path == solo[i].tokens[t].path);
+      for (size_t t = 0; t < solo[i].tokens.size(); ++t)
+        CHECK(together[i].tokens[t].path == solo[i].tokens[t].path);
     }
   }
 }

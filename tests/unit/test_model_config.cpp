@@ -14,18 +14,7 @@ namespace radial {
 namespace {
 
 using json = nlohmann::json;
-
-template <typename F>
-void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("expected radial::Error(" << error_code_name(code) << ")");
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(e.code() == code);
-    for (const std::string& p : parts) CHECK_THAT(e.what(), Catch::Contains(p));
-  }
-}
+using test::expect_error;
 
 json stories_config() {
   std::ifstream in(test::default_model_dir() + "/config.json");

@@ -26,33 +26,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / ("radial-loader-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-template <typename F>
-void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL("expected radial::Error(" << error_code_name(code) << ")");
-  } catch (const Error& e) {
-    INFO("message: " << e.what());
-    CHECK(e.code() == code);
-    for (const std::string& p : parts) CHECK_THAT(e.what(), Catch::Contains(p));
-  }
-}
+using test::expect_error;
+using test::TempDir;
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.dtype == b.dtype && a.shape == b.shape && a.nbytes == b.nbytes &&

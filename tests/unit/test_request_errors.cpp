@@ -19,13 +19,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::shared_ptr<const ModelWeights> model() {
-  static auto w = std::make_shared<const ModelWeights>(load_hf_model(default_model_dir()));
-  return w;
-}
+std::shared_ptr<const ModelWeights> model() { return default_model_weights(); }
 
 // The message of the Error that submitting `r` throws ("" if none).
-std::string submit_error(const GenerateRequest& r, std::shared_ptr<const RouterWeights> router = nullptr) {
+std::string submit_error(const GenerateRequest& r,
+                         std::shared_ptr<const RouterWeights> router = nullptr) {
   Engine engine(model(), router, backend_options_for(model()->config, 8, 8, 1, 1));
   Scheduler s(engine, nullptr);
   try {
@@ -88,7 +86,8 @@ TEST_CASE("a router that does not match the model is rejected", "[errors]") {
   other.num_layers = 6;
   RouterWeights r = make_random_router(other, 1);
   try {
-    Engine engine(model(), std::make_shared<RouterWeights>(r), backend_options_for(model()->config, 8, 8, 1, 1));
+    Engine engine(model(), std::make_shared<RouterWeights>(r),
+                  backend_options_for(model()->config, 8, 8, 1, 1));
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK_THAT(std::string(e.what()), Contains("num_layers"));
@@ -99,7 +98,8 @@ TEST_CASE("router files: round trip and strict parsing", "[errors][router]") {
   const auto& c = model()->config;
   auto dir = std::filesystem::temp_directory_path() / "radial_router_test";
   std::filesystem::remove_all(dir);
-  RouterWeights r = constant_router(c, {1, -1, 1, -1, 1, 0}, RouteMode::kForward, KvPolicy::kSparse, {0, 2}, 5);
+  RouterWeights r =
+      constant_router(c, {1, -1, 1, -1, 1, 0}, RouteMode::kForward, KvPolicy::kSparse, {0, 2}, 5);
   save_router(r, dir.string());
   RouterWeights back = load_router(dir.string(), c);
   CHECK(back.config.pinned_layers == std::vector<int>{0, 2});
@@ -129,7 +129,10 @@ TEST_CASE("router files: round trip and strict parsing", "[errors][router]") {
   CHECK_THAT(load_error(), Contains("hidden_size"));
   rewrite([](nlohmann::json& j) { j["pinned_layers"] = {7}; });
   CHECK_THAT(load_error(), Contains("pinned layer 7"));
-  rewrite([](nlohmann::json& j) { j["mode"] = "radial"; j["kv_policy"] = "propagate"; });
+  rewrite([](nlohmann::json& j) {
+    j["mode"] = "radial";
+    j["kv_policy"] = "propagate";
+  });
   CHECK_THAT(load_error(), Contains("sparse"));
   rewrite([](nlohmann::json& j) { j["activation"] = "tanh"; });
   CHECK_THAT(load_error(), Contains("activation"));

@@ -23,6 +23,7 @@
 using namespace radial;
 using namespace radial::tools;
 namespace fs = std::filesystem;
+using radial::test::TempDir;
 
 namespace {
 
@@ -90,21 +91,6 @@ DistillOptions quick_options() {
 std::vector<float> values(const Tensor& t) {
   return std::vector<float>(t.f32(), t.f32() + t.numel());
 }
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("radial-router-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& n) const { return (path / n).string(); }
-};
 
 template <typename F>
 std::string error_of(F&& f) {

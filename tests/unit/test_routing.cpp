@@ -14,10 +14,7 @@ using namespace radial::test;
 
 namespace {
 
-std::shared_ptr<const ModelWeights> model() {
-  static auto w = std::make_shared<const ModelWeights>(load_hf_model(default_model_dir()));
-  return w;
-}
+std::shared_ptr<const ModelWeights> model() { return default_model_weights(); }
 
 const std::vector<int> kPrompt = {1, 403, 407, 261, 378, 432, 383, 286, 261};
 
@@ -31,7 +28,8 @@ GenerateRequest request(std::optional<RouteMode> mode = std::nullopt, int max_to
   return r;
 }
 
-std::shared_ptr<RouterWeights> with_mode(RouterWeights r, RouteMode mode, KvPolicy policy, int max_steps) {
+std::shared_ptr<RouterWeights> with_mode(RouterWeights r, RouteMode mode, KvPolicy policy,
+                                         int max_steps) {
   r.config.mode = mode;
   r.config.kv_policy = policy;
   r.config.max_steps = max_steps;
@@ -41,8 +39,8 @@ std::shared_ptr<RouterWeights> with_mode(RouterWeights r, RouteMode mode, KvPoli
 
 // The engine's run of `req` against reference_forward over prompt + generated
 // tokens: every position's logits within `tol`, generated tokens' paths equal.
-void check_against_reference(std::shared_ptr<const RouterWeights> router, const GenerateRequest& req,
-                             double tol = 1e-4) {
+void check_against_reference(std::shared_ptr<const RouterWeights> router,
+                             const GenerateRequest& req, double tol = 1e-4) {
   auto res = run_requests(model(), router, {req});
   REQUIRE(res[0].finish != FinishReason::kError);
   Engine probe(model(), router, backend_options_for(model()->config, 1, 1, 1, 1));
@@ -88,10 +86,11 @@ TEST_CASE("forward mode at threshold 0 equals full mode", "[routing]") {
 
 TEST_CASE("a router with strongly negative gates runs only the pinned layers", "[routing]") {
   const auto& c = model()->config;
-  for (std::vector<int> pinned : {std::vector<int>{0}, std::vector<int>{}, std::vector<int>{1, 3}}) {
+  for (std::vector<int> pinned :
+       {std::vector<int>{0}, std::vector<int>{}, std::vector<int>{1, 3}}) {
     auto router = std::make_shared<RouterWeights>(
-        constant_router(c, std::vector<float>(c.num_layers + 1, -30.f), RouteMode::kForward, KvPolicy::kPropagate,
-                        pinned, c.num_layers));
+        constant_router(c, std::vector<float>(c.num_layers + 1, -30.f), RouteMode::kForward,
+                        KvPolicy::kPropagate, pinned, c.num_layers));
     auto res = run_requests(model(), router, {request()});
     REQUIRE(res[0].tokens.size() == 12);
     for (const auto& t : res[0].tokens) {
@@ -101,7 +100,8 @@ TEST_CASE("a router with strongly negative gates runs only the pinned layers", "
   }
 }
 
-TEST_CASE("hand-built routers skip known layers; propagate writes K/V there, sparse does not", "[routing]") {
+TEST_CASE("hand-built routers skip known layers; propagate writes K/V there, sparse does not",
+          "[routing]") {
   const auto& c = model()->config;
   // Gates: layers 1 and 3 on, the rest off; layer 0 pinned.
   std::vector<float> gates = {-10, 10, -10, 10, -10, 0};
@@ -121,7 +121,8 @@ TEST_CASE("hand-built routers skip known layers; propagate writes K/V there, spa
     s.submit(req, {[&](const GeneratedToken&) {
                      if (!entries.empty()) return;
                      // After the prompt: every layer's entry count for sequence 0.
-                     for (int j = 0; j < c.num_layers; ++j) entries.push_back(engine.kv().num_entries(0, j));
+                     for (int j = 0; j < c.num_layers; ++j)
+                       entries.push_back(engine.kv().num_entries(0, j));
                    },
                    nullptr});
     s.run_until_idle();
@@ -160,7 +161,8 @@ TEST_CASE("forward mode with a learned-style router matches the direct computati
     }
 }
 
-TEST_CASE("radial mode reuses layers, honours max_steps and overwrites its own entry", "[routing]") {
+TEST_CASE("radial mode reuses layers, honours max_steps and overwrites its own entry",
+          "[routing]") {
   const auto& c = model()->config;
   // Argmax excluding the last layer: 0, 2, 0, 2, ... until max_steps.
   std::vector<float> gates = {5, 1, 4, 0, 0, 3};
@@ -175,7 +177,8 @@ TEST_CASE("radial mode reuses layers, honours max_steps and overwrites its own e
     check_against_reference(router, req);
   }
   // One entry per position at a reused layer: the revisit overwrote it.
-  auto router = std::make_shared<RouterWeights>(constant_router(c, gates, RouteMode::kRadial, KvPolicy::kSparse, {}, 4));
+  auto router = std::make_shared<RouterWeights>(
+      constant_router(c, gates, RouteMode::kRadial, KvPolicy::kSparse, {}, 4));
   Engine engine(model(), router, backend_options_for(c, 16, 4, 1, 1));
   Scheduler s(engine, nullptr);
   std::vector<int> entries;

@@ -12,10 +12,7 @@ using namespace radial::test;
 
 namespace {
 
-std::shared_ptr<const ModelWeights> model() {
-  static auto w = std::make_shared<const ModelWeights>(load_hf_model(default_model_dir()));
-  return w;
-}
+std::shared_ptr<const ModelWeights> model() { return default_model_weights(); }
 
 // Checks every step against the budget, and that each (sequence, layer)
 // receives positions in increasing order (the ordering rule's visible part is
@@ -35,7 +32,8 @@ std::vector<GenerateRequest> requests(int n, std::optional<RouteMode> mode, int 
   for (int i = 0; i < n; ++i) {
     GenerateRequest r;
     r.prompt = {1};
-    for (int k = 0; k < 3 + (i * 7 + seed) % 29; ++k) r.prompt.push_back(3 + (i * 131 + k * 17 + seed) % 500);
+    for (int k = 0; k < 3 + (i * 7 + seed) % 29; ++k)
+      r.prompt.push_back(3 + (i * 131 + k * 17 + seed) % 500);
     r.max_tokens = 5 + (i * 13 + seed) % 40;
     r.mode = mode;
     r.ignore_eos = true;
@@ -45,8 +43,9 @@ std::vector<GenerateRequest> requests(int n, std::optional<RouteMode> mode, int 
 }
 
 // Runs reqs together with the given options; checks each against its solo run.
-void run_and_compare(std::shared_ptr<const RouterWeights> router, const std::vector<GenerateRequest>& reqs,
-                     SchedulerOptions so, BackendOptions bo, PlanChecker& checker) {
+void run_and_compare(std::shared_ptr<const RouterWeights> router,
+                     const std::vector<GenerateRequest>& reqs, SchedulerOptions so,
+                     BackendOptions bo, PlanChecker& checker) {
   Engine engine(model(), router, bo);
   checker.budget = so.max_batch_tokens;
   Scheduler s(engine, nullptr, so, &checker);
@@ -77,15 +76,16 @@ TEST_CASE("scheduler: budgets and policies keep outputs equal to solo runs", "[s
       so.max_batch_tokens = budget;
       so.prefill_chunk = 8;
       PlanChecker c;
-      run_and_compare(router, requests(12, std::nullopt), so, backend_options_for(model()->config, 40, 50, 12, 1), c);
+      run_and_compare(router, requests(12, std::nullopt), so,
+                      backend_options_for(model()->config, 40, 50, 12, 1), c);
     }
 }
 
 TEST_CASE("scheduler: skewed routing does not starve anyone", "[scheduler]") {
   const auto& cfg = model()->config;
   // Most tokens want layers 0 and 4 only; a full-mode minority wants all.
-  auto router = std::make_shared<RouterWeights>(
-      constant_router(cfg, {10, -10, -10, -10, 10, 0}, RouteMode::kForward, KvPolicy::kSparse, {0}, 5));
+  auto router = std::make_shared<RouterWeights>(constant_router(
+      cfg, {10, -10, -10, -10, 10, 0}, RouteMode::kForward, KvPolicy::kSparse, {0}, 5));
   auto reqs = requests(16, RouteMode::kForward, 3);
   for (int i = 0; i < 16; i += 5) reqs[i].mode = RouteMode::kFull;
   SchedulerOptions so;
@@ -129,8 +129,8 @@ TEST_CASE("scheduler: cancellation frees blocks within one step", "[scheduler]")
   r.ignore_eos = true;
   std::optional<SequenceResult> result;
   int tokens = 0;
-  const uint64_t id =
-      s.submit(r, {[&](const GeneratedToken&) { ++tokens; }, [&](const SequenceResult& res) { result = res; }});
+  const uint64_t id = s.submit(r, {[&](const GeneratedToken&) { ++tokens; },
+                                   [&](const SequenceResult& res) { result = res; }});
   while (tokens < 5) REQUIRE(s.step());
   CHECK(engine.kv().used_blocks() > 0);
   s.cancel(id);
