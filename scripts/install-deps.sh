@@ -1,16 +1,41 @@
 #!/usr/bin/env bash
 # Installs every Debian package radiald needs to build and test (Debian 12).
 # Idempotent and non-interactive: packages already present are skipped.
+#   scripts/install-deps.sh                    everything to build and test (CI)
+#   scripts/install-deps.sh --image            only what building radiald and radial
+#                                              needs (the Dockerfile's build stage:
+#                                              no test tools, no Catch2)
+#   scripts/install-deps.sh --container-test   the default set plus podman, runc and
+#                                              debootstrap (scripts/container-test.sh)
 set -euo pipefail
 
-PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
+# Building radiald and the radial tool (the container image's build stage).
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev catch2
+  libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev
   libsentencepiece-dev libcairo2-dev
-  python3 python3-grpcio python3-protobuf
-  prometheus curl
 )
+# Testing (scripts/test.sh): Catch2, the Python client, Prometheus + promtool,
+# curl, PyYAML (the deploy/ checks), openssl (TLS test certificates), clang-14
+# and its libFuzzer / sanitizer runtimes (scripts/fuzz.sh).
+TEST_PACKAGES=(
+  git catch2
+  python3 python3-grpcio python3-protobuf python3-yaml
+  prometheus curl
+  openssl clang-14 libclang-rt-14-dev
+)
+# scripts/container-test.sh: builds and runs the image with podman.
+CONTAINER_PACKAGES=(podman runc debootstrap)
+
+PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+for arg in "$@"; do
+  case $arg in
+    --image) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+    --container-test) PACKAGES+=("${CONTAINER_PACKAGES[@]}") ;;
+    *) echo "install-deps: unknown option $arg (--image | --container-test)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

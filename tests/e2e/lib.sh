@@ -1,6 +1,7 @@
 # Shared helpers of the shell end-to-end tests. Source it after setting
 # RADIAL (the `radial` binary) and TMP (a scratch directory the test owns).
 #   check NAME CMD...              counts a pass if CMD succeeds, else a failure
+#                                  (and returns 1, so `check ... || show_log` works)
 #   expect_error NAME CODE MSG -- ARGS...
 #                                  runs `radial ARGS` (60 s at most); passes if it
 #                                  exits CODE and stderr contains MSG
@@ -16,7 +17,7 @@ pass=0
 
 check() {
   local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
+  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); return 1; fi
 }
 
 expect_error() {
