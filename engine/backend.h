@@ -58,12 +58,35 @@ struct BackendOptions {
   int kv_blocks = 1024;  // pool blocks (each block_size entries of one layer)
   int kv_block_size = 16;
   int threads = 0;  // CPU: worker threads (0: all cores)
+  // Most rows one call may take (forward_layer, router, head); 0: max_slots.
+  // The CPU backend grows its scratch as needed; the CUDA backend sizes its
+  // device workspace from it once.
+  int max_batch_rows = 0;
+  int batch_rows() const { return max_batch_rows > 0 ? max_batch_rows : max_slots; }
+};
+
+// How the head draws one row's token (see engine/token_sampling.h for the
+// exact rule, which every backend follows).
+struct TokenSampling {
+  float temperature = 0.f;  // 0: greedy (argmax, ties to the lowest id)
+  int top_k = 0;            // 0: off
+  float top_p = 1.f;        // (0, 1]; 1: off
+  float uniform = 0.f;      // the row's draw in [0, 1), from its sequence's stream
+};
+
+// One routing decision's inputs (forward or radial mode; see route_next).
+struct RouteQuery {
+  int last = -1;           // last layer executed fully (-1 after the embedding)
+  float threshold = 0.5f;  // forward mode
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // The model and the router (null: none) the backend was made with.
+  virtual const ModelConfig& model_config() const = 0;
+  virtual const RouterWeights* router() const = 0;
 
   // h[slots[i]] = embedding[tokens[i]].
   virtual void embed(std::span<const int> tokens, std::span<const int> slots) = 0;
@@ -78,6 +101,18 @@ class Backend {
 
   // Final norm + LM head of each slot's h: out is [n, vocab] row-major.
   virtual void head_logits(std::span<const int> slots, float* out) = 0;
+
+  // Final norm + LM head + sampling: tokens[i] is drawn from slot i's
+  // distribution by sample_token (engine/token_sampling.h). GPU backends keep
+  // the logits on the device; the default goes through head_logits.
+  virtual void head_sample(std::span<const int> slots, std::span<const TokenSampling> params,
+                           int* tokens);
+
+  // Router evaluation and decision (mode and pins from the router's config,
+  // route_next's rule) for each slot: targets[i] is the next layer, or L to
+  // exit. GPU backends decide on the device and read back only the targets;
+  // the default goes through router_logits and route_next.
+  virtual void route(std::span<const int> slots, std::span<const RouteQuery> queries, int* targets);
 
   // Debug/test access: copies h of `slot` ([d]) and the K and V rows
   // ([kv_dim] each) stored at (block, offset) of the KV pool.

@@ -10,11 +10,17 @@ namespace radial {
 
 Engine::Engine(std::shared_ptr<const ModelWeights> weights,
                std::shared_ptr<const RouterWeights> router, const BackendOptions& opts)
+    : Engine(weights, router, opts, make_cpu_backend(*weights, router.get(), opts)) {}
+
+Engine::Engine(std::shared_ptr<const ModelWeights> weights,
+               std::shared_ptr<const RouterWeights> router, const BackendOptions& opts,
+               std::unique_ptr<Backend> backend)
     : weights_(std::move(weights)),
       router_(std::move(router)),
       opts_(opts),
-      backend_(make_cpu_backend(*weights_, router_.get(), opts)),
+      backend_(std::move(backend)),
       kv_(opts.kv_blocks, opts.kv_block_size, weights_->config.num_layers) {
+  require(backend_ != nullptr, ErrorCode::kInternal, "Engine without a backend");
   if (router_) router_->config.validate(config());
   free_slots_.reserve(opts.max_slots);
   for (int s = opts.max_slots - 1; s >= 0; --s) free_slots_.push_back(s);
@@ -159,8 +165,25 @@ void Engine::route(std::span<Pass* const> passes) {
   const int g = L + 1;
   slots_.clear();
   for (Pass* p : need) slots_.push_back(p->slot);
-  gates_.resize(need.size() * g);
   const auto t0 = std::chrono::steady_clock::now();
+  bool forced = false;
+  for (Pass* p : need) forced = forced || !p->force_skip.empty();
+  if (!forced) {  // the backend decides (on a GPU: only the targets come back)
+    queries_.clear();
+    for (Pass* p : need) queries_.push_back(RouteQuery{p->last, p->routing.threshold});
+    targets_.resize(need.size());
+    backend_->route(slots_, queries_, targets_.data());
+    router_work_.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    router_work_.evals += static_cast<int>(need.size());
+    for (size_t i = 0; i < need.size(); ++i) {
+      ++need[i]->router_evals;
+      need[i]->target = targets_[i];
+      set_node(*need[i]);
+    }
+    return;
+  }
+  gates_.resize(need.size() * g);
   backend_->router_logits(slots_, gates_.data());
   router_work_.seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -207,6 +230,17 @@ void Engine::head(std::span<Pass* const> batch, float* logits) {
     slots_.push_back(p->slot);
   }
   backend_->head_logits(slots_, logits);
+  for (Pass* p : batch) p->node = done_node();
+}
+
+void Engine::head_sample(std::span<Pass* const> batch, std::span<const TokenSampling> params,
+                         int* tokens) {
+  slots_.clear();
+  for (Pass* p : batch) {
+    require(p->node == head_node(), ErrorCode::kInternal, "pass is not waiting for the head");
+    slots_.push_back(p->slot);
+  }
+  backend_->head_sample(slots_, params, tokens);
   for (Pass* p : batch) p->node = done_node();
 }
 

@@ -22,9 +22,15 @@ namespace radial {
 
 class Engine {
  public:
-  // `router` may be null (only full mode is then available).
+  // `router` may be null (only full mode is then available). This one runs
+  // on the CPU backend.
   Engine(std::shared_ptr<const ModelWeights> weights, std::shared_ptr<const RouterWeights> router,
          const BackendOptions& opts);
+  // Runs on `backend`, made for the same weights, router and options (the
+  // CUDA backend: kernels/cuda_backend.h); opts.kv_blocks and
+  // opts.max_slots must be the backend's.
+  Engine(std::shared_ptr<const ModelWeights> weights, std::shared_ptr<const RouterWeights> router,
+         const BackendOptions& opts, std::unique_ptr<Backend> backend);
 
   const ModelConfig& config() const { return weights_->config; }
   const ModelWeights& weights() const { return *weights_; }
@@ -63,6 +69,10 @@ class Engine {
   void forward_layer(int layer, std::span<Pass* const> batch);
   // Final norm + LM head: logits is [batch.size(), vocab]. Passes move to done.
   void head(std::span<Pass* const> batch, float* logits);
+  // Final norm + LM head + sampling on the backend (engine/token_sampling.h):
+  // tokens[i] for batch[i] under params[i]. Passes move to done.
+  void head_sample(std::span<Pass* const> batch, std::span<const TokenSampling> params,
+                   int* tokens);
 
   // Router work since the last call (evaluations, seconds), then reset.
   struct RouterWork {
@@ -94,6 +104,8 @@ class Engine {
   std::vector<Pass*> to_route_;
   std::vector<float> gates_;
   std::vector<Pass*> need_;
+  std::vector<RouteQuery> queries_;
+  std::vector<int> targets_;
   RouterWork router_work_;
 };
 

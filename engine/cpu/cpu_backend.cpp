@@ -41,6 +41,8 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override { return "cpu"; }
+  const ModelConfig& model_config() const override { return c_; }
+  const RouterWeights* router() const override { return router_; }
 
   void embed(std::span<const int> tokens, std::span<const int> slots) override {
     const int d = c_.hidden_size;
@@ -246,11 +248,6 @@ void CpuBackend::head_logits(std::span<const int> slots, float* out) {
 }
 
 }  // namespace
-
-void Backend::set_block_probe(BlockProbe* probe) {
-  require(probe == nullptr, ErrorCode::kUnsupported,
-          "backend " + name() + " cannot report block norms");
-}
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelWeights& weights, const RouterWeights* router,
                                           const BackendOptions& opts) {

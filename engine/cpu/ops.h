@@ -30,6 +30,8 @@ class Rope {
   // in the model's layout (half-split or interleaved pairs).
   void apply(float* x, int num_heads, const float* cos, const float* sin) const;
   int head_dim() const { return head_dim_; }
+  // Inverse frequencies ([head_dim / 2], scaling applied): angle = pos * f.
+  const std::vector<double>& inv_freq() const { return inv_freq_; }
 
  private:
   int head_dim_;

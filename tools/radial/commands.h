@@ -12,6 +12,8 @@ int cmd_convert(int argc, char** argv);
 int cmd_profile(int argc, char** argv);
 int cmd_distill(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+// Engine-only throughput and latency (CPU or CUDA backend), beside floors.
+int cmd_bench_engine(int argc, char** argv);
 
 #ifdef RADIAL_WITH_CLIENT
 // Clients of a running radiald (built with the gRPC client only).

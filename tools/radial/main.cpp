@@ -17,6 +17,7 @@ void usage(FILE* out) {
                "  profile    measure the residual ratios of a model's blocks per layer\n"
                "  distill    train a router for a sequential model (post-training)\n"
                "  eval       quality against compute of a router over thresholds\n"
+               "  bench-engine  engine-only throughput and latency (cpu or cuda backend)\n"
 #ifdef RADIAL_WITH_CLIENT
                "  bench      load-test a running radiald (latency, throughput, depth)\n"
                "  health     check a running radiald's gRPC health status\n"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   if (cmd == "profile") return radial::cli::cmd_profile(argc - 1, argv + 1);
   if (cmd == "distill") return radial::cli::cmd_distill(argc - 1, argv + 1);
   if (cmd == "eval") return radial::cli::cmd_eval(argc - 1, argv + 1);
+  if (cmd == "bench-engine") return radial::cli::cmd_bench_engine(argc - 1, argv + 1);
 #ifdef RADIAL_WITH_CLIENT
   if (cmd == "bench") return radial::cli::cmd_bench(argc - 1, argv + 1);
   if (cmd == "health") return radial::cli::cmd_health(argc - 1, argv + 1);

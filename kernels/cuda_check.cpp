@@ -1,0 +1,25 @@
+#include "kernels/cuda_check.h"
+
+#include <string>
+
+#include "engine/error.h"
+
+namespace radial::kernels {
+
+void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line) {
+  const ErrorCode code =
+      e == cudaErrorMemoryAllocation ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
+  throw Error(code, std::string("CUDA error ") + cudaGetErrorName(e) + " (" +
+                        cudaGetErrorString(e) + ") in " + call + " at " + file + ":" +
+                        std::to_string(line));
+}
+
+void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line) {
+  const ErrorCode code =
+      s == CUBLAS_STATUS_ALLOC_FAILED ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
+  throw Error(code, std::string("cuBLAS error ") + cublasGetStatusName(s) + " (" +
+                        cublasGetStatusString(s) + ") in " + call + " at " + file + ":" +
+                        std::to_string(line));
+}
+
+}  // namespace radial::kernels

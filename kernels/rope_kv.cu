@@ -1,0 +1,86 @@
+#include "kernels/common.cuh"
+#include "kernels/cuda_check.h"
+#include "kernels/rope_kv.cuh"
+
+namespace radial::kernels {
+namespace {
+
+struct Pair {
+  int a, b;
+};
+
+__device__ __forceinline__ Pair pair_of(int j, int half, RopeLayout layout) {
+  return layout == RopeLayout::kHalfSplit ? Pair{j, j + half} : Pair{2 * j, 2 * j + 1};
+}
+
+// Rotates pair j of one head (x0, x1) by angle (c, s), in the layout's
+// formula order (engine/cpu/ops.cpp).
+__device__ __forceinline__ void rotate(float x0, float x1, float c, float s, RopeLayout layout,
+                                       float* y0, float* y1) {
+  if (layout == RopeLayout::kHalfSplit) {
+    *y0 = x0 * c - x1 * s;
+    *y1 = x1 * c + x0 * s;
+  } else {
+    *y0 = x0 * c - x1 * s;
+    *y1 = x0 * s + x1 * c;
+  }
+}
+
+template <typename T>
+__global__ void rope_kv_kernel(RopeKvArgs a) {
+  const int i = blockIdx.x;
+  const int hd = a.head_dim, half = hd / 2, qd = a.num_heads * hd, kvd = a.num_kv_heads * hd;
+  T* row = static_cast<T*>(a.qkv) + static_cast<int64_t>(i) * a.ld;
+  const double pos = static_cast<double>(a.position[i]);
+  const int64_t kv_at = static_cast<int64_t>(a.kv_index[i]) * kvd;
+  T* kp = static_cast<T*>(a.k_pool) + kv_at;
+  T* vp = static_cast<T*>(a.v_pool) + kv_at;
+  const float* bq = a.bias;
+  const float* bk = a.bias ? a.bias + qd : nullptr;
+  const float* bv = a.bias ? a.bias + qd + kvd : nullptr;
+  // K: rotate and store; V: store.
+  for (int idx = threadIdx.x; idx < a.num_kv_heads * half; idx += blockDim.x) {
+    const int h = idx / half, j = idx % half;
+    const Pair p = pair_of(j, half, a.layout);
+    const int o0 = h * hd + p.a, o1 = h * hd + p.b;
+    float x0 = to_f32(row[qd + o0]), x1 = to_f32(row[qd + o1]);
+    if (bk) x0 += bk[o0], x1 += bk[o1];
+    const double ang = pos * a.inv_freq[j];
+    float y0, y1;
+    rotate(x0, x1, static_cast<float>(cos(ang)), static_cast<float>(sin(ang)), a.layout, &y0, &y1);
+    kp[o0] = from_f32<T>(y0);
+    kp[o1] = from_f32<T>(y1);
+  }
+  for (int k = threadIdx.x; k < kvd; k += blockDim.x) {
+    float v = to_f32(row[qd + kvd + k]);
+    if (bv) v += bv[k];
+    vp[k] = from_f32<T>(v);
+  }
+  if (i >= a.nf) return;
+  // Q of a full row: rotate in place.
+  for (int idx = threadIdx.x; idx < a.num_heads * half; idx += blockDim.x) {
+    const int h = idx / half, j = idx % half;
+    const Pair p = pair_of(j, half, a.layout);
+    const int o0 = h * hd + p.a, o1 = h * hd + p.b;
+    float x0 = to_f32(row[o0]), x1 = to_f32(row[o1]);
+    if (bq) x0 += bq[o0], x1 += bq[o1];
+    const double ang = pos * a.inv_freq[j];
+    float y0, y1;
+    rotate(x0, x1, static_cast<float>(cos(ang)), static_cast<float>(sin(ang)), a.layout, &y0, &y1);
+    row[o0] = from_f32<T>(y0);
+    row[o1] = from_f32<T>(y1);
+  }
+}
+
+}  // namespace
+
+void rope_write_kv(const RopeKvArgs& a, cudaStream_t stream) {
+  if (a.n == 0) return;
+  dispatch_dtype(a.dtype, [&](auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    rope_kv_kernel<T><<<a.n, 128, 0, stream>>>(a);
+    CUDA_CHECK_LAUNCH(rope_kv_kernel);
+  });
+}
+
+}  // namespace radial::kernels

@@ -1,0 +1,58 @@
+// The sampling kernel against sample_token (engine/token_sampling.h):
+// greedy exactly; with temperature, top-k and top-p the kernel sums in fp32
+// where the host sums in double, so a draw may differ only where the
+// uniform lies within 1e-4 of a boundary between two ids: then the kernel's
+// id must be the host's at uniform +- 1e-4.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "cuda_test_util.h"
+#include "engine/token_sampling.h"
+#include "kernels/sampling.cuh"
+
+using namespace radial;
+using namespace radial::test;
+
+TEST_CASE("sample_rows draws what sample_token draws", "[cuda][kernels]") {
+  std::mt19937 rng(21);
+  for (int vocab : {1, 7, 512, 1000, 128256}) {
+    const int n = 24;
+    std::vector<float> logits = random_vec(rng, static_cast<size_t>(n) * vocab, 3.f);
+    if (vocab > 7) {
+      logits[5] = NAN;
+      logits[vocab + 3] = INFINITY;
+      logits[2 * vocab + 1] = logits[2 * vocab + 2] = 50.f;  // a tie for greedy
+    }
+    std::vector<TokenSampling> ps(n);
+    std::uniform_real_distribution<float> u01(0.f, 1.f);
+    for (int i = 0; i < n; ++i) {
+      ps[i].temperature = i % 4 == 0 ? 0.f : 0.3f + u01(rng);
+      ps[i].top_k = i % 3 == 0 ? 0 : 1 + static_cast<int>(u01(rng) * 50);
+      ps[i].top_p = i % 2 ? 1.f : 0.2f + 0.8f * u01(rng);
+      ps[i].uniform = std::min(u01(rng), 0.999f);
+    }
+    std::vector<int> packed(4 * n);
+    for (int i = 0; i < n; ++i) {
+      std::memcpy(&packed[4 * i], &ps[i].temperature, 4);
+      packed[4 * i + 1] = ps[i].top_k;
+      std::memcpy(&packed[4 * i + 2], &ps[i].top_p, 4);
+      std::memcpy(&packed[4 * i + 3], &ps[i].uniform, 4);
+    }
+    DeviceBuffer dl = to_device(logits), dp = ints_to_device(packed), dt = poisoned(n * 4);
+    kernels::sample_rows(dl.as<float>(), n, vocab, dp.as<int>(), dt.as<int>(), nullptr);
+    const std::vector<int> got = ints_to_host(dt.get(), n);
+    for (int i = 0; i < n; ++i) {
+      INFO("vocab " << vocab << " row " << i << " T " << ps[i].temperature << " k " << ps[i].top_k
+                    << " p " << ps[i].top_p << " u " << ps[i].uniform);
+      std::span<const float> row(logits.data() + static_cast<size_t>(i) * vocab, vocab);
+      const int want = sample_token(row, ps[i]);
+      if (got[i] == want) continue;
+      REQUIRE(ps[i].temperature > 0.f);
+      TokenSampling lo = ps[i], hi = ps[i];
+      lo.uniform = std::max(0.f, lo.uniform - 1e-4f);
+      hi.uniform = std::min(0.9999f, hi.uniform + 1e-4f);
+      CHECK((got[i] == sample_token(row, lo) || got[i] == sample_token(row, hi)));
+    }
+  }
+}
