@@ -29,8 +29,8 @@ struct EngineService::Loop {
   };
 
   Loop(const ModelBundle& b, const ServiceOptions& opts, SchedulerObserver* observer)
-      : engine(b.weights, b.router, opts.backend),
-        scheduler(engine, b.tokenizer.get(), opts.scheduler, observer),
+      : engine(build_engine(b, opts)),
+        scheduler(*engine, b.tokenizer.get(), opts.scheduler, observer),
         max_queued(opts.limits.max_queued) {
     snapshot = scheduler.stats();
     thread = std::thread([this] { run(); });
@@ -98,7 +98,16 @@ struct EngineService::Loop {
     }
   }
 
-  Engine engine;
+  // The engine on the backend the options ask for (the factory may size the
+  // KV pool, so the Engine gets the options the backend was made with).
+  static std::unique_ptr<Engine> build_engine(const ModelBundle& b, const ServiceOptions& opts) {
+    BackendOptions bo = opts.backend;
+    if (!opts.backend_factory) return std::make_unique<Engine>(b.weights, b.router, bo);
+    auto backend = opts.backend_factory(*b.weights, b.router.get(), bo);
+    return std::make_unique<Engine>(b.weights, b.router, bo, std::move(backend));
+  }
+
+  std::unique_ptr<Engine> engine;
   Scheduler scheduler;
   int max_queued;
   std::thread thread;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "engine/model_bundle.h"
 #include "scheduler/observer.h"
 #include "scheduler/request.h"
@@ -31,6 +32,8 @@ struct ServingLimits {
 struct ServiceOptions {
   ModelSource model;
   BackendOptions backend;  // kv_blocks / max_slots / threads
+  // Makes the backend (engine/backend_factory.h); empty: the CPU backend.
+  BackendFactory backend_factory;
   SchedulerOptions scheduler;
   ServingLimits limits;
 };

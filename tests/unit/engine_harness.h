@@ -18,20 +18,12 @@ inline std::shared_ptr<const ModelWeights> default_model_weights() {
   return w;
 }
 
-// Submits all requests at once (so they share batches) and runs to idle.
-inline std::vector<SequenceResult> run_requests(std::shared_ptr<const ModelWeights> w,
-                                                std::shared_ptr<const RouterWeights> r,
-                                                const std::vector<GenerateRequest>& reqs,
-                                                const Tokenizer* tok = nullptr,
-                                                int max_batch = 4096, int threads = 1) {
-  int longest = 1, max_new = 1;
-  for (const auto& q : reqs) {
-    longest = std::max<int>(longest, static_cast<int>(q.prompt.size()));
-    max_new = std::max(max_new, q.max_tokens);
-  }
-  Engine engine(
-      w, r,
-      backend_options_for(w->config, longest, max_new, static_cast<int>(reqs.size()), threads));
+// Submits all requests at once (so they share batches) to a scheduler on
+// `engine` and runs to idle.
+inline std::vector<SequenceResult> run_requests_on(Engine& engine,
+                                                   const std::vector<GenerateRequest>& reqs,
+                                                   const Tokenizer* tok = nullptr,
+                                                   int max_batch = 4096) {
   SchedulerOptions so;
   so.max_batch_tokens = max_batch;
   Scheduler s(engine, tok, so);
@@ -41,6 +33,27 @@ inline std::vector<SequenceResult> run_requests(std::shared_ptr<const ModelWeigh
              SequenceCallbacks{nullptr, [&out, i](const SequenceResult& res) { out[i] = res; }});
   s.run_until_idle();
   return out;
+}
+
+// The CPU backend's options sized for `reqs`.
+inline BackendOptions options_for(const ModelConfig& c, const std::vector<GenerateRequest>& reqs,
+                                  int threads = 1) {
+  int longest = 1, max_new = 1;
+  for (const auto& q : reqs) {
+    longest = std::max<int>(longest, static_cast<int>(q.prompt.size()));
+    max_new = std::max(max_new, q.max_tokens);
+  }
+  return backend_options_for(c, longest, max_new, static_cast<int>(reqs.size()), threads);
+}
+
+// run_requests_on a fresh CPU engine for `w` and `r`.
+inline std::vector<SequenceResult> run_requests(std::shared_ptr<const ModelWeights> w,
+                                                std::shared_ptr<const RouterWeights> r,
+                                                const std::vector<GenerateRequest>& reqs,
+                                                const Tokenizer* tok = nullptr,
+                                                int max_batch = 4096, int threads = 1) {
+  Engine engine(w, r, options_for(w->config, reqs, threads));
+  return run_requests_on(engine, reqs, tok, max_batch);
 }
 
 inline std::vector<int> token_ids(const SequenceResult& r) {

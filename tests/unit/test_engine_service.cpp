@@ -54,7 +54,8 @@ TEST_CASE("service: concurrent submits from many threads equal their solo runs",
   for (int i = 0; i < 8; ++i) solo.push_back(generate(svc, req(i, 10 + i)));
   std::vector<std::thread> threads;
   std::vector<SequenceResult> together(8);
-  for (int i = 0; i < 8; ++i) threads.emplace_back([&, i] { together[i] = generate(svc, req(i, 10 + i)); });
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] { together[i] = generate(svc, req(i, 10 + i)); });
   for (auto& t : threads) t.join();
   for (int i = 0; i < 8; ++i) CHECK(token_ids(together[i]) == token_ids(solo[i]));
   // Give the loop a moment to publish its idle snapshot.
@@ -118,9 +119,25 @@ TEST_CASE("service: cancel from another thread", "[service]") {
   EngineService svc(options());
   std::promise<SequenceResult> done;
   std::atomic<int> tokens{0};
-  const uint64_t id = svc.submit(req(1, 400), {[&](const GeneratedToken&) { ++tokens; },
-                                               [&](const SequenceResult& r) { done.set_value(r); }});
+  const uint64_t id =
+      svc.submit(req(1, 400), {[&](const GeneratedToken&) { ++tokens; },
+                               [&](const SequenceResult& r) { done.set_value(r); }});
   while (tokens < 3) std::this_thread::sleep_for(1ms);
   svc.cancel(id);
   CHECK(done.get_future().get().finish == FinishReason::kCancelled);
+}
+
+TEST_CASE("service: the engine runs on the backend its factory makes", "[service]") {
+  ServiceOptions o = options();
+  int made = 0;
+  const BackendFactory cpu = backend_factory(BackendChoice{.kv_blocks = 48});
+  o.backend_factory = [&](const ModelWeights& w, const RouterWeights* r, BackendOptions& bo) {
+    ++made;
+    return cpu(w, r, bo);  // sets bo.kv_blocks = 48: the engine must use the factory's sizing
+  };
+  EngineService svc(o);
+  CHECK(made == 1);
+  CHECK(svc.stats().kv_blocks_total == 48);
+  EngineService plain(options());
+  CHECK(token_ids(generate(svc, req(3, 12))) == token_ids(generate(plain, req(3, 12))));
 }

@@ -1,9 +1,9 @@
 #include "tools/radial/backend_choice.h"
 
+#include <string>
+#include <utility>
+
 #include "engine/error.h"
-#ifdef RADIAL_WITH_CUDA_BACKEND
-#include "kernels/cuda_backend.h"
-#endif
 
 namespace radial::cli {
 
@@ -12,22 +12,9 @@ std::set<std::string> with_backend_options(std::set<std::string> extra) {
   return extra;
 }
 
-bool cuda_backend_built() {
-#ifdef RADIAL_WITH_CUDA_BACKEND
-  return true;
-#else
-  return false;
-#endif
-}
-
 BackendChoice backend_choice(const Args& args) {
   BackendChoice c;
   c.kind = args.str("backend", "cpu");
-  if (c.kind != "cpu" && c.kind != "cuda")
-    throw UsageError{"--backend expects cpu or cuda, got '" + c.kind + "'"};
-  if (c.kind == "cuda" && !cuda_backend_built())
-    throw UsageError{
-        "--backend cuda: this build has no CUDA backend (configure with RADIAL_CUDA=ON)"};
   c.dtype = c.kind == "cuda" ? DType::kBF16 : DType::kF32;
   if (auto d = args.get("dtype")) {
     if (*d == "f32")
@@ -38,11 +25,10 @@ BackendChoice backend_choice(const Args& args) {
       c.dtype = DType::kF16;
     else
       throw UsageError{"--dtype expects f32, bf16 or f16, got '" + *d + "'"};
-    if (c.kind == "cpu" && c.dtype != DType::kF32)
-      throw UsageError{"--dtype " + *d + ": the CPU backend computes in f32 only"};
   }
   if (auto f = args.number("gpu-memory-fraction")) {
-    if (!(*f > 0 && *f <= 1)) throw UsageError{"--gpu-memory-fraction expects a number in (0, 1]"};
+    if (c.kind != "cuda")
+      throw UsageError{"--gpu-memory-fraction applies only with --backend cuda"};
     c.gpu_memory_fraction = *f;
   }
   if (auto k = args.integer("kv-blocks")) {
@@ -51,28 +37,16 @@ BackendChoice backend_choice(const Args& args) {
       throw UsageError{"give --gpu-memory-fraction or --kv-blocks, not both"};
     c.kv_blocks = static_cast<int>(*k);
   }
-  if (c.kind == "cpu" && args.has("gpu-memory-fraction"))
-    throw UsageError{"--gpu-memory-fraction applies only with --backend cuda"};
-  return c;
-}
-
-std::unique_ptr<Engine> make_engine(std::shared_ptr<const ModelWeights> weights,
-                                    std::shared_ptr<const RouterWeights> router,
-                                    BackendOptions opts, const BackendChoice& choice) {
-  if (choice.kind == "cpu") {
-    if (choice.kv_blocks > 0) opts.kv_blocks = choice.kv_blocks;
-    return std::make_unique<Engine>(weights, router, opts);
+  try {
+    check_backend_choice(c);
+  } catch (const Error& e) {
+    std::string msg = e.what();  // "field: ..." with the config file's field names
+    for (auto [from, to] : {std::pair{"gpu_memory_fraction", "gpu-memory-fraction"},
+                            std::pair{"kv_blocks", "kv-blocks"}})
+      if (msg.rfind(from, 0) == 0) msg = to + msg.substr(std::string(from).size());
+    throw UsageError{"--" + msg};
   }
-#ifdef RADIAL_WITH_CUDA_BACKEND
-  CudaOptions co;
-  co.dtype = choice.dtype;
-  co.gpu_memory_fraction = choice.gpu_memory_fraction;
-  opts.kv_blocks = choice.kv_blocks;  // 0: from the budget
-  auto backend = make_cuda_backend(*weights, router.get(), opts, co);
-  return std::make_unique<Engine>(weights, router, opts, std::move(backend));
-#else
-  throw Error(ErrorCode::kUnsupported, "this build has no CUDA backend");
-#endif
+  return c;
 }
 
 }  // namespace radial::cli

@@ -1,0 +1,61 @@
+#include "engine/backend_factory.h"
+
+#include "engine/error.h"
+#ifdef RADIAL_WITH_CUDA_BACKEND
+#include "kernels/cuda_backend.h"
+#endif
+
+namespace radial {
+
+bool cuda_backend_built() {
+#ifdef RADIAL_WITH_CUDA_BACKEND
+  return true;
+#else
+  return false;
+#endif
+}
+
+void check_backend_choice(const BackendChoice& c) {
+  if (c.kind != "cpu" && c.kind != "cuda")
+    throw Error(ErrorCode::kInvalidArgument, "backend: expected cpu or cuda, got '" + c.kind + "'");
+  if (c.kind == "cuda" && !cuda_backend_built())
+    throw Error(ErrorCode::kUnsupported,
+                "backend cuda: this build has no CUDA backend (configure with -DRADIAL_CUDA=ON)");
+  if (c.dtype != DType::kF32 && c.dtype != DType::kBF16 && c.dtype != DType::kF16)
+    throw Error(ErrorCode::kInvalidArgument, "dtype: expected f32, bf16 or f16");
+  if (c.kind == "cpu" && c.dtype != DType::kF32)
+    throw Error(ErrorCode::kInvalidArgument, "dtype: the CPU backend computes in f32 only");
+  if (!(c.gpu_memory_fraction > 0 && c.gpu_memory_fraction <= 1))
+    throw Error(ErrorCode::kInvalidArgument, "gpu_memory_fraction: expected a number in (0, 1]");
+  if (c.kv_blocks < 0)
+    throw Error(ErrorCode::kInvalidArgument, "kv_blocks: expected a count >= 0 (0: automatic)");
+}
+
+BackendFactory backend_factory(const BackendChoice& choice) {
+  check_backend_choice(choice);
+  return [choice](const ModelWeights& weights, const RouterWeights* router,
+                  BackendOptions& opts) -> std::unique_ptr<Backend> {
+    if (choice.kind == "cpu") {
+      if (choice.kv_blocks > 0) opts.kv_blocks = choice.kv_blocks;
+      return make_cpu_backend(weights, router, opts);
+    }
+#ifdef RADIAL_WITH_CUDA_BACKEND
+    CudaOptions co;
+    co.dtype = choice.dtype;
+    co.gpu_memory_fraction = choice.gpu_memory_fraction;
+    opts.kv_blocks = choice.kv_blocks;  // 0: as many as the memory budget holds
+    return make_cuda_backend(weights, router, opts, co);
+#else
+    throw Error(ErrorCode::kUnsupported, "this build has no CUDA backend");
+#endif
+  };
+}
+
+std::unique_ptr<Engine> make_engine(std::shared_ptr<const ModelWeights> weights,
+                                    std::shared_ptr<const RouterWeights> router,
+                                    BackendOptions opts, const BackendChoice& choice) {
+  auto backend = backend_factory(choice)(*weights, router.get(), opts);
+  return std::make_unique<Engine>(std::move(weights), std::move(router), opts, std::move(backend));
+}
+
+}  // namespace radial
