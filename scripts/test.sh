@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds and runs the whole test suite:
-#   1. release build (CPU backend; CUDA too when nvcc is found), all tests
-#   2. ASan + UBSan build (no CUDA), unit and e2e tests
-#   3. TSan build (no CUDA, no gRPC: Debian's gRPC is not instrumented), unit
-#      tests: the CPU backend's thread pool, the engine loop thread
-# Each stage prints its time. Set RADIAL_TEST_STAGES to a subset, e.g.
-# "release" or "release asan", to run fewer.
+# Installs dependencies, builds and runs the whole test suite, stage by stage:
+#   release    Release build (CPU backend; the CUDA backend too when nvcc is
+#              found), unit + e2e tests, and the `cuda` tests (they skip with a
+#              message where no GPU is present)
+#   asan       ASan + UBSan build (no CUDA), unit and e2e tests with the server
+#   tsan       TSan build (no CUDA, no gRPC: Debian's gRPC is not
+#              instrumented), unit tests: the CPU backend's thread pool, the
+#              scheduler and the engine loop thread (EngineService)
+#   stress     the short load and fault run on the release build
+#              (scripts/stress.sh --short)
+#   fuzz       libFuzzer targets, 10 s each (scripts/fuzz.sh 10)
+#   container  builds the CPU-only image with podman and tests it
+#              (scripts/container-test.sh)
+# Each stage has a time budget (seconds) sized for CI (2 cores, cold caches)
+# and prints its time; a summary table comes last. A stage over its budget is
+# reported, not failed (timings are noisy); a failing stage stops the run.
+# RADIAL_TEST_STAGES picks a subset, e.g. RADIAL_TEST_STAGES="release asan".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-$(nproc)}
-STAGES=${RADIAL_TEST_STAGES:-"release asan tsan"}
+STAGES=${RADIAL_TEST_STAGES:-"release stress asan tsan fuzz container"}
 
-stage_start=0
-begin() { stage_start=$(date +%s); echo "=== stage $1 ==="; }
-end() { echo "=== stage $1: $(( $(date +%s) - stage_start )) s ==="; }
-
-begin deps
-bash scripts/install-deps.sh
-end deps
+declare -A BUDGET=([deps]=600 [release]=1020 [asan]=1200 [tsan]=480 [fuzz]=420 [stress]=300 [container]=1200)
+SUMMARY=()
+run_stage() {  # run_stage NAME FUNCTION
+  local name=$1 fn=$2 start elapsed budget=${BUDGET[$1]}
+  echo "=== stage $name (budget ${budget} s) ==="
+  start=$(date +%s)
+  "$fn"
+  elapsed=$(($(date +%s) - start))
+  local verdict=ok
+  [ "$elapsed" -gt "$budget" ] && verdict="OVER BUDGET"
+  echo "=== stage $name: ${elapsed} s of ${budget} s: $verdict ==="
+  SUMMARY+=("$(printf '%-10s %6s s %6s s  %s' "$name" "$elapsed" "$budget" "$verdict")")
+}
 
 build() {  # build DIR [cmake args...]
   local dir=$1; shift
@@ -26,29 +42,38 @@ build() {  # build DIR [cmake args...]
   cmake --build "$dir" -j "$JOBS"
 }
 
+stage_deps() {
+  local extra=()
+  [[ " $STAGES " == *" container "* ]] && extra=(--container-test)
+  bash scripts/install-deps.sh "${extra[@]}"
+}
+stage_release() {
+  build build -DCMAKE_BUILD_TYPE=Release
+  ctest --test-dir build --output-on-failure -j "$JOBS" -L "unit|e2e|cuda"
+}
+stage_asan() {
+  build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRADIAL_CUDA=OFF -DRADIAL_SANITIZE=address,undefined
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L "unit|e2e"
+}
+stage_tsan() {
+  build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRADIAL_CUDA=OFF -DRADIAL_SANITIZE=thread -DRADIAL_BUILD_SERVER=OFF
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L unit
+}
+stage_fuzz() { bash scripts/fuzz.sh 10; }
+stage_stress() { bash scripts/stress.sh --short; }
+stage_container() { bash scripts/container-test.sh; }
+
+total_start=$(date +%s)
+run_stage deps stage_deps
 for stage in $STAGES; do
   case $stage in
-    release)
-      begin release
-      build build -DCMAKE_BUILD_TYPE=Release
-      ctest --test-dir build --output-on-failure -j "$JOBS"
-      end release
-      ;;
-    asan)
-      begin asan-ubsan
-      build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRADIAL_CUDA=OFF -DRADIAL_SANITIZE=address,undefined
-      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L "unit|e2e"
-      end asan-ubsan
-      ;;
-    tsan)
-      begin tsan
-      build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRADIAL_CUDA=OFF -DRADIAL_SANITIZE=thread -DRADIAL_BUILD_SERVER=OFF
-      TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-        ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L unit
-      end tsan
-      ;;
+    release | asan | tsan | fuzz | stress | container) run_stage "$stage" "stage_$stage" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
-echo "all test stages passed: $STAGES"
+echo
+echo "stage        time   budget"
+printf '%s\n' "${SUMMARY[@]}"
+echo "total: $(($(date +%s) - total_start)) s; all test stages passed: $STAGES"

@@ -74,6 +74,19 @@ const std::vector<Option>& options() {
        [](DaemonConfig& c, const Value& v) {
          c.metrics_listen = as_str(v) == "off" ? std::string() : as_str(v);
        }},
+      {"health_listen", Kind::kString,
+       "plaintext gRPC health service only, for probes (default \"\": none)",
+       [](DaemonConfig& c, const Value& v) { c.health_listen = as_str(v); }},
+      {"tls_cert_file", Kind::kString, "PEM server certificate chain: serve gRPC over TLS",
+       [](DaemonConfig& c, const Value& v) { c.tls_cert_file = as_str(v); }},
+      {"tls_key_file", Kind::kString, "PEM private key of --tls-cert-file",
+       [](DaemonConfig& c, const Value& v) { c.tls_key_file = as_str(v); }},
+      {"tls_client_ca_file", Kind::kString,
+       "PEM CA bundle: require and verify client certificates (mutual TLS)",
+       [](DaemonConfig& c, const Value& v) { c.tls_client_ca_file = as_str(v); }},
+      {"auth_token_file", Kind::kString,
+       "file holding a shared token; calls must send `authorization: Bearer <token>`",
+       [](DaemonConfig& c, const Value& v) { c.auth_token_file = as_str(v); }},
       {"threads", Kind::kInt, "CPU worker threads (0: all cores)",
        [](DaemonConfig& c, const Value& v) { c.service.backend.threads = as_int(v); }, 0, 4096},
       {"kv_blocks", Kind::kInt, "KV pool blocks (0: auto)",
@@ -112,6 +125,12 @@ const std::vector<Option>& options() {
        [](DaemonConfig& c, const Value& v) { c.service.limits.max_stop_length = as_int(v); }, 1},
       {"max_message_bytes", Kind::kInt, "gRPC max receive message size (default 1048576)",
        [](DaemonConfig& c, const Value& v) { c.max_message_bytes = as_int(v); }, 1024},
+      {"max_streams_per_connection", Kind::kInt,
+       "concurrent gRPC streams per client connection (default 256)",
+       [](DaemonConfig& c, const Value& v) { c.max_streams_per_connection = as_int(v); }, 1},
+      {"max_deadline_s", Kind::kDouble,
+       "cap on a generation's duration in seconds (default 600; 0: none)",
+       [](DaemonConfig& c, const Value& v) { c.max_deadline_s = std::get<double>(v); }, 0, 86400},
       {"drain_timeout_s", Kind::kDouble, "SIGTERM: seconds to let requests finish (default 30)",
        [](DaemonConfig& c, const Value& v) { c.drain_timeout_s = std::get<double>(v); }, 0, 86400},
       {"log_level",
@@ -286,6 +305,12 @@ DaemonConfig parse_daemon_config(int argc, char** argv) {
   // for a dummy model (load_bundle would take them from it).
   if (!cfg.service.model.dummy_config.empty() && !model_given) cfg.service.model.model.clear();
   if (cfg.model_name.empty()) cfg.model_name = derive_model_name(cfg.service.model);
+  if (cfg.tls_cert_file.empty() != cfg.tls_key_file.empty())
+    throw ConfigError("tls_cert_file and tls_key_file must be given together");
+  if (!cfg.tls_client_ca_file.empty() && cfg.tls_cert_file.empty())
+    throw ConfigError("tls_client_ca_file needs tls_cert_file and tls_key_file");
+  if (!cfg.health_listen.empty() && cfg.health_listen == cfg.listen)
+    throw ConfigError("health_listen must differ from listen");
   return cfg;
 }
 

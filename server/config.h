@@ -24,14 +24,24 @@ struct DaemonConfig {
   std::string model_name;                         // the `model` label; "" = derived
   std::string listen = "127.0.0.1:50051";         // gRPC address
   std::string metrics_listen = "127.0.0.1:9090";  // "" = no metrics endpoint
+  std::string health_listen;                      // plaintext health-only gRPC; "" = none
+  std::string tls_cert_file;                      // PEM server certificate chain ("" = plaintext)
+  std::string tls_key_file;                       // PEM private key of tls_cert_file
+  std::string tls_client_ca_file;                 // PEM CA: client certificates required
+  std::string auth_token_file;                    // file holding the shared bearer token
   int max_message_bytes = 1 << 20;                // gRPC max receive message size
+  int max_streams_per_connection = 256;           // HTTP/2 concurrent streams per connection
+  double max_deadline_s = 600;                    // cap on a generation's duration; 0 = none
   double drain_timeout_s = 30;                    // SIGTERM: wait this long for requests
   std::string log_level = "info";                 // trace|debug|info|warn|error|critical|off
   bool help = false;                              // --help was given
 };
 
 // Parses argv: --config FILE first (wherever it appears), then every other
-// flag in order. Throws ConfigError. Fills model_name when empty.
+// flag in order, then checks the combination (tls_cert_file and
+// tls_key_file come together; tls_client_ca_file needs them). Throws
+// ConfigError. Fills model_name when empty. Files are read later (radiald
+// main), so that their contents never sit in this struct.
 DaemonConfig parse_daemon_config(int argc, char** argv);
 
 // Applies the JSON object `text` (the contents of a config file) to `cfg`.

@@ -41,6 +41,15 @@ pb::FinishReason finish_to_proto(radial::FinishReason r) {
 
 }  // namespace
 
+void check_request_id(const std::string& request_id) {
+  constexpr size_t kMaxRequestIdBytes = 128;
+  radial::require(request_id.size() <= kMaxRequestIdBytes, radial::ErrorCode::kInvalidArgument,
+                  "request_id is longer than 128 bytes");
+  for (unsigned char c : request_id)
+    radial::require(c >= 0x21 && c <= 0x7e, radial::ErrorCode::kInvalidArgument,
+                    "request_id must be printable ASCII without spaces");
+}
+
 radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
                                           const radial::EngineService& service) {
   radial::GenerateRequest req;

@@ -25,6 +25,10 @@ namespace radial::server {
 radial::GenerateRequest to_engine_request(const radial::v1::GenerateRequest& in,
                                           const radial::EngineService& service);
 
+// The client's request_id: empty (the server makes one) or at most 128
+// printable ASCII bytes without spaces; else Error kInvalidArgument.
+void check_request_id(const std::string& request_id);
+
 // One generated token's routing record.
 void fill_token_info(const radial::GeneratedToken& t, radial::v1::TokenInfo* out);
 

@@ -10,16 +10,19 @@
 #include <set>
 #include <stdexcept>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/error.h"
 #include "engine/router.h"
 #include "radial/v1/radial.grpc.pb.h"
+#include "server/auth.h"
 #include "server/convert.h"
 #include "server/metrics.h"
+#include "server/transport.h"
+#include "server/watchdog.h"
 
 namespace radial::server {
 namespace {
@@ -28,7 +31,9 @@ namespace pb = radial::v1;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(20);
-constexpr size_t kMaxRequestIdBytes = 128;
+// A streaming call still blocked (a client that stopped reading) this long
+// after the deadline cap is cancelled by the watchdog.
+constexpr auto kCapGrace = std::chrono::seconds(2);
 const char* const kServiceName = "radial.v1.Radial";
 
 grpc::StatusCode to_grpc_code(radial::ErrorCode c) {
@@ -114,7 +119,13 @@ struct CallState {
 
 class RadialService final : public pb::Radial::Service {
  public:
-  explicit RadialService(Metrics* metrics) : metrics_(metrics) {
+  RadialService(Metrics* metrics, std::string auth_token, double max_deadline_s)
+      : metrics_(metrics),
+        auth_token_(std::move(auth_token)),
+        max_duration_(max_deadline_s > 0 ? std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(max_deadline_s))
+                                         : Clock::duration(0)),
+        watchdog_(max_duration_.count() > 0 ? max_duration_ + kCapGrace : Clock::duration(0)) {
     std::random_device rd;
     id_prefix_ = std::uniform_int_distribution<uint32_t>()(rd);
   }
@@ -157,22 +168,31 @@ class RadialService final : public pb::Radial::Service {
       first = false;
       return writer->Write(msg);
     };
+    if (grpc::Status st = authorize(ctx); !st.ok()) return finish_status("Generate", st);
+    // Still running kCapGrace after the cap: blocked in Write; cancelled.
+    CallWatchdog::Registration watched(watchdog_, ctx);
     pb::GenerateResponse last;
-    grpc::Status st = generate(ctx, *req, write_token, &request_id, &last);
+    std::string end_line;
+    grpc::Status st = generate(ctx, *req, write_token, &request_id, &last, &end_line);
     if (st.ok() && !writer->Write(last))
       st = grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+    log_end(request_id, end_line, st);
     return finish_status("Generate", st);
   }
 
   grpc::Status GenerateUnary(grpc::ServerContext* ctx, const pb::GenerateRequest* req,
                              pb::GenerateResponse* resp) override {
+    if (grpc::Status st = authorize(ctx); !st.ok()) return finish_status("GenerateUnary", st);
     std::string request_id;
-    grpc::Status st = generate(ctx, *req, nullptr, &request_id, resp);
+    std::string end_line;
+    grpc::Status st = generate(ctx, *req, nullptr, &request_id, resp, &end_line);
+    log_end(request_id, end_line, st);
     return finish_status("GenerateUnary", st);
   }
 
-  grpc::Status Tokenize(grpc::ServerContext*, const pb::TokenizeRequest* req,
+  grpc::Status Tokenize(grpc::ServerContext* ctx, const pb::TokenizeRequest* req,
                         pb::TokenizeResponse* resp) override {
+    if (grpc::Status st = authorize(ctx); !st.ok()) return finish_status("Tokenize", st);
     Lease lease(this);
     grpc::Status st = lease.open(/*generation=*/false);
     if (st.ok()) {
@@ -191,8 +211,9 @@ class RadialService final : public pb::Radial::Service {
     return finish_status("Tokenize", st);
   }
 
-  grpc::Status ModelInfo(grpc::ServerContext*, const pb::ModelInfoRequest*,
+  grpc::Status ModelInfo(grpc::ServerContext* ctx, const pb::ModelInfoRequest*,
                          pb::ModelInfoResponse* resp) override {
+    if (grpc::Status st = authorize(ctx); !st.ok()) return finish_status("ModelInfo", st);
     Lease lease(this);
     grpc::Status st = lease.open(/*generation=*/false);
     if (st.ok())
@@ -201,6 +222,20 @@ class RadialService final : public pb::Radial::Service {
   }
 
  private:
+  // OK when no token is configured or the call carries
+  // `authorization: Bearer <token>`; UNAUTHENTICATED otherwise.
+  grpc::Status authorize(grpc::ServerContext* ctx) const {
+    if (auth_token_.empty()) return grpc::Status::OK;
+    const auto& md = ctx->client_metadata();
+    const auto it = md.find("authorization");
+    std::string_view value;
+    if (it != md.end()) value = std::string_view(it->second.data(), it->second.size());
+    const AuthResult r = check_bearer(it == md.end() ? nullptr : &value, auth_token_);
+    if (r == AuthResult::kOk) return grpc::Status::OK;
+    spdlog::debug("unauthenticated call from {}: {}", ctx->peer(), auth_error_message(r));
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, auth_error_message(r));
+  }
+
   // Holds the service for one handler; detach() waits for every lease.
   struct Lease {
     explicit Lease(RadialService* s) : owner(s) {}
@@ -227,6 +262,14 @@ class RadialService final : public pb::Radial::Service {
     std::string model_name;
   };
 
+  // "[id] end: status=<CODE> finish=...": one line per accepted request,
+  // with the status the call really ends with.
+  static void log_end(const std::string& request_id, const std::string& end_line,
+                      const grpc::Status& st) {
+    if (!end_line.empty())
+      spdlog::info("[{}] end: status={} {}", request_id, code_name(st.error_code()), end_line);
+  }
+
   grpc::Status finish_status(const char* method, const grpc::Status& st) {
     if (!st.ok()) {
       if (metrics_ != nullptr) metrics_->count_error(code_name(st.error_code()));
@@ -245,20 +288,21 @@ class RadialService final : public pb::Radial::Service {
   // Runs one generation. `write_token` (streaming; null for unary) sends a
   // token and returns false when the client is gone. On success `out` holds
   // the final message (unary: every token and the whole text as well).
-  // Exactly one Status comes back for every call.
+  // Exactly one Status comes back for every call. For an accepted request
+  // `end_line` gets the details of its log line ("finish=... seconds=...");
+  // log_end() writes the line once the call's final status is known.
   grpc::Status generate(grpc::ServerContext* ctx, const pb::GenerateRequest& in,
                         const std::function<bool(const radial::GeneratedToken&)>& write_token,
-                        std::string* request_id, pb::GenerateResponse* out) {
+                        std::string* request_id, pb::GenerateResponse* out, std::string* end_line) {
     const Clock::time_point start = Clock::now();
     Lease lease(this);
     if (grpc::Status st = lease.open(/*generation=*/true); !st.ok()) return st;
-    if (in.request_id().size() > kMaxRequestIdBytes)
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "request_id is longer than 128 bytes");
-    for (unsigned char c : in.request_id())
-      if (c < 0x21 || c > 0x7e)
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "request_id must be printable ASCII without spaces");
+    try {
+      check_request_id(in.request_id());
+    } catch (const radial::Error& e) {
+      spdlog::info("[{}] rejected: INVALID_ARGUMENT: {}", make_request_id(), e.what());
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
+    }
     *request_id = in.request_id().empty() ? make_request_id() : in.request_id();
     const std::string& rid = *request_id;
 
@@ -302,9 +346,13 @@ class RadialService final : public pb::Radial::Service {
       return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
     }
 
-    // Relay tokens until the final callback; on client cancel, deadline or a
-    // failed write, cancel the sequence and still wait for its final callback
-    // so that its KV blocks are free before the call ends.
+    // Relay tokens until the final callback; on client cancel, deadline, a
+    // failed write or the server's deadline cap, cancel the sequence and
+    // still wait for its final callback so that its KV blocks are free
+    // before the call ends.
+    const Clock::time_point cap =
+        max_duration_.count() > 0 ? start + max_duration_ : Clock::time_point::max();
+    bool capped = false;
     bool client_gone = false;
     std::deque<radial::GeneratedToken> batch;
     radial::SequenceResult result;
@@ -328,6 +376,7 @@ class RadialService final : public pb::Radial::Service {
           }
         }
         if (!client_gone && ctx->IsCancelled()) client_gone = true;
+        if (!client_gone && !done && Clock::now() >= cap) capped = client_gone = true;
         if (client_gone && !done) lease.service->cancel(id);
       }
       batch.clear();
@@ -336,11 +385,16 @@ class RadialService final : public pb::Radial::Service {
 
     track(id, false);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    spdlog::info(
-        "[{}] end: finish={} prompt_tokens={} tokens={} mean_depth={:.2f} seconds={:.3f}{}", rid,
-        radial::finish_reason_name(result.finish), result.usage.prompt_tokens,
-        result.usage.generated_tokens, result.usage.mean_depth, seconds,
-        client_gone ? " (client gone)" : "");
+    *end_line =
+        fmt::format("finish={} prompt_tokens={} tokens={} mean_depth={:.2f} seconds={:.3f}{}",
+                    radial::finish_reason_name(result.finish), result.usage.prompt_tokens,
+                    result.usage.generated_tokens, result.usage.mean_depth, seconds,
+                    capped        ? " (deadline cap)"
+                    : client_gone ? " (client gone)"
+                                  : "");
+    if (capped || (client_gone && Clock::now() >= cap))
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "the generation ran past the server's max_deadline_s");
     if (client_gone || ctx->IsCancelled()) {
       if (ctx->deadline() <= std::chrono::system_clock::now())
         return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded");
@@ -368,6 +422,9 @@ class RadialService final : public pb::Radial::Service {
   }
 
   Metrics* metrics_;
+  const std::string auth_token_;
+  const Clock::duration max_duration_;  // the deadline cap; 0: none
+  CallWatchdog watchdog_;               // streaming calls blocked past the cap
   uint32_t id_prefix_ = 0;
   std::atomic<uint64_t> id_counter_{0};
   std::mutex mu_;
@@ -380,34 +437,50 @@ class RadialService final : public pb::Radial::Service {
 };
 
 struct GrpcServer::Impl {
-  explicit Impl(Metrics* m) : service(m) {}
+  Impl(Metrics* m, const GrpcServerOptions& o) : service(m, o.auth_token, o.max_deadline_s) {}
   RadialService service;
   std::unique_ptr<grpc::Server> server;
+  grpc::CallbackGenericService unimplemented;   // the health server's other methods
+  std::unique_ptr<grpc::Server> health_server;  // health_listen: health only, plaintext
   int port = 0;
+  int health_port = 0;
   bool stopped = false;
 
   void set_health(bool serving) {
-    if (auto* h = server->GetHealthCheckService()) {
-      h->SetServingStatus("", serving);
-      h->SetServingStatus(kServiceName, serving);
+    for (grpc::Server* s : {server.get(), health_server.get()}) {
+      if (s == nullptr) continue;
+      if (auto* h = s->GetHealthCheckService()) {
+        h->SetServingStatus("", serving);
+        h->SetServingStatus(kServiceName, serving);
+      }
     }
   }
 };
 
 GrpcServer::GrpcServer(const GrpcServerOptions& opts, Metrics* metrics)
-    : impl_(std::make_unique<Impl>(metrics)) {
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    : impl_(std::make_unique<Impl>(metrics, opts)) {
+  grpc::EnableDefaultHealthCheckService(true);  // every server built from now on
   grpc::ServerBuilder builder;
-  // One process per port: without this, Linux gRPC sets SO_REUSEPORT and a
-  // second daemon would silently share the port.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(opts.listen, grpc::InsecureServerCredentials(), &impl_->port);
-  builder.SetMaxReceiveMessageSize(opts.max_message_bytes);
+  configure_main_builder(builder, opts.max_message_bytes, opts.max_streams_per_connection,
+                         /*reflection=*/opts.auth_token.empty());
+  builder.AddListeningPort(
+      opts.listen,
+      server_credentials(TlsPem{opts.tls_cert_chain, opts.tls_private_key, opts.tls_client_ca}),
+      &impl_->port);
   builder.RegisterService(&impl_->service);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0)
     throw std::runtime_error("cannot listen on " + opts.listen);
+  if (!opts.health_listen.empty()) {
+    try {
+      impl_->health_server =
+          start_health_server(opts.health_listen, &impl_->unimplemented, &impl_->health_port);
+    } catch (...) {
+      impl_->server->Shutdown();
+      impl_->server->Wait();
+      throw;
+    }
+  }
   impl_->set_health(false);
 }
 
@@ -416,6 +489,7 @@ GrpcServer::~GrpcServer() {
 }
 
 int GrpcServer::port() const { return impl_->port; }
+int GrpcServer::health_port() const { return impl_->health_port; }
 
 void GrpcServer::attach(radial::EngineService* service, const std::string& model_name) {
   impl_->service.attach(service, model_name);
@@ -435,6 +509,10 @@ void GrpcServer::shutdown(std::chrono::milliseconds deadline) {
   begin_drain();
   impl_->server->Shutdown(std::chrono::system_clock::now() + deadline);
   impl_->server->Wait();
+  if (impl_->health_server) {
+    impl_->health_server->Shutdown(std::chrono::system_clock::now());
+    impl_->health_server->Wait();
+  }
   impl_->service.detach();
 }
 

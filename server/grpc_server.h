@@ -25,6 +25,20 @@ class Metrics;
 struct GrpcServerOptions {
   std::string listen = "127.0.0.1:50051";  // host:port; port 0 picks a free one
   int max_message_bytes = 1 << 20;         // max receive message size
+  int max_streams_per_connection = 256;    // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+  // Generations running longer are cancelled and end with DEADLINE_EXCEEDED
+  // (a stalled streaming reader: the call is cancelled 2 s later); 0: none.
+  double max_deadline_s = 600;
+  // TLS (PEM contents): cert chain and key both empty = plaintext; client_ca
+  // set = client certificates required and verified.
+  std::string tls_cert_chain, tls_private_key, tls_client_ca;
+  // Non-empty: every radial.v1.Radial call must carry the metadata
+  // `authorization: Bearer <auth_token>` (else UNAUTHENTICATED) and server
+  // reflection is off. The health service never needs it.
+  std::string auth_token;
+  // Non-empty: a second, plaintext server there with only the health
+  // service (same statuses), e.g. for Kubernetes probes when TLS is on.
+  std::string health_listen;
 };
 
 class GrpcServer {
@@ -37,8 +51,9 @@ class GrpcServer {
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
 
-  // The bound port.
+  // The bound ports (health_port: 0 without health_listen).
   int port() const;
+  int health_port() const;
 
   // Serves `service` from now on (it must stay alive until shutdown()
   // returns) and marks the health status SERVING.

@@ -16,8 +16,10 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -26,6 +28,7 @@
 
 #include "engine/error.h"
 #include "scheduler/engine_service.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/grpc_server.h"
 #include "server/metrics.h"
@@ -108,6 +111,63 @@ class SignalWatcher {
   bool stop_ = false;
 };
 
+// The contents of the file named by config key `key`; throws ConfigError.
+std::string read_config_file(const char* key, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw radial::server::ConfigError(std::string(key) + ": cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().empty())
+    throw radial::server::ConfigError(std::string(key) + ": " + path + " is empty");
+  return ss.str();
+}
+
+// The gRPC server's options: files read, the token loaded. Throws ConfigError.
+radial::server::GrpcServerOptions grpc_options(const DaemonConfig& cfg) {
+  radial::server::GrpcServerOptions o;
+  o.listen = cfg.listen;
+  o.max_message_bytes = cfg.max_message_bytes;
+  o.max_streams_per_connection = cfg.max_streams_per_connection;
+  o.max_deadline_s = cfg.max_deadline_s;
+  o.health_listen = cfg.health_listen;
+  if (!cfg.tls_cert_file.empty()) {
+    o.tls_cert_chain = read_config_file("tls_cert_file", cfg.tls_cert_file);
+    o.tls_private_key = read_config_file("tls_key_file", cfg.tls_key_file);
+  }
+  if (!cfg.tls_client_ca_file.empty())
+    o.tls_client_ca = read_config_file("tls_client_ca_file", cfg.tls_client_ca_file);
+  if (!cfg.auth_token_file.empty()) {
+    std::string warning;
+    try {
+      o.auth_token = radial::server::load_token_file(cfg.auth_token_file, &warning);
+    } catch (const std::runtime_error& e) {
+      throw radial::server::ConfigError(e.what());
+    }
+    if (!warning.empty()) spdlog::warn("{}", warning);
+  }
+  return o;
+}
+
+// True for "127.x.x.x:port", "localhost:port" and "[::1]:port".
+bool is_loopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("localhost:", 0) == 0 ||
+         address.rfind("[::1]:", 0) == 0;
+}
+
+// Start-up warnings about an open configuration.
+void warn_about_security(const DaemonConfig& cfg) {
+  if (cfg.auth_token_file.empty() && cfg.tls_client_ca_file.empty())
+    spdlog::warn(
+        "no client authentication configured (auth_token_file, tls_client_ca_file): anyone who "
+        "can connect to {} can use the model",
+        cfg.listen);
+  if (cfg.tls_cert_file.empty() && !is_loopback(cfg.listen))
+    spdlog::warn("gRPC on {} is plaintext (no tls_cert_file): requests{} travel unencrypted",
+                 cfg.listen, cfg.auth_token_file.empty() ? "" : " and the auth token");
+  if (cfg.max_deadline_s == 0)
+    spdlog::warn("max_deadline_s is 0: a client that stops reading can hold a call forever");
+}
+
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("radiald");
   spdlog::set_default_logger(logger);
@@ -135,16 +195,28 @@ int run(const DaemonConfig& cfg_in) {
     }
   }
 
+  radial::server::GrpcServerOptions gopts;
+  try {
+    gopts = grpc_options(cfg);
+  } catch (const radial::server::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  warn_about_security(cfg);
   std::unique_ptr<radial::server::GrpcServer> server;
   try {
-    server = std::make_unique<radial::server::GrpcServer>(
-        radial::server::GrpcServerOptions{cfg.listen, cfg.max_message_bytes}, &metrics);
+    server = std::make_unique<radial::server::GrpcServer>(gopts, &metrics);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
   }
-  spdlog::info("gRPC on {} (port {}); loading model {}", cfg.listen, server->port(),
-               cfg.model_name);
+  spdlog::info("gRPC on {} (port {}, {}{}){}; loading model {}", cfg.listen, server->port(),
+               cfg.tls_cert_file.empty() ? "plaintext" : "TLS",
+               cfg.tls_client_ca_file.empty() ? "" : ", client certificates required",
+               cfg.auth_token_file.empty() ? "" : ", bearer token required", cfg.model_name);
+  if (server->health_port() != 0)
+    spdlog::info("health service (plaintext) on {} (port {})", cfg.health_listen,
+                 server->health_port());
 
   std::unique_ptr<radial::EngineService> service;
   try {

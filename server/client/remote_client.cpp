@@ -167,7 +167,8 @@ namespace internal {
 // check started() first: false means the handle was already cancelled.
 class CallContext {
  public:
-  explicit CallContext(const CallOptions& options) {
+  CallContext(const CallOptions& options, const std::string& bearer_token) {
+    if (!bearer_token.empty()) ctx_.AddMetadata("authorization", "Bearer " + bearer_token);
     if (options.timeout) ctx_.set_deadline(std::chrono::system_clock::now() + *options.timeout);
     ctx_.set_wait_for_ready(options.wait_for_ready);
     if (options.cancel) {
@@ -287,8 +288,16 @@ Client::Client(ChannelOptions options) : impl_(std::make_unique<Impl>()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   if (!options.user_agent_prefix.empty()) args.SetUserAgentPrefix(options.user_agent_prefix);
-  impl_->channel =
-      grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_certs;
+    ssl.pem_cert_chain = options.tls_cert_chain;
+    ssl.pem_private_key = options.tls_private_key;
+    creds = grpc::SslCredentials(ssl);
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  impl_->channel = grpc::CreateCustomChannel(options.target, creds, args);
   impl_->stub = pb::Radial::NewStub(impl_->channel);
   impl_->health = hpb::Health::NewStub(impl_->channel);
   impl_->options = std::move(options);
@@ -307,7 +316,7 @@ bool Client::wait_connected(std::chrono::milliseconds timeout) {
 GenerateResult Client::generate(const GenerateRequest& request, const ChunkCallback& on_chunk,
                                 const CallOptions& options) {
   GenerateResult result;
-  CallContext ctx(options);
+  CallContext ctx(options, impl_->options.bearer_token);
   if (!ctx.started()) {
     result.status = cancelled_before_start();
     return result;
@@ -341,7 +350,7 @@ GenerateResult Client::generate(const GenerateRequest& request, const ChunkCallb
 
 GenerateResult Client::generate_unary(const GenerateRequest& request, const CallOptions& options) {
   GenerateResult result;
-  CallContext ctx(options);
+  CallContext ctx(options, impl_->options.bearer_token);
   if (!ctx.started()) {
     result.status = cancelled_before_start();
     return result;
@@ -363,7 +372,7 @@ GenerateResult Client::generate_unary(const GenerateRequest& request, const Call
 Result<TokenizeResult> Client::tokenize(const std::string& text, bool add_bos,
                                         const CallOptions& options) {
   Result<TokenizeResult> result;
-  CallContext ctx(options);
+  CallContext ctx(options, impl_->options.bearer_token);
   if (!ctx.started()) {
     result.status = cancelled_before_start();
     return result;
@@ -382,7 +391,7 @@ Result<TokenizeResult> Client::tokenize(const std::string& text, bool add_bos,
 
 Result<ModelInfo> Client::model_info(const CallOptions& options) {
   Result<ModelInfo> result;
-  CallContext ctx(options);
+  CallContext ctx(options, impl_->options.bearer_token);
   if (!ctx.started()) {
     result.status = cancelled_before_start();
     return result;
@@ -415,7 +424,7 @@ Result<ModelInfo> Client::model_info(const CallOptions& options) {
 
 Result<HealthStatus> Client::health(const std::string& service, const CallOptions& options) {
   Result<HealthStatus> result;
-  CallContext ctx(options);
+  CallContext ctx(options, impl_->options.bearer_token);
   if (!ctx.started()) {
     result.status = cancelled_before_start();
     return result;

@@ -70,12 +70,19 @@ struct Result {
   bool ok() const { return status.ok(); }
 };
 
-// How the client connects. Only insecure (plaintext) channels exist for now;
-// transport security will add its fields here.
+// How the client connects: plaintext unless `tls`; PEM contents, not paths.
 struct ChannelOptions {
   std::string target;                                // "host:port" or any gRPC target URI
   int max_receive_message_bytes = 64 * 1024 * 1024;  // GenerateUnary responses can be large
   std::string user_agent_prefix = "radial-client";
+  bool tls = false;            // TLS; the server's certificate is verified
+  std::string tls_root_certs;  // CA bundle that signs the server's certificate
+                               // ("": gRPC's default roots)
+  std::string tls_cert_chain;  // client certificate (mutual TLS; with tls_private_key)
+  std::string tls_private_key;
+  std::string tls_server_name;  // "": the target's host (override for tests)
+  // Non-empty: every call carries `authorization: Bearer <bearer_token>`.
+  std::string bearer_token;
 };
 
 // Cancels the calls it is attached to (CallOptions::cancel), from any thread.

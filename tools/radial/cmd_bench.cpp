@@ -35,6 +35,7 @@ const char* kUsage =
     "                    [--requests N] [--duration S] [--prompt-len N|LO:HI]\n"
     "                    [--max-tokens N|LO:HI] [--mode full|forward|radial] [--threshold X]\n"
     "                    [--temperature T] [--seed S] [--timeout S] [--json FILE|-]\n"
+    "                    [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
     "\n"
     "Sends streamed Generate requests to a running radiald and reports requests ok/failed\n"
     "(by gRPC status), throughput (requests/s, output and total tokens/s), TTFT,\n"
@@ -442,11 +443,11 @@ Config parse_config(const Args& args) {
 
 int cmd_bench(int argc, char** argv) {
   try {
-    Args args(
-        argc, argv,
-        {"server", "concurrency", "rate", "max-inflight", "requests", "duration", "prompt-len",
-         "max-tokens", "mode", "threshold", "temperature", "seed", "timeout", "json"},
-        {"help"});
+    Args args(argc, argv,
+              with_connection_options({"server", "concurrency", "rate", "max-inflight", "requests",
+                                       "duration", "prompt-len", "max-tokens", "mode", "threshold",
+                                       "temperature", "seed", "timeout", "json"}),
+              {"help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
       return 0;

@@ -25,6 +25,7 @@ const char* kUsage =
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] [--show-depth]\n"
     "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids IDS)\n"
+    "                       [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
     "                       [the sampling, stop, routing and --json options above]\n"
     "\n"
     "Generates text with the CPU backend. --model takes a Hugging Face directory\n"
@@ -42,9 +43,11 @@ const char* kUsage =
 
 int cmd_generate(int argc, char** argv) {
   try {
-    Args args(argc, argv, with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
-                                              "top-p", "repetition-penalty", "seed", "stop", "mode",
-                                              "threshold", "threads", "server", "timeout"}),
+    Args args(argc, argv,
+              with_connection_options(with_model_options(
+                  {"prompt", "prompt-ids", "max-tokens", "temperature", "top-k", "top-p",
+                   "repetition-penalty", "seed", "stop", "mode", "threshold", "threads", "server",
+                   "timeout"})),
               {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -54,6 +57,8 @@ int cmd_generate(int argc, char** argv) {
       throw UsageError{"give exactly one of --prompt or --prompt-ids"};
     if (args.has("server")) return generate_remote(args);
     if (args.has("timeout")) throw UsageError{"--timeout applies only with --server"};
+    for (const char* opt : {"tls-ca", "tls-cert", "tls-key", "tls-server-name", "token-file"})
+      if (args.has(opt)) throw UsageError{std::string("--") + opt + " applies only with --server"};
 
     GenerateRequest req;
     req.max_tokens = static_cast<int>(args.integer("max-tokens").value_or(256));

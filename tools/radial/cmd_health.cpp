@@ -13,6 +13,7 @@ namespace {
 
 const char* kUsage =
     "usage: radial health --server HOST:PORT [--service NAME] [--timeout SECONDS]\n"
+    "                     [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
     "\n"
     "Asks the server's grpc.health.v1.Health/Check about NAME and prints the status\n"
     "(SERVING, NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN). The default NAME,\n"
@@ -26,7 +27,7 @@ const char* kUsage =
 
 int cmd_health(int argc, char** argv) {
   try {
-    Args args(argc, argv, {"server", "service", "timeout"}, {"help"});
+    Args args(argc, argv, with_connection_options({"server", "service", "timeout"}), {"help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
       return 0;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "tools/radial/args.h"
@@ -16,6 +17,13 @@
 
 namespace radial::cli {
 
+// `options` plus the connection options every --server subcommand takes:
+// --tls-ca FILE (TLS, verifying the server against this CA bundle),
+// --tls-cert FILE --tls-key FILE (a client certificate: mutual TLS),
+// --tls-server-name NAME (the name to verify instead of the target's host),
+// --token-file FILE (a bearer token; else the environment's RADIAL_TOKEN).
+std::set<std::string> with_connection_options(std::set<std::string> options);
+
 // `radial generate --server HOST:PORT ...`: the same request options and the
 // same output as local generation, on the server's model. `args` are
 // cmd_generate's (exactly one of --prompt / --prompt-ids is present). Throws
@@ -25,8 +33,10 @@ namespace radial::cli {
 int generate_remote(const Args& args);
 
 #ifdef RADIAL_WITH_CLIENT
-// The channel to --server HOST:PORT; throws UsageError when --server is
-// missing or empty.
+// The channel to --server HOST:PORT with the connection options above
+// (files read here); throws UsageError when --server is missing or empty, a
+// file cannot be read, --tls-cert comes without --tls-key (or the reverse),
+// or the token is empty.
 client::ChannelOptions server_channel(const Args& args);
 
 // Option `name` in seconds (> 0) as a deadline; `fallback` when absent

@@ -1,15 +1,65 @@
 #include "tools/radial/remote.h"
 
+namespace radial::cli {
+
+std::set<std::string> with_connection_options(std::set<std::string> options) {
+  options.insert({"tls-ca", "tls-cert", "tls-key", "tls-server-name", "token-file"});
+  return options;
+}
+
+}  // namespace radial::cli
+
 #ifdef RADIAL_WITH_CLIENT
 
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace radial::cli {
+namespace {
+
+std::string read_option_file(const std::string& option, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError{"--" + option + ": cannot read " + path};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim_right(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+}  // namespace
 
 client::ChannelOptions server_channel(const Args& args) {
   client::ChannelOptions o;
   o.target = args.str("server", "");
   if (o.target.empty()) throw UsageError{"--server HOST:PORT is required"};
+  if (args.has("tls-cert") != args.has("tls-key"))
+    throw UsageError{"--tls-cert and --tls-key go together"};
+  if (auto ca = args.get("tls-ca")) {
+    o.tls = true;
+    o.tls_root_certs = read_option_file("tls-ca", *ca);
+  }
+  if (auto cert = args.get("tls-cert")) {
+    o.tls = true;
+    o.tls_cert_chain = read_option_file("tls-cert", *cert);
+    o.tls_private_key = read_option_file("tls-key", *args.get("tls-key"));
+  }
+  if (auto name = args.get("tls-server-name")) {
+    if (!o.tls) throw UsageError{"--tls-server-name needs --tls-ca or --tls-cert"};
+    o.tls_server_name = *name;
+  }
+  if (auto file = args.get("token-file")) {
+    o.bearer_token = trim_right(read_option_file("token-file", *file));
+    if (o.bearer_token.empty()) throw UsageError{"--token-file: " + *file + " holds no token"};
+  } else if (const char* env = std::getenv("RADIAL_TOKEN"); env != nullptr && *env != '\0') {
+    o.bearer_token = trim_right(env);
+  }
   return o;
 }
 
