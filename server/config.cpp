@@ -87,6 +87,23 @@ const std::vector<Option>& options() {
       {"auth_token_file", Kind::kString,
        "file holding a shared token; calls must send `authorization: Bearer <token>`",
        [](DaemonConfig& c, const Value& v) { c.auth_token_file = as_str(v); }},
+      {"backend",
+       Kind::kString,
+       "compute backend: cpu | cuda (cuda: builds with the CUDA backend, a GPU)",
+       [](DaemonConfig& c, const Value& v) { c.backend = as_str(v); },
+       0,
+       0,
+       {"cpu", "cuda"}},
+      {"dtype",
+       Kind::kString,
+       "weights, activations and KV cache: f32 | bf16 | f16 (default f32 on cpu, bf16 on cuda)",
+       [](DaemonConfig& c, const Value& v) { c.dtype = as_str(v); },
+       0,
+       0,
+       {"f32", "bf16", "f16"}},
+      {"gpu_memory_fraction", Kind::kDouble,
+       "cuda with kv_blocks 0: the KV pool fills this share of the GPU (default 0.9)",
+       [](DaemonConfig& c, const Value& v) { c.gpu_memory_fraction = std::get<double>(v); }, 0, 1},
       {"threads", Kind::kInt, "CPU worker threads (0: all cores)",
        [](DaemonConfig& c, const Value& v) { c.service.backend.threads = as_int(v); }, 0, 4096},
       {"kv_blocks", Kind::kInt, "KV pool blocks (0: auto)",
@@ -248,6 +265,31 @@ void apply_config_json(const std::string& text, const std::string& origin, Daemo
   }
 }
 
+namespace {
+
+// The backend choice of `cfg` (checked) into service.backend_factory. On
+// cuda, kv_blocks is the user's count or 0 (sized from gpu_memory_fraction
+// when the backend is made); the CPU sizing of resolve_backend_defaults then
+// applies to the CPU backend only.
+void set_backend_factory(DaemonConfig& cfg) {
+  radial::BackendChoice choice;
+  choice.kind = cfg.backend;
+  const std::string dtype =
+      cfg.dtype.empty() ? (cfg.backend == "cuda" ? "bf16" : "f32") : cfg.dtype;
+  choice.dtype = dtype == "bf16"  ? radial::DType::kBF16
+                 : dtype == "f16" ? radial::DType::kF16
+                                  : radial::DType::kF32;
+  choice.gpu_memory_fraction = cfg.gpu_memory_fraction;
+  if (cfg.backend == "cuda") choice.kv_blocks = cfg.service.backend.kv_blocks;
+  try {
+    cfg.service.backend_factory = radial::backend_factory(choice);
+  } catch (const radial::Error& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+}  // namespace
+
 DaemonConfig parse_daemon_config(int argc, char** argv) {
   DaemonConfig cfg;
   cfg.service.model.model = kDefaultModel;
@@ -311,6 +353,7 @@ DaemonConfig parse_daemon_config(int argc, char** argv) {
     throw ConfigError("tls_client_ca_file needs tls_cert_file and tls_key_file");
   if (!cfg.health_listen.empty() && cfg.health_listen == cfg.listen)
     throw ConfigError("health_listen must differ from listen");
+  set_backend_factory(cfg);
   return cfg;
 }
 
@@ -329,7 +372,10 @@ std::string derive_model_name(const radial::ModelSource& src) {
 std::string resolve_backend_defaults(DaemonConfig& cfg) {
   radial::BackendOptions& b = cfg.service.backend;
   std::ostringstream note;
-  if (b.kv_blocks == 0) {
+  if (b.kv_blocks == 0 && cfg.backend == "cuda") {
+    note << "kv_blocks auto: as many as " << cfg.gpu_memory_fraction
+         << " of the GPU's memory holds (sized when the backend starts)";
+  } else if (b.kv_blocks == 0) {
     const radial::ModelSource& src = cfg.service.model;
     std::string config_path = src.dummy_config;
     if (config_path.empty() && fs::is_directory(src.model))

@@ -22,6 +22,9 @@ struct DaemonConfig {
   // "auto" until resolve_backend_defaults() has run.
   radial::ServiceOptions service;
   std::string model_name;                         // the `model` label; "" = derived
+  std::string backend = "cpu";                    // cpu | cuda
+  std::string dtype;                              // f32 | bf16 | f16; "" = f32 (cpu), bf16 (cuda)
+  double gpu_memory_fraction = 0.9;               // cuda: KV pool budget (kv_blocks 0)
   std::string listen = "127.0.0.1:50051";         // gRPC address
   std::string metrics_listen = "127.0.0.1:9090";  // "" = no metrics endpoint
   std::string health_listen;                      // plaintext health-only gRPC; "" = none
@@ -39,7 +42,8 @@ struct DaemonConfig {
 
 // Parses argv: --config FILE first (wherever it appears), then every other
 // flag in order, then checks the combination (tls_cert_file and
-// tls_key_file come together; tls_client_ca_file needs them). Throws
+// tls_key_file come together; tls_client_ca_file needs them; the backend
+// choice is valid in this build) and sets service.backend_factory. Throws
 // ConfigError. Fills model_name when empty. Files are read later (radiald
 // main), so that their contents never sit in this struct.
 DaemonConfig parse_daemon_config(int argc, char** argv);

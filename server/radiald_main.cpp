@@ -182,6 +182,8 @@ int run(const DaemonConfig& cfg_in) {
   setup_logging(cfg.log_level);
   const std::string sizing = radial::server::resolve_backend_defaults(cfg);
   if (!sizing.empty()) spdlog::info("{}", sizing);
+  spdlog::info("backend {} ({})", cfg.backend,
+               cfg.dtype.empty() ? (cfg.backend == "cuda" ? "bf16" : "f32") : cfg.dtype);
   signals.start();
 
   radial::server::Metrics metrics(cfg.model_name);

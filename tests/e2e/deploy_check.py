@@ -296,6 +296,8 @@ def cmd_files(src):
     check(gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"], "radiald-gpu reserves an NVIDIA GPU")
     check(services["radiald-gpu"]["build"]["args"]["CUDA"] == "ON"
           and services["radiald-cpu"]["build"]["args"]["CUDA"] == "OFF", "the build args select CUDA")
+    check(services["radiald-gpu"].get("command", [])[-2:] == ["--backend", "cuda"],
+          "radiald-gpu serves on the CUDA backend")
     for name, s in services.items():
         for v in s.get("volumes", []):
             host = v.split(":")[0]
@@ -357,7 +359,8 @@ def cmd_files(src):
     check(live["periodSeconds"] * live["failureThreshold"] > grace,
           "the liveness probe cannot restart a draining pod within the grace period")
     check(c["resources"]["limits"].get("nvidia.com/gpu") == 1, "the Deployment asks for one GPU")
-    check(c["args"] == ["--config", "/etc/radiald/radiald.json"], "radiald reads the mounted config")
+    check(c["args"][:2] == ["--config", "/etc/radiald/radiald.json"], "radiald reads the mounted config")
+    check(c["args"][2:] == ["--backend", "cuda"], "the GPU Deployment serves on the CUDA backend")
     mount = [m for m in c["volumeMounts"] if m["mountPath"] == "/etc/radiald"]
     vol = [v for v in spec["volumes"] if mount and v["name"] == mount[0]["name"]]
     check(vol and vol[0]["configMap"]["name"] == "radiald-config"

@@ -170,6 +170,16 @@ TEST_CASE("radiald rejects bad flags and config files with exit code 2", "[serve
   r = run({"--policy", "random"});
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("policy") != std::string::npos);
+  // The backend: a known kind, a dtype it computes in, a fraction in (0, 1].
+  r = run({"--backend", "tpu"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("backend") != std::string::npos);
+  r = run({"--dtype", "bf16"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("f32 only") != std::string::npos);
+  r = run({"--gpu-memory-fraction", "0"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("gpu_memory_fraction") != std::string::npos);
   r = run({"--help"});
   CHECK(r.exit_code == 0);
   CHECK(r.output.find("--max-queued") != std::string::npos);
