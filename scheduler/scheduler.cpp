@@ -10,20 +10,28 @@ namespace radial {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::kLength: return "length";
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kStopString: return "stop_string";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kError: return "error";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kStopString:
+      return "stop_string";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
   }
   return "?";
 }
 
 const char* node_kind_name(NodeKind k) {
   switch (k) {
-    case NodeKind::kEmbed: return "embed";
-    case NodeKind::kLayer: return "layer";
-    case NodeKind::kHead: return "head";
+    case NodeKind::kEmbed:
+      return "embed";
+    case NodeKind::kLayer:
+      return "layer";
+    case NodeKind::kHead:
+      return "head";
   }
   return "?";
 }
@@ -36,10 +44,10 @@ struct Scheduler::Sequence {
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<StreamDetokenizer> detok;
   std::unique_ptr<StopMatcher> stop;
-  int kv_seq = -1;                 // -1 while waiting
-  std::vector<int> history;        // prompt + generated ids
-  std::vector<int> feed;           // ids to run as prompt passes (prompt, or history after preemption)
-  int next_feed = 0;               // next feed position without a pass
+  int kv_seq = -1;           // -1 while waiting
+  std::vector<int> history;  // prompt + generated ids
+  std::vector<int> feed;     // ids to run as prompt passes (prompt, or history after preemption)
+  int next_feed = 0;         // next feed position without a pass
   std::vector<std::unique_ptr<Pass>> passes;  // in flight, in position order
   bool finished = false;
   SequenceResult result;
@@ -77,8 +85,10 @@ uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
   require(req.max_tokens >= 1, ErrorCode::kInvalidArgument,
           "max_tokens must be at least 1, got " + std::to_string(req.max_tokens));
   req.sampling.validate();
-  require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument, "stop strings need a tokenizer");
-  for (const auto& s : req.stop) require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
+  require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
+          "stop strings need a tokenizer");
+  for (const auto& s : req.stop)
+    require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
 
   auto s = std::make_unique<Sequence>();
   s->routing = engine_.resolve_routing(req.mode, req.threshold);
@@ -87,7 +97,8 @@ uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
   const int worst = engine_.kv().blocks_for(entries, c.num_layers);
   require(worst <= engine_.kv().num_blocks(), ErrorCode::kInvalidArgument,
           "request needs up to " + std::to_string(worst) + " KV blocks; the whole pool has " +
-              std::to_string(engine_.kv().num_blocks()) + " (lower max_tokens or the prompt length)");
+              std::to_string(engine_.kv().num_blocks()) +
+              " (lower max_tokens or the prompt length)");
   s->id = next_id_++;
   s->req = std::move(req);
   s->cb = std::move(callbacks);
@@ -145,7 +156,8 @@ void Scheduler::admit() {
     s.next_feed = 0;
     start_chunk(s);
     if (!s.admitted_once && observer_)
-      observer_->on_admitted(s.id, std::chrono::duration<double>(Clock::now() - s.submitted).count());
+      observer_->on_admitted(s.id,
+                             std::chrono::duration<double>(Clock::now() - s.submitted).count());
     s.admitted_once = true;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
@@ -164,7 +176,8 @@ void Scheduler::start_chunk(Sequence& s) {
     p->token = s.feed[pos];
     p->routing = s.routing;
     const bool recorded = static_cast<int>(s.result.prompt_logits.size()) > pos;
-    p->wants_logits = pos + 1 == total || (s.req.keep_prompt_logits && pos < s.prompt_len() && !recorded);
+    p->wants_logits =
+        pos + 1 == total || (s.req.keep_prompt_logits && pos < s.prompt_len() && !recorded);
     p->ready_step = steps_;
     engine_.start_pass(*p);
     s.passes.push_back(std::move(p));
@@ -205,7 +218,8 @@ void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& erro
   u.generated_tokens = static_cast<int>(s.result.tokens.size());
   u.mean_depth = u.generated_tokens ? static_cast<double>(s.depth_sum) / u.generated_tokens : 0.0;
   if (observer_)
-    observer_->on_finished(s.id, s.result, std::chrono::duration<double>(Clock::now() - s.submitted).count());
+    observer_->on_finished(s.id, s.result,
+                           std::chrono::duration<double>(Clock::now() - s.submitted).count());
   if (s.cb.on_finish) s.cb.on_finish(s.result);
 }
 
@@ -222,9 +236,20 @@ void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
   if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
 
   work_.assign(logits, logits + V);
-  const int tok = s.sampler->sample(work_, s.history);
-  const bool eos = std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), tok) != c.eos_token_ids.end() ||
-                   (c.bos_ends_sequence && tok == c.bos_token_id);
+  on_token(s, p, s.sampler->sample(work_, s.history));
+}
+
+bool Scheduler::samples_on_backend(const Sequence& s) {
+  return s.req.sampling.temperature == 0.f && s.req.sampling.repetition_penalty == 1.f &&
+         !s.req.keep_prompt_logits;
+}
+
+void Scheduler::on_token(Sequence& s, Pass& p, int tok) {
+  const ModelConfig& c = engine_.config();
+  if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
+  const bool eos =
+      std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), tok) != c.eos_token_ids.end() ||
+      (c.bos_ends_sequence && tok == c.bos_token_id);
   if (eos && !s.req.ignore_eos) return finish(s, FinishReason::kStop);
   GeneratedToken g;
   g.token = tok;
@@ -245,8 +270,9 @@ void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
   const auto now = Clock::now();
   const bool first = s.result.tokens.size() == 1;
   if (observer_)
-    observer_->on_token(s.id, s.result.tokens.back(), first,
-                        std::chrono::duration<double>(now - (first ? s.submitted : s.last_token)).count());
+    observer_->on_token(
+        s.id, s.result.tokens.back(), first,
+        std::chrono::duration<double>(now - (first ? s.submitted : s.last_token)).count());
   s.last_token = now;
   if (s.cb.on_token) s.cb.on_token(s.result.tokens.back());
   const int generated = static_cast<int>(s.result.tokens.size());
@@ -370,11 +396,24 @@ bool Scheduler::step() {
     } else if (info.kind == NodeKind::kLayer) {
       engine_.forward_layer(node, batch_);
     } else {
-      const int V = engine_.config().vocab_size;
-      logits_.resize(batch_.size() * static_cast<size_t>(V));
-      engine_.head(batch_, logits_.data());
-      for (size_t i = 0; i < batch_.size(); ++i)
-        if (!batch_seqs_[i]->finished) on_head(*batch_seqs_[i], *batch_[i], logits_.data() + i * V);
+      // Greedy batches sample on the backend (only token ids come back);
+      // any other row needs the logits on the host (Sampler).
+      const bool on_backend = std::all_of(batch_seqs_.begin(), batch_seqs_.end(),
+                                          [](const Sequence* q) { return samples_on_backend(*q); });
+      if (on_backend) {
+        head_params_.assign(batch_.size(), TokenSampling{});  // temperature 0: argmax
+        head_tokens_.resize(batch_.size());
+        engine_.head_sample(batch_, head_params_, head_tokens_.data());
+        for (size_t i = 0; i < batch_.size(); ++i)
+          if (!batch_seqs_[i]->finished) on_token(*batch_seqs_[i], *batch_[i], head_tokens_[i]);
+      } else {
+        const int V = engine_.config().vocab_size;
+        logits_.resize(batch_.size() * static_cast<size_t>(V));
+        engine_.head(batch_, logits_.data());
+        for (size_t i = 0; i < batch_.size(); ++i)
+          if (!batch_seqs_[i]->finished)
+            on_head(*batch_seqs_[i], *batch_[i], logits_.data() + i * V);
+      }
     }
   } catch (const Error& e) {
     for (Sequence* s : batch_seqs_) finish(*s, FinishReason::kError, e.what());

@@ -82,7 +82,14 @@ class Scheduler {
   void preempt(Sequence& s);
   bool make_room(int node);
   void gather(int node);
+  // Head results: on_head takes the logits (records prompt logits when asked,
+  // samples with the sequence's Sampler), on_token the sampled token.
   void on_head(Sequence& s, Pass& p, const float* logits);
+  void on_token(Sequence& s, Pass& p, int tok);
+  // Whether the backend may sample `s`'s tokens (Engine::head_sample, so
+  // logits stay on a GPU): greedy, no repetition penalty, no prompt logits
+  // kept; the rule is the same argmax as Sampler's.
+  static bool samples_on_backend(const Sequence& s);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   void retire_done_passes(Sequence& s);
   void reap();
@@ -104,6 +111,8 @@ class Scheduler {
   std::vector<Pass*> batch_;
   std::vector<Sequence*> batch_seqs_;
   std::vector<float> logits_, work_;
+  std::vector<TokenSampling> head_params_;
+  std::vector<int> head_tokens_;
 };
 
 }  // namespace radial
