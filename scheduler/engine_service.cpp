@@ -60,6 +60,8 @@ struct EngineService::Loop {
         Answer a;
         try {
           if (stop) throw Error(ErrorCode::kUnavailable, "the server is shutting down");
+          scheduler.validate(
+              s.req);  // a bad request is INVALID_ARGUMENT even when the queue is full
           if (scheduler.stats().waiting >= max_queued)
             throw Error(
                 ErrorCode::kResourceExhausted,

@@ -71,7 +71,7 @@ Scheduler::Scheduler(Engine& engine, const Tokenizer* tokenizer, const Scheduler
 
 Scheduler::~Scheduler() = default;
 
-uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
+void Scheduler::validate(GenerateRequest& req) const {
   const ModelConfig& c = engine_.config();
   if (req.prompt.empty()) req.prompt.push_back(c.bos_token_id);
   for (int t : req.prompt)
@@ -90,8 +90,6 @@ uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
   for (const auto& s : req.stop)
     require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
 
-  auto s = std::make_unique<Sequence>();
-  s->routing = engine_.resolve_routing(req.mode, req.threshold);
   // Worst case: every position up to the last one fed back, at every layer.
   const int entries = std::min(n + req.max_tokens - 1, c.max_position_embeddings);
   const int worst = engine_.kv().blocks_for(entries, c.num_layers);
@@ -99,6 +97,13 @@ uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
           "request needs up to " + std::to_string(worst) + " KV blocks; the whole pool has " +
               std::to_string(engine_.kv().num_blocks()) +
               " (lower max_tokens or the prompt length)");
+  (void)engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
+}
+
+uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
+  validate(req);
+  auto s = std::make_unique<Sequence>();
+  s->routing = engine_.resolve_routing(req.mode, req.threshold);
   s->id = next_id_++;
   s->req = std::move(req);
   s->cb = std::move(callbacks);
@@ -109,7 +114,7 @@ uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
     s->detok = std::make_unique<StreamDetokenizer>(*tokenizer_, s->req.prompt.back());
     s->stop = std::make_unique<StopMatcher>(s->req.stop);
   }
-  s->result.usage.prompt_tokens = n;
+  s->result.usage.prompt_tokens = static_cast<int>(s->req.prompt.size());
   s->submitted = Clock::now();
   const uint64_t id = s->id;
   waiting_.push_back(std::move(s));

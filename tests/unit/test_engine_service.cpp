@@ -141,3 +141,25 @@ TEST_CASE("service: the engine runs on the backend its factory makes", "[service
   EngineService plain(options());
   CHECK(token_ids(generate(svc, req(3, 12))) == token_ids(generate(plain, req(3, 12))));
 }
+
+TEST_CASE("service: a bad request is INVALID_ARGUMENT even when the queue is full", "[service]") {
+  ServiceOptions o = options();
+  o.limits.max_queued = 0;  // every valid request is refused as exhausted
+  EngineService svc(o);
+  auto code_of = [&](GenerateRequest r) {
+    try {
+      svc.submit(std::move(r), {});
+    } catch (const Error& e) {
+      return e.code();
+    }
+    FAIL("expected an error");
+    return ErrorCode::kInternal;
+  };
+  CHECK(code_of(req(0, 5)) == ErrorCode::kResourceExhausted);
+  GenerateRequest bad = req(0, 5);
+  bad.prompt = {1, 100000};
+  CHECK(code_of(bad) == ErrorCode::kInvalidArgument);
+  bad = req(0, 5);
+  bad.threshold = 7.f;
+  CHECK(code_of(bad) == ErrorCode::kInvalidArgument);
+}
