@@ -145,6 +145,11 @@ const std::vector<Option>& options() {
       {"max_streams_per_connection", Kind::kInt,
        "concurrent gRPC streams per client connection (default 256)",
        [](DaemonConfig& c, const Value& v) { c.max_streams_per_connection = as_int(v); }, 1},
+      {"max_connection_age_s", Kind::kDouble,
+       "close connections after this many seconds (GOAWAY; clients reconnect and re-resolve, "
+       "finding new replicas); 0: never (default)",
+       [](DaemonConfig& c, const Value& v) { c.max_connection_age_s = std::get<double>(v); }, 0,
+       86400},
       {"max_deadline_s", Kind::kDouble,
        "cap on a generation's duration in seconds (default 600; 0: none)",
        [](DaemonConfig& c, const Value& v) { c.max_deadline_s = std::get<double>(v); }, 0, 86400},

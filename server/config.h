@@ -34,6 +34,7 @@ struct DaemonConfig {
   std::string auth_token_file;                    // file holding the shared bearer token
   int max_message_bytes = 1 << 20;                // gRPC max receive message size
   int max_streams_per_connection = 256;           // HTTP/2 concurrent streams per connection
+  double max_connection_age_s = 0;                // > 0: clients reconnect after this age
   double max_deadline_s = 600;                    // cap on a generation's duration; 0 = none
   double drain_timeout_s = 30;                    // SIGTERM: wait this long for requests
   std::string log_level = "info";                 // trace|debug|info|warn|error|critical|off

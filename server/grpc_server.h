@@ -26,6 +26,7 @@ struct GrpcServerOptions {
   std::string listen = "127.0.0.1:50051";  // host:port; port 0 picks a free one
   int max_message_bytes = 1 << 20;         // max receive message size
   int max_streams_per_connection = 256;    // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+  double max_connection_age_s = 0;         // > 0: GOAWAY after this age (transport.h)
   // Generations running longer are cancelled and end with DEADLINE_EXCEEDED
   // (a stalled streaming reader: the call is cancelled 2 s later); 0: none.
   double max_deadline_s = 600;

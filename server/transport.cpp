@@ -1,5 +1,7 @@
 #include "server/transport.h"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -41,11 +43,20 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsPem& tls) {
 }
 
 void configure_main_builder(grpc::ServerBuilder& builder, int max_message_bytes,
-                            int max_streams_per_connection, bool reflection) {
+                            int max_streams_per_connection, double max_connection_age_s,
+                            double age_grace_s, bool reflection) {
   // One process per port: without this, Linux gRPC sets SO_REUSEPORT and a
   // second daemon would silently share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, max_streams_per_connection);
+  if (max_connection_age_s > 0) {
+    const auto ms = [](double s) {
+      return static_cast<int>(std::min(s * 1000, double(std::numeric_limits<int>::max())));
+    };
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(max_connection_age_s));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               age_grace_s > 0 ? ms(age_grace_s) : std::numeric_limits<int>::max());
+  }
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetOption(std::make_unique<ReflectionOption>(reflection));
 }

@@ -26,9 +26,14 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsPem& tls);
 
 // Applies radiald's settings to the main server's builder: no SO_REUSEPORT
 // (a second daemon cannot share the port), the receive size limit, the
-// per-connection stream limit, and server reflection when `reflection`.
+// per-connection stream limit, the maximum connection age (> 0: each
+// connection gets GOAWAY after that many seconds and its calls in flight
+// get `age_grace_s` more to finish (0: unbounded); clients reconnect and
+// re-resolve, so they find new replicas), and server reflection when
+// `reflection`.
 void configure_main_builder(grpc::ServerBuilder& builder, int max_message_bytes,
-                            int max_streams_per_connection, bool reflection);
+                            int max_streams_per_connection, double max_connection_age_s,
+                            double age_grace_s, bool reflection);
 
 // A plaintext server on `listen` with only grpc.health.v1.Health (the
 // default health service; the caller sets its statuses) and small limits;

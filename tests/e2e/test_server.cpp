@@ -177,6 +177,9 @@ TEST_CASE("radiald rejects bad flags and config files with exit code 2", "[serve
   r = run({"--dtype", "bf16"});
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("f32 only") != std::string::npos);
+  r = run({"--max-connection-age-s", "-1"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("max-connection-age-s") != std::string::npos);
   r = run({"--gpu-memory-fraction", "0"});
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("gpu_memory_fraction") != std::string::npos);
