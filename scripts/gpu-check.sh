@@ -53,6 +53,9 @@ check_libs() {
     [ -n "$d" ] && [ -e "$d/libcublas.so.13" ] && extra="$extra:$d"
   done
   export LD_LIBRARY_PATH="$extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuBLAS is dlopen'ed (kernels/cublas_loader.cpp), so ldd does not show it.
+  [ "$extra" != "$PWD/$GPU_DIR/lib" ] || [ -n "${RADIAL_CUBLAS_LIBRARY:-}" ] ||
+    { echo "gpu-check: libcublas.so.13 not found (set RADIAL_CUBLAS_LIBRARY)"; exit 1; }
   local missing=0
   for bin in "$GPU_DIR"/bin/*; do
     if ldd "$bin" | grep -q "not found"; then
