@@ -34,7 +34,9 @@ COPY deploy/docker/cuda.sh deploy/docker/
 RUN if [ "$CUDA" = ON ]; then sh deploy/docker/cuda.sh build "$CUDA_VERSION"; fi \
  && bash scripts/install-deps.sh --image
 COPY . .
-# Only radiald and the radial tool, Release, no tests or benchmarks.
+# Only radiald and the radial tool, Release, no tests or benchmarks. The
+# runtime packages are those ldd names, plus cuBLAS with CUDA=ON (it is loaded
+# at run time, dlopen: kernels/cublas_loader.cpp).
 RUN set -eu; \
     cuda_args="-DRADIAL_CUDA=OFF"; \
     if [ "$CUDA" = ON ]; then \
@@ -47,6 +49,7 @@ RUN set -eu; \
     cp build/server/radiald build/tools/radial /out/bin/; \
     strip /out/bin/radiald /out/bin/radial; \
     sh deploy/docker/runtime-packages.sh /out/bin/radiald /out/bin/radial >/out/pkg/runtime-packages.txt; \
+    if [ "$CUDA" = ON ]; then echo "libcublas-$CUDA_VERSION" >>/out/pkg/runtime-packages.txt; fi; \
     if [ -f /opt/cuda-keyring.deb ]; then cp /opt/cuda-keyring.deb /out/pkg/; fi; \
     echo "runtime packages:" $(cat /out/pkg/runtime-packages.txt)
 
