@@ -18,15 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A random 8-layer model, d=256: ~10 s for 2000 tokens on one thread.
-const char* const kSlowConfig = R"({
-  "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-  "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 8,
-  "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 512,
-  "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
-  "tie_word_embeddings": true, "hidden_act": "silu", "bos_token_id": 1,
-  "eos_token_id": 2, "torch_dtype": "float32"})";
-
 void openssl(const std::string& dir, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"openssl"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -207,7 +198,7 @@ const std::string& SecurityFixture::dir() {
     make_certificates(dir_.path());
     write_file(token_path(), token() + "\n");
     ::chmod(token_path().c_str(), 0600);
-    write_file(dir_.path() + "/slow.json", kSlowConfig);
+    write_file(dir_.path() + "/slow.json", kSlowModelConfig);
     certs_ = true;
   }
   return dir_.path();

@@ -47,6 +47,14 @@ std::string radiald_binary() { return RADIALD_BINARY; }
 std::string source_dir() { return RADIAL_SOURCE_DIR; }
 std::string model_dir() { return source_dir() + "/models/stories260K"; }
 
+const char* const kSlowModelConfig = R"({
+  "architectures": ["LlamaForCausalLM"], "model_type": "llama",
+  "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 8,
+  "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 512,
+  "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+  "tie_word_embeddings": true, "hidden_act": "silu", "bos_token_id": 1,
+  "eos_token_id": 2, "torch_dtype": "float32"})";
+
 std::string Server::metrics() const { return http_get(metrics_port, "/metrics").value_or(""); }
 
 std::unique_ptr<Server> start_server(const std::string& name, const std::vector<std::string>& args,

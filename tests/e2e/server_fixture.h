@@ -22,6 +22,9 @@ namespace pb = radial::v1;
 std::string radiald_binary();
 std::string source_dir();
 std::string model_dir();  // models/stories260K
+// config.json of a random 8-layer model (d = 256, context 2048) for tests
+// that need slow generations: ~10 s for 2000 tokens on one thread.
+extern const char* const kSlowModelConfig;
 
 struct Server {
   std::unique_ptr<Subprocess> proc;

@@ -33,14 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const char* const kSlowConfig = R"({
-  "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-  "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 8,
-  "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 512,
-  "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
-  "tie_word_embeddings": true, "hidden_act": "silu", "bos_token_id": 1,
-  "eos_token_id": 2, "torch_dtype": "float32"})";
-
 // The daemons of this test binary; leaked on purpose (gRPC objects must not
 // be destroyed after main()), their processes killed at exit.
 class Fixture {
@@ -73,7 +65,7 @@ class Fixture {
     std::lock_guard<std::mutex> lock(mu_);
     if (!b_) {
       const std::string config = dir() + "/slow.json";
-      write_file(config, kSlowConfig);
+      write_file(config, kSlowModelConfig);
       RouterWeights r = make_random_router(load_hf_config(config), 11);
       r.config.mode = RouteMode::kRadial;
       r.config.kv_policy = KvPolicy::kSparse;
