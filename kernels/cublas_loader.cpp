@@ -58,11 +58,7 @@ Fn real(const char* name) {
 
 }  // namespace
 
-std::string cublas_load_error() {
-  const CublasLibrary& lib = library();
-  if (!lib.error.empty()) return lib.error;
-  return "";
-}
+std::string cublas_load_error() { return library().error; }
 
 }  // namespace radial::kernels
 

@@ -15,11 +15,11 @@ struct GenerateRequest {
   std::vector<int> prompt;  // token ids, BOS included (an empty prompt is [BOS])
   int max_tokens = 16;      // >= 1
   SamplingParams sampling;
-  std::optional<RouteMode> mode;     // default: the router's mode, or full
-  std::optional<float> threshold;    // forward mode: overrides the router file's
-  std::vector<std::string> stop;     // stop strings (need a tokenizer)
+  std::optional<RouteMode> mode;   // default: the router's mode, or full
+  std::optional<float> threshold;  // forward mode: overrides the router file's
+  std::vector<std::string> stop;   // stop strings (need a tokenizer)
   bool ignore_eos = false;
-  bool keep_prompt_logits = false;   // report logits of every prompt position (tests, eval)
+  bool keep_prompt_logits = false;  // report logits of every prompt position (tests, eval)
 };
 
 enum class FinishReason { kLength, kStop, kStopString, kCancelled, kError };
@@ -27,24 +27,24 @@ const char* finish_reason_name(FinishReason r);
 
 struct GeneratedToken {
   int token = 0;
-  int depth = 0;           // layers executed fully by the pass that produced it
-  std::vector<int> path;   // those layers, in order
+  int depth = 0;          // layers executed fully by the pass that produced it
+  std::vector<int> path;  // those layers, in order
   double compute_fraction = 1.0;
-  std::string text;        // complete UTF-8 text this token makes available (may be "")
+  std::string text;  // complete UTF-8 text this token makes available (may be "")
 };
 
 struct Usage {
   int prompt_tokens = 0;
   int generated_tokens = 0;
-  double mean_depth = 0;          // over generated tokens
-  long layer_steps_skipped = 0;   // sum over generated tokens of (L - depth)
+  double mean_depth = 0;         // over generated tokens
+  long layer_steps_skipped = 0;  // sum over generated tokens of (L - depth)
 };
 
 struct SequenceResult {
   FinishReason finish = FinishReason::kLength;
   std::string error;  // with kError
   std::vector<GeneratedToken> tokens;
-  std::string text;   // all emitted text
+  std::string text;  // all emitted text
   Usage usage;
   std::vector<std::vector<float>> prompt_logits;  // with keep_prompt_logits
   // With keep_prompt_logits, per prompt position (next to prompt_logits):

@@ -71,7 +71,7 @@ Scheduler::Scheduler(Engine& engine, const Tokenizer* tokenizer, const Scheduler
 
 Scheduler::~Scheduler() = default;
 
-void Scheduler::validate(GenerateRequest& req) const {
+RoutingParams Scheduler::validate(GenerateRequest& req) const {
   const ModelConfig& c = engine_.config();
   if (req.prompt.empty()) req.prompt.push_back(c.bos_token_id);
   for (int t : req.prompt)
@@ -97,13 +97,13 @@ void Scheduler::validate(GenerateRequest& req) const {
           "request needs up to " + std::to_string(worst) + " KV blocks; the whole pool has " +
               std::to_string(engine_.kv().num_blocks()) +
               " (lower max_tokens or the prompt length)");
-  (void)engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
+  return engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
 }
 
 uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
-  validate(req);
+  const RoutingParams routing = validate(req);
   auto s = std::make_unique<Sequence>();
-  s->routing = engine_.resolve_routing(req.mode, req.threshold);
+  s->routing = routing;
   s->id = next_id_++;
   s->req = std::move(req);
   s->cb = std::move(callbacks);

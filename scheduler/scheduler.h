@@ -65,7 +65,8 @@ class Scheduler {
   // Error(kInvalidArgument) naming the problem (nothing is queued then).
   uint64_t submit(GenerateRequest req, SequenceCallbacks callbacks);
   // submit's checks alone (an empty prompt becomes [BOS]); throws as submit.
-  void validate(GenerateRequest& req) const;
+  // Returns the request's resolved routing.
+  RoutingParams validate(GenerateRequest& req) const;
   // Finishes the sequence with kCancelled at the next step (no-op if unknown).
   void cancel(uint64_t id);
   void cancel_all();

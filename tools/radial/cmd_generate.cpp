@@ -23,8 +23,10 @@ const char* kUsage =
     "                       (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]\n"
     "                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R]\n"
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
-    "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] [--show-depth]\n"
-    "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids IDS)\n"
+    "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] "
+    "[--show-depth]\n"
+    "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids "
+    "IDS)\n"
     "                       [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
     "                       [the sampling, stop, routing and --json options above]\n"
     "\n"
@@ -44,10 +46,10 @@ const char* kUsage =
 int cmd_generate(int argc, char** argv) {
   try {
     Args args(argc, argv,
-              with_connection_options(with_model_options(
-                  {"prompt", "prompt-ids", "max-tokens", "temperature", "top-k", "top-p",
-                   "repetition-penalty", "seed", "stop", "mode", "threshold", "threads", "server",
-                   "timeout"})),
+              with_connection_options(
+                  with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
+                                      "top-p", "repetition-penalty", "seed", "stop", "mode",
+                                      "threshold", "threads", "server", "timeout"})),
               {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -65,7 +67,8 @@ int cmd_generate(int argc, char** argv) {
     req.sampling.temperature = static_cast<float>(args.number("temperature").value_or(0.0));
     req.sampling.top_k = static_cast<int>(args.integer("top-k").value_or(0));
     req.sampling.top_p = static_cast<float>(args.number("top-p").value_or(1.0));
-    req.sampling.repetition_penalty = static_cast<float>(args.number("repetition-penalty").value_or(1.0));
+    req.sampling.repetition_penalty =
+        static_cast<float>(args.number("repetition-penalty").value_or(1.0));
     req.sampling.seed = static_cast<uint64_t>(args.integer("seed").value_or(0));
     req.stop = args.all("stop");
     req.ignore_eos = args.flag("ignore-eos");
@@ -82,12 +85,12 @@ int cmd_generate(int argc, char** argv) {
     } else {
       req.prompt = parse_id_list(*args.get("prompt-ids"));
     }
-    const std::vector<int> prompt = req.prompt.empty() ? std::vector<int>{bundle.weights->config.bos_token_id}
-                                                       : req.prompt;
+    const std::vector<int> prompt =
+        req.prompt.empty() ? std::vector<int>{bundle.weights->config.bos_token_id} : req.prompt;
     const int threads = static_cast<int>(args.integer("threads").value_or(0));
     Engine engine(bundle.weights, bundle.router,
-                  backend_options_for(bundle.weights->config, static_cast<int>(prompt.size()), req.max_tokens, 1,
-                                      threads));
+                  backend_options_for(bundle.weights->config, static_cast<int>(prompt.size()),
+                                      req.max_tokens, 1, threads));
     Scheduler scheduler(engine, bundle.tokenizer.get());
 
     if (!json_out && bundle.tokenizer) {
@@ -111,7 +114,8 @@ int cmd_generate(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     scheduler.submit(req, cb);
     scheduler.run_until_idle();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (result.finish == FinishReason::kError) throw Error(ErrorCode::kInternal, result.error);
 
     const int n = result.usage.generated_tokens;
