@@ -47,6 +47,24 @@ std::string radiald_binary() { return RADIALD_BINARY; }
 std::string source_dir() { return RADIAL_SOURCE_DIR; }
 std::string model_dir() { return source_dir() + "/models/stories260K"; }
 
+pb::GenerateRequest text_request(const std::string& text, uint32_t max_tokens) {
+  pb::GenerateRequest r;
+  r.set_text(text);
+  r.set_max_tokens(max_tokens);
+  return r;
+}
+
+pb::GenerateRequest ids_request(const std::vector<int>& ids, uint32_t max_tokens) {
+  pb::GenerateRequest r;
+  for (int id : ids) r.mutable_token_ids()->add_ids(id);
+  r.set_max_tokens(max_tokens);
+  return r;
+}
+
+std::string describe(const grpc::Status& st) {
+  return std::to_string(st.error_code()) + " " + st.error_message();
+}
+
 const char* const kSlowModelConfig = R"({
   "architectures": ["LlamaForCausalLM"], "model_type": "llama",
   "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 8,

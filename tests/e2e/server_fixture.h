@@ -26,6 +26,12 @@ std::string model_dir();  // models/stories260K
 // that need slow generations: ~10 s for 2000 tokens on one thread.
 extern const char* const kSlowModelConfig;
 
+// Generate requests: prompt text or token ids, and max_tokens.
+pb::GenerateRequest text_request(const std::string& text, uint32_t max_tokens);
+pb::GenerateRequest ids_request(const std::vector<int>& ids, uint32_t max_tokens);
+// "CODE message" of a status, for test output.
+std::string describe(const grpc::Status& st);
+
 struct Server {
   std::unique_ptr<Subprocess> proc;
   int grpc_port = 0;

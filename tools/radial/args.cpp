@@ -68,4 +68,31 @@ std::optional<double> Args::number(const std::string& name) const {
   return r;
 }
 
+Range parse_range(const Args& args, const std::string& name, long fallback) {
+  auto v = args.get(name);
+  if (!v) return {fallback, fallback};
+  auto parse = [&](const std::string& s) {
+    char* end = nullptr;
+    long r = std::strtol(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || r < 1 || r > (1L << 24))
+      throw UsageError{"--" + name + " expects N or LO:HI with 1 <= LO <= HI, got '" + *v + "'"};
+    return r;
+  };
+  Range r;
+  const auto colon = v->find(':');
+  if (colon == std::string::npos) {
+    r.lo = r.hi = parse(*v);
+  } else {
+    r.lo = parse(v->substr(0, colon));
+    r.hi = parse(v->substr(colon + 1));
+  }
+  if (r.lo > r.hi)
+    throw UsageError{"--" + name + " expects N or LO:HI with 1 <= LO <= HI, got '" + *v + "'"};
+  return r;
+}
+
+std::string range_string(const Range& r) {
+  return r.lo == r.hi ? std::to_string(r.lo) : std::to_string(r.lo) + ":" + std::to_string(r.hi);
+}
+
 }  // namespace radial::cli

@@ -14,7 +14,8 @@ class Args {
  public:
   // `options` take a value, `flags` do not. Throws UsageError on an unknown
   // option, a missing value or a stray positional argument.
-  Args(int argc, char** argv, const std::set<std::string>& options, const std::set<std::string>& flags);
+  Args(int argc, char** argv, const std::set<std::string>& options,
+       const std::set<std::string>& flags);
 
   bool has(const std::string& name) const { return values_.count(name) != 0; }
   bool flag(const std::string& name) const { return flags_.count(name) != 0; }
@@ -33,5 +34,14 @@ class Args {
 struct UsageError {
   std::string message;
 };
+
+// An inclusive range of counts, given as "N" or "LO:HI" (1 <= LO <= HI <= 2^24).
+struct Range {
+  long lo = 0, hi = 0;
+};
+// --name as a Range ({fallback, fallback} when absent); throws UsageError.
+Range parse_range(const Args& args, const std::string& name, long fallback);
+// "N" or "LO:HI".
+std::string range_string(const Range& r);
 
 }  // namespace radial::cli

@@ -23,8 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/random.h"
 #include "tools/radial/args.h"
 #include "tools/radial/commands.h"
+#include "tools/radial/latency_stats.h"
 #include "tools/radial/remote.h"
 
 namespace radial::cli {
@@ -64,38 +66,6 @@ const char* kUsage =
 using Clock = std::chrono::steady_clock;
 constexpr double kMaxDurationSeconds = 600;
 
-// An inclusive range of token counts: "N" or "LO:HI".
-struct Range {
-  long lo = 0, hi = 0;
-};
-
-Range parse_range(const Args& args, const std::string& name, long fallback) {
-  auto v = args.get(name);
-  if (!v) return {fallback, fallback};
-  auto parse = [&](const std::string& s) {
-    char* end = nullptr;
-    long r = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || r < 1 || r > (1L << 24))
-      throw UsageError{"--" + name + " expects N or LO:HI with 1 <= LO <= HI, got '" + *v + "'"};
-    return r;
-  };
-  Range r;
-  const auto colon = v->find(':');
-  if (colon == std::string::npos) {
-    r.lo = r.hi = parse(*v);
-  } else {
-    r.lo = parse(v->substr(0, colon));
-    r.hi = parse(v->substr(colon + 1));
-  }
-  if (r.lo > r.hi)
-    throw UsageError{"--" + name + " expects N or LO:HI with 1 <= LO <= HI, got '" + *v + "'"};
-  return r;
-}
-
-std::string range_string(const Range& r) {
-  return r.lo == r.hi ? std::to_string(r.lo) : std::to_string(r.lo) + ":" + std::to_string(r.hi);
-}
-
 struct Config {
   client::ChannelOptions channel;
   bool open_loop = false;
@@ -125,12 +95,8 @@ struct Sample {
   double depth_sum = 0, compute_sum = 0;
 };
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+// splitmix64 of x (the first value of radial::Rng seeded with x).
+uint64_t splitmix64(uint64_t x) { return Rng(x).next(); }
 
 // Request i: a function of the config, the model and i only.
 client::GenerateRequest make_request(const Config& cfg, const client::ModelInfo& model, long i) {
@@ -356,42 +322,6 @@ class Runner {
   bool finished_ = false;
   std::vector<Sample> samples_;
 };
-
-struct Stats {
-  size_t count = 0;
-  double mean = 0, p50 = 0, p90 = 0, p99 = 0;
-};
-
-// Percentiles with linear interpolation between order statistics.
-Stats stats_of(std::vector<double> v) {
-  Stats s;
-  s.count = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / v.size();
-  auto pct = [&](double p) {
-    const double pos = p / 100 * (v.size() - 1);
-    const size_t k = static_cast<size_t>(pos);
-    const double f = pos - k;
-    return k + 1 < v.size() ? v[k] * (1 - f) + v[k + 1] * f : v[k];
-  };
-  s.p50 = pct(50);
-  s.p90 = pct(90);
-  s.p99 = pct(99);
-  return s;
-}
-
-nlohmann::json stats_json_ms(const Stats& s) {
-  if (s.count == 0)
-    return {{"count", 0}, {"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p99", nullptr}};
-  return {{"count", s.count},
-          {"mean", 1000 * s.mean},
-          {"p50", 1000 * s.p50},
-          {"p90", 1000 * s.p90},
-          {"p99", 1000 * s.p99}};
-}
 
 Config parse_config(const Args& args) {
   Config cfg;

@@ -23,6 +23,7 @@
 #include "tools/radial/commands.h"
 #include "tools/radial/common.h"
 #include "tools/radial/engine_sweep.h"
+#include "tools/radial/latency_stats.h"
 #ifdef RADIAL_WITH_CUDA_BACKEND
 #include "kernels/cuda_backend.h"
 #endif
@@ -161,11 +162,10 @@ class Bench {
     const int steps = gen - 1;
     double secs = 0;
     for (double s : step_s) secs += s;
-    std::sort(step_s.begin(), step_s.end());
     row.depth = steps > 0 ? depth_sum / (static_cast<double>(steps) * seqs) : 0;
     row.tokens_per_s = secs > 0 ? steps * static_cast<double>(seqs) / secs : 0;
     row.floor_tokens_per_s = floor_s > 0 ? steps * static_cast<double>(seqs) / floor_s : 0;
-    row.ms_per_step = step_s.empty() ? 0 : 1000 * step_s[step_s.size() / 2];
+    row.ms_per_step = 1000 * stats_of(step_s).p50;
     row.bytes_per_step = steps ? (total.weight_bytes + total.kv_bytes) / steps : 0;
     row.flops_per_step = steps ? total.flops / steps : 0;
     return row;
@@ -197,8 +197,7 @@ class Bench {
     row.depth = depth_sum / tokens;
     row.tokens_per_s = secs > 0 ? tokens / secs : 0;
     row.floor_tokens_per_s = floor_s > 0 ? tokens / floor_s : 0;
-    std::sort(step_s.begin(), step_s.end());
-    row.ms_per_step = 1000 * step_s[step_s.size() / 2];
+    row.ms_per_step = 1000 * stats_of(step_s).p50;
     row.bytes_per_step = (total.weight_bytes + total.kv_bytes) / step_s.size();
     row.flops_per_step = total.flops / step_s.size();
     return row;
