@@ -56,9 +56,12 @@ RUN set -eu; \
 # -------------------------------------------------------------- runtime ----
 FROM ${RUNTIME_BASE} AS runtime
 # Exactly the packages that hold the binaries' shared libraries (gRPC,
-# protobuf, prometheus-cpp, spdlog, sentencepiece, cairo; with CUDA=ON the
-# CUDA runtime and cuBLAS from NVIDIA's repository, whose key comes from the
-# build stage). The NVIDIA driver is mounted by the container runtime.
+# protobuf, prometheus-cpp, spdlog, sentencepiece, cairo; with CUDA=ON also
+# cuBLAS from NVIDIA's repository, whose key comes from the build stage). The
+# CUDA runtime is linked statically; the NVIDIA driver (libcuda.so.1) is
+# mounted by the container runtime. Checked against a radiald serving on an
+# H200 (docs/gpu.md): beyond the C/C++ runtime and the CPU image's libraries it
+# mapped libcublas.so.13, libcublasLt.so.13 (both in libcublas-13-0) and libcuda.
 COPY --from=build /out/pkg/ /tmp/radial-pkg/
 RUN set -eu; \
     export DEBIAN_FRONTEND=noninteractive; \

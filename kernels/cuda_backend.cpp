@@ -6,6 +6,7 @@
 #include "kernels/cuda_backend.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -142,7 +143,9 @@ CudaBackend::CudaBackend(const ModelWeights& w, const RouterWeights* router, Bac
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     kv_blocks = static_cast<int64_t>(free_b) / block_bytes + 1;
   }
-  ws.plan_ints = gpu::LayerPlan::max_packed_ints(rows_, static_cast<int>(kv_blocks), shape_);
+  ws.plan_ints = gpu::LayerPlan::max_packed_ints(
+      rows_, static_cast<int>(std::min<int64_t>(kv_blocks, INT_MAX)), c_.max_position_embeddings,
+      shape_);
   const gpu::WorkspaceSizes sz = gpu::workspace_sizes(c_, dtype_, ws);
   hidden_ = DeviceBuffer(sz.hidden);
   CUDA_CHECK(cudaMemsetAsync(hidden_.get(), 0, sz.hidden, stream_));

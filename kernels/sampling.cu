@@ -10,8 +10,11 @@ namespace {
 
 constexpr int kThreads = 1024;
 
+// NaN -> -inf, +inf -> FLT_MAX, and -0 -> +0: sample_token compares
+// values, so -0 and +0 are one value and must map to one key below.
 __device__ __forceinline__ float sanitize(float v) {
   if (isnan(v)) return -INFINITY;
+  if (v == 0.f) return 0.f;
   return v == INFINITY ? FLT_MAX : v;
 }
 

@@ -137,11 +137,16 @@ void LayerPlan::pack(int* out) const {
   }
 }
 
-int64_t LayerPlan::max_packed_ints(int max_rows, int kv_blocks, const AttentionShape& shape) {
-  // rows: 3 ints each + 3 per full row; tables: every block at most once
-  // (the tables of one call belong to distinct (sequence, layer) pairs);
-  // items: at most one per partial slot.
-  return 6LL * max_rows + kv_blocks + static_cast<int64_t>(kItemInts) * shape.partial_capacity;
+int64_t LayerPlan::max_packed_ints(int max_rows, int kv_blocks, int max_entries,
+                                   const AttentionShape& shape) {
+  // rows: 3 ints each + 3 per full row; tables: one copy per distinct
+  // (sequence, layer) table (distinct tables hold distinct blocks), each of
+  // at most ceil(max_entries / block_size) blocks; items: at most one per
+  // partial slot.
+  const int64_t bs = std::max(1, shape.block_size);
+  const int64_t per_table = (std::max(1, max_entries) + bs - 1) / bs;
+  const int64_t tables = std::min<int64_t>(kv_blocks, per_table * max_rows);
+  return 6LL * max_rows + tables + static_cast<int64_t>(kItemInts) * shape.partial_capacity;
 }
 
 }  // namespace radial::gpu

@@ -83,9 +83,13 @@ class LayerPlan {
   PackedLayout layout() const;
   void pack(int* out) const;  // writes layout().total ints
 
-  // Ints the packed upload needs at most, for any call of at most
-  // `max_rows` rows on a pool of `kv_blocks` blocks (staging buffer size).
-  static int64_t max_packed_ints(int max_rows, int kv_blocks, const AttentionShape& shape);
+  // Ints the packed upload needs at most (staging buffer size), for any
+  // call of at most `max_rows` rows on a pool of `kv_blocks` blocks whose
+  // rows have entries < `max_entries` (the context: one entry per position
+  // and layer). The tables take at most one copy of each block, and at most
+  // ceil(max_entries / block_size) blocks per full row.
+  static int64_t max_packed_ints(int max_rows, int kv_blocks, int max_entries,
+                                 const AttentionShape& shape);
 
  private:
   int n_ = 0, nf_ = 0, partials_ = 0, max_splits_ = 0, max_entries_ = 0;

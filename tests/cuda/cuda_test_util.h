@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -90,6 +92,27 @@ inline DeviceBuffer poisoned(size_t bytes) {
   DeviceBuffer b(bytes + 4);
   CUDA_CHECK(cudaMemset(b.get(), 0xff, bytes + 4));
   return b;
+}
+
+// "" when `got` equals `want` element for element (NaN never equals);
+// otherwise one line: the sizes if they differ, else the number of
+// mismatches, the first bad index and its two values. Use it as
+// CHECK(mismatch(got, want) == "") so a failure prints a line, not the
+// whole vectors.
+template <class T>
+std::string mismatch(const std::vector<T>& got, const std::vector<T>& want) {
+  std::ostringstream o;
+  if (got.size() != want.size()) {
+    o << "size " << got.size() << " != " << want.size();
+    return o.str();
+  }
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(got[i] == want[i]) && bad++ == 0) first = i;
+  if (bad == 0) return "";
+  o << bad << " of " << got.size() << " differ; first at " << first << ": got " << got[first]
+    << ", want " << want[first];
+  return o.str();
 }
 
 inline double rel_error(const std::vector<float>& a, const std::vector<float>& b) {

@@ -91,8 +91,13 @@ TEST_CASE("rope_write_kv rotates Q and K like cpu::Rope and stores K/V", "[cuda]
         CHECK(rel_error(gk, want_k) < tolerance(t));
         CHECK(rel_error(gv, want_v) < tolerance(t));
         // kv_only rows' q columns are left as they were.
+        std::vector<float> got_kvq, want_kvq;
         for (int i = nf; i < n; ++i)
-          for (int k = 0; k < qd; ++k) REQUIRE(got_qkv[i * W + k] == qkv[i * W + k]);
+          for (int k = 0; k < qd; ++k) {
+            got_kvq.push_back(got_qkv[i * W + k]);
+            want_kvq.push_back(qkv[i * W + k]);
+          }
+        CHECK(mismatch(got_kvq, want_kvq) == "");
       }
 }
 
@@ -108,37 +113,45 @@ TEST_CASE("paged_attention matches cpu::attend on mixed batches", "[cuda][kernel
         INFO(dtype_name(t) << " heads " << s.heads << "/" << s.kv_heads << " hd " << s.head_dim
                            << " variant " << variant);
         const int kvd = s.kv_heads * s.head_dim, qd = s.heads * s.head_dim, bs = s.block_size;
-        const int pool_blocks = 1200;
-        // Sequences: a long decode row, a prompt chunk with a cached prefix,
-        // a one-token sequence, a sparse table (entries < positions), and
-        // (variant 2) many short decode rows.
+        // Sequences (cached entries, chunk rows, last row kv_only): a long
+        // decode row, a prompt chunk with a cached prefix, a one-token
+        // sequence, a sparse table (entries < positions), and (variant 2)
+        // many short decode rows. The pool holds exactly their blocks, in a
+        // shuffled order.
+        struct Seq {
+          int cached, chunk;
+          bool kv_only_tail;
+        };
+        std::vector<Seq> seqs = {{variant == 0 ? 1500 : 700, 1, false},
+                                 {40, variant == 1 ? 77 : 19, true},
+                                 {0, 1, false},
+                                 {5, 3, false}};
+        if (variant == 2)
+          for (int i = 0; i < 60; ++i) seqs.push_back({i * 3, 1, i % 4 == 0});
+        int pool_blocks = 0;
+        for (const Seq& q : seqs) pool_blocks += (q.cached + q.chunk + bs - 1) / bs;
         std::vector<std::vector<int>> tables;
+        tables.reserve(seqs.size());  // rows point into the tables: no reallocation
         std::vector<LayerRow> rows;
         std::vector<int> perm(pool_blocks);
         for (int i = 0; i < pool_blocks; ++i) perm[i] = i;
         std::shuffle(perm.begin(), perm.end(), rng);
         int next = 0, slot = 0;
-        auto add_seq = [&](int cached, int chunk, bool kv_only_tail) {
-          const int blocks = (cached + chunk + bs - 1) / bs;
+        for (const Seq& q : seqs) {
+          const int blocks = (q.cached + q.chunk + bs - 1) / bs;
+          REQUIRE(next + blocks <= pool_blocks);
           tables.emplace_back(perm.begin() + next, perm.begin() + next + blocks);
           next += blocks;
-          for (int k = 0; k < chunk; ++k) {
+          for (int k = 0; k < q.chunk; ++k) {
             LayerRow r;
             r.slot = slot++;
-            r.entry = cached + k;
+            r.entry = q.cached + k;
             r.position = 3 * r.entry;
-            r.kv_only = kv_only_tail && k == chunk - 1;
-            // (Moving the outer vector keeps each table's buffer.)
+            r.kv_only = q.kv_only_tail && k == q.chunk - 1;
             r.block_table = tables.back().data();
             rows.push_back(r);
           }
-        };
-        add_seq(variant == 0 ? 1500 : 700, 1, false);
-        add_seq(40, variant == 1 ? 77 : 19, true);
-        add_seq(0, 1, false);
-        add_seq(5, 3, false);
-        if (variant == 2)
-          for (int i = 0; i < 60; ++i) add_seq(i * 3, 1, i % 4 == 0);
+        }
         const int n = static_cast<int>(rows.size());
         auto kpool = rounded(random_vec(rng, static_cast<size_t>(pool_blocks) * bs * kvd), t);
         auto vpool = rounded(random_vec(rng, kpool.size()), t);

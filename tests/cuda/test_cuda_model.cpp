@@ -6,62 +6,56 @@
 // decisions and sampling agree with the host's.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cuda_test_util.h"
-#include "engine/model_bundle.h"
-#include "engine/model_loader.h"
 #include "engine/tokenizer.h"
-#include "kernels/cuda_backend.h"
-#include "scheduler/scheduler.h"
+#include "model_test_util.h"
 
 using namespace radial;
 using namespace radial::test;
 
 namespace {
 
-// The source tree: $RADIAL_SOURCE_DIR when set (the GPU machine runs a copy
-// of it elsewhere), else where it was at build time.
-std::string source(const std::string& built_in, const std::string& rel) {
-  const char* env = std::getenv("RADIAL_SOURCE_DIR");
-  return env ? std::string(env) + "/" + rel : built_in;
-}
-std::string data(const std::string& rel) {
-  return source(std::string(RADIAL_TEST_DATA) + "/" + rel, "tests/data/" + rel);
-}
-std::string model_dir() {
-  return source(std::string(RADIAL_MODELS_DIR) + "/stories260K", "models/stories260K");
-}
+std::string data(const std::string& rel) { return test_data(rel); }
+std::string model_dir() { return default_model_dir(); }
 
 std::unique_ptr<Engine> make(std::shared_ptr<const ModelWeights> w,
                              std::shared_ptr<const RouterWeights> r, int longest, int max_new,
                              int seqs, DType dtype /* kF32 with cpu = true: the CPU backend */,
                              bool cpu) {
-  BackendOptions o = backend_options_for(w->config, longest, max_new, seqs, 1);
-  if (cpu) return std::make_unique<Engine>(w, r, o);
-  CudaOptions co;
-  co.dtype = dtype;
-  auto b = make_cuda_backend(*w, r.get(), o, co);
-  return std::make_unique<Engine>(w, r, o, std::move(b));
+  return make_engine(w, r, backend_options_for(w->config, longest, max_new, seqs, 1), cpu, dtype);
 }
 
 std::vector<SequenceResult> run(Engine& engine, const std::vector<GenerateRequest>& reqs) {
-  Scheduler s(engine, nullptr);
-  std::vector<SequenceResult> out(reqs.size());
-  for (size_t i = 0; i < reqs.size(); ++i)
-    s.submit(reqs[i],
-             SequenceCallbacks{nullptr, [&out, i](const SequenceResult& r) { out[i] = r; }});
-  s.run_until_idle();
-  return out;
+  return run_requests(engine, reqs);
 }
 
-std::vector<int> ids(const SequenceResult& r) {
-  std::vector<int> v;
-  for (const auto& t : r.tokens) v.push_back(t.token);
-  return v;
+std::vector<int> ids(const SequenceResult& r) { return token_ids(r); }
+
+// reference.json and one request per case: greedy, the case's prompt, as
+// many new tokens as the case has (`whole`, ignoring EOS) or up to its
+// greedy_steps positions.
+nlohmann::json load_reference() {
+  std::ifstream in(data("stories260K/reference.json"));
+  return nlohmann::json::parse(in);
+}
+std::vector<GenerateRequest> reference_requests(const nlohmann::json& ref, bool whole) {
+  auto tok = Tokenizer::load(data("stories260K/tok512.model"));
+  std::vector<GenerateRequest> reqs;
+  for (const auto& c : ref["cases"]) {
+    GenerateRequest r;
+    r.prompt = tok->encode(c["prompt"].get<std::string>());
+    r.max_tokens = whole ? static_cast<int>(c["tokens"].size())
+                         : c["greedy_steps"].get<int>() + 1 - static_cast<int>(r.prompt.size());
+    r.ignore_eos = whole;
+    reqs.push_back(r);
+  }
+  return reqs;
 }
 
 }  // namespace
@@ -69,20 +63,13 @@ std::vector<int> ids(const SequenceResult& r) {
 TEST_CASE("fp32 on the GPU reproduces reference.json", "[cuda][model]") {
   auto w = std::make_shared<ModelWeights>(load_model(model_dir()));
   auto tok = Tokenizer::load(data("stories260K/tok512.model"));
-  std::ifstream in(data("stories260K/reference.json"));
-  const nlohmann::json ref = nlohmann::json::parse(in);
-  std::vector<GenerateRequest> reqs;
-  for (const auto& c : ref["cases"]) {
-    GenerateRequest r;
-    r.prompt = tok->encode(c["prompt"].get<std::string>());
-    r.max_tokens = c["greedy_steps"].get<int>() + 1 - static_cast<int>(r.prompt.size());
-    reqs.push_back(r);
-  }
+  const nlohmann::json ref = load_reference();
+  const std::vector<GenerateRequest> reqs = reference_requests(ref, false);
   auto engine = make(w, nullptr, 64, 256, static_cast<int>(reqs.size()), DType::kF32, false);
   auto res = run(*engine, reqs);
   for (size_t i = 0; i < reqs.size(); ++i) {
     REQUIRE(res[i].finish != FinishReason::kError);
-    CHECK(ids(res[i]) == ref["cases"][i]["tokens"].get<std::vector<int>>());
+    CHECK(mismatch(ids(res[i]), ref["cases"][i]["tokens"].get<std::vector<int>>()) == "");
   }
   // Logits of the first positions of the first case.
   const auto& c0 = ref["cases"][0];
@@ -117,10 +104,36 @@ TEST_CASE("bf16 and f16 logits stay close to the CPU's", "[cuda][model]") {
     auto gpu = make(w, nullptr, 16, 2, 1, t, false);
     auto got = run(*gpu, {r})[0].prompt_logits;
     REQUIRE(got.size() == want.size());
+    double worst = 0;
     for (size_t p = 0; p < want.size(); ++p) {
       INFO(dtype_name(t) << " position " << p);
-      CHECK(rel_error(got[p], want[p]) < 3e-2);
+      const double e = rel_error(got[p], want[p]);
+      worst = std::max(worst, e);
+      CHECK(e < 3e-2);
     }
+    std::printf("  %s logits of %zu positions: largest relative error %.2e\n", dtype_name(t),
+                want.size(), worst);
+  }
+}
+
+TEST_CASE("bf16 greedy tokens follow reference.json", "[cuda][model]") {
+  // Greedy decoding in bf16 follows the f32 reference until a step whose
+  // two best logits are closer than bf16's rounding; the first 16 steps of
+  // every case must match, and where each case first parts is printed.
+  auto w = std::make_shared<ModelWeights>(load_model(model_dir()));
+  const nlohmann::json ref = load_reference();
+  const std::vector<GenerateRequest> reqs = reference_requests(ref, true);
+  auto gpu = make(w, nullptr, 64, 256, static_cast<int>(reqs.size()), DType::kBF16, false);
+  const auto res = run(*gpu, reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const auto want = ref["cases"][i]["tokens"].get<std::vector<int>>();
+    const auto got = ids(res[i]);
+    size_t k = 0;
+    while (k < want.size() && k < got.size() && got[k] == want[k]) ++k;
+    std::printf("  bf16 greedy, case %zu: first %zu of %zu reference tokens equal\n", i, k,
+                want.size());
+    INFO("case " << i);
+    CHECK(k >= std::min<size_t>(16, want.size()));
   }
 }
 
@@ -129,19 +142,8 @@ TEST_CASE("routed modes give the same paths on GPU and CPU in fp32", "[cuda][mod
   src.model = model_dir();
   ModelBundle b = load_bundle(src);
   REQUIRE(b.router != nullptr);
-  struct Variant {
-    RouteMode mode;
-    KvPolicy policy;
-  };
-  for (Variant v : {Variant{RouteMode::kForward, KvPolicy::kPropagate},
-                    Variant{RouteMode::kForward, KvPolicy::kSparse},
-                    Variant{RouteMode::kRadial, KvPolicy::kSparse}}) {
-    RouterWeights rw = *b.router;
-    rw.config.mode = v.mode;
-    rw.config.kv_policy = v.policy;
-    rw.config.max_steps = 2 * b.weights->config.num_layers;
-    if (v.mode == RouteMode::kRadial) rw.config.pinned_layers.clear();
-    auto router = std::make_shared<RouterWeights>(rw);
+  for (const RoutedVariant& v : kRoutedVariants) {
+    auto router = router_variant(*b.router, v, b.weights->config.num_layers);
     std::vector<GenerateRequest> reqs;
     for (int i = 0; i < 3; ++i) {
       GenerateRequest r;
@@ -156,12 +158,12 @@ TEST_CASE("routed modes give the same paths on GPU and CPU in fp32", "[cuda][mod
     auto gpu = make(b.weights, router, 8, 10, 3, DType::kF32, false);
     auto a = run(*cpu, reqs), g = run(*gpu, reqs);
     for (size_t i = 0; i < reqs.size(); ++i) {
-      INFO(route_mode_name(v.mode) << " " << kv_policy_name(v.policy) << " request " << i);
+      INFO(v.name << " request " << i);
       REQUIRE(g[i].finish != FinishReason::kError);
-      CHECK(ids(g[i]) == ids(a[i]));
+      CHECK(mismatch(ids(g[i]), ids(a[i])) == "");
       REQUIRE(g[i].tokens.size() == a[i].tokens.size());
       for (size_t k = 0; k < a[i].tokens.size(); ++k)
-        CHECK(g[i].tokens[k].path == a[i].tokens[k].path);
+        CHECK(mismatch(g[i].tokens[k].path, a[i].tokens[k].path) == "");
     }
   }
 }

@@ -47,12 +47,43 @@ TEST_CASE("sample_rows draws what sample_token draws", "[cuda][kernels]") {
                     << " p " << ps[i].top_p << " u " << ps[i].uniform);
       std::span<const float> row(logits.data() + static_cast<size_t>(i) * vocab, vocab);
       const int want = sample_token(row, ps[i]);
-      if (got[i] == want) continue;
-      REQUIRE(ps[i].temperature > 0.f);
+      if (ps[i].temperature == 0.f || got[i] == want) {
+        CHECK(got[i] == want);  // greedy: exactly
+        continue;
+      }
       TokenSampling lo = ps[i], hi = ps[i];
       lo.uniform = std::max(0.f, lo.uniform - 1e-4f);
       hi.uniform = std::min(0.9999f, hi.uniform + 1e-4f);
       CHECK((got[i] == sample_token(row, lo) || got[i] == sample_token(row, hi)));
     }
   }
+}
+
+TEST_CASE("sample_rows treats -0 and +0 as one value, like sample_token", "[cuda][kernels]") {
+  // {1, 0, -0, -1}, top_k 2: the cut value is 0, so both zeros are kept
+  // (sample_token compares values); uniform 0.9 then lands on id 2.
+  struct Case {
+    std::vector<float> logits;
+    TokenSampling p;
+  };
+  const std::vector<Case> cases = {
+      {{1.f, 0.f, -0.f, -1.f}, {1.f, 2, 1.f, 0.9f}},
+      {{1.f, -0.f, 0.f, -1.f}, {1.f, 2, 1.f, 0.9f}},
+      {{-0.f, 0.f, -0.f, 0.f}, {0.7f, 1, 1.f, 0.8f}},
+      {{2.f, -0.f, 0.f, -0.f, 0.f}, {1.f, 0, 0.9f, 0.95f}},
+  };
+  for (const Case& c : cases) {
+    const int vocab = static_cast<int>(c.logits.size());
+    std::vector<int> packed(4);
+    std::memcpy(&packed[0], &c.p.temperature, 4);
+    packed[1] = c.p.top_k;
+    std::memcpy(&packed[2], &c.p.top_p, 4);
+    std::memcpy(&packed[3], &c.p.uniform, 4);
+    DeviceBuffer dl = to_device(c.logits), dp = ints_to_device(packed), dt = poisoned(4);
+    kernels::sample_rows(dl.as<float>(), 1, vocab, dp.as<int>(), dt.as<int>(), nullptr);
+    const int want = sample_token(c.logits, c.p);
+    INFO("case with k " << c.p.top_k << " p " << c.p.top_p << " u " << c.p.uniform);
+    CHECK(ints_to_host(dt.get(), 1)[0] == want);
+  }
+  CHECK(sample_token(cases[0].logits, cases[0].p) == 2);
 }

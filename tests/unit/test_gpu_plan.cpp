@@ -134,7 +134,27 @@ TEST_CASE("layer plan: a prompt chunk forms tiles of consecutive entries", "[gpu
     CHECK(it.entry_end <= p.entries()[it.row0 + it.rows - 1]);
   }
   CHECK(starts.size() == 8);  // 30 rows: 7 tiles of 4, one of 2
-  CHECK(LayerPlan::max_packed_ints(30, 3, shape_for(32, 8, 16, 4096)) >= p.layout().total);
+  CHECK(LayerPlan::max_packed_ints(30, 3, 40, shape_for(32, 8, 16, 4096)) >= p.layout().total);
+}
+
+TEST_CASE("layer plan: staging is bounded by the rows' context, not the whole pool", "[gpu_plan]") {
+  // A large pool (stories260K at 0.9 of an H200 is millions of blocks) must
+  // not size the staging buffers: 256 rows of a 512-entry context need at
+  // most 32 blocks each.
+  const AttentionShape s = shape_for(8, 4, 16, 528);
+  CHECK(LayerPlan::max_packed_ints(256, 5'000'000, 512, s) == 6 * 256 + 256 * 32 + 5 * 528);
+  // A small pool bounds it instead.
+  CHECK(LayerPlan::max_packed_ints(256, 100, 512, s) == 6 * 256 + 100 + 5 * 528);
+  // Rows at the context's end fit: 256 sequences with 512 entries each.
+  std::vector<std::vector<int>> tables(256);
+  std::vector<LayerRow> rows;
+  for (int q = 0; q < 256; ++q) {
+    for (int b = 0; b < 32; ++b) tables[q].push_back(q * 32 + b);
+    rows.push_back({q, 511, tables[q].data(), 511, false});
+  }
+  LayerPlan p;
+  p.build(rows, s);
+  CHECK(p.layout().total <= LayerPlan::max_packed_ints(256, 256 * 32, 512, s));
 }
 
 TEST_CASE("layer plan: too little partial capacity is an error", "[gpu_plan]") {
@@ -173,7 +193,7 @@ TEST_CASE("layer plan executed split by split equals direct attention", "[gpu_pl
     const PackedLayout lay = p.layout();
     std::vector<int> packed(lay.total);
     p.pack(packed.data());
-    REQUIRE(lay.total <= LayerPlan::max_packed_ints(n, pool_blocks, s));
+    REQUIRE(lay.total <= LayerPlan::max_packed_ints(n, pool_blocks, 300 + 40, s));
     CHECK(std::vector<int>(packed.begin() + lay.kv_index, packed.begin() + lay.kv_index + n) ==
           p.kv_index());
     CHECK(p.num_partials() <= s.partial_capacity);
