@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The peer for `radial bench-engine`: the same shapes and workloads with
 Hugging Face transformers on PyTorch (random-weight LlamaForCausalLM built
-from the config, bf16, static KV cache), eager and torch.compile.
+from the config, bf16, static KV cache), eager (transformers' automatic
+compilation off) and compile (transformers' own torch.compile of the decoding
+step, with CUDA graphs; prefill: the forward pass under torch.compile).
 
 Decode: B sequences with random prompts of --prompt-len tokens generate
 --gen-tokens tokens each (greedy, min_new_tokens forces the full length);
@@ -49,7 +51,7 @@ def main():
     for path in args.config:
         with open(path) as f:
             cfg = LlamaConfig(**json.load(f))
-        cfg.torch_dtype = torch.bfloat16
+        cfg.dtype = torch.bfloat16
         torch.set_default_dtype(torch.bfloat16)
         with torch.device("cuda"):
             model = LlamaForCausalLM(cfg)
@@ -61,8 +63,14 @@ def main():
         vocab = cfg.vocab_size
         for mode in args.modes.split(","):
             fwd = model.forward
-            if mode == "compile":
-                model.forward = torch.compile(fwd, mode="reduce-overhead", fullgraph=True)
+
+            # eager: transformers' automatic compilation of the decoding step
+            # (on by default with a static cache) turned off. compile: that
+            # automatic compilation (generation_config.compile_config:
+            # inductor, CUDA graphs), the way transformers means generate() to
+            # be compiled; wrapping forward in torch.compile as well breaks
+            # (CUDA graph outputs overwritten by the next replay).
+            model.generation_config.disable_compile = mode != "compile"
 
             def gen(batch, new):
                 ids = torch.randint(0, vocab, (batch, args.prompt_len), device="cuda")
@@ -77,7 +85,10 @@ def main():
 
             for b in conc:
                 try:
-                    gen(b, 4)  # warm-up (and compilation)
+                    # Warm-up at both timed shapes: the static cache is sized
+                    # prompt + new tokens, and each size compiles its own graph.
+                    gen(b, 1)
+                    gen(b, args.gen_tokens)
                     t1 = gen(b, 1)
                     tn = gen(b, args.gen_tokens)
                     steps = args.gen_tokens - 1
@@ -87,8 +98,10 @@ def main():
                                      tokens_per_s=tps, ms_per_step=1000 * (tn - t1) / steps))
                 except Exception as e:  # out of memory at a batch size, a compile failure
                     rows.append(dict(model=name, workload=f"decode {args.prompt_len}+"
-                                     f"{args.gen_tokens}", mode=mode, seqs=b, error=str(e)[:200]))
+                                     f"{args.gen_tokens}", mode=mode, seqs=b, error=repr(e)[:300]))
                 print(f"peer_hf: {rows[-1]}", file=sys.stderr, flush=True)
+            if mode == "compile":  # prefill: the forward pass compiled (no CUDA graphs)
+                model.forward = torch.compile(fwd, dynamic=False)
             try:
                 ids = torch.randint(0, vocab, (1, args.prefill_len), device="cuda")
                 with torch.no_grad():
@@ -105,7 +118,7 @@ def main():
                                  ms_per_step=1000 * secs / args.prefill_seqs))
             except Exception as e:
                 rows.append(dict(model=name, workload=f"prefill {args.prefill_len}", mode=mode,
-                                 seqs=args.prefill_seqs, error=str(e)[:200]))
+                                 seqs=args.prefill_seqs, error=repr(e)[:300]))
             model.forward = fwd
             torch._dynamo.reset()
         del model
