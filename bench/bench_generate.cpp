@@ -18,8 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/random.h"
+#include "kernels/backend_factory.h"
 #include "scheduler/scheduler.h"
 
 using namespace radial;
@@ -42,9 +44,9 @@ struct Figures {
 Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::string& thr,
             int threads) {
   const ModelConfig& c = b.weights->config;
-  Engine engine(b.weights, thr == "full" ? nullptr : b.router,
-                backend_options_for(c, prompt_len, gen, conc, threads));
-  Scheduler sched(engine, nullptr);
+  auto engine = make_engine(b.weights, thr == "full" ? nullptr : b.router,
+                            backend_options_for(c, prompt_len, gen, conc, threads));
+  Scheduler sched(*engine, nullptr);
   Rng rng(1234);
   int generated = 0, with_first = 0;
   double depth = 0, compute = 0;

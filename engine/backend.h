@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -129,5 +130,13 @@ class Backend {
 // must be F32; `router` may be null. Both must outlive the backend.
 std::unique_ptr<Backend> make_cpu_backend(const ModelWeights& weights, const RouterWeights* router,
                                           const BackendOptions& opts);
+
+// Makes a backend for `weights` and `router` (both must outlive it). May
+// change opts.kv_blocks (a GPU pool sized from a memory budget); the Engine
+// must then be given the updated options. kernels/backend_factory.h makes
+// one from a backend choice; front ends pass it down, so the scheduler
+// never links a GPU backend.
+using BackendFactory = std::function<std::unique_ptr<Backend>(
+    const ModelWeights& weights, const RouterWeights* router, BackendOptions& opts)>;
 
 }  // namespace radial

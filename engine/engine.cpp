@@ -9,10 +9,6 @@
 namespace radial {
 
 Engine::Engine(std::shared_ptr<const ModelWeights> weights,
-               std::shared_ptr<const RouterWeights> router, const BackendOptions& opts)
-    : Engine(weights, router, opts, make_cpu_backend(*weights, router.get(), opts)) {}
-
-Engine::Engine(std::shared_ptr<const ModelWeights> weights,
                std::shared_ptr<const RouterWeights> router, const BackendOptions& opts,
                std::unique_ptr<Backend> backend)
     : weights_(std::move(weights)),
@@ -59,6 +55,20 @@ RoutingParams Engine::resolve_routing(std::optional<RouteMode> mode,
   return p;
 }
 
+Engine::~Engine() = default;
+
+std::unique_ptr<SequenceKv> Engine::open_sequence() {
+  ++open_sequences_;
+  return std::unique_ptr<SequenceKv>(new SequenceKv(*this, kv_.create_sequence()));
+}
+
+void Engine::close_sequence(SequenceKv& s) {
+  for (int slot : s.slots_) release_slot(slot);
+  s.slots_.clear();
+  kv_.free_sequence(s.id_);
+  --open_sequences_;
+}
+
 int Engine::acquire_slot() {
   require(!free_slots_.empty(), ErrorCode::kResourceExhausted, "no free hidden-state slot");
   int s = free_slots_.back();
@@ -67,6 +77,37 @@ int Engine::acquire_slot() {
 }
 
 void Engine::release_slot(int slot) { free_slots_.push_back(slot); }
+
+SequenceKv::~SequenceKv() { engine_.close_sequence(*this); }
+
+int SequenceKv::acquire_slot() {
+  const int slot = engine_.acquire_slot();
+  slots_.push_back(slot);
+  return slot;
+}
+
+void SequenceKv::release_slot(int slot) {
+  const auto it = std::find(slots_.begin(), slots_.end(), slot);
+  require(it != slots_.end(), ErrorCode::kInternal,
+          "slot " + std::to_string(slot) + " is not held by this sequence");
+  *it = slots_.back();
+  slots_.pop_back();
+  engine_.release_slot(slot);
+}
+
+void Engine::run(const NodeRun& r) {
+  if (r.node == kNodeEmbed) return embed(r.batch);
+  if (r.node >= 0 && r.node < num_layers()) return forward_layer(r.node, r.batch);
+  require(r.node == head_node(), ErrorCode::kInternal,
+          "no node " + std::to_string(r.node) + " in the graph");
+  if (r.tokens != nullptr) {
+    require(r.sampling.size() == r.batch.size(), ErrorCode::kInternal,
+            "head: one sampling rule per pass");
+    return head_sample(r.batch, r.sampling, r.tokens);
+  }
+  require(r.logits != nullptr, ErrorCode::kInternal, "head: neither tokens nor logits asked for");
+  head(r.batch, r.logits);
+}
 
 void Engine::start_pass(Pass& p) const {
   p.node = kNodeEmbed;

@@ -1,5 +1,7 @@
 // The engine: a model, an optional router, a backend and the KV block
-// manager, advancing batches of passes from many sequences node by node.
+// manager, advancing batches of passes from many sequences node by node
+// through one entry point, run(NodeRun). Callers hold each sequence's KV
+// blocks and slots through a SequenceKv (RAII) and never touch the pool.
 // It implements the routing semantics of the design note (section 2); which
 // passes go together in a batch, and in what order nodes run, is the
 // scheduler's business (scheduler/), subject to the ordering rule: a pass
@@ -20,17 +22,58 @@
 
 namespace radial {
 
+class Engine;
+
+// One sequence's hold on the engine's resources, given back when it is
+// destroyed: its KV blocks at every layer (a KvBlockManager sequence; passes
+// carry id() as Pass::kv_seq) and the hidden-state slots its passes hold.
+// Made by Engine::open_sequence; must not outlive the engine.
+class SequenceKv {
+ public:
+  ~SequenceKv();
+  SequenceKv(const SequenceKv&) = delete;
+  SequenceKv& operator=(const SequenceKv&) = delete;
+
+  int id() const { return id_; }
+  // A free slot, held until release_slot() or destruction. Throws
+  // Error(kResourceExhausted) when the engine has none free.
+  int acquire_slot();
+  // Gives back a slot this sequence holds (Error(kInternal) otherwise).
+  void release_slot(int slot);
+  int slots_held() const { return static_cast<int>(slots_.size()); }
+
+ private:
+  friend class Engine;
+  SequenceKv(Engine& engine, int id) : engine_(engine), id_(id) {}
+  Engine& engine_;
+  int id_;
+  std::vector<int> slots_;
+};
+
+// One step of the node graph, the engine's one entry point: every pass of
+// `batch` waits at `node` and advances one routed node.
+struct NodeRun {
+  NodeRun() = default;
+  NodeRun(int node_, std::span<Pass* const> batch_) : node(node_), batch(batch_) {}
+  int node = kNodeEmbed;  // kNodeEmbed, a layer 0..L-1, or head_node()
+  std::span<Pass* const> batch;
+  // At the head only: with `tokens` set, each pass's token is drawn on the
+  // backend under sampling[i] (engine/token_sampling.h; only ids come back);
+  // otherwise the logits, [batch.size(), vocab] row-major, go to `logits`.
+  std::span<const TokenSampling> sampling;
+  int* tokens = nullptr;
+  float* logits = nullptr;
+};
+
 class Engine {
  public:
-  // `router` may be null (only full mode is then available). This one runs
-  // on the CPU backend.
-  Engine(std::shared_ptr<const ModelWeights> weights, std::shared_ptr<const RouterWeights> router,
-         const BackendOptions& opts);
-  // Runs on `backend`, made for the same weights, router and options (the
-  // CUDA backend: kernels/cuda_backend.h); opts.kv_blocks and
-  // opts.max_slots must be the backend's.
+  // Runs on `backend`, made for the same weights, router and options; the
+  // backend factory (kernels/backend_factory.h, make_engine) is the way to
+  // get one. opts.kv_blocks and opts.max_slots must be the backend's.
+  // `router` may be null (only full mode is then available).
   Engine(std::shared_ptr<const ModelWeights> weights, std::shared_ptr<const RouterWeights> router,
          const BackendOptions& opts, std::unique_ptr<Backend> backend);
+  ~Engine();
 
   const ModelConfig& config() const { return weights_->config; }
   const ModelWeights& weights() const { return *weights_; }
@@ -39,7 +82,8 @@ class Engine {
   int head_node() const { return num_layers(); }
   int done_node() const { return num_layers() + 1; }
   Backend& backend() { return *backend_; }
-  KvBlockManager& kv() { return kv_; }
+  // The KV pool's bookkeeping, to read (sizes, entries); sequences change
+  // it only through SequenceKv and run().
   const KvBlockManager& kv() const { return kv_; }
 
   // The routing a request gets: the router file's settings (or full mode
@@ -49,30 +93,23 @@ class Engine {
   RoutingParams resolve_routing(std::optional<RouteMode> mode,
                                 std::optional<float> threshold) const;
 
+  // A new sequence with no KV entries and no slots.
+  std::unique_ptr<SequenceKv> open_sequence();
   // Hidden-state slots (one per pass in flight).
   int free_slots() const { return static_cast<int>(free_slots_.size()); }
   int total_slots() const { return opts_.max_slots; }
-  int acquire_slot();  // throws Error(kResourceExhausted) when none is free
-  void release_slot(int slot);
 
   // Prepares `p` for the embed step (resets its routing state).
   void start_pass(Pass& p) const;
-
-  // KV blocks that forward_layer(layer, batch) would take from the pool.
+  // KV blocks that running layer `layer` on `batch` would take from the pool.
   int blocks_needed(int layer, std::span<Pass* const> batch) const;
 
-  // Node steps. Every pass in a batch must wait at that node. After a step
-  // each pass's `node` says where it goes next.
-  void embed(std::span<Pass* const> batch);
-  // Advances the batch one routed layer: passes whose target is `layer` run
-  // it fully; the others (propagate policy) write K/V-only rows.
-  void forward_layer(int layer, std::span<Pass* const> batch);
-  // Final norm + LM head: logits is [batch.size(), vocab]. Passes move to done.
-  void head(std::span<Pass* const> batch, float* logits);
-  // Final norm + LM head + sampling on the backend (engine/token_sampling.h):
-  // tokens[i] for batch[i] under params[i]. Passes move to done.
-  void head_sample(std::span<Pass* const> batch, std::span<const TokenSampling> params,
-                   int* tokens);
+  // Advances r.batch one routed node (see NodeRun). After it each pass's
+  // `node` says where it goes next: a layer's passes are routed (their
+  // target set, evaluating the router where the mode needs it), the head's
+  // move to done. Throws Error(kInternal) if a pass does not wait at
+  // r.node, Error(kResourceExhausted) if the KV pool runs out.
+  void run(const NodeRun& r);
 
   // Router work since the last call (evaluations, seconds), then reset.
   struct RouterWork {
@@ -82,11 +119,21 @@ class Engine {
   RouterWork take_router_work();
 
   // Profiling hook: while `probe` is set (not null), every full row of every
-  // forward_layer reports its BlockNorms to it (see backend.h). Off by
-  // default; the hot path then computes nothing extra.
+  // layer reports its BlockNorms to it (see backend.h). Off by default; the
+  // hot path then computes nothing extra.
   void set_block_probe(BlockProbe* probe) { backend_->set_block_probe(probe); }
 
  private:
+  friend class SequenceKv;
+  int acquire_slot();  // throws Error(kResourceExhausted) when none is free
+  void release_slot(int slot);
+  void close_sequence(SequenceKv& s);
+
+  void embed(std::span<Pass* const> batch);
+  void forward_layer(int layer, std::span<Pass* const> batch);
+  void head(std::span<Pass* const> batch, float* logits);
+  void head_sample(std::span<Pass* const> batch, std::span<const TokenSampling> params,
+                   int* tokens);
   // Sets target (evaluating the router where the mode needs it) after the
   // embedding or a full layer, then the next node.
   void route(std::span<Pass* const> passes);
@@ -98,6 +145,7 @@ class Engine {
   std::unique_ptr<Backend> backend_;
   KvBlockManager kv_;
   std::vector<int> free_slots_;
+  int open_sequences_ = 0;
   // Scratch for batches.
   std::vector<int> ids_, slots_;
   std::vector<LayerRow> rows_;

@@ -54,7 +54,8 @@ ModelBundle load_bundle(const ModelSource& src) {
     w = std::make_shared<ModelWeights>(make_random_model(c, src.dummy_seed));
     if (!src.no_router && src.router.empty())
       b.router = std::make_shared<RouterWeights>(make_random_router(c, src.dummy_seed));
-    b.description = "random weights of " + src.dummy_config + " (seed " + std::to_string(src.dummy_seed) + ")";
+    b.description =
+        "random weights of " + src.dummy_config + " (seed " + std::to_string(src.dummy_seed) + ")";
   } else {
     require(!src.model.empty(), ErrorCode::kInvalidArgument, "no model given");
     w = std::make_shared<ModelWeights>(load_model(src.model));
@@ -77,24 +78,9 @@ ModelBundle load_bundle(const ModelSource& src) {
                 " tokens but the model's vocabulary is " + std::to_string(w->config.vocab_size));
     b.tokenizer = std::move(t);
   }
-  if (b.router) b.description += " + router (" + std::string(route_mode_name(b.router->config.mode)) + ")";
+  if (b.router)
+    b.description += " + router (" + std::string(route_mode_name(b.router->config.mode)) + ")";
   return b;
-}
-
-}  // namespace radial
-
-namespace radial {
-
-BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens, int sequences,
-                                   int threads) {
-  BackendOptions o;
-  o.kv_block_size = 16;
-  const int positions = std::min(prompt_len + max_tokens, c.max_position_embeddings);
-  const int per_seq = (positions + o.kv_block_size - 1) / o.kv_block_size * c.num_layers;
-  o.kv_blocks = std::max(1, per_seq * std::max(1, sequences));
-  o.max_slots = std::max(64, prompt_len * std::max(1, sequences));
-  o.threads = threads;
-  return o;
 }
 
 }  // namespace radial

@@ -37,13 +37,3 @@ ModelBundle load_bundle(const ModelSource& src);
 RouterWeights make_random_router(const ModelConfig& c, uint64_t seed, int router_hidden = 64);
 
 }  // namespace radial
-
-namespace radial {
-
-// Backend sizing for `sequences` concurrent sequences of up to `prompt_len`
-// + `max_tokens` positions (clamped to the context): enough KV blocks for
-// all of them at every layer, and hidden-state slots for all their prompts.
-BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens, int sequences,
-                                   int threads);
-
-}  // namespace radial

@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/cuda/layer_plan.h"
-#include "engine/cuda/memory_plan.h"
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/token_sampling.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_weights.h"
@@ -23,6 +22,8 @@
 #include "kernels/gather_scatter.cuh"
 #include "kernels/gemm.h"
 #include "kernels/paged_attention.cuh"
+#include "kernels/plan/layer_plan.h"
+#include "kernels/plan/memory_plan.h"
 #include "kernels/rmsnorm.cuh"
 #include "kernels/rope_kv.cuh"
 #include "kernels/router.cuh"
@@ -136,7 +137,7 @@ CudaBackend::CudaBackend(const ModelWeights& w, const RouterWeights* router, Bac
   ws.router_hidden = router ? router->config.router_hidden : 0;
   // Table ints are bounded by the pool; before the pool is sized, by the
   // largest pool the budget could give (checked again below).
-  const int64_t block_bytes = gpu::kv_block_bytes(c_, dtype_, opts.kv_block_size);
+  const int64_t block_bytes = kv_block_bytes(c_, dtype_, opts.kv_block_size);
   int64_t kv_blocks = opts.kv_blocks;
   if (kv_blocks == 0) {
     size_t free_b = 0, total_b = 0;
@@ -177,8 +178,8 @@ CudaBackend::CudaBackend(const ModelWeights& w, const RouterWeights* router, Bac
     size_t free_b = 0, total_b = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     opts.kv_blocks =
-        gpu::kv_blocks_for_budget(static_cast<int64_t>(total_b), static_cast<int64_t>(free_b),
-                                  co.gpu_memory_fraction, block_bytes);
+        kv_blocks_for_budget(static_cast<int64_t>(total_b), static_cast<int64_t>(free_b),
+                             co.gpu_memory_fraction, block_bytes);
     opts.kv_blocks = static_cast<int>(std::min<int64_t>(opts.kv_blocks, kv_blocks));
   }
   const int64_t pool_bytes = static_cast<int64_t>(opts.kv_blocks) * block_bytes / 2;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/cpu/ops.h"
 #include "engine/error.h"
+#include "engine/rope.h"
 #include "kernels/convert.cuh"
 #include "kernels/cuda_check.h"
 
@@ -77,8 +77,7 @@ DeviceWeights upload_weights(const ModelWeights& w, const RouterWeights* router,
     d.layers.push_back(std::move(dl));
   }
   d.final_norm = up.make({&w.final_norm}, DType::kF32);
-  const cpu::Rope rope(c);
-  const std::vector<double>& f = rope.inv_freq();
+  const std::vector<double> f = rope_inv_freq(c);
   d.inv_freq = DeviceBuffer(f.size() * sizeof(double));
   CUDA_CHECK(
       cudaMemcpy(d.inv_freq.get(), f.data(), f.size() * sizeof(double), cudaMemcpyHostToDevice));

@@ -1,7 +1,7 @@
-#include "engine/cuda/layer_plan.h"
 #include "kernels/common.cuh"
 #include "kernels/cuda_check.h"
 #include "kernels/paged_attention.cuh"
+#include "kernels/plan/layer_plan.h"
 
 namespace radial::kernels {
 namespace {

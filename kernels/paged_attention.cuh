@@ -1,5 +1,5 @@
 // Paged attention over a layer's full rows, decode and prompt chunks alike
-// (engine/cuda/layer_plan.h plans the work):
+// (kernels/plan/layer_plan.h plans the work):
 //   row r (r < nf), query head h, kv head h / (heads / kv_heads):
 //   out[r, h] = softmax_e(q[r, h] . k_e * scale) . v_e over the entries
 //   e < entries[r] of the row's block table (tables + table_offset[r]),

@@ -2,7 +2,6 @@
 
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -11,26 +10,21 @@
 
 namespace radial {
 
-// The engine loop: one thread owns the engine and the scheduler. Other
-// threads post submissions and cancellations to the inbox and wait on
-// futures; the loop drains the inbox between steps and sleeps when idle.
+// The engine loop: one thread owns the engine and the scheduler. Front-end
+// threads validate their requests themselves (the scheduler's validator is
+// const and reads nothing that changes) and post valid ones, with their ids
+// and stream sinks, to the inbox; the loop moves them into the scheduler
+// between steps and sleeps when idle.
 struct EngineService::Loop {
-  // The loop's answer to a submission: an id, or the error to rethrow on
-  // the submitting thread (plain data: no exception object crosses threads).
-  struct Answer {
-    uint64_t id = 0;
-    std::optional<ErrorCode> code;
-    std::string message;
-  };
   struct Submission {
-    GenerateRequest req;
+    uint64_t id;
+    ValidatedRequest req;
     SequenceCallbacks cb;
-    std::promise<Answer> accepted;
   };
 
   Loop(const ModelBundle& b, const ServiceOptions& opts, SchedulerObserver* observer)
       : engine(build_engine(b, opts)),
-        scheduler(*engine, b.tokenizer.get(), opts.scheduler, observer),
+        scheduler(*engine, b.tokenizer.get(), opts.scheduler, observer, opts.limits),
         max_queued(opts.limits.max_queued) {
     snapshot = scheduler.stats();
     thread = std::thread([this] { run(); });
@@ -56,37 +50,7 @@ struct EngineService::Loop {
       const bool stop = stopping;
       lock.unlock();
 
-      for (Submission& s : subs) {
-        Answer a;
-        try {
-          if (stop) throw Error(ErrorCode::kUnavailable, "the server is shutting down");
-          scheduler.validate(
-              s.req);  // a bad request is INVALID_ARGUMENT even when the queue is full
-          if (scheduler.stats().waiting >= max_queued)
-            throw Error(
-                ErrorCode::kResourceExhausted,
-                "too many queued requests (" + std::to_string(max_queued) + "); try again later");
-          // Count the request as outstanding until its final callback, so
-          // drain() never mistakes an accepted request for idleness.
-          SequenceCallbacks cb = std::move(s.cb);
-          cb.on_finish = [this, user = std::move(cb.on_finish)](const SequenceResult& r) {
-            if (user) user(r);
-            std::lock_guard<std::mutex> guard(mu);
-            --outstanding;
-            idle_cv.notify_all();
-          };
-          a.id = scheduler.submit(std::move(s.req), std::move(cb));
-          std::lock_guard<std::mutex> guard(mu);
-          ++outstanding;
-        } catch (const Error& e) {
-          a.code = e.code();
-          a.message = e.what();
-        } catch (const std::exception& e) {
-          a.code = ErrorCode::kInternal;
-          a.message = e.what();
-        }
-        s.accepted.set_value(std::move(a));
-      }
+      for (Submission& s : subs) scheduler.enqueue(s.id, std::move(s.req), std::move(s.cb));
       for (uint64_t id : cancel_ids) scheduler.cancel(id);
       if (stop) scheduler.cancel_all();
       const bool worked = scheduler.step();
@@ -104,8 +68,8 @@ struct EngineService::Loop {
   // KV pool, so the Engine gets the options the backend was made with).
   static std::unique_ptr<Engine> build_engine(const ModelBundle& b, const ServiceOptions& opts) {
     BackendOptions bo = opts.backend;
-    if (!opts.backend_factory) return std::make_unique<Engine>(b.weights, b.router, bo);
-    auto backend = opts.backend_factory(*b.weights, b.router.get(), bo);
+    auto backend = opts.backend_factory ? opts.backend_factory(*b.weights, b.router.get(), bo)
+                                        : make_cpu_backend(*b.weights, b.router.get(), bo);
     return std::make_unique<Engine>(b.weights, b.router, bo, std::move(backend));
   }
 
@@ -118,7 +82,8 @@ struct EngineService::Loop {
   std::deque<Submission> inbox;
   std::vector<uint64_t> cancels;
   SchedulerStats snapshot;
-  int outstanding = 0;  // accepted requests whose final callback has not run
+  uint64_t next_id = 1;
+  int outstanding = 0;  // accepted requests whose final result has not been delivered
   bool busy = false, stopping = false, draining = false;
 };
 
@@ -156,11 +121,12 @@ ModelInfo describe(const ModelBundle& b) {
 
 EngineService::EngineService(const ServiceOptions& opts, SchedulerObserver* observer)
     : limits_(opts.limits), bundle_(load_bundle(opts.model)), info_(describe(bundle_)) {
+  // A server always states its prompt limit: the context unless lower.
   if (limits_.max_prompt_tokens <= 0 || limits_.max_prompt_tokens > info_.context_length)
     limits_.max_prompt_tokens = info_.context_length;
-  require(limits_.max_tokens >= 1, ErrorCode::kInvalidArgument, "limits.max_tokens must be >= 1");
-  require(limits_.max_queued >= 0, ErrorCode::kInvalidArgument, "limits.max_queued must be >= 0");
-  loop_ = std::make_unique<Loop>(bundle_, opts, observer);
+  ServiceOptions o = opts;
+  o.limits = limits_;
+  loop_ = std::make_unique<Loop>(bundle_, o, observer);
 }
 
 EngineService::~EngineService() = default;
@@ -176,35 +142,34 @@ std::string EngineService::detokenize(const std::vector<int>& ids) const {
   return bundle_.tokenizer->decode(ids);
 }
 
-uint64_t EngineService::submit(GenerateRequest req, SequenceCallbacks callbacks) {
-  const size_t n = req.prompt.empty() ? 1 : req.prompt.size();
-  require(static_cast<int>(n) <= limits_.max_prompt_tokens, ErrorCode::kInvalidArgument,
-          "prompt of " + std::to_string(n) + " tokens exceeds the limit of " +
-              std::to_string(limits_.max_prompt_tokens));
-  require(req.max_tokens <= limits_.max_tokens, ErrorCode::kInvalidArgument,
-          "max_tokens " + std::to_string(req.max_tokens) + " exceeds the limit of " +
-              std::to_string(limits_.max_tokens));
-  require(static_cast<int>(req.stop.size()) <= limits_.max_stop_strings,
-          ErrorCode::kInvalidArgument,
-          std::to_string(req.stop.size()) + " stop strings exceed the limit of " +
-              std::to_string(limits_.max_stop_strings));
-  for (const auto& s : req.stop)
-    require(static_cast<int>(s.size()) <= limits_.max_stop_length, ErrorCode::kInvalidArgument,
-            "a stop string of " + std::to_string(s.size()) + " bytes exceeds the limit of " +
-                std::to_string(limits_.max_stop_length));
-  std::future<Loop::Answer> accepted;
+std::unique_ptr<RequestStream> EngineService::submit(GenerateRequest req) {
+  // On the caller's thread: a bad request is INVALID_ARGUMENT even at overload.
+  ValidatedRequest valid = loop_->scheduler.validator().validate(std::move(req));
+  std::unique_ptr<RequestStream> stream;
   {
     std::lock_guard<std::mutex> lock(loop_->mu);
     require(!loop_->draining && !loop_->stopping, ErrorCode::kUnavailable,
             "the server is draining");
-    Loop::Submission s{std::move(req), std::move(callbacks), {}};
-    accepted = s.accepted.get_future();
-    loop_->inbox.push_back(std::move(s));
+    const int queued = static_cast<int>(loop_->inbox.size()) + loop_->snapshot.waiting;
+    require(
+        queued < loop_->max_queued, ErrorCode::kResourceExhausted,
+        "too many queued requests (" + std::to_string(loop_->max_queued) + "); try again later");
+    const uint64_t id = loop_->next_id++;
+    stream = std::make_unique<RequestStream>(id, [this](uint64_t i) { cancel(i); });
+    // Outstanding until its final result, so drain() never mistakes an
+    // accepted request for idleness.
+    SequenceCallbacks cb = stream->sink();
+    cb.on_finish = [loop = loop_.get(), user = std::move(cb.on_finish)](const SequenceResult& r) {
+      user(r);
+      std::lock_guard<std::mutex> guard(loop->mu);
+      --loop->outstanding;
+      loop->idle_cv.notify_all();
+    };
+    ++loop_->outstanding;
+    loop_->inbox.push_back(Loop::Submission{id, std::move(valid), std::move(cb)});
   }
   loop_->cv.notify_all();
-  Loop::Answer a = accepted.get();
-  if (a.code) throw Error(*a.code, a.message);  // the scheduler's validation error
-  return a.id;
+  return stream;
 }
 
 void EngineService::cancel(uint64_t id) {
@@ -230,8 +195,7 @@ ServiceStats EngineService::stats() const {
 bool EngineService::drain(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(loop_->mu);
   loop_->draining = true;
-  return loop_->idle_cv.wait_for(lock, timeout,
-                                 [&] { return loop_->inbox.empty() && loop_->outstanding == 0; });
+  return loop_->idle_cv.wait_for(lock, timeout, [&] { return loop_->outstanding == 0; });
 }
 
 }  // namespace radial

@@ -1,8 +1,9 @@
-// The serving core: loads a model, owns the engine, the scheduler and the one
-// engine loop thread that does all the work. Front ends (the gRPC server, or
-// anything else) only call the thread-safe methods below: they post work and
-// wait; callbacks arrive on the engine loop thread and must only hand data
-// over (e.g. push to a queue the front end's thread waits on).
+// The serving core, transport-free: loads a model, owns the engine, the
+// scheduler and the one engine loop thread that does all the work. Front
+// ends (gRPC, the HTTP API, tests) only call the thread-safe methods below.
+// submit() validates on the caller's thread (RequestValidator: everything it
+// reads is fixed after start-up), queues, and returns at once with the
+// request's RequestStream: token events, then exactly one final result.
 #pragma once
 
 #include <chrono>
@@ -13,26 +14,20 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "engine/backend_factory.h"
 #include "engine/model_bundle.h"
 #include "scheduler/observer.h"
 #include "scheduler/request.h"
+#include "scheduler/request_stream.h"
+#include "scheduler/request_validator.h"
 #include "scheduler/scheduler.h"
 
 namespace radial {
 
-struct ServingLimits {
-  int max_prompt_tokens = 0;  // 0: the model's context length
-  int max_tokens = 4096;      // per request
-  int max_queued = 256;       // requests waiting for admission; beyond: kResourceExhausted
-  int max_stop_strings = 8;
-  int max_stop_length = 256;  // bytes per stop string
-};
-
 struct ServiceOptions {
   ModelSource model;
   BackendOptions backend;  // kv_blocks / max_slots / threads
-  // Makes the backend (engine/backend_factory.h); empty: the CPU backend.
+  // Makes the backend (kernels/backend_factory.h makes one from a choice);
+  // empty: the CPU backend.
   BackendFactory backend_factory;
   SchedulerOptions scheduler;
   ServingLimits limits;
@@ -84,14 +79,17 @@ class EngineService {
   std::vector<int> tokenize(std::string_view text, bool add_bos = true) const;
   std::string detokenize(const std::vector<int>& ids) const;
 
-  // Thread-safe: validates (limits, then the scheduler's own checks on the
-  // engine loop thread) and queues the request; returns its id. Throws
-  // Error: kInvalidArgument (bad request), kResourceExhausted (queue full),
-  // kUnavailable (draining). After a successful submit exactly one
-  // on_finish callback follows, whatever happens.
-  uint64_t submit(GenerateRequest req, SequenceCallbacks callbacks);
+  // Thread-safe: validates the request on the calling thread (throws
+  // Error(kInvalidArgument) naming the problem, even when the queue is
+  // full), then Error(kResourceExhausted) when the queue is full or
+  // Error(kUnavailable) while draining; otherwise queues it and returns its
+  // stream at once. The stream then delivers exactly one final result,
+  // whatever happens (a stream dropped early cancels its request).
+  // Streams must not outlive the service.
+  std::unique_ptr<RequestStream> submit(GenerateRequest req);
   // Thread-safe, asynchronous: the sequence finishes with kCancelled within
-  // one engine step (no-op for unknown or finished ids).
+  // one engine step (no-op for unknown or finished ids). RequestStream's
+  // cancel() calls it.
   void cancel(uint64_t id);
   ServiceStats stats() const;
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "engine/flops.h"
+#include "scheduler/sequence.h"
 
 namespace radial {
 
@@ -36,34 +36,13 @@ const char* node_kind_name(NodeKind k) {
   return "?";
 }
 
-struct Scheduler::Sequence {
-  uint64_t id = 0;
-  GenerateRequest req;
-  RoutingParams routing;
-  SequenceCallbacks cb;
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<StreamDetokenizer> detok;
-  std::unique_ptr<StopMatcher> stop;
-  int kv_seq = -1;           // -1 while waiting
-  std::vector<int> history;  // prompt + generated ids
-  std::vector<int> feed;     // ids to run as prompt passes (prompt, or history after preemption)
-  int next_feed = 0;         // next feed position without a pass
-  std::vector<std::unique_ptr<Pass>> passes;  // in flight, in position order
-  bool finished = false;
-  SequenceResult result;
-  long depth_sum = 0;
-  Clock::time_point submitted, last_token;
-  bool admitted_once = false;
-
-  int prompt_len() const { return static_cast<int>(req.prompt.size()); }
-};
-
 Scheduler::Scheduler(Engine& engine, const Tokenizer* tokenizer, const SchedulerOptions& opts,
-                     SchedulerObserver* observer)
+                     SchedulerObserver* observer, const ServingLimits& limits)
     : engine_(engine),
       tokenizer_(tokenizer),
       opts_(opts),
       observer_(observer),
+      validator_(engine, tokenizer, limits),
       policy_(make_node_policy(opts.policy, engine.num_layers() + 2, opts.max_wait_steps)) {
   require(opts.max_batch_tokens >= 1, ErrorCode::kInvalidArgument, "max_batch_tokens must be >= 1");
   require(opts.prefill_chunk >= 1, ErrorCode::kInvalidArgument, "prefill_chunk must be >= 1");
@@ -71,54 +50,28 @@ Scheduler::Scheduler(Engine& engine, const Tokenizer* tokenizer, const Scheduler
 
 Scheduler::~Scheduler() = default;
 
-RoutingParams Scheduler::validate(GenerateRequest& req) const {
-  const ModelConfig& c = engine_.config();
-  if (req.prompt.empty()) req.prompt.push_back(c.bos_token_id);
-  for (int t : req.prompt)
-    require(t >= 0 && t < c.vocab_size, ErrorCode::kInvalidArgument,
-            "prompt token id " + std::to_string(t) + " is outside the vocabulary [0, " +
-                std::to_string(c.vocab_size) + ")");
-  const int n = static_cast<int>(req.prompt.size());
-  require(n <= c.max_position_embeddings, ErrorCode::kInvalidArgument,
-          "prompt of " + std::to_string(n) + " tokens is longer than the context (" +
-              std::to_string(c.max_position_embeddings) + ")");
-  require(req.max_tokens >= 1, ErrorCode::kInvalidArgument,
-          "max_tokens must be at least 1, got " + std::to_string(req.max_tokens));
-  req.sampling.validate();
-  require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
-          "stop strings need a tokenizer");
-  for (const auto& s : req.stop)
-    require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
-
-  // Worst case: every position up to the last one fed back, at every layer.
-  const int entries = std::min(n + req.max_tokens - 1, c.max_position_embeddings);
-  const int worst = engine_.kv().blocks_for(entries, c.num_layers);
-  require(worst <= engine_.kv().num_blocks(), ErrorCode::kInvalidArgument,
-          "request needs up to " + std::to_string(worst) + " KV blocks; the whole pool has " +
-              std::to_string(engine_.kv().num_blocks()) +
-              " (lower max_tokens or the prompt length)");
-  return engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
+uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
+  ValidatedRequest v = validator_.validate(std::move(req));
+  const uint64_t id = next_id_++;
+  enqueue(id, std::move(v), std::move(callbacks));
+  return id;
 }
 
-uint64_t Scheduler::submit(GenerateRequest req, SequenceCallbacks callbacks) {
-  const RoutingParams routing = validate(req);
+void Scheduler::enqueue(uint64_t id, ValidatedRequest v, SequenceCallbacks callbacks) {
   auto s = std::make_unique<Sequence>();
-  s->routing = routing;
-  s->id = next_id_++;
-  s->req = std::move(req);
+  s->id = id;
+  next_id_ = std::max(next_id_, id + 1);
+  s->routing = v.routing();
+  s->req = std::move(v.request());
   s->cb = std::move(callbacks);
   s->sampler = std::make_unique<Sampler>(s->req.sampling);
+  const int router_hidden = engine_.router() ? engine_.router()->config.router_hidden : 0;
+  s->output =
+      std::make_unique<OutputProcessor>(engine_.config(), tokenizer_, router_hidden, s->req);
   s->history = s->req.prompt;
   s->feed = s->req.prompt;
-  if (tokenizer_) {
-    s->detok = std::make_unique<StreamDetokenizer>(*tokenizer_, s->req.prompt.back());
-    s->stop = std::make_unique<StopMatcher>(s->req.stop);
-  }
-  s->result.usage.prompt_tokens = static_cast<int>(s->req.prompt.size());
   s->submitted = Clock::now();
-  const uint64_t id = s->id;
   waiting_.push_back(std::move(s));
-  return id;
 }
 
 void Scheduler::cancel(uint64_t id) { cancel_requests_.push_back(id); }
@@ -139,10 +92,16 @@ SchedulerStats Scheduler::stats() const {
   return st;
 }
 
-int Scheduler::lowest_node(const Sequence& s) const {
-  int m = engine_.done_node();
-  for (const auto& p : s.passes) m = std::min(m, p->node);
-  return m;
+// ---------------------------------------------------------------- plan ----
+
+void Scheduler::take_cancellations() {
+  if (cancel_requests_.empty()) return;
+  for (uint64_t id : cancel_requests_)
+    for (auto* list : {&running_, &waiting_})
+      for (auto& s : *list)
+        if (s->id == id) finish(*s, FinishReason::kCancelled);
+  cancel_requests_.clear();
+  reap();
 }
 
 void Scheduler::admit() {
@@ -151,13 +110,10 @@ void Scheduler::admit() {
     Sequence& s = *waiting_.front();
     const int chunk = std::min<int>(static_cast<int>(s.feed.size()),
                                     s.routing.mode == RouteMode::kRadial ? 1 : opts_.prefill_chunk);
-    // Room for this chunk at every layer, beyond a reserve of one block per
-    // layer for each running sequence to grow into.
-    const int need = engine_.kv().blocks_for(chunk, L);
-    const int reserve = static_cast<int>(running_.size()) * L;
-    if (!running_.empty() && engine_.kv().free_blocks() - reserve < need) return;
-    if (engine_.free_slots() < chunk) return;
-    s.kv_seq = engine_.kv().create_sequence();
+    const Capacity cap{engine_.kv().free_blocks(), engine_.free_slots(),
+                       static_cast<int>(running_.size()), L};
+    if (!admission_.admit(cap, engine_.kv().blocks_for(chunk, L), chunk)) return;
+    s.kv = engine_.open_sequence();
     s.next_feed = 0;
     start_chunk(s);
     if (!s.admitted_once && observer_)
@@ -175,14 +131,13 @@ void Scheduler::start_chunk(Sequence& s) {
   const int end = std::min({total, s.next_feed + limit, s.next_feed + engine_.free_slots()});
   for (int pos = s.next_feed; pos < end; ++pos) {
     auto p = std::make_unique<Pass>();
-    p->kv_seq = s.kv_seq;
-    p->slot = engine_.acquire_slot();
+    p->kv_seq = s.kv->id();
+    p->slot = s.kv->acquire_slot();
     p->position = pos;
     p->token = s.feed[pos];
     p->routing = s.routing;
-    const bool recorded = static_cast<int>(s.result.prompt_logits.size()) > pos;
-    p->wants_logits =
-        pos + 1 == total || (s.req.keep_prompt_logits && pos < s.prompt_len() && !recorded);
+    p->wants_logits = pos + 1 == total || (s.req.keep_prompt_logits && pos < s.prompt_len() &&
+                                           pos >= s.output->prompt_logits_recorded());
     p->ready_step = steps_;
     engine_.start_pass(*p);
     s.passes.push_back(std::move(p));
@@ -191,107 +146,145 @@ void Scheduler::start_chunk(Sequence& s) {
 }
 
 void Scheduler::preempt(Sequence& s) {
-  for (auto& p : s.passes)
-    if (p->slot >= 0) engine_.release_slot(p->slot);
   s.passes.clear();
-  engine_.kv().free_sequence(s.kv_seq);
-  s.kv_seq = -1;
+  s.kv.reset();        // frees its KV blocks and slots
   s.feed = s.history;  // recompute prompt + generated; the last one yields the next token
   s.next_feed = 0;
   ++preemptions_;
   if (observer_) observer_->on_preempted(s.id);
 }
 
-void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
-  if (s.finished) return;
-  s.finished = true;
-  for (auto& p : s.passes)
-    if (p->slot >= 0) engine_.release_slot(p->slot);
-  s.passes.clear();
-  if (s.kv_seq >= 0) {
-    engine_.kv().free_sequence(s.kv_seq);
-    s.kv_seq = -1;
+void Scheduler::gather(StepPlan& plan) const {
+  plan.batch.clear();
+  plan.owners.clear();
+  const int done = engine_.done_node();
+  for (const auto& s : running_) {
+    if (static_cast<int>(plan.batch.size()) >= opts_.max_batch_tokens) break;
+    if (s->lowest_node(done) != plan.node) continue;
+    for (auto& p : s->passes) {
+      if (p->node != plan.node) continue;
+      if (static_cast<int>(plan.batch.size()) >= opts_.max_batch_tokens) break;
+      plan.batch.push_back(p.get());
+      plan.owners.push_back(s.get());
+    }
   }
-  if (s.stop && reason != FinishReason::kStopString) {
-    std::string out = s.stop->feed(s.detok->flush()) + s.stop->flush();
-    s.result.text += out;
-    if (!out.empty() && !s.result.tokens.empty()) s.result.tokens.back().text += out;
-  }
-  s.result.finish = reason;
-  s.result.error = error;
-  Usage& u = s.result.usage;
-  u.generated_tokens = static_cast<int>(s.result.tokens.size());
-  u.mean_depth = u.generated_tokens ? static_cast<double>(s.depth_sum) / u.generated_tokens : 0.0;
-  if (observer_)
-    observer_->on_finished(s.id, s.result,
-                           std::chrono::duration<double>(Clock::now() - s.submitted).count());
-  if (s.cb.on_finish) s.cb.on_finish(s.result);
 }
 
-void Scheduler::on_head(Sequence& s, Pass& p, const float* logits) {
-  const ModelConfig& c = engine_.config();
-  const int V = c.vocab_size;
-  if (s.req.keep_prompt_logits && p.position < s.prompt_len() &&
-      p.position == static_cast<int>(s.result.prompt_logits.size())) {
-    s.result.prompt_logits.emplace_back(logits, logits + V);
-    s.result.prompt_depth.push_back(p.depth());
-    const int prh = engine_.router() ? engine_.router()->config.router_hidden : 0;
-    s.result.prompt_compute_fraction.push_back(pass_compute_fraction(c, p, prh));
+// Preempts running sequences (the preemption policy's choice) until the
+// batch of a layer fits in the KV pool. Returns false if nothing is left
+// to run.
+bool Scheduler::make_room(StepPlan& plan) {
+  if (plan.node < 0 || plan.node >= engine_.num_layers()) return true;
+  while (engine_.blocks_needed(plan.node, plan.batch) > engine_.kv().free_blocks()) {
+    const int v = preemption_.victim(running_.size());
+    if (v < 0) {
+      // Cannot happen: the validator rejects requests whose worst case exceeds the pool.
+      finish(*running_.front(), FinishReason::kError, "KV pool too small for this request");
+      reap();
+      return false;
+    }
+    auto victim = std::next(running_.begin(), v);
+    preempt(**victim);
+    waiting_.push_front(std::move(*victim));
+    running_.erase(victim);
+    gather(plan);
+    if (plan.batch.empty()) return false;
   }
-  if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
-
-  work_.assign(logits, logits + V);
-  on_token(s, p, s.sampler->sample(work_, s.history));
+  return true;
 }
 
-bool Scheduler::samples_on_backend(const Sequence& s) {
-  return s.req.sampling.temperature == 0.f && s.req.sampling.repetition_penalty == 1.f &&
-         !s.req.keep_prompt_logits;
+StepPlan Scheduler::plan() {
+  StepPlan plan;
+  take_cancellations();
+  admit();
+  // Sequences between prompt chunks start their next chunk.
+  for (auto& s : running_)
+    if (s->passes.empty() && s->next_feed < static_cast<int>(s->feed.size())) start_chunk(*s);
+
+  const int L = engine_.num_layers(), done = engine_.done_node();
+  queues_.assign(L + 2, NodeQueue{});
+  for (const auto& s : running_) {
+    const int m = s->lowest_node(done);
+    if (m == done) continue;
+    for (const auto& p : s->passes)
+      if (p->node == m) {
+        NodeQueue& q = queues_[m + 1];
+        ++q.runnable;
+        q.oldest_wait = std::max(q.oldest_wait, steps_ - p->ready_step);
+      }
+  }
+  const int pick = policy_->pick(queues_);
+  if (pick < 0) return plan;
+  plan.node = pick - 1;
+  gather(plan);
+  ++steps_;
+  if (!make_room(plan)) {
+    plan.batch.clear();
+    plan.owners.clear();
+    return plan;  // (node set, batch empty: a step was taken, nothing runs)
+  }
+  if (plan.node >= 0 && plan.node < L)
+    for (const Pass* p : plan.batch)
+      (p->target == plan.node ? plan.full_rows : plan.kv_only_rows)++;
+  plan.sample_on_backend = plan.node == engine_.head_node() &&
+                           std::all_of(plan.owners.begin(), plan.owners.end(),
+                                       [](const Sequence* s) { return s->samples_on_backend(); });
+  return plan;
 }
+
+// ----------------------------------------------------------------- run ----
+
+StepOutput Scheduler::run(const StepPlan& plan) {
+  StepOutput out;
+  if (plan.empty() || plan.batch.empty()) return out;
+  NodeRun r;
+  r.node = plan.node;
+  r.batch = plan.batch;
+  if (plan.node == engine_.head_node()) {
+    if (plan.sample_on_backend) {
+      head_params_.assign(plan.batch.size(), TokenSampling{});  // temperature 0: argmax
+      out.tokens.resize(plan.batch.size());
+      r.sampling = head_params_;
+      r.tokens = out.tokens.data();
+    } else {
+      out.logits.resize(plan.batch.size() * static_cast<size_t>(engine_.config().vocab_size));
+      r.logits = out.logits.data();
+    }
+  }
+  const auto t0 = Clock::now();
+  try {
+    engine_.run(r);
+  } catch (const Error& e) {
+    out.error = e.what();
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
+// --------------------------------------------------------------- apply ----
 
 void Scheduler::on_token(Sequence& s, Pass& p, int tok) {
-  const ModelConfig& c = engine_.config();
   if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
-  const bool eos =
-      std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), tok) != c.eos_token_ids.end() ||
-      (c.bos_ends_sequence && tok == c.bos_token_id);
-  if (eos && !s.req.ignore_eos) return finish(s, FinishReason::kStop);
-  GeneratedToken g;
-  g.token = tok;
-  g.depth = p.depth();
-  g.path = p.path;
-  const int rh = engine_.router() ? engine_.router()->config.router_hidden : 0;
-  g.compute_fraction = pass_compute_fraction(c, p, rh);
-  s.history.push_back(tok);
-  s.depth_sum += g.depth;
-  s.result.usage.layer_steps_skipped += c.num_layers - g.depth;
-  bool stopped = false;
-  if (s.detok) {
-    g.text = s.stop->feed(s.detok->push(tok));
-    stopped = s.stop->stopped();
-    s.result.text += g.text;
+  const OutputProcessor::Verdict v = s.output->on_token(tok, p);
+  if (v.token != nullptr) {
+    s.history.push_back(tok);
+    const auto now = Clock::now();
+    const bool first = s.output->generated() == 1;
+    if (observer_)
+      observer_->on_token(
+          s.id, *v.token, first,
+          std::chrono::duration<double>(now - (first ? s.submitted : s.last_token)).count());
+    s.last_token = now;
+    if (s.cb.on_token) s.cb.on_token(*v.token);
   }
-  s.result.tokens.push_back(std::move(g));
-  const auto now = Clock::now();
-  const bool first = s.result.tokens.size() == 1;
-  if (observer_)
-    observer_->on_token(
-        s.id, s.result.tokens.back(), first,
-        std::chrono::duration<double>(now - (first ? s.submitted : s.last_token)).count());
-  s.last_token = now;
-  if (s.cb.on_token) s.cb.on_token(s.result.tokens.back());
-  const int generated = static_cast<int>(s.result.tokens.size());
-  const int next_pos = p.position + 1;
-  if (stopped) return finish(s, FinishReason::kStopString);
-  if (generated >= s.req.max_tokens || next_pos >= c.max_position_embeddings)
-    return finish(s, FinishReason::kLength);
+  if (v.finish) return finish(s, *v.finish);
   // The next pass takes over this pass's slot (its hidden state is spent),
   // so a running sequence never needs a slot it does not already hold.
   auto np = std::make_unique<Pass>();
-  np->kv_seq = s.kv_seq;
+  np->kv_seq = s.kv->id();
   np->slot = p.slot;
   p.slot = -1;
-  np->position = next_pos;
+  np->position = p.position + 1;
   np->token = tok;
   np->routing = s.routing;
   np->wants_logits = true;
@@ -302,11 +295,23 @@ void Scheduler::on_token(Sequence& s, Pass& p, int tok) {
   s.next_feed = static_cast<int>(s.feed.size());
 }
 
+void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
+  if (s.finished) return;
+  s.finished = true;
+  s.passes.clear();
+  s.kv.reset();  // frees its KV blocks and slots
+  const SequenceResult& result = s.output->finish(reason, error);
+  if (observer_)
+    observer_->on_finished(s.id, result,
+                           std::chrono::duration<double>(Clock::now() - s.submitted).count());
+  if (s.cb.on_finish) s.cb.on_finish(result);
+}
+
 void Scheduler::retire_done_passes(Sequence& s) {
   const int done = engine_.done_node();
   auto it = std::remove_if(s.passes.begin(), s.passes.end(), [&](const std::unique_ptr<Pass>& p) {
     if (p->node != done) return false;
-    if (p->slot >= 0) engine_.release_slot(p->slot);
+    if (p->slot >= 0) s.kv->release_slot(p->slot);
     return true;
   });
   s.passes.erase(it, s.passes.end());
@@ -319,120 +324,54 @@ void Scheduler::reap() {
     it = (*it)->finished ? waiting_.erase(it) : std::next(it);
 }
 
-void Scheduler::gather(int node) {
-  batch_.clear();
-  batch_seqs_.clear();
-  for (auto& s : running_) {
-    if (static_cast<int>(batch_.size()) >= opts_.max_batch_tokens) break;
-    if (lowest_node(*s) != node) continue;
-    for (auto& p : s->passes) {
-      if (p->node != node) continue;
-      if (static_cast<int>(batch_.size()) >= opts_.max_batch_tokens) break;
-      batch_.push_back(p.get());
-      batch_seqs_.push_back(s.get());
-    }
-  }
-}
-
-// Preempts the youngest running sequences until the batch of `node` fits in
-// the KV pool. Returns false if the batch became empty.
-bool Scheduler::make_room(int node) {
-  if (node < 0 || node >= engine_.num_layers()) return true;
-  while (engine_.blocks_needed(node, batch_) > engine_.kv().free_blocks()) {
-    if (running_.size() <= 1) {
-      // Cannot happen: submit() rejects requests whose worst case exceeds the pool.
-      finish(*running_.front(), FinishReason::kError, "KV pool too small for this request");
-      reap();
-      return false;
-    }
-    auto victim = std::prev(running_.end());
-    preempt(**victim);
-    waiting_.push_front(std::move(*victim));
-    running_.erase(victim);
-    gather(node);
-    if (batch_.empty()) return false;
-  }
-  return true;
-}
-
-bool Scheduler::step() {
-  if (!cancel_requests_.empty()) {
-    for (uint64_t id : cancel_requests_)
-      for (auto* list : {&running_, &waiting_})
-        for (auto& s : *list)
-          if (s->id == id) finish(*s, FinishReason::kCancelled);
-    cancel_requests_.clear();
-    reap();
-  }
-  admit();
-  // Sequences between prompt chunks start their next chunk.
-  for (auto& s : running_)
-    if (s->passes.empty() && s->next_feed < static_cast<int>(s->feed.size())) start_chunk(*s);
-
+void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
+  if (plan.empty()) return;
   const int L = engine_.num_layers();
-  queues_.assign(L + 2, NodeQueue{});
-  for (const auto& s : running_) {
-    const int m = lowest_node(*s);
-    if (m == engine_.done_node()) continue;
-    for (const auto& p : s->passes)
-      if (p->node == m) {
-        NodeQueue& q = queues_[m + 1];
-        ++q.runnable;
-        q.oldest_wait = std::max(q.oldest_wait, steps_ - p->ready_step);
-      }
-  }
-  const int pick = policy_->pick(queues_);
-  if (pick < 0) return false;
-  const int node = pick - 1;
-  gather(node);
-  ++steps_;
-  if (!make_room(node)) return true;
-
   StepInfo info;
-  info.kind = node == kNodeEmbed ? NodeKind::kEmbed : node < L ? NodeKind::kLayer : NodeKind::kHead;
-  info.layer = info.kind == NodeKind::kLayer ? node : -1;
-  info.batch_size = static_cast<int>(batch_.size());
-  if (info.kind == NodeKind::kLayer)
-    for (Pass* p : batch_) (p->target == node ? info.full_rows : info.kv_only_rows)++;
-  const auto t0 = Clock::now();
-  try {
-    if (info.kind == NodeKind::kEmbed) {
-      engine_.embed(batch_);
-    } else if (info.kind == NodeKind::kLayer) {
-      engine_.forward_layer(node, batch_);
-    } else {
-      // Greedy batches sample on the backend (only token ids come back);
-      // any other row needs the logits on the host (Sampler).
-      const bool on_backend = std::all_of(batch_seqs_.begin(), batch_seqs_.end(),
-                                          [](const Sequence* q) { return samples_on_backend(*q); });
-      if (on_backend) {
-        head_params_.assign(batch_.size(), TokenSampling{});  // temperature 0: argmax
-        head_tokens_.resize(batch_.size());
-        engine_.head_sample(batch_, head_params_, head_tokens_.data());
-        for (size_t i = 0; i < batch_.size(); ++i)
-          if (!batch_seqs_[i]->finished) on_token(*batch_seqs_[i], *batch_[i], head_tokens_[i]);
-      } else {
-        const int V = engine_.config().vocab_size;
-        logits_.resize(batch_.size() * static_cast<size_t>(V));
-        engine_.head(batch_, logits_.data());
-        for (size_t i = 0; i < batch_.size(); ++i)
-          if (!batch_seqs_[i]->finished)
-            on_head(*batch_seqs_[i], *batch_[i], logits_.data() + i * V);
+  info.kind = plan.node == kNodeEmbed ? NodeKind::kEmbed
+              : plan.node < L         ? NodeKind::kLayer
+                                      : NodeKind::kHead;
+  info.layer = info.kind == NodeKind::kLayer ? plan.node : -1;
+  info.batch_size = static_cast<int>(plan.batch.size());
+  info.seconds = out.seconds;
+  info.full_rows = plan.full_rows;
+  info.kv_only_rows = plan.kv_only_rows;
+
+  if (!out.error.empty()) {
+    for (Sequence* s : plan.owners) finish(*s, FinishReason::kError, out.error);
+  } else if (info.kind == NodeKind::kHead) {
+    const size_t V = static_cast<size_t>(engine_.config().vocab_size);
+    for (size_t i = 0; i < plan.batch.size(); ++i) {
+      Sequence& s = *plan.owners[i];
+      if (s.finished) continue;
+      Pass& p = *plan.batch[i];
+      if (plan.sample_on_backend) {
+        on_token(s, p, out.tokens[i]);
+        continue;
       }
+      const float* logits = out.logits.data() + i * V;
+      s.output->record_prompt_logits(p, logits);
+      if (p.position + 1 < static_cast<int>(s.history.size())) continue;  // not the newest
+      work_.assign(logits, logits + V);
+      on_token(s, p, s.sampler->sample(work_, s.history));
     }
-  } catch (const Error& e) {
-    for (Sequence* s : batch_seqs_) finish(*s, FinishReason::kError, e.what());
   }
   const Engine::RouterWork rw = engine_.take_router_work();
   info.router_evals = rw.evals;
   info.router_seconds = rw.seconds;
-  info.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  for (size_t i = 0; i < batch_.size(); ++i)
-    if (!batch_seqs_[i]->finished) batch_[i]->ready_step = steps_;
-  for (Sequence* s : batch_seqs_)
+  for (size_t i = 0; i < plan.batch.size(); ++i)
+    if (!plan.owners[i]->finished) plan.batch[i]->ready_step = steps_;
+  for (Sequence* s : plan.owners)
     if (!s->finished) retire_done_passes(*s);
   reap();
-  if (observer_) observer_->on_step(info);
+  if (observer_ && !plan.batch.empty()) observer_->on_step(info);
+}
+
+bool Scheduler::step() {
+  StepPlan p = plan();
+  if (p.empty()) return false;
+  StepOutput out = run(p);
+  apply(p, out);
   return true;
 }
 

@@ -6,7 +6,7 @@
 // whose worst case (every position at every layer) exceeds the whole pool is
 // rejected at submit, so the oldest running sequence can always finish.
 //
-// Steps: each step picks a node (NodePolicy), gathers up to
+// Steps (plan -> run -> apply): each step picks a node (NodePolicy), gathers up to
 // `max_batch_tokens` runnable passes from all running sequences (oldest
 // sequence first), makes room in the KV pool for them by preempting the
 // youngest running sequences if it must (preemption by recompute: the
@@ -27,15 +27,20 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/engine.h"
 #include "engine/tokenizer.h"
+#include "scheduler/admission.h"
 #include "scheduler/node_policy.h"
 #include "scheduler/observer.h"
 #include "scheduler/request.h"
+#include "scheduler/request_validator.h"
 
 namespace radial {
+
+struct Sequence;
 
 struct SchedulerOptions {
   std::string policy = "ascending";  // ascending | largest
@@ -53,56 +58,80 @@ struct SchedulerStats {
   uint64_t preemptions = 0;
 };
 
+// One step's decision (plan), what the engine produced (run), and what the
+// scheduler then does with it (apply).
+struct StepPlan {
+  int node = kNodeEmbed - 1;            // the node to run; below kNodeEmbed: nothing to do
+  std::vector<Pass*> batch;             // the passes waiting there, oldest sequence first
+  std::vector<Sequence*> owners;        // batch[i]'s sequence
+  bool sample_on_backend = false;       // head: every row greedy, drawn on the backend
+  int full_rows = 0, kv_only_rows = 0;  // a layer's batch: rows that run it fully, K/V-only
+  bool empty() const { return node < kNodeEmbed; }
+};
+struct StepOutput {
+  std::vector<int> tokens;    // head on the backend: one per pass
+  std::vector<float> logits;  // head on the host: [batch, vocab]
+  std::string error;          // the engine failed the step (every sequence in it fails)
+  double seconds = 0;         // wall time of the engine call
+};
+
 class Scheduler {
  public:
   // `tokenizer` may be null: then tokens carry no text and stop strings are
   // rejected. `observer` may be null. All must outlive the scheduler.
+  // `limits` apply to submit(); local tools take none.
   Scheduler(Engine& engine, const Tokenizer* tokenizer, const SchedulerOptions& opts = {},
-            SchedulerObserver* observer = nullptr);
+            SchedulerObserver* observer = nullptr,
+            const ServingLimits& limits = ServingLimits::none());
   ~Scheduler();
 
   // Validates and queues a request; returns its id. Throws
   // Error(kInvalidArgument) naming the problem (nothing is queued then).
   uint64_t submit(GenerateRequest req, SequenceCallbacks callbacks);
-  // submit's checks alone (an empty prompt becomes [BOS]); throws as submit.
-  // Returns the request's resolved routing.
-  RoutingParams validate(GenerateRequest& req) const;
+  // Queues a request someone validated already (the serving core validates
+  // on its front ends' threads) under the caller's id, which must be new.
+  void enqueue(uint64_t id, ValidatedRequest req, SequenceCallbacks callbacks);
+  const RequestValidator& validator() const { return validator_; }
+
   // Finishes the sequence with kCancelled at the next step (no-op if unknown).
   void cancel(uint64_t id);
   void cancel_all();
-  // Runs one node step (admitting waiting sequences first). Returns false
-  // when there was nothing to do.
+
+  // One step: plan (cancellations, admission, next prompt chunks, the node
+  // and its batch, preemption until it fits), run (the engine advances the
+  // batch one node), apply (sampling, the output processor, next passes).
+  // Returns false when there was nothing to do.
   bool step();
   void run_until_idle();
   bool idle() const { return waiting_.empty() && running_.empty(); }
   SchedulerStats stats() const;
 
+  // The three parts of step(), for tests of each.
+  StepPlan plan();
+  StepOutput run(const StepPlan& plan);
+  void apply(const StepPlan& plan, StepOutput& out);
+
  private:
-  struct Sequence;
   using Clock = std::chrono::steady_clock;
+  void take_cancellations();
   void admit();
   void start_chunk(Sequence& s);
   void preempt(Sequence& s);
-  bool make_room(int node);
-  void gather(int node);
-  // Head results: on_head takes the logits (records prompt logits when asked,
-  // samples with the sequence's Sampler), on_token the sampled token.
-  void on_head(Sequence& s, Pass& p, const float* logits);
+  bool make_room(StepPlan& plan);
+  void gather(StepPlan& plan) const;
   void on_token(Sequence& s, Pass& p, int tok);
-  // Whether the backend may sample `s`'s tokens (Engine::head_sample, so
-  // logits stay on a GPU): greedy, no repetition penalty, no prompt logits
-  // kept; the rule is the same argmax as Sampler's.
-  static bool samples_on_backend(const Sequence& s);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   void retire_done_passes(Sequence& s);
   void reap();
-  int lowest_node(const Sequence& s) const;
 
   Engine& engine_;
   const Tokenizer* tokenizer_;
   SchedulerOptions opts_;
   SchedulerObserver* observer_;
+  RequestValidator validator_;
   std::unique_ptr<NodePolicy> policy_;
+  GrowthReserveAdmission admission_;
+  YoungestFirstPreemption preemption_;
   uint64_t next_id_ = 1;
   std::list<std::unique_ptr<Sequence>> waiting_;
   std::list<std::unique_ptr<Sequence>> running_;  // admission order (oldest first)
@@ -111,11 +140,8 @@ class Scheduler {
   uint64_t preemptions_ = 0;
   // Scratch.
   std::vector<NodeQueue> queues_;
-  std::vector<Pass*> batch_;
-  std::vector<Sequence*> batch_seqs_;
-  std::vector<float> logits_, work_;
+  std::vector<float> work_;
   std::vector<TokenSampling> head_params_;
-  std::vector<int> head_tokens_;
 };
 
 }  // namespace radial

@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_config.h"
+#include "kernels/backend_factory.h"
 
 namespace radial::server {
 namespace {
@@ -279,11 +281,7 @@ namespace {
 void set_backend_factory(DaemonConfig& cfg) {
   radial::BackendChoice choice;
   choice.kind = cfg.backend;
-  const std::string dtype =
-      cfg.dtype.empty() ? (cfg.backend == "cuda" ? "bf16" : "f32") : cfg.dtype;
-  choice.dtype = dtype == "bf16"  ? radial::DType::kBF16
-                 : dtype == "f16" ? radial::DType::kF16
-                                  : radial::DType::kF32;
+  if (!cfg.dtype.empty()) choice.dtype = radial::parse_dtype(cfg.dtype);  // (checked by the option)
   choice.gpu_memory_fraction = cfg.gpu_memory_fraction;
   if (cfg.backend == "cuda") choice.kv_blocks = cfg.service.backend.kv_blocks;
   try {
@@ -393,21 +391,14 @@ std::string resolve_backend_defaults(DaemonConfig& cfg) {
         mc = {};  // the load itself reports the problem
       }
       if (mc.num_layers > 0 && mc.max_position_embeddings > 0) {
-        // Every position of the context at every layer, for 64 sequences.
-        const double per_seq =
-            std::ceil(static_cast<double>(mc.max_position_embeddings) / b.kv_block_size) *
-            mc.num_layers;
-        const double block_bytes = 2.0 * 4.0 * b.kv_block_size * mc.kv_dim();
-        const double cap = 4.0 * 1024 * 1024 * 1024 / std::max(1.0, block_bytes);
-        b.kv_blocks = static_cast<int>(
-            std::min<double>(std::max(per_seq, std::min(64 * per_seq, cap)), 1 << 30));
-        note << "kv_blocks auto: " << b.kv_blocks << " ("
-             << (b.kv_blocks * block_bytes / (1024.0 * 1024.0)) << " MiB of F32 K/V)";
+        std::string line;
+        b.kv_blocks = radial::auto_cpu_kv_blocks(mc, b.kv_block_size, &line);
+        note << line;
       }
     }
     if (b.kv_blocks == 0) {
-      b.kv_blocks = 4096;
-      note << "kv_blocks auto: 4096 (no config.json to size from)";
+      b.kv_blocks = radial::kFallbackKvBlocks;
+      note << "kv_blocks auto: " << radial::kFallbackKvBlocks << " (no config.json to size from)";
     }
   }
   if (b.max_slots == 0) {

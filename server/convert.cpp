@@ -58,14 +58,9 @@ radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
       req.prompt = service.tokenize(in.text(), /*add_bos=*/true);
       break;
     case pb::GenerateRequest::kTokenIds: {
-      const int vocab = service.model_info().vocab_size;
+      // (Checked against the vocabulary by the serving core's validator.)
       const auto& ids = in.token_ids().ids();
-      req.prompt.assign(ids.begin(), ids.end());
-      for (size_t i = 0; i < req.prompt.size(); ++i)
-        radial::require(
-            req.prompt[i] >= 0 && req.prompt[i] < vocab, radial::ErrorCode::kInvalidArgument,
-            "token_ids.ids[" + std::to_string(i) + "] = " + std::to_string(req.prompt[i]) +
-                " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+      for (int id : ids) req.prompt.push_back(id);
       break;
     }
     case pb::GenerateRequest::PROMPT_NOT_SET:

@@ -2,10 +2,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -30,7 +28,10 @@ namespace {
 namespace pb = radial::v1;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kPollInterval = std::chrono::milliseconds(20);
+// How often a generation whose stream is quiet checks that its client is
+// still there and the deadline cap has not passed. Tokens never wait for
+// it: the stream wakes the handler as soon as one arrives.
+constexpr auto kLivenessInterval = std::chrono::milliseconds(50);
 // A streaming call still blocked (a client that stopped reading) this long
 // after the deadline cap is cancelled by the watchdog.
 constexpr auto kCapGrace = std::chrono::seconds(2);
@@ -105,15 +106,6 @@ std::string piece_text(const radial::EngineService& service, const std::vector<i
   }
   return service.detokenize({ids[i]});
 }
-
-// What the engine loop hands to the gRPC thread of one generation. The
-// callbacks (engine loop thread) only push and notify.
-struct CallState {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<radial::GeneratedToken> tokens;
-  std::optional<radial::SequenceResult> result;
-};
 
 }  // namespace
 
@@ -306,36 +298,17 @@ class RadialService final : public pb::Radial::Service {
     *request_id = in.request_id().empty() ? make_request_id() : in.request_id();
     const std::string& rid = *request_id;
 
-    auto call = std::make_shared<CallState>();
-    radial::SequenceCallbacks cb;
+    std::unique_ptr<radial::RequestStream> stream;
     const bool streaming = static_cast<bool>(write_token);
-    cb.on_token = [call, streaming](const radial::GeneratedToken& t) {
-      if (!streaming) return;  // unary: the result holds every token
-      {
-        std::lock_guard<std::mutex> lock(call->mu);
-        call->tokens.push_back(t);
-      }
-      call->cv.notify_one();
-    };
-    cb.on_finish = [call](const radial::SequenceResult& r) {
-      {
-        std::lock_guard<std::mutex> lock(call->mu);
-        call->result = r;
-      }
-      call->cv.notify_one();
-    };
-
-    uint64_t id = 0;
     std::string mode;
-    size_t prompt_tokens = 0;
     try {
       radial::GenerateRequest req = to_engine_request(in, *lease.service);
       mode = req.mode ? radial::route_mode_name(*req.mode)
                       : lease.service->model_info().routing_mode + " (default)";
-      prompt_tokens = req.prompt.empty() ? 1 : req.prompt.size();
+      const size_t prompt_tokens = req.prompt.empty() ? 1 : req.prompt.size();
       const int max_tokens = req.max_tokens;
-      id = lease.service->submit(std::move(req), std::move(cb));
-      track(id, true);
+      stream = lease.service->submit(std::move(req));
+      track(stream->id(), true);
       spdlog::info("[{}] start: prompt_tokens={} max_tokens={} mode={} temperature={} stream={}",
                    rid, prompt_tokens, max_tokens, mode, in.temperature(), streaming);
     } catch (const radial::Error& e) {
@@ -345,42 +318,33 @@ class RadialService final : public pb::Radial::Service {
       spdlog::error("[{}] rejected: {}", rid, e.what());
       return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
     }
+    const uint64_t id = stream->id();
 
-    // Relay tokens until the final callback; on client cancel, deadline, a
-    // failed write or the server's deadline cap, cancel the sequence and
-    // still wait for its final callback so that its KV blocks are free
-    // before the call ends.
+    // Relay tokens until the final result; on client cancel, deadline, a
+    // failed write or the server's deadline cap, cancel the request and
+    // still wait for its final result so that its KV blocks are free before
+    // the call ends.
     const Clock::time_point cap =
         max_duration_.count() > 0 ? start + max_duration_ : Clock::time_point::max();
     bool capped = false;
     bool client_gone = false;
-    std::deque<radial::GeneratedToken> batch;
+    std::vector<radial::GeneratedToken> batch;
     radial::SequenceResult result;
     for (;;) {
-      bool done = false;
-      {
-        std::unique_lock<std::mutex> lock(call->mu);
-        call->cv.wait_for(lock, kPollInterval,
-                          [&] { return !call->tokens.empty() || call->result.has_value(); });
-        batch.swap(call->tokens);
-        if (call->result && batch.empty()) {
-          result = std::move(*call->result);
-          done = true;
-        }
-      }
-      if (!client_gone) {
-        for (const auto& t : batch) {  // (empty unless streaming)
+      batch.clear();
+      const auto next = stream->next(&batch, &result, Clock::now() + kLivenessInterval);
+      if (next == radial::RequestStream::Next::kFinished) break;
+      if (!client_gone && streaming) {
+        for (const auto& t : batch) {
           if (!write_token(t)) {
             client_gone = true;
             break;
           }
         }
-        if (!client_gone && ctx->IsCancelled()) client_gone = true;
-        if (!client_gone && !done && Clock::now() >= cap) capped = client_gone = true;
-        if (client_gone && !done) lease.service->cancel(id);
       }
-      batch.clear();
-      if (done) break;
+      if (!client_gone && ctx->IsCancelled()) client_gone = true;
+      if (!client_gone && Clock::now() >= cap) capped = client_gone = true;
+      if (client_gone) stream->cancel();
     }
 
     track(id, false);

@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/error.h"
+#include "kernels/backend_factory.h"
 #include "scheduler/engine_service.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -184,7 +185,8 @@ int run(const DaemonConfig& cfg_in) {
   const std::string sizing = radial::server::resolve_backend_defaults(cfg);
   if (!sizing.empty()) spdlog::info("{}", sizing);
   spdlog::info("backend {} ({})", cfg.backend,
-               cfg.dtype.empty() ? (cfg.backend == "cuda" ? "bf16" : "f32") : cfg.dtype);
+               cfg.dtype.empty() ? radial::dtype_option_name(radial::default_dtype(cfg.backend))
+                                 : cfg.dtype.c_str());
   signals.start();
 
   radial::server::Metrics metrics(cfg.model_name);

@@ -4,6 +4,7 @@
 #include <numbers>
 
 #include "engine/cpu/gemm.h"
+#include "engine/rope.h"
 
 namespace radial::cpu {
 
@@ -17,9 +18,12 @@ namespace {
 
 inline float act1(float v, Activation act) {
   switch (act) {
-    case Activation::kSilu: return v / (1.f + std::exp(-v));
-    case Activation::kGelu: return 0.5f * v * (1.f + std::erf(v * static_cast<float>(std::numbers::sqrt2 / 2)));
-    case Activation::kRelu: return v > 0.f ? v : 0.f;
+    case Activation::kSilu:
+      return v / (1.f + std::exp(-v));
+    case Activation::kGelu:
+      return 0.5f * v * (1.f + std::erf(v * static_cast<float>(std::numbers::sqrt2 / 2)));
+    case Activation::kRelu:
+      return v > 0.f ? v : 0.f;
   }
   return v;
 }
@@ -34,30 +38,8 @@ void gated_activation(const float* gate, const float* up, float* out, int64_t n,
   for (int64_t i = 0; i < n; ++i) out[i] = act1(gate[i], act) * up[i];
 }
 
-Rope::Rope(const ModelConfig& c) : head_dim_(c.head_dim), layout_(c.rope_layout) {
-  const int half = head_dim_ / 2;
-  inv_freq_.resize(half);
-  for (int i = 0; i < half; ++i)
-    inv_freq_[i] = 1.0 / std::pow(static_cast<double>(c.rope_theta), (2.0 * i) / head_dim_);
-  if (c.rope_scaling == RopeScaling::kLinear) {
-    for (double& f : inv_freq_) f /= c.rope_factor;
-  } else if (c.rope_scaling == RopeScaling::kLlama3) {
-    // Hugging Face _compute_llama3_parameters.
-    const double old_ctx = c.rope_original_max_position;
-    const double low_wavelen = old_ctx / c.rope_low_freq_factor;
-    const double high_wavelen = old_ctx / c.rope_high_freq_factor;
-    for (double& f : inv_freq_) {
-      const double wavelen = 2 * std::numbers::pi / f;
-      if (wavelen > low_wavelen) {
-        f = f / c.rope_factor;
-      } else if (wavelen >= high_wavelen) {  // medium band: smooth interpolation
-        const double smooth = (old_ctx / wavelen - c.rope_low_freq_factor) /
-                              (c.rope_high_freq_factor - c.rope_low_freq_factor);
-        f = (1 - smooth) * f / c.rope_factor + smooth * f;
-      }
-    }
-  }
-}
+Rope::Rope(const ModelConfig& c)
+    : head_dim_(c.head_dim), layout_(c.rope_layout), inv_freq_(rope_inv_freq(c)) {}
 
 void Rope::angles(int pos, float* cos_out, float* sin_out) const {
   for (size_t i = 0; i < inv_freq_.size(); ++i) {

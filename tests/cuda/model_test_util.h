@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/model_loader.h"
 #include "kernels/cuda_backend.h"
@@ -54,8 +55,7 @@ inline std::unique_ptr<Backend> make_test_backend(const ModelWeights& w, const R
 inline std::unique_ptr<Engine> make_engine(std::shared_ptr<const ModelWeights> w,
                                            std::shared_ptr<const RouterWeights> r, BackendOptions o,
                                            bool cpu, DType dtype = DType::kF32) {
-  if (cpu) return std::make_unique<Engine>(w, r, o);
-  auto b = make_test_backend(*w, r.get(), o, dtype);
+  auto b = cpu ? make_cpu_backend(*w, r.get(), o) : make_test_backend(*w, r.get(), o, dtype);
   return std::make_unique<Engine>(w, r, o, std::move(b));
 }
 

@@ -10,8 +10,8 @@
 
 #include "cuda_test_util.h"
 #include "engine/cpu/ops.h"
-#include "engine/cuda/layer_plan.h"
 #include "kernels/paged_attention.cuh"
+#include "kernels/plan/layer_plan.h"
 #include "kernels/rope_kv.cuh"
 
 using namespace radial;

@@ -5,8 +5,10 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/model_loader.h"
+#include "kernels/backend_factory.h"
 #include "scheduler/scheduler.h"
 #include "test_util.h"
 
@@ -52,7 +54,8 @@ inline std::vector<SequenceResult> run_requests(std::shared_ptr<const ModelWeigh
                                                 const std::vector<GenerateRequest>& reqs,
                                                 const Tokenizer* tok = nullptr,
                                                 int max_batch = 4096, int threads = 1) {
-  Engine engine(w, r, options_for(w->config, reqs, threads));
+  auto engine_owner = make_engine(w, r, options_for(w->config, reqs, threads));
+  Engine& engine = *engine_owner;
   return run_requests_on(engine, reqs, tok, max_batch);
 }
 

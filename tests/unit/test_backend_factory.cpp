@@ -2,8 +2,8 @@
 // default constructor makes; bad choices are clear errors.
 #include <catch2/catch.hpp>
 
-#include "engine/backend_factory.h"
 #include "engine_harness.h"
+#include "kernels/backend_factory.h"
 #include "test_util.h"
 
 using namespace radial;

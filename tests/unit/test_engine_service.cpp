@@ -2,11 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <future>
 #include <thread>
 
 #include "engine/error.h"
 #include "engine_harness.h"
+#include "kernels/backend_factory.h"
 #include "scheduler/engine_service.h"
 #include "test_util.h"
 
@@ -34,12 +34,26 @@ GenerateRequest req(int i, int max_tokens) {
   return r;
 }
 
-// Submits and waits for the final result on the calling thread.
-SequenceResult generate(EngineService& svc, const GenerateRequest& r) {
-  std::promise<SequenceResult> done;
-  auto fut = done.get_future();
-  svc.submit(r, {nullptr, [&done](const SequenceResult& res) { done.set_value(res); }});
-  return fut.get();
+// Reads a stream to its end: the tokens it delivered, and its final result.
+SequenceResult drain_stream(RequestStream& s, std::vector<GeneratedToken>* tokens = nullptr) {
+  std::vector<GeneratedToken> got;
+  SequenceResult result;
+  while (s.next(&got, &result, RequestStream::Clock::now() + 10s) !=
+         RequestStream::Next::kFinished) {
+  }
+  if (tokens) *tokens = std::move(got);
+  return result;
+}
+
+// Submits and waits for the final result on the calling thread (no Catch2
+// assertion here: other threads call it). `streamed` gets the number of
+// tokens the stream delivered.
+SequenceResult generate(EngineService& svc, const GenerateRequest& r, size_t* streamed = nullptr) {
+  auto stream = svc.submit(r);
+  std::vector<GeneratedToken> got;
+  SequenceResult result = drain_stream(*stream, &got);
+  if (streamed) *streamed = got.size();
+  return result;
 }
 
 }  // namespace
@@ -51,7 +65,11 @@ TEST_CASE("service: concurrent submits from many threads equal their solo runs",
   CHECK(svc.model_info().routing_mode == "forward");
   CHECK(svc.tokenize("Once upon a time") == std::vector<int>{1, 403, 407, 261, 378});
   std::vector<SequenceResult> solo;
-  for (int i = 0; i < 8; ++i) solo.push_back(generate(svc, req(i, 10 + i)));
+  for (int i = 0; i < 8; ++i) {
+    size_t streamed = 0;
+    solo.push_back(generate(svc, req(i, 10 + i), &streamed));
+    CHECK(streamed == solo.back().tokens.size());  // the stream carried every token
+  }
   std::vector<std::thread> threads;
   std::vector<SequenceResult> together(8);
   for (int i = 0; i < 8; ++i)
@@ -70,14 +88,14 @@ TEST_CASE("service: validation errors, limits and the queue bound", "[service]")
   o.limits.max_stop_strings = 2;
   EngineService svc(o);
   GenerateRequest r = req(0, 51);
-  CHECK_THROWS_WITH(svc.submit(r, {}), Catch::Matchers::Contains("exceeds the limit"));
+  CHECK_THROWS_WITH(svc.submit(r), Catch::Matchers::Contains("exceeds the limit"));
   r = req(0, 5);
   r.stop = {"a", "b", "c"};
-  CHECK_THROWS_WITH(svc.submit(r, {}), Catch::Matchers::Contains("stop strings"));
+  CHECK_THROWS_WITH(svc.submit(r), Catch::Matchers::Contains("stop strings"));
   r = req(0, 5);
   r.sampling.top_p = 2.f;
   try {
-    svc.submit(r, {});
+    svc.submit(r);
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(e.code() == ErrorCode::kInvalidArgument);
@@ -88,8 +106,10 @@ TEST_CASE("service: validation errors, limits and the queue bound", "[service]")
   for (int i = 0; i < 16; ++i)
     threads.emplace_back([&, i] {
       try {
-        svc.submit(req(i, 30), {nullptr, [&](const SequenceResult&) { ++finished; }});
+        auto stream = svc.submit(req(i, 30));
         ++accepted;
+        drain_stream(*stream);
+        ++finished;
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kResourceExhausted) ++exhausted;
       }
@@ -98,39 +118,41 @@ TEST_CASE("service: validation errors, limits and the queue bound", "[service]")
   CHECK(svc.drain(30s));
   CHECK(exhausted + accepted == 16);
   CHECK(finished == accepted);
-  CHECK_THROWS_WITH(svc.submit(req(0, 5), {}), Catch::Matchers::Contains("draining"));
+  CHECK_THROWS_WITH(svc.submit(req(0, 5)), Catch::Matchers::Contains("draining"));
 }
 
-TEST_CASE("service: shutdown gives every request in flight its final callback", "[service]") {
-  std::atomic<int> finals{0}, cancelled{0};
+TEST_CASE("service: shutdown gives every request in flight its final result", "[service]") {
+  std::vector<std::unique_ptr<RequestStream>> streams;
   {
     EngineService svc(options());
-    for (int i = 0; i < 6; ++i)
-      svc.submit(req(i, 400), {nullptr, [&](const SequenceResult& r) {
-                                 ++finals;
-                                 if (r.finish == FinishReason::kCancelled) ++cancelled;
-                               }});
+    for (int i = 0; i < 6; ++i) streams.push_back(svc.submit(req(i, 400)));
   }
-  CHECK(finals == 6);
+  // The service is gone; every stream has its final result (so dropping
+  // them now asks nothing of the service).
+  int cancelled = 0;
+  for (auto& s : streams) {
+    REQUIRE(s->finished());
+    cancelled += drain_stream(*s).finish == FinishReason::kCancelled;
+  }
   CHECK(cancelled >= 1);
 }
 
 TEST_CASE("service: cancel from another thread", "[service]") {
   EngineService svc(options());
-  std::promise<SequenceResult> done;
-  std::atomic<int> tokens{0};
-  const uint64_t id =
-      svc.submit(req(1, 400), {[&](const GeneratedToken&) { ++tokens; },
-                               [&](const SequenceResult& r) { done.set_value(r); }});
-  while (tokens < 3) std::this_thread::sleep_for(1ms);
-  svc.cancel(id);
-  CHECK(done.get_future().get().finish == FinishReason::kCancelled);
+  auto stream = svc.submit(req(1, 400));
+  std::vector<GeneratedToken> got;
+  SequenceResult result;
+  while (got.size() < 3) stream->next(&got, &result, RequestStream::Clock::now() + 10s);
+  std::thread([&] { svc.cancel(stream->id()); }).join();
+  CHECK(drain_stream(*stream).finish == FinishReason::kCancelled);
 }
 
 TEST_CASE("service: the engine runs on the backend its factory makes", "[service]") {
   ServiceOptions o = options();
   int made = 0;
-  const BackendFactory cpu = backend_factory(BackendChoice{.kv_blocks = 48});
+  BackendChoice choice;
+  choice.kv_blocks = 48;
+  const BackendFactory cpu = backend_factory(choice);
   o.backend_factory = [&](const ModelWeights& w, const RouterWeights* r, BackendOptions& bo) {
     ++made;
     return cpu(w, r, bo);  // sets bo.kv_blocks = 48: the engine must use the factory's sizing
@@ -148,7 +170,7 @@ TEST_CASE("service: a bad request is INVALID_ARGUMENT even when the queue is ful
   EngineService svc(o);
   auto code_of = [&](GenerateRequest r) {
     try {
-      svc.submit(std::move(r), {});
+      svc.submit(std::move(r));
     } catch (const Error& e) {
       return e.code();
     }

@@ -1,4 +1,4 @@
-// Host-side planning of the GPU backend (engine/cuda/, plain C++): the
+// Host-side planning of the GPU backend (kernels/plan/, plain C++): the
 // layer plan (row order, KV write indices, flattened block tables, attention
 // tiles and splits, the packed upload) and the memory plan (weight,
 // workspace and KV block sizing from a budget). The attention plan is also
@@ -10,9 +10,10 @@
 #include <random>
 #include <set>
 
-#include "engine/cuda/layer_plan.h"
-#include "engine/cuda/memory_plan.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_loader.h"
+#include "kernels/plan/layer_plan.h"
+#include "kernels/plan/memory_plan.h"
 #include "test_util.h"
 
 using namespace radial;

@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_loader.h"
 #include "engine_harness.h"
+#include "kernels/backend_factory.h"
 #include "reference_forward.h"
 #include "test_util.h"
 
@@ -24,7 +26,9 @@ std::shared_ptr<const ModelWeights> model() { return default_model_weights(); }
 // The message of the Error that submitting `r` throws ("" if none).
 std::string submit_error(const GenerateRequest& r,
                          std::shared_ptr<const RouterWeights> router = nullptr) {
-  Engine engine(model(), router, backend_options_for(model()->config, 8, 8, 1, 1));
+  auto engine_owner =
+      make_engine(model(), router, backend_options_for(model()->config, 8, 8, 1, 1));
+  Engine& engine = *engine_owner;
   Scheduler s(engine, nullptr);
   try {
     s.submit(r, {});
@@ -86,8 +90,8 @@ TEST_CASE("a router that does not match the model is rejected", "[errors]") {
   other.num_layers = 6;
   RouterWeights r = make_random_router(other, 1);
   try {
-    Engine engine(model(), std::make_shared<RouterWeights>(r),
-                  backend_options_for(model()->config, 8, 8, 1, 1));
+    auto engine = make_engine(model(), std::make_shared<RouterWeights>(r),
+                              backend_options_for(model()->config, 8, 8, 1, 1));
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK_THAT(std::string(e.what()), Contains("num_layers"));

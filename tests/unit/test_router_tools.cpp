@@ -84,7 +84,7 @@ DistillOptions quick_options() {
   o.ablation_stride = 2;
   o.batch = 64;
   o.lr = 1e-2;
-  o.threads = 1;
+  o.compute.threads = 1;
   return o;
 }
 
@@ -111,7 +111,7 @@ int run_cli(int (*cmd)(int, char**), std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("profile: an identity layer has residual ratio 0, the others do not", "[router-tools]") {
-  const ProfileResult p = profile_model(identity_model(), random_corpus(4, 20, 1), 1);
+  const ProfileResult p = profile_model(identity_model(), random_corpus(4, 20, 1), Compute{{}, 1});
   REQUIRE(p.num_layers == 4);
   CHECK(p.positions == 80);
   for (int l = 0; l < 4; ++l) {
@@ -141,7 +141,7 @@ TEST_CASE("engine hooks: block probe leaves results unchanged, force_skip skips"
   const Corpus c = random_corpus(2, 12, 2);
   auto all = std::make_shared<const RouterWeights>(
       skip_router(w->config, std::vector<bool>(4, false), KvPolicy::kPropagate));
-  WaveRunner runner(w, all, 64, 8, 1);
+  WaveRunner runner(w, all, 64, 8, Compute{{}, 1});
   auto collect = [&](bool force) {
     std::vector<float> logits;
     std::vector<std::vector<int>> paths;
@@ -199,7 +199,7 @@ TEST_CASE("distill: the router learns to skip the identity layer, reproducibly f
   // Routed at its threshold, passes skip the identity layer and keep the others.
   auto rp = std::make_shared<const RouterWeights>(r);
   const Corpus held = random_corpus(4, 24, 4);
-  WaveRunner runner(w, rp, 256, 16, 1);
+  WaveRunner runner(w, rp, 256, 16, Compute{{}, 1});
   std::vector<long> visits(4, 0);
   long passes = 0;
   WaveVisitor v;
@@ -233,7 +233,7 @@ TEST_CASE("eval: full depth and threshold 0 agree exactly with full depth", "[ro
   auto r = std::make_shared<const RouterWeights>(make_random_router(w->config, 5, 8));
   EvalOptions o;
   o.thresholds = {0.f, 0.5f, 1.f};
-  o.threads = 1;
+  o.compute.threads = 1;
   const EvalResult res = evaluate_router(w, r, random_corpus(3, 16, 5), o);
   REQUIRE(res.points.size() == 7);
   CHECK(res.positions == 45);

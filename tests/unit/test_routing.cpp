@@ -4,8 +4,10 @@
 
 #include <cmath>
 
+#include "engine/kv_sizing.h"
 #include "engine/model_loader.h"
 #include "engine_harness.h"
+#include "kernels/backend_factory.h"
 #include "reference_forward.h"
 #include "test_util.h"
 
@@ -43,8 +45,8 @@ void check_against_reference(std::shared_ptr<const RouterWeights> router,
                              const GenerateRequest& req, double tol = 1e-4) {
   auto res = run_requests(model(), router, {req});
   REQUIRE(res[0].finish != FinishReason::kError);
-  Engine probe(model(), router, backend_options_for(model()->config, 1, 1, 1, 1));
-  RoutingParams rp = probe.resolve_routing(req.mode, req.threshold);
+  auto probe = make_engine(model(), router, backend_options_for(model()->config, 1, 1, 1, 1));
+  RoutingParams rp = probe->resolve_routing(req.mode, req.threshold);
   std::vector<int> all = req.prompt;
   for (const auto& t : res[0].tokens) all.push_back(t.token);
   all.pop_back();  // the last token was never fed back
@@ -115,7 +117,8 @@ TEST_CASE("hand-built routers skip known layers; propagate writes K/V there, spa
     check_against_reference(router, req);
 
     // K/V entries at the skipped layers, seen through the KV manager.
-    Engine engine(model(), router, backend_options_for(c, 16, 4, 1, 1));
+    auto engine_owner = make_engine(model(), router, backend_options_for(c, 16, 4, 1, 1));
+    Engine& engine = *engine_owner;
     Scheduler s(engine, nullptr);
     std::vector<int> entries;
     s.submit(req, {[&](const GeneratedToken&) {
@@ -179,7 +182,8 @@ TEST_CASE("radial mode reuses layers, honours max_steps and overwrites its own e
   // One entry per position at a reused layer: the revisit overwrote it.
   auto router = std::make_shared<RouterWeights>(
       constant_router(c, gates, RouteMode::kRadial, KvPolicy::kSparse, {}, 4));
-  Engine engine(model(), router, backend_options_for(c, 16, 4, 1, 1));
+  auto engine_owner = make_engine(model(), router, backend_options_for(c, 16, 4, 1, 1));
+  Engine& engine = *engine_owner;
   Scheduler s(engine, nullptr);
   std::vector<int> entries;
   s.submit(request(std::nullopt, 2), {[&](const GeneratedToken&) {

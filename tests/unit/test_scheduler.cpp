@@ -2,8 +2,10 @@
 // routing, KV pressure with preemption by recompute, cancellation.
 #include <catch2/catch.hpp>
 
+#include "engine/kv_sizing.h"
 #include "engine/model_loader.h"
 #include "engine_harness.h"
+#include "kernels/backend_factory.h"
 #include "reference_forward.h"
 #include "test_util.h"
 
@@ -46,7 +48,8 @@ std::vector<GenerateRequest> requests(int n, std::optional<RouteMode> mode, int 
 void run_and_compare(std::shared_ptr<const RouterWeights> router,
                      const std::vector<GenerateRequest>& reqs, SchedulerOptions so,
                      BackendOptions bo, PlanChecker& checker) {
-  Engine engine(model(), router, bo);
+  auto engine_owner = make_engine(model(), router, bo);
+  Engine& engine = *engine_owner;
   checker.budget = so.max_batch_tokens;
   Scheduler s(engine, nullptr, so, &checker);
   std::vector<SequenceResult> out(reqs.size());
@@ -112,7 +115,8 @@ TEST_CASE("scheduler: KV pressure preempts by recompute without changing outputs
 TEST_CASE("scheduler: a request larger than the whole pool is rejected at submit", "[scheduler]") {
   BackendOptions bo = backend_options_for(model()->config, 8, 8, 1, 1);
   bo.kv_blocks = 5;
-  Engine engine(model(), nullptr, bo);
+  auto engine_owner = make_engine(model(), nullptr, bo);
+  Engine& engine = *engine_owner;
   Scheduler s(engine, nullptr);
   GenerateRequest r;
   r.prompt = {1, 2, 3};
@@ -121,7 +125,9 @@ TEST_CASE("scheduler: a request larger than the whole pool is rejected at submit
 }
 
 TEST_CASE("scheduler: cancellation frees blocks within one step", "[scheduler]") {
-  Engine engine(model(), nullptr, backend_options_for(model()->config, 16, 200, 2, 1));
+  auto engine_owner =
+      make_engine(model(), nullptr, backend_options_for(model()->config, 16, 200, 2, 1));
+  Engine& engine = *engine_owner;
   Scheduler s(engine, nullptr);
   GenerateRequest r;
   r.prompt = {1, 403, 407};

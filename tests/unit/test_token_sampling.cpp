@@ -6,9 +6,11 @@
 #include <map>
 
 #include "engine/engine.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/sampler.h"
 #include "engine/token_sampling.h"
+#include "kernels/backend_factory.h"
 #include "test_util.h"
 
 using namespace radial;
@@ -98,7 +100,8 @@ TEST_CASE("backend defaults: route and head_sample agree with the logits they co
   ModelBundle b = load_bundle(src);
   REQUIRE(b.router != nullptr);
   BackendOptions o = backend_options_for(b.weights->config, 8, 4, 1, 1);
-  Engine engine(b.weights, b.router, o);
+  auto engine_owner = make_engine(b.weights, b.router, o);
+  Engine& engine = *engine_owner;
   Backend& be = engine.backend();
   const std::vector<int> tokens = {1, 403, 407, 261, 378, 432};
   std::vector<int> slots = {3, 0, 5, 1, 4, 2};

@@ -15,16 +15,9 @@ std::set<std::string> with_backend_options(std::set<std::string> extra) {
 BackendChoice backend_choice(const Args& args) {
   BackendChoice c;
   c.kind = args.str("backend", "cpu");
-  c.dtype = c.kind == "cuda" ? DType::kBF16 : DType::kF32;
   if (auto d = args.get("dtype")) {
-    if (*d == "f32")
-      c.dtype = DType::kF32;
-    else if (*d == "bf16")
-      c.dtype = DType::kBF16;
-    else if (*d == "f16")
-      c.dtype = DType::kF16;
-    else
-      throw UsageError{"--dtype expects f32, bf16 or f16, got '" + *d + "'"};
+    c.dtype = parse_dtype(*d);
+    if (!c.dtype) throw UsageError{"--dtype expects f32, bf16 or f16, got '" + *d + "'"};
   }
   if (auto f = args.number("gpu-memory-fraction")) {
     if (c.kind != "cuda")

@@ -1,13 +1,13 @@
 // The compute backend a local command runs on, from its flags:
 // --backend cpu|cuda, --dtype f32|bf16|f16 (cuda; the CPU backend is fp32
 // only), --gpu-memory-fraction F or --kv-blocks N (the KV pool). The choice
-// itself and the factory are the engine's (engine/backend_factory.h).
+// itself and the factory are in kernels/backend_factory.h.
 #pragma once
 
 #include <set>
 #include <string>
 
-#include "engine/backend_factory.h"
+#include "kernels/backend_factory.h"
 #include "tools/radial/args.h"
 
 namespace radial::cli {

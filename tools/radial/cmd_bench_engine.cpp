@@ -16,6 +16,7 @@
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/random.h"
 #include "tools/radial/args.h"
@@ -117,11 +118,13 @@ class Bench {
 
   // N sequences: prefill, then gen - 1 timed decode sweeps.
   Row decode(const RoutingParams& routing, int seqs, int prompt_len, int gen) {
-    std::vector<int> ids(seqs), last(seqs);
-    for (int& s : ids) s = engine_.kv().create_sequence();
+    std::vector<std::unique_ptr<SequenceKv>> ids(seqs);
+    std::vector<int> last(seqs);
+    for (auto& s : ids) s = engine_.open_sequence();
     const int per_sweep = std::max(1, rows_ / prompt_len);
     for (int s0 = 0; s0 < seqs; s0 += per_sweep) {
-      std::vector<int> group(ids.begin() + s0, ids.begin() + std::min(seqs, s0 + per_sweep));
+      std::vector<SequenceKv*> group;
+      for (int s = s0; s < std::min(seqs, s0 + per_sweep); ++s) group.push_back(ids[s].get());
       std::vector<int> first = prefill(routing, group, prompt_len);
       std::copy(first.begin(), first.end(), last.begin() + s0);
     }
@@ -138,8 +141,8 @@ class Bench {
       for (int i = 0; i < seqs; ++i) {
         Pass& p = passes[i];
         p = Pass{};
-        p.kv_seq = ids[i];
-        p.slot = engine_.acquire_slot();
+        p.kv_seq = ids[i]->id();
+        p.slot = ids[i]->acquire_slot();
         p.position = prompt_len + t - 1;
         p.token = last[i];
         p.routing = routing;
@@ -153,12 +156,12 @@ class Bench {
       for (int i = 0; i < seqs; ++i) {
         last[i] = out[i];
         depth_sum += passes[i].steps;
-        engine_.release_slot(passes[i].slot);
+        ids[i]->release_slot(passes[i].slot);
       }
       floor_s += floor_seconds(driver_.cost());
       total.add(driver_.cost());
     }
-    for (int s : ids) engine_.kv().free_sequence(s);
+    ids.clear();  // their KV blocks back to the pool
     const int steps = gen - 1;
     double secs = 0;
     for (double s : step_s) secs += s;
@@ -177,9 +180,12 @@ class Bench {
     std::vector<double> step_s;
     SweepCost total;
     for (int s0 = 0; s0 < seqs; s0 += per_sweep) {
-      std::vector<int> group;
-      for (int s = s0; s < std::min(seqs, s0 + per_sweep); ++s)
-        group.push_back(engine_.kv().create_sequence());
+      std::vector<std::unique_ptr<SequenceKv>> owned;
+      std::vector<SequenceKv*> group;
+      for (int s = s0; s < std::min(seqs, s0 + per_sweep); ++s) {
+        owned.push_back(engine_.open_sequence());
+        group.push_back(owned.back().get());
+      }
       driver_.reset_cost();
       const auto t0 = Clock::now();
       prefill(routing, group, prompt_len, &depth_sum);
@@ -187,7 +193,6 @@ class Bench {
       secs += step_s.back();
       floor_s += floor_seconds(driver_.cost());
       total.add(driver_.cost());
-      for (int s : group) engine_.kv().free_sequence(s);
     }
     Row row;
     row.workload = "prefill " + std::to_string(prompt_len);
@@ -206,16 +211,18 @@ class Bench {
  private:
   // One sweep over the prompts of `group` (random ids); returns each
   // sequence's first generated token.
-  std::vector<int> prefill(const RoutingParams& routing, const std::vector<int>& group,
+  std::vector<int> prefill(const RoutingParams& routing, const std::vector<SequenceKv*>& group,
                            int prompt_len, double* depth_sum = nullptr) {
     const int vocab = engine_.config().vocab_size;
     std::vector<Pass> passes;
+    std::vector<SequenceKv*> owner;
     passes.reserve(group.size() * prompt_len);
-    for (int seq : group) {
+    for (SequenceKv* seq : group) {
       for (int pos = 0; pos < prompt_len; ++pos) {
         Pass p;
-        p.kv_seq = seq;
-        p.slot = engine_.acquire_slot();
+        p.kv_seq = seq->id();
+        p.slot = seq->acquire_slot();
+        owner.push_back(seq);
         p.position = pos;
         p.token = static_cast<int>(rng_.next() % static_cast<uint64_t>(vocab));
         p.routing = routing;
@@ -225,9 +232,9 @@ class Bench {
     }
     std::vector<int> first;
     driver_.sweep(passes, TokenSampling{}, first);
-    for (const Pass& p : passes) {
-      if (depth_sum) *depth_sum += p.steps;
-      engine_.release_slot(p.slot);
+    for (size_t i = 0; i < passes.size(); ++i) {
+      if (depth_sum) *depth_sum += passes[i].steps;
+      owner[i]->release_slot(passes[i].slot);
     }
     return first;
   }
@@ -300,6 +307,7 @@ int cmd_bench_engine(int argc, char** argv) {
     opts.max_batch_rows = opts.max_slots;
     opts.kv_blocks = std::max(
         opts.kv_blocks, (prefill_len + 15) / 16 * c.num_layers * std::max(1, rows / prefill_len));
+    if (choice.kind == "cuda" && choice.kv_blocks == 0) opts.kv_blocks = 0;  // the memory budget
     auto engine = make_engine(bundle.weights, bundle.router, opts, choice);
 
     Ceilings ceil;
@@ -311,10 +319,10 @@ int cmd_bench_engine(int argc, char** argv) {
       const CudaDeviceInfo info = cuda_device_info();
       device += " on " + info.name;
       ceil.bandwidth = measure_copy_bandwidth();
-      ceil.flops = measure_gemm_rate(choice.dtype, 8192, 8192, 8192);
+      ceil.flops = measure_gemm_rate(choice.resolved_dtype(), 8192, 8192, 8192);
 #endif
     }
-    const double es = static_cast<double>(dtype_size(choice.dtype));
+    const double es = static_cast<double>(dtype_size(choice.resolved_dtype()));
     std::printf("radial bench-engine: %s%s\n", bundle.description.c_str(), router_note.c_str());
     std::printf("  model: %d layers, d %d, %d heads (%d KV), MLP %d, vocab %d%s\n", c.num_layers,
                 c.hidden_size, c.num_heads, c.num_kv_heads, c.intermediate_size, c.vocab_size,

@@ -91,7 +91,7 @@ int cmd_distill(int argc, char** argv) {
     tools::CorpusOptions co = corpus_options(args, 0);
     tools::DistillOptions o;
     o.seed = co.seed;
-    o.threads = co.threads;
+    o.compute = co.compute;
     o.epochs = static_cast<int>(args.integer("epochs").value_or(o.epochs));
     o.onpolicy_rounds =
         static_cast<int>(args.integer("onpolicy-rounds").value_or(o.onpolicy_rounds));

@@ -57,7 +57,7 @@ int cmd_eval(int argc, char** argv) {
     }
     tools::CorpusOptions co = corpus_options(args, 1000);
     tools::EvalOptions eo;
-    eo.threads = co.threads;
+    eo.compute = co.compute;
     if (auto t = args.get("thresholds")) eo.thresholds = tools::parse_thresholds(*t);
     const std::string pol = args.str("kv-policy", "both");
     if (pol != "both") eo.policies = {parse_kv_policy(pol)};

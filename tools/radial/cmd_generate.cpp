@@ -1,4 +1,5 @@
-// `radial generate`: generate text from a prompt, locally on the CPU backend.
+// `radial generate`: generate text from a prompt, locally (on the CPU backend,
+// or the CUDA one with --backend cuda) or on a running radiald (--server).
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -7,9 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "scheduler/scheduler.h"
 #include "tools/radial/args.h"
+#include "tools/radial/backend_choice.h"
 #include "tools/radial/commands.h"
 #include "tools/radial/common.h"
 #include "tools/radial/remote.h"
@@ -25,12 +28,15 @@ const char* kUsage =
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] "
     "[--show-depth]\n"
+    "                       [--backend cpu|cuda] [--dtype f32|bf16|f16]\n"
+    "                       [--gpu-memory-fraction F | --kv-blocks N]\n"
     "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids "
     "IDS)\n"
     "                       [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
     "                       [the sampling, stop, routing and --json options above]\n"
     "\n"
-    "Generates text with the CPU backend. --model takes a Hugging Face directory\n"
+    "Generates text on the CPU backend (or --backend cuda: the GPU, bf16 unless\n"
+    "--dtype says otherwise). --model takes a Hugging Face directory\n"
     "(config.json + safetensors, tokenizer.model, and radial.json + router.safetensors\n"
     "when it has a router) or a llama2.c .bin (with --tokenizer). The default model is\n"
     "models/stories260K. Without --json it streams the text and ends with a summary\n"
@@ -46,10 +52,10 @@ const char* kUsage =
 int cmd_generate(int argc, char** argv) {
   try {
     Args args(argc, argv,
-              with_connection_options(
+              with_connection_options(with_backend_options(
                   with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
                                       "top-p", "repetition-penalty", "seed", "stop", "mode",
-                                      "threshold", "threads", "server", "timeout"})),
+                                      "threshold", "threads", "server", "timeout"}))),
               {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -62,6 +68,7 @@ int cmd_generate(int argc, char** argv) {
     for (const char* opt : {"tls-ca", "tls-cert", "tls-key", "tls-server-name", "token-file"})
       if (args.has(opt)) throw UsageError{std::string("--") + opt + " applies only with --server"};
 
+    const BackendChoice backend = backend_choice(args);
     GenerateRequest req;
     req.max_tokens = static_cast<int>(args.integer("max-tokens").value_or(256));
     req.sampling.temperature = static_cast<float>(args.number("temperature").value_or(0.0));
@@ -88,10 +95,12 @@ int cmd_generate(int argc, char** argv) {
     const std::vector<int> prompt =
         req.prompt.empty() ? std::vector<int>{bundle.weights->config.bos_token_id} : req.prompt;
     const int threads = static_cast<int>(args.integer("threads").value_or(0));
-    Engine engine(bundle.weights, bundle.router,
-                  backend_options_for(bundle.weights->config, static_cast<int>(prompt.size()),
-                                      req.max_tokens, 1, threads));
-    Scheduler scheduler(engine, bundle.tokenizer.get());
+    auto engine =
+        make_engine(bundle.weights, bundle.router,
+                    backend_options_for(bundle.weights->config, static_cast<int>(prompt.size()),
+                                        req.max_tokens, 1, threads),
+                    backend);
+    Scheduler scheduler(*engine, bundle.tokenizer.get());
 
     if (!json_out && bundle.tokenizer) {
       std::string shown = bundle.tokenizer->decode(prompt);
@@ -123,7 +132,7 @@ int cmd_generate(int argc, char** argv) {
     double compute = 0;
     for (const auto& t : result.tokens) compute += t.compute_fraction;
     compute = n ? compute / n : 0;
-    const RoutingParams routing = engine.resolve_routing(req.mode, req.threshold);
+    const RoutingParams routing = engine->resolve_routing(req.mode, req.threshold);
     if (json_out) {
       nlohmann::json j;
       j["prompt_tokens"] = prompt;

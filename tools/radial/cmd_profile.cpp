@@ -41,7 +41,7 @@ int cmd_profile(int argc, char** argv) {
     tools::CorpusOptions co = corpus_options(args, 0);
     ModelBundle b = load_model_only(args);
     const tools::Corpus corpus = tools::load_corpus(b.weights, b.tokenizer.get(), co);
-    const tools::ProfileResult p = tools::profile_model(b.weights, corpus, co.threads);
+    const tools::ProfileResult p = tools::profile_model(b.weights, corpus, co.compute);
     if (args.flag("json")) {
       std::cout << tools::to_json(p).dump(2) << "\n";
     } else {

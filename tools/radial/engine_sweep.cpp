@@ -27,7 +27,7 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
 
   for (Pass& p : passes) engine_.start_pass(p);
   gather(kNodeEmbed);
-  engine_.embed(batch_);
+  engine_.run(NodeRun{kNodeEmbed, batch_});
   for (int j = 0; j < L; ++j) {
     gather(j);
     if (batch_.empty()) continue;
@@ -45,7 +45,7 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
       cost_.kv_bytes += es_ * 2 * kvd;  // its own entry written
     }
     cost_.weight_bytes += full > 0 ? layer_weights : kv_weights;
-    engine_.forward_layer(j, batch_);
+    engine_.run(NodeRun{j, batch_});
   }
   int evals = -router_evals_before;
   for (const Pass& p : passes) evals += p.router_evals;
@@ -57,7 +57,10 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
   if (!batch_.empty()) {
     params_.assign(batch_.size(), sampling);
     drawn_.resize(batch_.size());
-    engine_.head_sample(batch_, params_, drawn_.data());
+    NodeRun head{L, batch_};
+    head.sampling = params_;
+    head.tokens = drawn_.data();
+    engine_.run(head);
     tokens.insert(tokens.end(), drawn_.begin(), drawn_.end());
     cost_.weight_bytes += es_ * c.vocab_size * d;
     cost_.flops += 2.0 * batch_.size() * c.vocab_size * d;

@@ -71,8 +71,8 @@ int fail(const client::Status& s) {
 }  // namespace
 
 int generate_remote(const Args& args) {
-  for (const char* opt :
-       {"model", "tokenizer", "router", "dummy-config", "dummy-seed", "threads"}) {
+  for (const char* opt : {"model", "tokenizer", "router", "dummy-config", "dummy-seed", "threads",
+                          "backend", "dtype", "gpu-memory-fraction", "kv-blocks"}) {
     if (args.has(opt))
       throw UsageError{std::string("--") + opt +
                        " does not apply with --server (the server's model is used)"};

@@ -6,13 +6,14 @@
 #include <exception>
 
 #include "engine/error.h"
+#include "tools/radial/backend_choice.h"
 #include "tools/radial/common.h"
 
 namespace radial::cli {
 
 std::set<std::string> with_corpus_options(std::set<std::string> extra) {
   extra.insert({"data", "self-samples", "sample-tokens", "max-tokens", "seed", "threads"});
-  return with_model_options(std::move(extra));
+  return with_backend_options(with_model_options(std::move(extra)));
 }
 
 tools::CorpusOptions corpus_options(const Args& args, uint64_t default_seed) {
@@ -25,7 +26,8 @@ tools::CorpusOptions corpus_options(const Args& args, uint64_t default_seed) {
   o.sample_tokens = static_cast<int>(args.integer("sample-tokens").value_or(256));
   o.max_tokens = static_cast<int>(args.integer("max-tokens").value_or(256));
   o.seed = static_cast<uint64_t>(args.integer("seed").value_or(static_cast<long>(default_seed)));
-  o.threads = static_cast<int>(args.integer("threads").value_or(0));
+  o.compute.threads = static_cast<int>(args.integer("threads").value_or(0));
+  o.compute.backend = backend_choice(args);
   return o;
 }
 

@@ -13,8 +13,9 @@
 
 namespace radial::cli {
 
-// Options of the corpus: --data --self-samples --sample-tokens --max-tokens
-// --seed --threads.
+// Options of the corpus and of where it runs: --data --self-samples
+// --sample-tokens --max-tokens --seed --threads, and the backend options
+// (--backend cpu|cuda --dtype --gpu-memory-fraction --kv-blocks).
 std::set<std::string> with_corpus_options(std::set<std::string> extra);
 
 inline constexpr const char* kCorpusUsage =
@@ -23,7 +24,9 @@ inline constexpr const char* kCorpusUsage =
     "  --self-samples N     without --data: sample N sequences from the model itself\n"
     "                       (full depth, temperature 1, seeded by --seed; default 64)\n"
     "  --sample-tokens N    self-samples: at most N tokens each, BOS included (default 256)\n"
-    "  --threads N          CPU backend threads (default: all cores)\n";
+    "  --threads N          CPU backend threads (default: all cores)\n"
+    "  --backend cpu|cuda   where the model runs (default cpu); --dtype f32|bf16|f16\n"
+    "                       (cuda; default bf16), --gpu-memory-fraction F | --kv-blocks N\n";
 
 // The corpus options; --data and --self-samples exclude each other
 // (UsageError). `default_seed` seeds self-sampling without --seed.

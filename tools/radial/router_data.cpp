@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/random.h"
 #include "scheduler/scheduler.h"
@@ -36,11 +37,13 @@ Corpus sample_corpus(std::shared_ptr<const ModelWeights> w, const CorpusOptions&
   const ModelConfig& c = w->config;
   const int len = std::min(o.sample_tokens, c.max_position_embeddings);
   constexpr int kGroup = 64;  // sequences sampled together
-  Engine engine(w, nullptr,
-                backend_options_for(c, 1, len, std::min(kGroup, o.self_samples), o.threads));
+  auto engine = make_engine(
+      w, nullptr,
+      backend_options_for(c, 1, len, std::min(kGroup, o.self_samples), o.compute.threads),
+      o.compute.backend);
   Corpus out(o.self_samples);
   for (int first = 0; first < o.self_samples; first += kGroup) {
-    Scheduler sched(engine, nullptr);
+    Scheduler sched(*engine, nullptr);
     const int last = std::min(o.self_samples, first + kGroup);
     for (int i = first; i < last; ++i) {
       GenerateRequest r;
@@ -133,7 +136,7 @@ RoutingParams routing_params(RouteMode mode, float threshold, KvPolicy policy, i
 
 WaveRunner::WaveRunner(std::shared_ptr<const ModelWeights> weights,
                        std::shared_ptr<const RouterWeights> router, int max_positions,
-                       int max_sequences, int threads)
+                       int max_sequences, const Compute& compute)
     : max_positions_(max_positions), max_sequences_(max_sequences) {
   const ModelConfig& c = weights->config;
   BackendOptions o;
@@ -141,8 +144,8 @@ WaveRunner::WaveRunner(std::shared_ptr<const ModelWeights> weights,
   // Every sequence may leave one block per layer partly used.
   o.kv_blocks = (max_positions / o.kv_block_size + max_sequences) * c.num_layers;
   o.max_slots = max_positions;
-  o.threads = threads;
-  engine_ = std::make_unique<Engine>(std::move(weights), std::move(router), o);
+  o.threads = compute.threads;
+  engine_ = make_engine(std::move(weights), std::move(router), o, compute.backend);
   h_.resize(c.hidden_size);
 }
 
@@ -151,14 +154,16 @@ void WaveRunner::run(const Corpus& corpus, int begin, int end, const RoutingPara
   Engine& e = *engine_;
   const int L = e.num_layers(), V = e.config().vocab_size;
   std::vector<std::unique_ptr<Pass>> passes;
-  std::vector<int> owner, kv_seqs;
+  std::vector<int> owner;
+  std::vector<std::unique_ptr<SequenceKv>>
+      seqs;  // their KV blocks and slots, given back at the end
   for (int s = begin; s < end; ++s) {
-    const int kv = e.kv().create_sequence();
-    kv_seqs.push_back(kv);
+    seqs.push_back(e.open_sequence());
+    SequenceKv& kv = *seqs.back();
     for (size_t pos = 0; pos < corpus[s].size(); ++pos) {
       auto p = std::make_unique<Pass>();
-      p->kv_seq = kv;
-      p->slot = e.acquire_slot();
+      p->kv_seq = kv.id();
+      p->slot = kv.acquire_slot();
       p->position = static_cast<int>(pos);
       p->token = corpus[s][pos];
       p->routing = routing;
@@ -182,12 +187,11 @@ void WaveRunner::run(const Corpus& corpus, int begin, int end, const RoutingPara
         batch.push_back(passes[i].get());
         batch_owner.push_back(owner[i]);
       }
+    NodeRun r;
+    r.node = node;
+    r.batch = batch;
     if (node == kNodeEmbed || node < L) {
-      if (node == kNodeEmbed) {
-        e.embed(batch);
-      } else {
-        e.forward_layer(node, batch);
-      }
+      e.run(r);
       if (!visitor.on_state) continue;
       for (size_t i = 0; i < batch.size(); ++i) {
         const Pass& p = *batch[i];
@@ -197,14 +201,13 @@ void WaveRunner::run(const Corpus& corpus, int begin, int end, const RoutingPara
       }
     } else {
       logits_.resize(batch.size() * static_cast<size_t>(V));
-      e.head(batch, logits_.data());
+      r.logits = logits_.data();
+      e.run(r);
       if (visitor.on_logits)
         for (size_t i = 0; i < batch.size(); ++i)
           visitor.on_logits(batch_owner[i], *batch[i], logits_.data() + i * static_cast<size_t>(V));
     }
   }
-  for (const auto& p : passes) e.release_slot(p->slot);
-  for (int kv : kv_seqs) e.kv().free_sequence(kv);
 }
 
 void WaveRunner::run_all(const Corpus& corpus, const RoutingParams& routing,

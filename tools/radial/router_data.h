@@ -14,8 +14,16 @@
 #include "engine/model_weights.h"
 #include "engine/router.h"
 #include "engine/tokenizer.h"
+#include "kernels/backend_factory.h"
 
 namespace radial::tools {
+
+// Where the router tools compute: the backend (--backend, --dtype, ...)
+// and, on the CPU, its threads (--threads; 0: all cores).
+struct Compute {
+  BackendChoice backend;
+  int threads = 0;
+};
 
 // A corpus: token sequences, each starting with BOS, of length >= 2 and at
 // most the model's context.
@@ -27,7 +35,7 @@ struct CorpusOptions {
   int sample_tokens = 256;  // self-samples: at most this many tokens each (BOS included)
   int max_tokens = 256;     // data_file: documents are cut to this many tokens (BOS included)
   uint64_t seed = 0;        // self-samples: sequence i uses sampling seed mix64(seed + i)
-  int threads = 0;          // CPU backend threads (0: all cores)
+  Compute compute;          // the backend self-sampling runs on
 };
 
 // Reads `data_file` (tokenized with `tokenizer`, blank lines skipped) or
@@ -71,7 +79,7 @@ class WaveRunner {
   // `max_positions` positions in at most `max_sequences` sequences.
   WaveRunner(std::shared_ptr<const ModelWeights> weights,
              std::shared_ptr<const RouterWeights> router, int max_positions, int max_sequences,
-             int threads);
+             const Compute& compute);
 
   Engine& engine() { return *engine_; }
 

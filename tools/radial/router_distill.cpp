@@ -106,10 +106,11 @@ std::vector<CalibrationPoint> sweep_thresholds(std::shared_ptr<const ModelWeight
                                                std::shared_ptr<const RouterWeights> router,
                                                const Corpus& corpus,
                                                const std::vector<int>& full_top1, KvPolicy policy,
-                                               const std::vector<float>& thresholds, int threads) {
+                                               const std::vector<float>& thresholds,
+                                               const Compute& compute) {
   const ModelConfig& c = w->config;
   const int wave = default_wave_positions(c);
-  WaveRunner runner(w, router, wave, default_wave_sequences(wave), threads);
+  WaveRunner runner(w, router, wave, default_wave_sequences(wave), compute);
   std::vector<long> first{0};
   for (const auto& s : corpus) first.push_back(first.back() + static_cast<long>(s.size()));
   std::vector<CalibrationPoint> out;
@@ -162,9 +163,9 @@ RouterWeights distill_router(std::shared_ptr<const ModelWeights> w, const Corpus
 
   // Targets and full-depth states.
   say("targets", 0, "");
-  const Trajectories tr = full_trajectories(w, train, o.threads);
+  const Trajectories tr = full_trajectories(w, train, o.compute);
   const LayerImportance imp = layer_importance(w, train, o.targets, o.kv_policy, o.ablation_stride,
-                                               o.threads, [&](double f) { say("targets", f, ""); });
+                                               o.compute, [&](double f) { say("targets", f, ""); });
   const std::vector<float> y = make_targets(imp, o);
   rep.layer_importance.assign(L, 0);
   rep.layer_flip_rate.assign(L, 0);
@@ -176,7 +177,7 @@ RouterWeights distill_router(std::shared_ptr<const ModelWeights> w, const Corpus
       rep.layer_target[j] += y[t * L + j] / tr.tokens;
     }
   say("targets", 1, "");
-  const std::vector<int> held_top1 = full_trajectories(w, held, o.threads).top1;
+  const std::vector<int> held_top1 = full_trajectories(w, held, o.compute).top1;
 
   RouterTrainer trainer(rc, o.seed, AdamOptions{o.lr, 0.9, 0.999, 1e-8, o.weight_decay});
   GateDataset data = full_depth_examples(tr, y, rc);
@@ -201,14 +202,14 @@ RouterWeights distill_router(std::shared_ptr<const ModelWeights> w, const Corpus
     if (o.threshold) return;
     say("calibrate", 0, "");
     auto router = std::make_shared<const RouterWeights>(trainer.weights());
-    rep.calibration = sweep_thresholds(w, router, held, held_top1, o.kv_policy, grid, o.threads);
+    rep.calibration = sweep_thresholds(w, router, held, held_top1, o.kv_policy, grid, o.compute);
     rep.chosen = choose(rep.calibration, o);
     // Refine in steps of 0.01 towards the neighbour the target lies by.
     std::vector<float> fine;
     for (int k = 1; k < 5; ++k)
       fine.push_back(rep.chosen.threshold + (o.target_depth ? -0.01f : 0.01f) * k);
     std::erase_if(fine, [](float t) { return t < 0.f || t > 1.f; });
-    for (const auto& p : sweep_thresholds(w, router, held, held_top1, o.kv_policy, fine, o.threads))
+    for (const auto& p : sweep_thresholds(w, router, held, held_top1, o.kv_policy, fine, o.compute))
       rep.calibration.push_back(p);
     std::sort(rep.calibration.begin(), rep.calibration.end(),
               [](const CalibrationPoint& a, const CalibrationPoint& b) {
@@ -230,7 +231,7 @@ RouterWeights distill_router(std::shared_ptr<const ModelWeights> w, const Corpus
     say(phase, 0, "collecting routed states");
     auto router = std::make_shared<const RouterWeights>(trainer.weights());
     const int wave = default_wave_positions(c);
-    WaveRunner runner(w, router, wave, default_wave_sequences(wave), o.threads);
+    WaveRunner runner(w, router, wave, default_wave_sequences(wave), o.compute);
     struct Seen {
       long token;
       int last;

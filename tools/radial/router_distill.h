@@ -49,7 +49,7 @@ struct DistillOptions {
   std::optional<float> threshold;  // fixed threshold: no calibration
   double target_agreement = 0.9;   // calibration: highest threshold reaching this top-1 agreement
   std::optional<double> target_depth;  // or: lowest threshold whose mean depth is at most this
-  int threads = 0;
+  Compute compute;
 
   // Throws Error(kInvalidArgument) naming the bad option.
   void validate(const ModelConfig& c) const;
@@ -89,6 +89,7 @@ std::vector<CalibrationPoint> sweep_thresholds(std::shared_ptr<const ModelWeight
                                                std::shared_ptr<const RouterWeights> router,
                                                const Corpus& corpus,
                                                const std::vector<int>& full_top1, KvPolicy policy,
-                                               const std::vector<float>& thresholds, int threads);
+                                               const std::vector<float>& thresholds,
+                                               const Compute& compute);
 
 }  // namespace radial::tools

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/sampler.h"
 #include "scheduler/scheduler.h"
@@ -134,8 +135,8 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   for (KvPolicy pol : o.policies) {
     auto r = std::make_shared<RouterWeights>(*router);
     r->config.kv_policy = pol;
-    engines.push_back(
-        std::make_unique<Engine>(w, r, backend_options_for(c, longest, 1, group, o.threads)));
+    engines.push_back(make_engine(
+        w, r, backend_options_for(c, longest, 1, group, o.compute.threads), o.compute.backend));
   }
   Acc proto;
   proto.hist.assign(L + 1, 0);

@@ -26,7 +26,7 @@ namespace radial::tools {
 struct EvalOptions {
   std::vector<float> thresholds = {0.f, 0.3f, 0.5f, 0.7f};  // each in [0, 1]
   std::vector<KvPolicy> policies = {KvPolicy::kPropagate, KvPolicy::kSparse};
-  int threads = 0;
+  Compute compute;
 };
 
 struct EvalPoint {

@@ -63,11 +63,11 @@ RatioSummary summarize_ratios(std::vector<float> v) {
 }
 
 TokenRatios measure_ratios(std::shared_ptr<const ModelWeights> weights, const Corpus& corpus,
-                           int threads) {
+                           const Compute& compute) {
   const ModelConfig& c = weights->config;
   const int L = c.num_layers;
   const int wave = default_wave_positions(c);
-  WaveRunner runner(weights, nullptr, wave, default_wave_sequences(wave), threads);
+  WaveRunner runner(weights, nullptr, wave, default_wave_sequences(wave), compute);
   RatioProbe probe(L, wave);
   TokenRatios out;
   out.attn.assign(L, {});
@@ -97,8 +97,8 @@ TokenRatios measure_ratios(std::shared_ptr<const ModelWeights> weights, const Co
 }
 
 ProfileResult profile_model(std::shared_ptr<const ModelWeights> weights, const Corpus& corpus,
-                            int threads) {
-  TokenRatios r = measure_ratios(weights, corpus, threads);
+                            const Compute& compute) {
+  TokenRatios r = measure_ratios(weights, corpus, compute);
   ProfileResult p;
   p.num_layers = weights->config.num_layers;
   p.sequences = static_cast<int>(corpus.size());

@@ -43,11 +43,11 @@ struct TokenRatios {
 
 // Runs `corpus` in full mode and records every token's ratios.
 TokenRatios measure_ratios(std::shared_ptr<const ModelWeights> weights, const Corpus& corpus,
-                           int threads);
+                           const Compute& compute);
 
 // measure_ratios summarised per layer.
 ProfileResult profile_model(std::shared_ptr<const ModelWeights> weights, const Corpus& corpus,
-                            int threads);
+                            const Compute& compute);
 
 // The profile as JSON: {"num_layers", "positions", "sequences", "layers":
 // [{"layer", "attn": {count, mean, p10, p25, median, p75, p90, under_5pct,

@@ -78,7 +78,7 @@ std::vector<long> first_tokens(const Corpus& corpus) {
 }  // namespace
 
 Trajectories full_trajectories(std::shared_ptr<const ModelWeights> w, const Corpus& corpus,
-                               int threads) {
+                               const Compute& compute) {
   const ModelConfig& c = w->config;
   Trajectories tr;
   tr.num_layers = c.num_layers;
@@ -88,7 +88,7 @@ Trajectories full_trajectories(std::shared_ptr<const ModelWeights> w, const Corp
   tr.states.resize(static_cast<size_t>(tr.tokens) * (c.num_layers + 1) * c.hidden_size);
   tr.top1.resize(tr.tokens);
   const int wave = default_wave_positions(c);
-  WaveRunner runner(w, nullptr, wave, default_wave_sequences(wave), threads);
+  WaveRunner runner(w, nullptr, wave, default_wave_sequences(wave), compute);
   WaveVisitor v;
   v.on_state = [&](int seq, const Pass& p, const float* h) {
     const long t = tr.first_token[seq] + p.position;
@@ -102,7 +102,8 @@ Trajectories full_trajectories(std::shared_ptr<const ModelWeights> w, const Corp
 }
 
 LayerImportance layer_importance(std::shared_ptr<const ModelWeights> w, const Corpus& corpus,
-                                 TargetKind kind, KvPolicy policy, int stride, int threads,
+                                 TargetKind kind, KvPolicy policy, int stride,
+                                 const Compute& compute,
                                  const std::function<void(double)>& progress) {
   const ModelConfig& c = w->config;
   const int L = c.num_layers, V = c.vocab_size;
@@ -114,7 +115,7 @@ LayerImportance layer_importance(std::shared_ptr<const ModelWeights> w, const Co
   out.importance.assign(static_cast<size_t>(tokens) * L, 0.f);
   out.flips.assign(static_cast<size_t>(tokens) * L, 0);
   if (kind == TargetKind::kRatio) {
-    TokenRatios r = measure_ratios(w, corpus, threads);
+    TokenRatios r = measure_ratios(w, corpus, compute);
     for (long t = 0; t < tokens; ++t)
       for (int j = 0; j < L; ++j) out.importance[t * L + j] = std::max(r.attn[j][t], r.mlp[j][t]);
     if (progress) progress(1.0);
@@ -128,7 +129,7 @@ LayerImportance layer_importance(std::shared_ptr<const ModelWeights> w, const Co
   const auto waves = plan_waves(corpus, wave, wave_seqs);
   auto all =
       std::make_shared<const RouterWeights>(skip_router(c, std::vector<bool>(L, false), policy));
-  WaveRunner runner(w, all, wave, wave_seqs, threads);
+  WaveRunner runner(w, all, wave, wave_seqs, compute);
   std::vector<float> ref;  // full logits of the wave, [token - wave's first][V]
   const double runs = static_cast<double>(L) * stride;
   for (size_t wi = 0; wi < waves.size(); ++wi) {

@@ -55,7 +55,7 @@ struct LayerImportance {
 
 // The full-depth trajectories of `corpus`.
 Trajectories full_trajectories(std::shared_ptr<const ModelWeights> w, const Corpus& corpus,
-                               int threads);
+                               const Compute& compute);
 
 // Layer importance of every token of `corpus` (see the file comment).
 // Ablation with `stride` s: run (j, r) skips layer j for the positions
@@ -63,7 +63,8 @@ Trajectories full_trajectories(std::shared_ptr<const ModelWeights> w, const Corp
 // full depth (s = 1: every token at once; cost s * L + 1 forward passes).
 // `progress` (may be null) is called with the fraction done.
 LayerImportance layer_importance(std::shared_ptr<const ModelWeights> w, const Corpus& corpus,
-                                 TargetKind kind, KvPolicy policy, int stride, int threads,
+                                 TargetKind kind, KvPolicy policy, int stride,
+                                 const Compute& compute,
                                  const std::function<void(double)>& progress = nullptr);
 
 // A forward-mode router that ignores h: fc1 = 0 and fc2.bias = +-20, so it

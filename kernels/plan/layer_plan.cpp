@@ -1,4 +1,4 @@
-#include "engine/cuda/layer_plan.h"
+#include "kernels/plan/layer_plan.h"
 
 #include <algorithm>
 #include <string>

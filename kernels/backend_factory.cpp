@@ -1,4 +1,4 @@
-#include "engine/backend_factory.h"
+#include "kernels/backend_factory.h"
 
 #include "engine/error.h"
 #ifdef RADIAL_WITH_CUDA_BACKEND
@@ -6,6 +6,27 @@
 #endif
 
 namespace radial {
+
+DType default_dtype(const std::string& kind) { return kind == "cuda" ? DType::kBF16 : DType::kF32; }
+
+std::optional<DType> parse_dtype(const std::string& name) {
+  if (name == "f32") return DType::kF32;
+  if (name == "bf16") return DType::kBF16;
+  if (name == "f16") return DType::kF16;
+  return std::nullopt;
+}
+
+const char* dtype_option_name(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return "f32";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kF16:
+      return "f16";
+  }
+  return "?";
+}
 
 bool cuda_backend_built() {
 #ifdef RADIAL_WITH_CUDA_BACKEND
@@ -21,9 +42,10 @@ void check_backend_choice(const BackendChoice& c) {
   if (c.kind == "cuda" && !cuda_backend_built())
     throw Error(ErrorCode::kUnsupported,
                 "backend cuda: this build has no CUDA backend (configure with -DRADIAL_CUDA=ON)");
-  if (c.dtype != DType::kF32 && c.dtype != DType::kBF16 && c.dtype != DType::kF16)
+  const DType dtype = c.resolved_dtype();
+  if (dtype != DType::kF32 && dtype != DType::kBF16 && dtype != DType::kF16)
     throw Error(ErrorCode::kInvalidArgument, "dtype: expected f32, bf16 or f16");
-  if (c.kind == "cpu" && c.dtype != DType::kF32)
+  if (c.kind == "cpu" && dtype != DType::kF32)
     throw Error(ErrorCode::kInvalidArgument, "dtype: the CPU backend computes in f32 only");
   if (!(c.gpu_memory_fraction > 0 && c.gpu_memory_fraction <= 1))
     throw Error(ErrorCode::kInvalidArgument, "gpu_memory_fraction: expected a number in (0, 1]");
@@ -41,9 +63,11 @@ BackendFactory backend_factory(const BackendChoice& choice) {
     }
 #ifdef RADIAL_WITH_CUDA_BACKEND
     CudaOptions co;
-    co.dtype = choice.dtype;
+    co.dtype = choice.resolved_dtype();
     co.gpu_memory_fraction = choice.gpu_memory_fraction;
-    opts.kv_blocks = choice.kv_blocks;  // 0: as many as the memory budget holds
+    // The choice's count, else the caller's (a tool sizes its pool from its
+    // workload), else (0) as many as the memory budget holds.
+    if (choice.kv_blocks > 0) opts.kv_blocks = choice.kv_blocks;
     return make_cuda_backend(weights, router, opts, co);
 #else
     throw Error(ErrorCode::kUnsupported, "this build has no CUDA backend");

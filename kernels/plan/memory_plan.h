@@ -1,6 +1,6 @@
 // Host-side sizing of a GPU backend's device memory (plain C++, no CUDA):
-// the weights, the per-call workspace (from the most rows one call takes),
-// and the KV block pool from what is left of a memory budget.
+// the weights and the per-call workspace (from the most rows one call
+// takes). The KV pool's size comes from engine/kv_sizing.h.
 #pragma once
 
 #include <cstdint>
@@ -14,10 +14,6 @@ namespace radial::gpu {
 // `dtype`, norms and biases in fp32, the LM head shared with the embedding
 // when tied.
 int64_t weight_bytes(const ModelConfig& c, DType dtype);
-
-// Bytes of one KV pool block: K and V rows of kv_dim in `dtype` for
-// `block_size` entries.
-int64_t kv_block_bytes(const ModelConfig& c, DType dtype, int block_size);
 
 // Device workspace of one backend. Rows: the most rows of one call;
 // head_rows: rows the head computes logits for at once; partial_rows: the
@@ -48,13 +44,5 @@ struct WorkspaceShape {
 };
 
 WorkspaceSizes workspace_sizes(const ModelConfig& c, DType dtype, const WorkspaceShape& s);
-
-// KV blocks that fit in `fraction` of a device of `total_bytes` of which
-// `free_bytes` are free now (after the weights and the workspace are
-// allocated): fraction * total - (total - free), over the block size.
-// Throws Error(kInvalidArgument) for a fraction outside (0, 1] and
-// Error(kResourceExhausted) when not even one block fits.
-int kv_blocks_for_budget(int64_t total_bytes, int64_t free_bytes, double fraction,
-                         int64_t block_bytes);
 
 }  // namespace radial::gpu

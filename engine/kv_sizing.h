@@ -1,0 +1,42 @@
+// KV pool sizing, in one place: how many blocks a pool gets, for a known
+// workload (the tools), automatically from the model (radiald on the CPU),
+// or from a share of a GPU's memory (the CUDA backend). Plain arithmetic,
+// no allocation. (The automatic policy itself belongs to the CPU-weights
+// work; this file only gathers it.)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/backend.h"
+#include "engine/model_config.h"
+#include "engine/tensor.h"
+
+namespace radial {
+
+// Bytes of one pool block: K and V rows of kv_dim in `dtype` for
+// `block_size` entries.
+int64_t kv_block_bytes(const ModelConfig& c, DType dtype, int block_size);
+
+// Backend sizing for `sequences` concurrent sequences of up to `prompt_len`
+// + `max_tokens` positions (clamped to the context): enough KV blocks for
+// all of them at every layer, and hidden-state slots for all their prompts.
+BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens,
+                                   int sequences, int threads);
+
+// radiald's automatic CPU pool: every position of the context at every
+// layer for 64 sequences, but at most 4 GiB of f32 K/V, and never less than
+// one whole sequence. `note` (optional) gets a line for the log.
+int auto_cpu_kv_blocks(const ModelConfig& c, int block_size, std::string* note = nullptr);
+// Without a config to size from.
+inline constexpr int kFallbackKvBlocks = 4096;
+
+// KV blocks that fit in `fraction` of a device of `total_bytes` of which
+// `free_bytes` are free now (after the weights and the workspace are
+// allocated): fraction * total - (total - free), over the block size.
+// Throws Error(kInvalidArgument) for a fraction outside (0, 1] and
+// Error(kResourceExhausted) when not even one block fits.
+int kv_blocks_for_budget(int64_t total_bytes, int64_t free_bytes, double fraction,
+                         int64_t block_bytes);
+
+}  // namespace radial

@@ -1,0 +1,74 @@
+#include "scheduler/output_processor.h"
+
+#include <algorithm>
+
+#include "engine/flops.h"
+
+namespace radial {
+
+OutputProcessor::OutputProcessor(const ModelConfig& config, const Tokenizer* tokenizer,
+                                 int router_hidden, const GenerateRequest& request)
+    : c_(config), req_(request), router_hidden_(router_hidden) {
+  if (tokenizer) {
+    detok_ = std::make_unique<StreamDetokenizer>(*tokenizer, request.prompt.back());
+    stop_ = std::make_unique<StopMatcher>(request.stop);
+  }
+  result_.usage.prompt_tokens = static_cast<int>(request.prompt.size());
+}
+
+OutputProcessor::Verdict OutputProcessor::on_token(int tok, const Pass& p) {
+  Verdict v;
+  const bool eos =
+      std::find(c_.eos_token_ids.begin(), c_.eos_token_ids.end(), tok) != c_.eos_token_ids.end() ||
+      (c_.bos_ends_sequence && tok == c_.bos_token_id);
+  if (eos && !req_.ignore_eos) {
+    v.finish = FinishReason::kStop;
+    return v;
+  }
+  GeneratedToken g;
+  g.token = tok;
+  g.depth = p.depth();
+  g.path = p.path;
+  g.compute_fraction = pass_compute_fraction(c_, p, router_hidden_);
+  depth_sum_ += g.depth;
+  result_.usage.layer_steps_skipped += c_.num_layers - g.depth;
+  bool stopped = false;
+  if (detok_) {
+    g.text = stop_->feed(detok_->push(tok));
+    stopped = stop_->stopped();
+    result_.text += g.text;
+  }
+  result_.tokens.push_back(std::move(g));
+  v.token = &result_.tokens.back();
+  if (stopped) {
+    v.finish = FinishReason::kStopString;
+  } else if (generated() >= req_.max_tokens || p.position + 1 >= c_.max_position_embeddings) {
+    v.finish = FinishReason::kLength;
+  }
+  return v;
+}
+
+void OutputProcessor::record_prompt_logits(const Pass& p, const float* logits) {
+  if (!req_.keep_prompt_logits || p.position >= static_cast<int>(req_.prompt.size()) ||
+      p.position != prompt_logits_recorded())
+    return;
+  result_.prompt_logits.emplace_back(logits, logits + c_.vocab_size);
+  result_.prompt_depth.push_back(p.depth());
+  result_.prompt_compute_fraction.push_back(pass_compute_fraction(c_, p, router_hidden_));
+}
+
+const SequenceResult& OutputProcessor::finish(FinishReason reason, const std::string& error) {
+  if (stop_ && reason != FinishReason::kStopString) {
+    const std::string out = stop_->feed(detok_->flush()) + stop_->flush();
+    result_.text += out;
+    if (!out.empty() && !result_.tokens.empty()) result_.tokens.back().text += out;
+  }
+  result_.finish = reason;
+  result_.error = error;
+  Usage& u = result_.usage;
+  u.generated_tokens = generated();
+  u.mean_depth = u.generated_tokens ? static_cast<double>(depth_sum_) / u.generated_tokens : 0.0;
+  return result_;
+}
+
+}  // namespace radial

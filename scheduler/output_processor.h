@@ -1,0 +1,63 @@
+// Text output of one sequence, the same for every front end: each sampled
+// token becomes a GeneratedToken (its text through the streaming
+// detokenizer, held back while it could begin a stop string), and the
+// sequence's end is decided here: EOS, a stop string, max_tokens or the
+// context's end. It keeps the SequenceResult (tokens, text, usage, prompt
+// logits) that the final callback delivers. No engine, no threads: the
+// scheduler's apply step calls it on the engine loop thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/model_config.h"
+#include "engine/pass.h"
+#include "engine/tokenizer.h"
+#include "scheduler/request.h"
+
+namespace radial {
+
+class OutputProcessor {
+ public:
+  // `tokenizer` may be null (then tokens carry no text; the request has no
+  // stop strings, the validator saw to it). `router_hidden`: 0 without a
+  // router (for compute fractions). All must outlive the processor.
+  OutputProcessor(const ModelConfig& config, const Tokenizer* tokenizer, int router_hidden,
+                  const GenerateRequest& request);
+
+  // What happens to the sequence after a token.
+  struct Verdict {
+    // Set when the sequence ends with this token: kStop (EOS: the token is
+    // not emitted), kStopString, or kLength.
+    std::optional<FinishReason> finish;
+    // The token that was emitted (null for EOS).
+    const GeneratedToken* token = nullptr;
+  };
+  // `tok` was sampled from the pass `p` at position p.position (the newest
+  // position of the sequence).
+  Verdict on_token(int tok, const Pass& p);
+
+  // Prompt logits (keep_prompt_logits): records position p.position's logits
+  // if it is the next prompt position not yet recorded.
+  void record_prompt_logits(const Pass& p, const float* logits);
+  int prompt_logits_recorded() const { return static_cast<int>(result_.prompt_logits.size()); }
+
+  // The final result: flushes held-back text (unless a stop string ended
+  // it) and fills in the finish reason, the error and the usage. Call once.
+  const SequenceResult& finish(FinishReason reason, const std::string& error = "");
+
+  const SequenceResult& result() const { return result_; }
+  int generated() const { return static_cast<int>(result_.tokens.size()); }
+
+ private:
+  const ModelConfig& c_;
+  const GenerateRequest& req_;
+  int router_hidden_;
+  std::unique_ptr<StreamDetokenizer> detok_;
+  std::unique_ptr<StopMatcher> stop_;
+  SequenceResult result_;
+  long depth_sum_ = 0;
+};
+
+}  // namespace radial

@@ -1,0 +1,63 @@
+#include "scheduler/request_stream.h"
+
+namespace radial {
+
+RequestStream::RequestStream(uint64_t id, std::function<void(uint64_t)> cancel)
+    : id_(id), cancel_(std::move(cancel)), ch_(std::make_shared<Channel>()) {}
+
+RequestStream::~RequestStream() {
+  if (!finished()) cancel();
+}
+
+SequenceCallbacks RequestStream::sink() {
+  SequenceCallbacks cb;
+  std::weak_ptr<Channel> weak = ch_;
+  cb.on_token = [weak](const GeneratedToken& t) {
+    if (auto ch = weak.lock()) {
+      {
+        std::lock_guard<std::mutex> lock(ch->mu);
+        ch->tokens.push_back(t);
+      }
+      ch->cv.notify_all();
+    }
+  };
+  cb.on_finish = [weak](const SequenceResult& r) {
+    if (auto ch = weak.lock()) {
+      {
+        std::lock_guard<std::mutex> lock(ch->mu);
+        ch->result = r;
+      }
+      ch->cv.notify_all();
+    }
+  };
+  return cb;
+}
+
+RequestStream::Next RequestStream::next(std::vector<GeneratedToken>* tokens, SequenceResult* result,
+                                        Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(ch_->mu);
+  ch_->cv.wait_until(lock, deadline, [&] { return !ch_->tokens.empty() || ch_->result; });
+  if (!ch_->tokens.empty()) {
+    for (auto& t : ch_->tokens) tokens->push_back(std::move(t));
+    ch_->tokens.clear();
+    return Next::kTokens;
+  }
+  if (ch_->result) {
+    *result = *ch_->result;
+    return Next::kFinished;
+  }
+  return Next::kTimeout;
+}
+
+void RequestStream::cancel() {
+  if (cancelled_) return;
+  cancelled_ = true;
+  if (cancel_) cancel_(id_);
+}
+
+bool RequestStream::finished() const {
+  std::lock_guard<std::mutex> lock(ch_->mu);
+  return ch_->result.has_value();
+}
+
+}  // namespace radial

@@ -1,0 +1,72 @@
+#include "scheduler/request_validator.h"
+
+#include <algorithm>
+#include <string>
+
+#include "engine/error.h"
+
+namespace radial {
+
+RequestValidator::RequestValidator(const Engine& engine, const Tokenizer* tokenizer,
+                                   const ServingLimits& limits)
+    : engine_(engine), tokenizer_(tokenizer), limits_(limits) {
+  require(limits_.max_tokens >= 0, ErrorCode::kInvalidArgument, "limits.max_tokens must be >= 0");
+  require(limits_.max_stop_strings >= 0 && limits_.max_stop_length >= 0,
+          ErrorCode::kInvalidArgument, "limits on stop strings must be >= 0");
+  require(limits_.max_queued >= 0, ErrorCode::kInvalidArgument, "limits.max_queued must be >= 0");
+}
+
+ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
+  const ModelConfig& c = engine_.config();
+  if (req.prompt.empty()) req.prompt.push_back(c.bos_token_id);
+  const int n = static_cast<int>(req.prompt.size());
+  // The server's limits first, then the model's.
+  require(limits_.max_prompt_tokens <= 0 || n <= limits_.max_prompt_tokens,
+          ErrorCode::kInvalidArgument,
+          "prompt of " + std::to_string(n) + " tokens exceeds the limit of " +
+              std::to_string(limits_.max_prompt_tokens));
+  require(limits_.max_tokens <= 0 || req.max_tokens <= limits_.max_tokens,
+          ErrorCode::kInvalidArgument,
+          "max_tokens " + std::to_string(req.max_tokens) + " exceeds the limit of " +
+              std::to_string(limits_.max_tokens));
+  require(limits_.max_stop_strings <= 0 ||
+              static_cast<int>(req.stop.size()) <= limits_.max_stop_strings,
+          ErrorCode::kInvalidArgument,
+          std::to_string(req.stop.size()) + " stop strings exceed the limit of " +
+              std::to_string(limits_.max_stop_strings));
+  for (const auto& s : req.stop)
+    require(limits_.max_stop_length <= 0 || static_cast<int>(s.size()) <= limits_.max_stop_length,
+            ErrorCode::kInvalidArgument,
+            "a stop string of " + std::to_string(s.size()) + " bytes exceeds the limit of " +
+                std::to_string(limits_.max_stop_length));
+
+  for (size_t i = 0; i < req.prompt.size(); ++i) {
+    const int t = req.prompt[i];
+    require(t >= 0 && t < c.vocab_size, ErrorCode::kInvalidArgument,
+            "prompt token id " + std::to_string(t) + " (position " + std::to_string(i) +
+                ") is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  }
+  require(n <= c.max_position_embeddings, ErrorCode::kInvalidArgument,
+          "prompt of " + std::to_string(n) + " tokens is longer than the context (" +
+              std::to_string(c.max_position_embeddings) + ")");
+  require(req.max_tokens >= 1, ErrorCode::kInvalidArgument,
+          "max_tokens must be at least 1, got " + std::to_string(req.max_tokens));
+  req.sampling.validate();
+  require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
+          "stop strings need a tokenizer");
+  for (const auto& s : req.stop)
+    require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
+
+  // Worst case: every position up to the last one fed back, at every layer.
+  const KvBlockManager& kv = engine_.kv();
+  const int entries = std::min(n + req.max_tokens - 1, c.max_position_embeddings);
+  const int worst = kv.blocks_for(entries, c.num_layers);
+  require(worst <= kv.num_blocks(), ErrorCode::kInvalidArgument,
+          "request needs up to " + std::to_string(worst) + " KV blocks; the whole pool has " +
+              std::to_string(kv.num_blocks()) + " (lower max_tokens or the prompt length)");
+  const RoutingParams routing =
+      engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
+  return ValidatedRequest(std::move(req), routing);
+}
+
+}  // namespace radial

@@ -1,0 +1,148 @@
+// The output processor alone (no engine): what each sampled token becomes,
+// and when a sequence ends (EOS, a stop string, max_tokens, the context),
+// with the usage the final result reports.
+#include <catch2/catch.hpp>
+
+#include "engine/tokenizer.h"
+#include "scheduler/output_processor.h"
+#include "test_util.h"
+
+using namespace radial;
+using namespace radial::test;
+
+namespace {
+
+ModelConfig config(int layers = 4, int context = 64) {
+  ModelConfig c;
+  c.num_layers = layers;
+  c.hidden_size = 8;
+  c.intermediate_size = 16;
+  c.num_heads = 2;
+  c.num_kv_heads = 1;
+  c.head_dim = 4;
+  c.vocab_size = 512;
+  c.max_position_embeddings = context;
+  c.eos_token_ids = {2};
+  return c;
+}
+
+Pass pass_at(int position, std::vector<int> path) {
+  Pass p;
+  p.position = position;
+  p.steps = static_cast<int>(path.size());
+  p.path = std::move(path);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("output: tokens, usage and the end by max_tokens", "[output]") {
+  const ModelConfig c = config();
+  GenerateRequest r;
+  r.prompt = {1, 5, 6};
+  r.max_tokens = 3;
+  OutputProcessor out(c, nullptr, 0, r);
+  auto v = out.on_token(40, pass_at(2, {0, 1, 2, 3}));
+  REQUIRE(v.token != nullptr);
+  CHECK(v.token->token == 40);
+  CHECK(v.token->depth == 4);
+  CHECK_FALSE(v.finish);
+  v = out.on_token(41, pass_at(3, {0, 2}));
+  CHECK_FALSE(v.finish);
+  v = out.on_token(42, pass_at(4, {1}));
+  REQUIRE(v.finish);
+  CHECK(*v.finish == FinishReason::kLength);
+  const SequenceResult& res = out.finish(*v.finish);
+  CHECK(res.finish == FinishReason::kLength);
+  CHECK(res.usage.prompt_tokens == 3);
+  CHECK(res.usage.generated_tokens == 3);
+  CHECK(res.usage.mean_depth == Approx((4 + 2 + 1) / 3.0));
+  CHECK(res.usage.layer_steps_skipped == (0 + 2 + 3));
+  CHECK(res.text.empty());  // no tokenizer: no text
+}
+
+TEST_CASE("output: EOS ends without a token; ignore_eos emits it; the context ends", "[output]") {
+  const ModelConfig c = config(4, 6);
+  GenerateRequest r;
+  r.prompt = {1, 5};
+  r.max_tokens = 100;
+  {
+    OutputProcessor out(c, nullptr, 0, r);
+    const auto v = out.on_token(2, pass_at(1, {0}));
+    CHECK(v.token == nullptr);
+    REQUIRE(v.finish);
+    CHECK(*v.finish == FinishReason::kStop);
+    CHECK(out.generated() == 0);
+  }
+  r.ignore_eos = true;
+  OutputProcessor out(c, nullptr, 0, r);
+  CHECK(out.on_token(2, pass_at(1, {0})).token != nullptr);
+  for (int pos = 2; pos < 4; ++pos) CHECK_FALSE(out.on_token(9, pass_at(pos, {0})).finish);
+  const auto v = out.on_token(9, pass_at(5, {0}));  // position 5 is the context's last
+  REQUIRE(v.finish);
+  CHECK(*v.finish == FinishReason::kLength);
+}
+
+TEST_CASE("output: text, stop strings held back, flushed at the end", "[output]") {
+  auto tok = Tokenizer::load(data_path("stories260K/tok512.model"));
+  const ModelConfig c = config(4, 512);
+  const std::vector<int> text_ids = tok->encode("Once upon a time, there was", false);
+  GenerateRequest r;
+  r.prompt = {1};
+  r.max_tokens = 100;
+  r.stop = {"a time"};
+  OutputProcessor out(c, tok.get(), 0, r);
+  std::string streamed;
+  std::optional<FinishReason> end;
+  int pos = 1;
+  for (int id : text_ids) {
+    const auto v = out.on_token(id, pass_at(pos++, {0, 1}));
+    if (v.token) streamed += v.token->text;
+    if (v.finish) {
+      end = v.finish;
+      break;
+    }
+  }
+  REQUIRE(end);
+  CHECK(*end == FinishReason::kStopString);
+  const SequenceResult& res = out.finish(*end);
+  CHECK(res.text == "Once upon ");  // the stop string and what follows are never emitted
+  CHECK(streamed == res.text);
+
+  // Held-back text is flushed into the last token when the sequence ends
+  // another way.
+  r.stop = {"time, there was more"};
+  OutputProcessor held(c, tok.get(), 0, r);
+  pos = 1;
+  std::string s2;
+  for (int id : text_ids)
+    if (const auto v = held.on_token(id, pass_at(pos++, {0})); v.token) s2 += v.token->text;
+  const SequenceResult& r2 = held.finish(FinishReason::kLength);
+  CHECK(r2.text == "Once upon a time, there was");
+  CHECK(s2.size() < r2.text.size());  // "time, there was" was held back until the end
+  CHECK(r2.text.rfind(s2, 0) == 0);
+  std::string joined;
+  for (const auto& t : r2.tokens) joined += t.text;
+  CHECK(joined == r2.text);
+}
+
+TEST_CASE("output: prompt logits are kept in position order, once each", "[output]") {
+  ModelConfig c = config();
+  c.vocab_size = 3;
+  GenerateRequest r;
+  r.prompt = {1, 2, 0};
+  r.keep_prompt_logits = true;
+  OutputProcessor out(c, nullptr, 0, r);
+  const float l0[] = {1, 2, 3}, l1[] = {4, 5, 6}, l2[] = {7, 8, 9};
+  out.record_prompt_logits(pass_at(1, {0}), l1);  // not the next position: ignored
+  CHECK(out.prompt_logits_recorded() == 0);
+  out.record_prompt_logits(pass_at(0, {0, 1}), l0);
+  out.record_prompt_logits(pass_at(0, {0, 1}), l0);  // again (a recompute): ignored
+  out.record_prompt_logits(pass_at(1, {0}), l1);
+  out.record_prompt_logits(pass_at(2, {0}), l2);
+  out.record_prompt_logits(pass_at(3, {0}), l2);  // beyond the prompt: ignored
+  const SequenceResult& res = out.finish(FinishReason::kLength);
+  REQUIRE(res.prompt_logits.size() == 3);
+  CHECK(res.prompt_logits[1] == std::vector<float>{4, 5, 6});
+  CHECK(res.prompt_depth == std::vector<int>{2, 1, 1});
+}
