@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/model_loader.h"
 #include "engine/random.h"
+#include "engine/tokenizer/tokenizer_config.h"
 
 namespace radial {
 
@@ -54,7 +55,8 @@ ModelBundle load_bundle(const ModelSource& src) {
     w = std::make_shared<ModelWeights>(make_random_model(c, src.dummy_seed));
     if (!src.no_router && src.router.empty())
       b.router = std::make_shared<RouterWeights>(make_random_router(c, src.dummy_seed));
-    b.description = "random weights of " + src.dummy_config + " (seed " + std::to_string(src.dummy_seed) + ")";
+    b.description =
+        "random weights of " + src.dummy_config + " (seed " + std::to_string(src.dummy_seed) + ")";
   } else {
     require(!src.model.empty(), ErrorCode::kInvalidArgument, "no model given");
     w = std::make_shared<ModelWeights>(load_model(src.model));
@@ -68,16 +70,33 @@ ModelBundle load_bundle(const ModelSource& src) {
     b.router = std::make_shared<RouterWeights>(load_router(router_dir, w->config));
   if (src.no_router) b.router.reset();
   std::string tok = src.tokenizer;
-  if (tok.empty() && is_dir && fs::exists(fs::path(src.model) / "tokenizer.model"))
-    tok = (fs::path(src.model) / "tokenizer.model").string();
+  if (tok.empty() && is_dir &&
+      (fs::exists(fs::path(src.model) / "tokenizer.json") ||
+       fs::exists(fs::path(src.model) / "tokenizer.model")))
+    tok = src.model;  // Tokenizer::load prefers tokenizer.json
   if (!tok.empty()) {
     auto t = Tokenizer::load(tok);
-    require(t->vocab_size() == w->config.vocab_size, ErrorCode::kInvalidArgument,
+    // Models may pad their vocabulary (Qwen rounds it up): ids the tokenizer
+    // never produces are harmless; a tokenizer larger than the model is not.
+    require(t->vocab_size() <= w->config.vocab_size, ErrorCode::kInvalidArgument,
             "tokenizer " + tok + " has " + std::to_string(t->vocab_size()) +
                 " tokens but the model's vocabulary is " + std::to_string(w->config.vocab_size));
     b.tokenizer = std::move(t);
   }
-  if (b.router) b.description += " + router (" + std::string(route_mode_name(b.router->config.mode)) + ")";
+  // Instruct models list their end-of-turn ids (<|eot_id|>, <|im_end|>) in
+  // generation_config.json: a reply ends at any of them too.
+  const fs::path gen = is_dir ? fs::path(src.model) / "generation_config.json" : fs::path();
+  if (is_dir && fs::exists(gen)) {
+    for (int id : load_generation_eos_ids(gen.string())) {
+      require(id < w->config.vocab_size, ErrorCode::kInvalidArgument,
+              gen.string() + ": eos_token_id " + std::to_string(id) +
+                  " is outside the model's vocabulary");
+      auto& ids = w->config.eos_token_ids;
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+  }
+  if (b.router)
+    b.description += " + router (" + std::string(route_mode_name(b.router->config.mode)) + ")";
   return b;
 }
 
@@ -85,8 +104,8 @@ ModelBundle load_bundle(const ModelSource& src) {
 
 namespace radial {
 
-BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens, int sequences,
-                                   int threads) {
+BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens,
+                                   int sequences, int threads) {
   BackendOptions o;
   o.kv_block_size = 16;
   const int positions = std::min(prompt_len + max_tokens, c.max_position_embeddings);

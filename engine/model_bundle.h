@@ -15,7 +15,9 @@ namespace radial {
 
 struct ModelSource {
   std::string model;         // HF directory or llama2.c .bin (ignored with dummy_config)
-  std::string tokenizer;     // default: <model dir>/tokenizer.model when it exists
+  std::string tokenizer;     // tokenizer.json, tokenizer.model or a directory holding one
+                             // (default: the model directory's tokenizer.json, else its
+                             // tokenizer.model, when it has one)
   std::string router;        // default: the model directory when it holds radial.json
   bool no_router = false;    // ignore any router (full mode only)
   std::string dummy_config;  // HF config.json: random weights and a random router
@@ -43,7 +45,7 @@ namespace radial {
 // Backend sizing for `sequences` concurrent sequences of up to `prompt_len`
 // + `max_tokens` positions (clamped to the context): enough KV blocks for
 // all of them at every layer, and hidden-state slots for all their prompts.
-BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens, int sequences,
-                                   int threads);
+BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max_tokens,
+                                   int sequences, int threads);
 
 }  // namespace radial
