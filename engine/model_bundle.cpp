@@ -82,6 +82,23 @@ ModelBundle load_bundle(const ModelSource& src) {
             "tokenizer " + tok + " has " + std::to_string(t->vocab_size()) +
                 " tokens but the model's vocabulary is " + std::to_string(w->config.vocab_size));
     b.tokenizer = std::move(t);
+    // The chat template (and the special-token texts it prints) of
+    // tokenizer_config.json, parsed now so that an unsupported template is a
+    // load error, not a failed request.
+    const fs::path dir = fs::is_directory(tok) ? fs::path(tok) : fs::path(tok).parent_path();
+    const fs::path cfg_path = dir / "tokenizer_config.json";
+    if (b.tokenizer->kind() == "tokenizer.json" && fs::exists(cfg_path)) {
+      const TokenizerConfig cfg = load_tokenizer_config(cfg_path.string());
+      if (!cfg.chat_template.empty()) {
+        try {
+          b.chat_template = std::make_shared<ChatTemplate>(
+              cfg.chat_template,
+              ChatSpecialTokens{cfg.bos_token, cfg.eos_token, cfg.unk_token, cfg.pad_token});
+        } catch (const Error& e) {
+          throw Error(e.code(), cfg_path.string() + ": " + e.what());
+        }
+      }
+    }
   }
   // Instruct models list their end-of-turn ids (<|eot_id|>, <|im_end|>) in
   // generation_config.json: a reply ends at any of them too.

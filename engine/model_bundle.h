@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/chat/chat_template.h"
 #include "engine/model_weights.h"
 #include "engine/router.h"
 #include "engine/tokenizer.h"
@@ -28,7 +29,9 @@ struct ModelBundle {
   std::shared_ptr<const ModelWeights> weights;
   std::shared_ptr<const RouterWeights> router;  // null: full mode only
   std::shared_ptr<const Tokenizer> tokenizer;   // null: token ids only
-  std::string description;                      // one line for logs
+  // tokenizer_config.json's chat_template beside a tokenizer.json (null: none).
+  std::shared_ptr<const ChatTemplate> chat_template;
+  std::string description;  // one line for logs
 };
 
 // Throws radial::Error naming the file and the problem.

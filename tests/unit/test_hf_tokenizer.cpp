@@ -4,6 +4,8 @@
 // without half characters, and the errors.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -154,6 +156,86 @@ TEST_CASE("hf tokenizer: text that is not UTF-8 is rejected", "[hf_tokenizer]") 
   test::expect_error([&] { tok.decode({128256}); }, ErrorCode::kInvalidArgument,
                      {"128256", "outside"});
   test::expect_error([&] { tok.piece_bytes(1, -1); }, ErrorCode::kInvalidArgument, {"outside"});
+}
+
+}  // namespace radial
+
+namespace radial {
+
+TEST_CASE("hf tokenizer: Metaspace (prepend_scheme first, split), byte fallback, unk",
+          "[hf_tokenizer]") {
+  // A small Mistral-style file (the fuzz seed): ids worked out by hand from
+  // the tokenizers library's rules.
+  const auto tok = Tokenizer::load(std::string(RADIAL_TEST_DATA) +
+                                   "/../fuzz/corpus/fuzz_hf_tokenizer/metaspace.json");
+  CHECK(tok->encode("a a", true) ==
+        std::vector<int>{8, 4, 4});  // "▁a▁a" -> "▁a" "▁a"; BOS from the template
+  CHECK(tok->encode("a a", false) == std::vector<int>{4, 4});
+  CHECK(tok->encode("<|eot|>a", false) ==
+        std::vector<int>{8, 3});                             // not at the start: no "▁" prepended
+  CHECK(tok->encode("A", false) == std::vector<int>{2, 1});  // byte fallback <0x41>
+  CHECK(tok->encode("\xC3\xA9\xC3\xA9", false) ==
+        std::vector<int>{2, 0, 0});     // no <0xC3>: unknown, not fused
+  CHECK(tok->decode({4, 4}) == "a a");  // Strip removes the first space only
+  CHECK(tok->decode({2, 1}) == "A");
+  CHECK(tok->piece_bytes(-1, 4) == "a");
+  CHECK(tok->piece_bytes(3, 4) == " a");
+  CHECK(tok->bos_id() == 8);
+}
+
+TEST_CASE("hf tokenizer: unsupported constructs are load errors naming them", "[hf_tokenizer]") {
+  const nlohmann::json base = test::read_json(std::string(RADIAL_TEST_DATA) +
+                                              "/../fuzz/corpus/fuzz_hf_tokenizer/tiny.json");
+  test::TempDir dir("hf-unsupported");
+  auto refused = [&](const std::function<void(nlohmann::json&)>& edit, ErrorCode code,
+                     std::initializer_list<std::string> parts) {
+    nlohmann::json j = base;
+    edit(j);
+    std::ofstream(dir.file("tokenizer.json"), std::ios::trunc) << j.dump();
+    test::expect_error([&] { Tokenizer::load(dir.file("tokenizer.json")); }, code, parts);
+  };
+  CHECK_NOTHROW(Tokenizer::load(std::string(RADIAL_TEST_DATA) +
+                                "/../fuzz/corpus/fuzz_hf_tokenizer/tiny.json"));
+  refused([](auto& j) { j["model"]["type"] = "Unigram"; }, ErrorCode::kUnsupported, {"Unigram"});
+  refused(
+      [](auto& j) {
+        j["normalizer"] = {{"type", "BertNormalizer"}};
+      },
+      ErrorCode::kUnsupported, {"BertNormalizer"});
+  refused(
+      [](auto& j) {
+        j["pre_tokenizer"] = {{"type", "Whitespace"}};
+      },
+      ErrorCode::kUnsupported, {"Whitespace"});
+  refused(
+      [](auto& j) {
+        j["decoder"] = {{"type", "WordPiece"}};
+      },
+      ErrorCode::kUnsupported, {"WordPiece"});
+  refused(
+      [](auto& j) {
+        j["post_processor"] = {{"type", "RobertaProcessing"}};
+      },
+      ErrorCode::kUnsupported, {"RobertaProcessing"});
+  refused([](auto& j) { j["model"]["dropout"] = 0.1; }, ErrorCode::kUnsupported, {"dropout"});
+  refused(
+      [](auto& j) {
+        j["truncation"] = {{"max_length", 8}};
+      },
+      ErrorCode::kUnsupported, {"truncation"});
+  refused([](auto& j) { j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(unclosed"; },
+          ErrorCode::kUnsupported, {"regular expression"});
+  refused([](auto& j) { j["model"]["merges"].push_back("a zz"); }, ErrorCode::kCorrupt,
+          {"merges[2]", "zz"});
+  refused([](auto& j) { j["model"]["merges"].push_back("a b c"); }, ErrorCode::kCorrupt,
+          {"merges[2]"});
+  refused([](auto& j) { j["added_tokens"][0]["id"] = "x"; }, ErrorCode::kCorrupt,
+          {"added_tokens[0]"});
+  std::ofstream(dir.file("tokenizer.json"), std::ios::trunc) << "{not json";
+  test::expect_error([&] { Tokenizer::load(dir.file("tokenizer.json")); }, ErrorCode::kCorrupt,
+                     {"not valid JSON"});
+  test::expect_error([&] { Tokenizer::load(dir.file("missing.json")); }, ErrorCode::kNotFound,
+                     {"missing.json"});
 }
 
 }  // namespace radial
