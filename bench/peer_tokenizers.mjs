@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 
 const require = createRequire(join(process.cwd(), "tests/npm/package.json"));
-const { Tokenizer } = await import(require.resolve("@huggingface/tokenizers"));
+const { Tokenizer } = await import(require.resolve("@huggingface/tokenizers").replace(/tokenizers\.cjs$/, "tokenizers.mjs"));
 
 const args = process.argv.slice(2);
 let dir = null, passes = 5;
