@@ -165,7 +165,10 @@ Value get_slice(const Value& x, const Value* start, const Value* stop, const Val
   };
   const int64_t b = bound(start, step > 0 ? 0 : n - 1), e = bound(stop, step > 0 ? n : -1);
   List out;
-  for (int64_t i = b; step > 0 ? i < e : i > e; i += step) out.push_back(items[i]);
+  for (int64_t i = b; step > 0 ? i < e : i > e;) {
+    out.push_back(items[i]);
+    if (__builtin_add_overflow(i, step, &i)) break;
+  }
   if (x.is_string()) {
     std::string s;
     for (const Value& c : out) s += c.str();
@@ -229,7 +232,7 @@ Value apply_filter(const std::string& f, const Value& x, const Args& a) {
   if (f == "int") {
     const Value* fallback = arg(a, 0, "default");
     if (x.is_int() || x.is_bool()) return Value(x.integer());
-    if (x.is_float()) return Value(static_cast<int64_t>(std::trunc(x.number())));
+    if (x.is_float()) return Value(float_to_int(x.number()));
     if (x.is_string()) {
       try {
         size_t used = 0;
@@ -237,7 +240,7 @@ Value apply_filter(const std::string& f, const Value& x, const Args& a) {
         const long long v = std::stoll(s, &used, 10);
         if (used == s.size()) return Value(static_cast<int64_t>(v));
         const double d = std::stod(s, &used);
-        if (used == s.size()) return Value(static_cast<int64_t>(std::trunc(d)));
+        if (used == s.size()) return Value(float_to_int(d));
       } catch (const std::exception&) {
       }
     }
@@ -274,7 +277,8 @@ Value apply_filter(const std::string& f, const Value& x, const Args& a) {
   }
   if (f == "safe") return x;
   if (f == "abs") {
-    if (x.is_int() || x.is_bool()) return Value(static_cast<int64_t>(std::llabs(x.integer())));
+    if (x.is_int() || x.is_bool())
+      return Value(x.integer() < 0 ? checked_sub(0, x.integer()) : x.integer());
     if (x.is_float()) return Value(std::fabs(x.number()));
     fail("bad operand type for abs(): " + x.type_name());
   }
@@ -380,7 +384,7 @@ Value apply_filter(const std::string& f, const Value& x, const Args& a) {
       const Value v = attr ? attribute_of(e, *attr) : e;
       if (!v.is_number() || !total.is_number()) fail("sum expects numbers");
       total = total.is_float() || v.is_float() ? Value(total.number() + v.number())
-                                               : Value(total.integer() + v.integer());
+                                               : Value(checked_add(total.integer(), v.integer()));
     }
     return total;
   }
@@ -554,9 +558,10 @@ Value call_global(const std::string& name, const Args& a, const Builtins& env) {
     }
     if (step == 0) fail("range step cannot be zero");
     List out;
-    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+    for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
       if (out.size() >= 100000) fail("range is too long (more than 100000 items)");
       out.emplace_back(i);
+      if (__builtin_add_overflow(i, step, &i)) break;
     }
     return Value(std::move(out));
   }

@@ -91,6 +91,7 @@ class Parser {
   }
 
   std::unique_ptr<Node> parse_statement(const std::string& name, int line) {
+    DepthGuard guard(this);
     auto n = std::make_unique<Node>();
     n->line = line;
     if (name == "if") {
@@ -242,6 +243,7 @@ class Parser {
   }
 
   ExprPtr parse_expression(bool with_condition = true) {
+    DepthGuard guard(this);
     ExprPtr e = parse_or();
     if (!with_condition) return e;
     while (is_name("if")) {
@@ -285,6 +287,7 @@ class Parser {
     return e;
   }
   ExprPtr parse_not() {
+    DepthGuard guard(this);
     if (is_name("not")) {
       auto e = make(Expr::Kind::kNot, next().line);
       e->args.push_back(parse_not());
@@ -346,6 +349,7 @@ class Parser {
     return e;
   }
   ExprPtr parse_unary(bool with_filter = true) {
+    DepthGuard guard(this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       const Token& op = next();
@@ -465,7 +469,12 @@ class Parser {
         if (peek().kind == K::kInt) {  // x.0: an item
           auto it = make(Expr::Kind::kItem, line);
           auto idx = make(Expr::Kind::kLiteral, line);
-          idx->value = Value(static_cast<int64_t>(std::stoll(next().text)));
+          try {
+            idx->value = Value(static_cast<int64_t>(std::stoll(peek().text)));
+          } catch (const std::exception&) {
+            fail("number out of range: " + peek().text);
+          }
+          ++i_;
           it->args.push_back(std::move(e));
           it->args.push_back(std::move(idx));
           e = std::move(it);
@@ -575,8 +584,20 @@ class Parser {
     }
   }
 
+  // Bounds the recursion of nested expressions and blocks (the stack).
+  struct DepthGuard {
+    Parser* p;
+    explicit DepthGuard(Parser* parser) : p(parser) {
+      if (++p->depth_ > kMaxDepth)
+        p->fail("nested too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+    }
+    ~DepthGuard() { --p->depth_; }
+  };
+  static constexpr int kMaxDepth = 200;
+
   std::vector<Token> t_;
   size_t i_ = 0;
+  int depth_ = 0;
   int loop_depth_ = 0;
   std::set<std::string> macros_;
   std::vector<std::pair<std::string, int>> calls_;

@@ -268,7 +268,7 @@ class Renderer {
           fail(e.line, "bad operand type for unary " + std::string(e.kind == EK::kNeg ? "-" : "+") +
                            ": " + x.type_name());
         if (e.kind == EK::kPos) return x.is_bool() ? Value(x.integer()) : x;
-        return x.is_float() ? Value(-x.number()) : Value(-x.integer());
+        return x.is_float() ? Value(-x.number()) : Value(checked_sub(0, x.integer()));
       }
       case EK::kNot:
         return Value(!truthy(eval(*e.args[0])));
@@ -321,11 +321,11 @@ class Renderer {
     if (a.is_number() && b.is_number()) {
       const bool ints = !a.is_float() && !b.is_float();
       if (op == "+")
-        return ints ? Value(a.integer() + b.integer()) : Value(a.number() + b.number());
+        return ints ? Value(checked_add(a.integer(), b.integer())) : Value(a.number() + b.number());
       if (op == "-")
-        return ints ? Value(a.integer() - b.integer()) : Value(a.number() - b.number());
+        return ints ? Value(checked_sub(a.integer(), b.integer())) : Value(a.number() - b.number());
       if (op == "*")
-        return ints ? Value(a.integer() * b.integer()) : Value(a.number() * b.number());
+        return ints ? Value(checked_mul(a.integer(), b.integer())) : Value(a.number() * b.number());
       if (op == "/") {
         if (b.number() == 0) fail(line, "division by zero");
         return Value(a.number() / b.number());
@@ -334,6 +334,7 @@ class Renderer {
         if (b.number() == 0) fail(line, "division by zero");
         if (ints) {
           const int64_t x = a.integer(), y = b.integer();
+          if (y == -1) return op == "//" ? Value(checked_sub(0, x)) : Value(int64_t{0});
           int64_t q = x / y, r = x % y;
           if (r != 0 && ((r < 0) != (y < 0))) --q, r += y;
           return op == "//" ? Value(q) : Value(r);
@@ -343,7 +344,7 @@ class Renderer {
       }
       if (op == "**") {
         if (ints && b.integer() >= 0)
-          return Value(static_cast<int64_t>(std::llround(std::pow(a.number(), b.number()))));
+          return Value(float_to_int(std::round(std::pow(a.number(), b.number()))));
         return Value(std::pow(a.number(), b.number()));
       }
       return type_error();

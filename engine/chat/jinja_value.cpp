@@ -149,6 +149,33 @@ bool less(const Value& a, const Value& b) {
                                                a.type_name() + " and " + b.type_name());
 }
 
+namespace {
+[[noreturn]] void overflow() {
+  throw Error(ErrorCode::kInvalidArgument, "chat template: integer overflow");
+}
+}  // namespace
+
+int64_t checked_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) overflow();
+  return r;
+}
+int64_t checked_sub(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) overflow();
+  return r;
+}
+int64_t checked_mul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) overflow();
+  return r;
+}
+int64_t float_to_int(double d) {
+  const double t = std::trunc(d);
+  if (!std::isfinite(t) || t < -9.2233720368547758e18 || t >= 9.2233720368547758e18) overflow();
+  return static_cast<int64_t>(t);
+}
+
 std::string float_repr(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d > 0 ? "inf" : "-inf";

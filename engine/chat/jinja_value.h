@@ -123,6 +123,14 @@ std::string repr(const Value& x);
 // json.dumps(x, ensure_ascii=False, indent=indent, sort_keys=sort_keys) as
 // transformers' tojson filter (indent < 0: none).
 std::string to_json(const Value& x, int indent = -1, bool sort_keys = false);
+// 64-bit integer arithmetic; Python's integers are unbounded, so a result
+// outside int64 is an Error(kInvalidArgument) ("integer overflow").
+int64_t checked_add(int64_t a, int64_t b);
+int64_t checked_sub(int64_t a, int64_t b);
+int64_t checked_mul(int64_t a, int64_t b);
+// A float truncated to an integer (int()); non-finite or out-of-range
+// values are an Error(kInvalidArgument).
+int64_t float_to_int(double d);
 // Python's float repr (shortest round trip; "1.0", "1e-05", "1e+16").
 std::string float_repr(double d);
 

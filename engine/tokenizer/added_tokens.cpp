@@ -131,10 +131,10 @@ std::vector<AddedToken> parse_added_tokens(const nlohmann::json& j, const std::s
     const auto& e = j[i];
     const std::string where = file + ": added_tokens[" + std::to_string(i) + "]";
     if (!e.is_object() || !e.contains("id") || !e["id"].is_number_integer() ||
-        e["id"].get<int64_t>() < 0 || e["id"].get<int64_t>() >= (1 << 30) ||
+        e["id"].get<int64_t>() < 0 || e["id"].get<int64_t>() >= (1 << 21) ||
         !e.contains("content") || !e["content"].is_string())
       throw Error(ErrorCode::kCorrupt,
-                  where + " must have an id in [0, 2^30) and a string content");
+                  where + " must have an id in [0, 2^21) and a string content");
     AddedToken t;
     t.id = e["id"].get<int>();
     t.content = e["content"].get<std::string>();

@@ -13,6 +13,8 @@ namespace {
 
 using nlohmann::json;
 
+// Ids must be below this (real vocabularies hold up to a few hundred thousand).
+constexpr int64_t kMaxTokenId = 1 << 21;
 // Words longer than this are not cached (a run of 10,000 spaces is one word).
 constexpr size_t kMaxCachedWord = 128;
 // The cache is emptied when it grows past this many words.
@@ -76,8 +78,9 @@ BpeModel::BpeModel(const json& m, bool byte_level, const std::string& file)
   const json& vocab = m["vocab"];
   int max_id = -1;
   for (const auto& [text, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (1 << 30))
-      throw corrupt("vocab[\"" + text + "\"] must be an id in [0, 2^30)");
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxTokenId)
+      throw corrupt("vocab[\"" + text + "\"] must be an id in [0, " + std::to_string(kMaxTokenId) +
+                    ")");
     max_id = std::max(max_id, id.get<int>());
   }
   tokens_.assign(max_id + 1, std::string());

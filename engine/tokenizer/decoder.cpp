@@ -1,5 +1,7 @@
 #include "engine/tokenizer/decoder.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/utf8.h"
@@ -124,6 +126,8 @@ Decoder::Decoder(const json& j, const std::string& file) {
 Decoder::~Decoder() = default;
 
 void Decoder::add(const json& j, const std::string& where, const std::string& file) {
+  if (std::count(where.begin(), where.end(), '[') > 16)
+    throw Error(ErrorCode::kUnsupported, file + ": " + where + ": Sequence nested too deeply");
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
     throw Error(ErrorCode::kCorrupt, file + ": " + where + " must be an object with a \"type\"");
   const std::string type = j["type"].get<std::string>();
@@ -190,6 +194,8 @@ namespace {
 
 void add_post_processor(const json& j, const std::string& where, const std::string& file,
                         PostProcessor* pp) {
+  if (std::count(where.begin(), where.end(), '[') > 16)
+    throw Error(ErrorCode::kUnsupported, file + ": " + where + ": Sequence nested too deeply");
   const std::string at = file + ": " + where;
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
     throw Error(ErrorCode::kCorrupt, at + " must be an object with a \"type\"");

@@ -5,6 +5,8 @@
 #include <unicode/uchar.h>
 #include <unicode/ustring.h>
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "engine/tokenizer/regex.h"
 #include "engine/tokenizer/utf8.h"
@@ -182,6 +184,8 @@ void Normalizer::apply(std::string* text) const {
 }
 
 void Normalizer::add(const json& j, const std::string& where, const std::string& file) {
+  if (std::count(where.begin(), where.end(), '[') > 16)
+    throw Error(ErrorCode::kUnsupported, file + ": " + where + ": Sequence nested too deeply");
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
     throw Error(ErrorCode::kCorrupt, file + ": " + where + " must be an object with a \"type\"");
   const std::string type = j["type"].get<std::string>();

@@ -269,6 +269,8 @@ PreTokenizer::PreTokenizer(const json& j, const std::string& file) {
 PreTokenizer::~PreTokenizer() = default;
 
 void PreTokenizer::add(const json& j, const std::string& where, const std::string& file) {
+  if (std::count(where.begin(), where.end(), '[') > 16)
+    throw Error(ErrorCode::kUnsupported, file + ": " + where + ": Sequence nested too deeply");
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
     throw Error(ErrorCode::kCorrupt, file + ": " + where + " must be an object with a \"type\"");
   const std::string type = j["type"].get<std::string>();

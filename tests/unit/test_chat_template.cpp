@@ -137,6 +137,18 @@ TEST_CASE("chat template: runaway templates hit limits, not the machine", "[chat
       ErrorCode::kInvalidArgument, {"nested too deeply"});
   test::expect_error([] { ChatTemplate("{{ 'x' * 100000000 }}", {}).render(ojson::array()); },
                      ErrorCode::kInvalidArgument, {"too long"});
+  // Python's integers are unbounded; int64 overflow is an error, never UB.
+  for (const char* src : {"{{ 9223372036854775807 + 1 }}", "{{ -9223372036854775807 - 2 }}",
+                          "{{ 2 ** 70 }}", "{{ 4611686018427387904 * 2 }}", "{{ 1e300|int }}"})
+    test::expect_error([&] { ChatTemplate(src, {}).render(ojson::array()); },
+                       ErrorCode::kInvalidArgument, {"integer overflow"});
+  test::expect_error(
+      [] { ChatTemplate("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}", {}); },
+      ErrorCode::kInvalidArgument, {"nested too deeply"});
+  std::string nots = "{{ ";
+  for (int i = 0; i < 300; ++i) nots += "not ";
+  test::expect_error([&] { ChatTemplate(nots + "1 }}", {}); }, ErrorCode::kInvalidArgument,
+                     {"nested too deeply"});
 }
 
 }  // namespace radial
