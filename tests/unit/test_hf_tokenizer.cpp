@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "engine/error.h"
 #include "engine/tokenizer.h"
@@ -236,6 +237,34 @@ TEST_CASE("hf tokenizer: unsupported constructs are load errors naming them", "[
                      {"not valid JSON"});
   test::expect_error([&] { Tokenizer::load(dir.file("missing.json")); }, ErrorCode::kNotFound,
                      {"missing.json"});
+}
+
+}  // namespace radial
+
+namespace radial {
+
+TEST_CASE("hf tokenizer: concurrent encodes give the single-threaded ids",
+          "[hf_tokenizer][threads]") {
+  // One tokenizer serves every request thread; its word cache is shared.
+  const Tokenizer& tok = npm_tokenizer("qwen3");
+  const auto corpus = test::read_json(test::data_path("tokenizers/corpus.json"));
+  std::vector<std::string> texts;
+  for (const auto& t : corpus)
+    texts.push_back(t.get<std::string>() + " threads " + std::to_string(texts.size()));
+  std::vector<std::vector<int>> want;
+  for (const auto& t : texts) want.push_back(tok.encode(t, false));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      for (int round = 0; round < 3; ++round)
+        for (size_t i = 0; i < texts.size(); ++i) {
+          const size_t j = (i * 7 + k * 13 + round) % texts.size();
+          if (tok.encode(texts[j], false) != want[j]) ++mismatches[k];
+        }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
 
 }  // namespace radial
