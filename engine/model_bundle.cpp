@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/model_loader.h"
 #include "engine/random.h"
+#include "engine/tokenizer/tokenizer_config.h"
 
 namespace radial {
 
@@ -69,14 +70,47 @@ ModelBundle load_bundle(const ModelSource& src) {
     b.router = std::make_shared<RouterWeights>(load_router(router_dir, w->config));
   if (src.no_router) b.router.reset();
   std::string tok = src.tokenizer;
-  if (tok.empty() && is_dir && fs::exists(fs::path(src.model) / "tokenizer.model"))
-    tok = (fs::path(src.model) / "tokenizer.model").string();
+  if (tok.empty() && is_dir &&
+      (fs::exists(fs::path(src.model) / "tokenizer.json") ||
+       fs::exists(fs::path(src.model) / "tokenizer.model")))
+    tok = src.model;  // Tokenizer::load prefers tokenizer.json
   if (!tok.empty()) {
     auto t = Tokenizer::load(tok);
-    require(t->vocab_size() == w->config.vocab_size, ErrorCode::kInvalidArgument,
+    // Models may pad their vocabulary (Qwen rounds it up): ids the tokenizer
+    // never produces are harmless; a tokenizer larger than the model is not.
+    require(t->vocab_size() <= w->config.vocab_size, ErrorCode::kInvalidArgument,
             "tokenizer " + tok + " has " + std::to_string(t->vocab_size()) +
                 " tokens but the model's vocabulary is " + std::to_string(w->config.vocab_size));
     b.tokenizer = std::move(t);
+    // The chat template (and the special-token texts it prints) of
+    // tokenizer_config.json, parsed now so that an unsupported template is a
+    // load error, not a failed request.
+    const fs::path dir = fs::is_directory(tok) ? fs::path(tok) : fs::path(tok).parent_path();
+    const fs::path cfg_path = dir / "tokenizer_config.json";
+    if (b.tokenizer->kind() == "tokenizer.json" && fs::exists(cfg_path)) {
+      const TokenizerConfig cfg = load_tokenizer_config(cfg_path.string());
+      if (!cfg.chat_template.empty()) {
+        try {
+          b.chat_template = std::make_shared<ChatTemplate>(
+              cfg.chat_template,
+              ChatSpecialTokens{cfg.bos_token, cfg.eos_token, cfg.unk_token, cfg.pad_token});
+        } catch (const Error& e) {
+          throw Error(e.code(), cfg_path.string() + ": " + e.what());
+        }
+      }
+    }
+  }
+  // Instruct models list their end-of-turn ids (<|eot_id|>, <|im_end|>) in
+  // generation_config.json: a reply ends at any of them too.
+  const fs::path gen = is_dir ? fs::path(src.model) / "generation_config.json" : fs::path();
+  if (is_dir && fs::exists(gen)) {
+    for (int id : load_generation_eos_ids(gen.string())) {
+      require(id < w->config.vocab_size, ErrorCode::kInvalidArgument,
+              gen.string() + ": eos_token_id " + std::to_string(id) +
+                  " is outside the model's vocabulary");
+      auto& ids = w->config.eos_token_ids;
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
   }
   if (b.router)
     b.description += " + router (" + std::string(route_mode_name(b.router->config.mode)) + ")";

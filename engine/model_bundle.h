@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/chat/chat_template.h"
 #include "engine/model_weights.h"
 #include "engine/router.h"
 #include "engine/tokenizer.h"
@@ -15,7 +16,9 @@ namespace radial {
 
 struct ModelSource {
   std::string model;         // HF directory or llama2.c .bin (ignored with dummy_config)
-  std::string tokenizer;     // default: <model dir>/tokenizer.model when it exists
+  std::string tokenizer;     // tokenizer.json, tokenizer.model or a directory holding one
+                             // (default: the model directory's tokenizer.json, else its
+                             // tokenizer.model, when it has one)
   std::string router;        // default: the model directory when it holds radial.json
   bool no_router = false;    // ignore any router (full mode only)
   std::string dummy_config;  // HF config.json: random weights and a random router
@@ -26,7 +29,9 @@ struct ModelBundle {
   std::shared_ptr<const ModelWeights> weights;
   std::shared_ptr<const RouterWeights> router;  // null: full mode only
   std::shared_ptr<const Tokenizer> tokenizer;   // null: token ids only
-  std::string description;                      // one line for logs
+  // tokenizer_config.json's chat_template beside a tokenizer.json (null: none).
+  std::shared_ptr<const ChatTemplate> chat_template;
+  std::string description;  // one line for logs
 };
 
 // Throws radial::Error naming the file and the problem.

@@ -5,71 +5,9 @@
 
 #include "engine/error.h"
 #include "engine/tokenizer.h"
+#include "engine/tokenizer/utf8.h"
 
 namespace radial {
-
-namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Moves the longest decodable prefix of `in` to `out`, replacing ill-formed
-// bytes with U+FFFD (one per maximal subpart, as the Unicode standard
-// recommends). Returns the number of bytes consumed. When `final` is false a
-// trailing sequence that is a valid but incomplete prefix (at most 3 bytes)
-// is left unconsumed; when `final` is true it becomes U+FFFD too.
-size_t decode_utf8(std::string_view in, bool final, std::string* out) {
-  size_t i = 0;
-  const size_t n = in.size();
-  while (i < n) {
-    const auto lead = static_cast<unsigned char>(in[i]);
-    if (lead < 0x80) {
-      out->push_back(static_cast<char>(lead));
-      ++i;
-      continue;
-    }
-    // Sequence length and the allowed range of the second byte (Unicode
-    // Table 3-7: excludes overlongs, surrogates and values above U+10FFFF).
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      len = 2;
-    } else if (lead == 0xE0) {
-      len = 3, lo = 0xA0;
-    } else if (lead == 0xED) {
-      len = 3, hi = 0x9F;
-    } else if (lead >= 0xE1 && lead <= 0xEF) {
-      len = 3;
-    } else if (lead == 0xF0) {
-      len = 4, lo = 0x90;
-    } else if (lead == 0xF4) {
-      len = 4, hi = 0x8F;
-    } else if (lead >= 0xF1 && lead <= 0xF3) {
-      len = 4;
-    } else {  // a stray continuation byte, C0/C1, or F5..FF
-      out->append(kReplacement);
-      ++i;
-      continue;
-    }
-    size_t k = 1;
-    for (; k < len && i + k < n; ++k) {
-      const auto c = static_cast<unsigned char>(in[i + k]);
-      const bool ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
-      if (!ok) break;
-    }
-    if (k == len) {
-      out->append(in.substr(i, len));
-      i += len;
-    } else if (i + k == n && !final) {
-      return i;  // valid so far, waiting for more bytes
-    } else {
-      out->append(kReplacement);  // ill-formed (or truncated at the end)
-      i += k;
-    }
-  }
-  return i;
-}
-
-}  // namespace
 
 StreamDetokenizer::StreamDetokenizer(const Tokenizer& tok, int prev_token)
     : tok_(tok), prev_(prev_token) {}
@@ -78,13 +16,13 @@ std::string StreamDetokenizer::push(int id) {
   pending_ += tok_.piece_bytes(prev_, id);
   prev_ = id;
   std::string out;
-  pending_.erase(0, decode_utf8(pending_, /*final=*/false, &out));
+  pending_.erase(0, utf8::decode_lossy(pending_, /*final=*/false, &out));
   return out;
 }
 
 std::string StreamDetokenizer::flush() {
   std::string out;
-  decode_utf8(pending_, /*final=*/true, &out);
+  utf8::decode_lossy(pending_, /*final=*/true, &out);
   pending_.clear();
   return out;
 }

@@ -1,6 +1,12 @@
-// SentencePiece tokenizer (libsentencepiece) with the BOS handling of
-// llama2.c / Hugging Face Llama: encode(text) = [BOS] + sp.encode(text); the
-// empty prompt is [BOS] alone.
+// Tokenizers. `Tokenizer` is the interface every caller uses; two
+// implementations stand behind it:
+//   - SentencePiece (`tokenizer.model`, engine/tokenizer/sentencepiece_tokenizer.h)
+//     with the BOS handling of llama2.c / Hugging Face Llama;
+//   - Hugging Face `tokenizer.json` (engine/tokenizer/hf_tokenizer.h): byte-level
+//     BPE (Llama-3, Qwen) and Metaspace / byte-fallback BPE (Llama-2, Mistral,
+//     Gemma), with added and special tokens and the file's post-processor.
+// Tokenizer::load picks one from a path (see there). Every implementation is
+// immutable after load and safe to use from several threads at once.
 #pragma once
 
 #include <memory>
@@ -12,32 +18,58 @@ namespace radial {
 
 class Tokenizer {
  public:
-  // Loads a SentencePiece .model file. Throws Error(kNotFound / kCorrupt).
-  static std::unique_ptr<Tokenizer> load(const std::string& model_path);
-  ~Tokenizer();
+  virtual ~Tokenizer() = default;
 
-  // [BOS] + pieces of `text` (when add_bos).
-  std::vector<int> encode(std::string_view text, bool add_bos = true) const;
-  // Text of `ids`, as a whole (no leading-space handling beyond SentencePiece's).
-  std::string decode(const std::vector<int>& ids) const;
-  // The bytes that token `id` contributes when it follows `prev` in a
-  // stream (SentencePiece's leading "▁" becomes a space, except right after
-  // BOS where llama2.c strips it; byte tokens <0xNN> become that raw byte).
-  std::string piece_bytes(int prev, int id) const;
+  // Loads a tokenizer from `path`:
+  //   - a directory: its tokenizer.json (with tokenizer_config.json when present)
+  //     when it has one, else its tokenizer.model;
+  //   - a file named *.json: a Hugging Face tokenizer.json (tokenizer_config.json
+  //     beside it is read when present);
+  //   - any other file: a SentencePiece model.
+  // Throws Error(kNotFound) when nothing is there, Error(kCorrupt) for a file
+  // that is not what it claims, Error(kUnsupported) naming a tokenizer.json
+  // construct this implementation does not reproduce exactly.
+  static std::unique_ptr<Tokenizer> load(const std::string& path);
 
-  int vocab_size() const;
-  int bos_id() const;
-  int eos_id() const;
+  // Token ids of `text`. With add_bos (Hugging Face's add_special_tokens) the
+  // tokenizer's own rules add special tokens: SentencePiece prepends BOS;
+  // tokenizer.json applies its post-processor (which may add BOS, or nothing,
+  // as Llama-3's ByteLevel post-processor). Special-token text inside `text`
+  // (tokenizer.json: "<|eot_id|>") becomes its id. Throws
+  // Error(kInvalidArgument) when `text` is not valid UTF-8.
+  virtual std::vector<int> encode(std::string_view text, bool add_bos = true) const = 0;
 
- private:
-  Tokenizer();
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Text of `ids`, special tokens (BOS, EOS, <|eot_id|>...) left out; bytes
+  // that do not form UTF-8 become U+FFFD. Throws Error(kInvalidArgument) for
+  // an id outside [0, vocab_size()).
+  std::string decode(const std::vector<int>& ids) const { return decode(ids, true); }
+  virtual std::string decode(const std::vector<int>& ids, bool skip_special) const = 0;
+
+  // The raw bytes that token `id` contributes when it follows `prev` in a
+  // stream (prev < 0: the start of the text). They may be part of a UTF-8
+  // character (byte-level and byte-fallback tokens); StreamDetokenizer joins
+  // them. Special tokens contribute nothing. A leading space that the
+  // tokenizer adds to the first word is dropped right after BOS (llama2.c's
+  // rule; tokenizer.json's Metaspace and Strip decoders). Throws
+  // Error(kInvalidArgument) for an id outside [0, vocab_size()).
+  virtual std::string piece_bytes(int prev, int id) const = 0;
+
+  // Number of ids: one more than the largest id (added tokens included).
+  virtual int vocab_size() const = 0;
+  virtual int bos_id() const = 0;  // -1: none
+  virtual int eos_id() const = 0;  // -1: none
+  // The id of a token given by its text (special tokens included), or -1.
+  virtual int token_id(std::string_view token) const = 0;
+  // True for special (control) tokens, which decode() and piece_bytes() skip.
+  virtual bool is_special(int id) const = 0;
+  // "sentencepiece" or "tokenizer.json", for logs and ModelInfo.
+  virtual std::string_view kind() const = 0;
 };
 
 // Turns a stream of token ids into text without ever emitting half of a
-// UTF-8 character: bytes of an incomplete sequence are held until it
-// completes (or flush() is called, which replaces them with U+FFFD).
+// UTF-8 character: bytes of an incomplete sequence (a byte-level token that
+// ends inside a character) are held until it completes (or flush() is
+// called, which replaces them with U+FFFD).
 class StreamDetokenizer {
  public:
   explicit StreamDetokenizer(const Tokenizer& tok, int prev_token);

@@ -17,7 +17,8 @@ SECONDS_PER_TARGET=${1:-60}
 shift || true
 BUILD=${RADIAL_FUZZ_BUILD:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
-ALL=(fuzz_safetensors fuzz_hf_config fuzz_router_config fuzz_llama2c fuzz_tokenizer fuzz_request)
+ALL=(fuzz_safetensors fuzz_hf_config fuzz_router_config fuzz_llama2c fuzz_tokenizer fuzz_hf_tokenizer
+     fuzz_chat_template fuzz_request)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 
@@ -37,7 +38,7 @@ for t in "${TARGETS[@]}"; do
   work="$BUILD/fuzz-corpus/$t"
   mkdir -p "$work"
   dict=()
-  case $t in fuzz_hf_config|fuzz_router_config|fuzz_safetensors) dict=(-dict="$ROOT/tests/fuzz/json.dict") ;; esac
+  case $t in fuzz_hf_config|fuzz_router_config|fuzz_safetensors|fuzz_hf_tokenizer) dict=(-dict="$ROOT/tests/fuzz/json.dict") ;; esac
   echo "=== $t: ${SECONDS_PER_TARGET} s ==="
   # ASan: no leak report for the deliberately leaked service of fuzz_request
   # (reachable); abort on the first error so libFuzzer saves the input.

