@@ -16,6 +16,8 @@ const char* error_code_name(ErrorCode code) {
       return "resource exhausted";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kCancelled:
+      return "cancelled";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -15,6 +15,7 @@ enum class ErrorCode {
   kUnsupported,        // a valid but unsupported feature (e.g. rope_scaling type)
   kResourceExhausted,  // KV pool, queue or another bounded resource is full
   kUnavailable,        // the service is loading or draining
+  kCancelled,          // the caller gave up (a client went away)
   kInternal,           // a bug
 };
 

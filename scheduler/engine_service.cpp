@@ -99,6 +99,11 @@ ModelInfo describe(const ModelBundle& b) {
   m.context_length = c.max_position_embeddings;
   m.vocab_size = c.vocab_size;
   m.has_tokenizer = b.tokenizer != nullptr;
+  if (b.tokenizer) {
+    m.tokenizer_kind = std::string(b.tokenizer->kind());
+    m.tokenizer_vocab_size = b.tokenizer->vocab_size();
+  }
+  m.has_chat_template = b.chat_template != nullptr;
   m.has_router = b.router != nullptr;
   m.bos_token_id = c.bos_token_id;
   m.eos_token_ids = c.eos_token_ids;
@@ -124,6 +129,7 @@ EngineService::EngineService(const ServiceOptions& opts, SchedulerObserver* obse
   // A server always states its prompt limit: the context unless lower.
   if (limits_.max_prompt_tokens <= 0 || limits_.max_prompt_tokens > info_.context_length)
     limits_.max_prompt_tokens = info_.context_length;
+  if (limits_.max_text_bytes <= 0) limits_.max_text_bytes = 32LL * limits_.max_prompt_tokens;
   ServiceOptions o = opts;
   o.limits = limits_;
   loop_ = std::make_unique<Loop>(bundle_, o, observer);
@@ -131,15 +137,55 @@ EngineService::EngineService(const ServiceOptions& opts, SchedulerObserver* obse
 
 EngineService::~EngineService() = default;
 
-std::vector<int> EngineService::tokenize(std::string_view text, bool add_bos) const {
+std::vector<int> EngineService::tokenize(std::string_view text, bool add_bos,
+                                         const std::function<bool()>& cancelled) const {
   require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument,
           "this model has no tokenizer; send token ids");
+  require(static_cast<int64_t>(text.size()) <= limits_.max_text_bytes, ErrorCode::kInvalidArgument,
+          "text of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+              std::to_string(limits_.max_text_bytes) +
+              " (more than the context holds; max_text_bytes)");
+  // At most kMaxConcurrentTokenize at once: a burst of long texts cannot
+  // take every core and a gigabyte. Waiters check `cancelled` as they wait.
+  {
+    std::unique_lock<std::mutex> lock(tokenize_mu_);
+    while (tokenizing_ >= kMaxConcurrentTokenize) {
+      if (cancelled && cancelled())
+        throw Error(ErrorCode::kCancelled, "cancelled while waiting to tokenize");
+      tokenize_cv_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    ++tokenizing_;
+  }
+  struct Release {
+    const EngineService* s;
+    ~Release() {
+      {
+        std::lock_guard<std::mutex> lock(s->tokenize_mu_);
+        --s->tokenizing_;
+      }
+      s->tokenize_cv_.notify_one();
+    }
+  } release{this};
+  if (cancelled && cancelled()) throw Error(ErrorCode::kCancelled, "cancelled");
   return bundle_.tokenizer->encode(text, add_bos);
 }
 
 std::string EngineService::detokenize(const std::vector<int>& ids) const {
   require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument, "this model has no tokenizer");
   return bundle_.tokenizer->decode(ids);
+}
+
+std::string EngineService::token_piece(int prev, int id) const {
+  require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument, "this model has no tokenizer");
+  return bundle_.tokenizer->piece_bytes(prev, id);
+}
+
+std::string EngineService::render_chat(const nlohmann::ordered_json& messages,
+                                       const ChatRenderOptions& options) const {
+  require(bundle_.chat_template != nullptr, ErrorCode::kInvalidArgument,
+          "this model has no chat template (tokenizer_config.json's chat_template); use "
+          "completions");
+  return bundle_.chat_template->render(messages, options);
 }
 
 std::unique_ptr<RequestStream> EngineService::submit(GenerateRequest req) {
@@ -195,7 +241,12 @@ ServiceStats EngineService::stats() const {
 bool EngineService::drain(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(loop_->mu);
   loop_->draining = true;
-  return loop_->idle_cv.wait_for(lock, timeout, [&] { return loop_->outstanding == 0; });
+  // Every final result delivered, and the loop has published the step that
+  // delivered them (results go out mid-step, the snapshot at its end), so
+  // stats() after a successful drain shows the freed sequences and blocks.
+  return loop_->idle_cv.wait_for(lock, timeout, [&] {
+    return loop_->outstanding == 0 && loop_->snapshot.running == 0 && loop_->snapshot.waiting == 0;
+  });
 }
 
 }  // namespace radial

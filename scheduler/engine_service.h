@@ -7,13 +7,17 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/chat/chat_template.h"
 #include "engine/model_bundle.h"
 #include "scheduler/observer.h"
 #include "scheduler/request.h"
@@ -42,6 +46,9 @@ struct ModelInfo {
   int vocab_size = 0;
   bool has_router = false;
   bool has_tokenizer = false;
+  std::string tokenizer_kind;  // "sentencepiece" | "tokenizer.json" | "" (none)
+  int tokenizer_vocab_size = 0;
+  bool has_chat_template = false;
   std::string routing_mode;                // the default: the router's mode, or "full"
   std::vector<std::string> routing_modes;  // what requests may ask for
   std::string kv_policy;                   // of the default routing
@@ -75,9 +82,21 @@ class EngineService {
   const ServingLimits& limits() const { return limits_; }
 
   // Thread-safe text helpers. Throw Error(kInvalidArgument) when the model
-  // has no tokenizer or an id is outside the vocabulary.
-  std::vector<int> tokenize(std::string_view text, bool add_bos = true) const;
+  // has no tokenizer, an id is outside the vocabulary, or text is not UTF-8.
+  // tokenize() refuses text longer than limits().max_text_bytes before any
+  // work (a prompt that long cannot fit the context), and at most
+  // kMaxConcurrentTokenize calls run at once; a caller waiting for its turn
+  // gives up with Error(kCancelled) as soon as `cancelled` (if set) says so.
+  std::vector<int> tokenize(std::string_view text, bool add_bos = true,
+                            const std::function<bool()>& cancelled = nullptr) const;
   std::string detokenize(const std::vector<int>& ids) const;
+  // The raw bytes token `id` adds after `prev` (prev < 0: at the start).
+  std::string token_piece(int prev, int id) const;
+  // Renders a chat (a JSON array of messages) with the model's chat template
+  // (Error(kInvalidArgument) when it has none or the template raises).
+  std::string render_chat(const nlohmann::ordered_json& messages,
+                          const ChatRenderOptions& options) const;
+  static constexpr int kMaxConcurrentTokenize = 4;
 
   // Thread-safe: validates the request on the calling thread (throws
   // Error(kInvalidArgument) naming the problem, even when the queue is
@@ -101,6 +120,9 @@ class EngineService {
   struct Loop;
   ServingLimits limits_;
   ModelBundle bundle_;
+  mutable std::mutex tokenize_mu_;
+  mutable std::condition_variable tokenize_cv_;
+  mutable int tokenizing_ = 0;
   ModelInfo info_;
   std::unique_ptr<Loop> loop_;
 };

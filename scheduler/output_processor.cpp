@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/flops.h"
+#include "scheduler/logprobs.h"
 
 namespace radial {
 
@@ -16,7 +17,7 @@ OutputProcessor::OutputProcessor(const ModelConfig& config, const Tokenizer* tok
   result_.usage.prompt_tokens = static_cast<int>(request.prompt.size());
 }
 
-OutputProcessor::Verdict OutputProcessor::on_token(int tok, const Pass& p) {
+OutputProcessor::Verdict OutputProcessor::on_token(int tok, const Pass& p, const float* logits) {
   Verdict v;
   const bool eos =
       std::find(c_.eos_token_ids.begin(), c_.eos_token_ids.end(), tok) != c_.eos_token_ids.end() ||
@@ -30,6 +31,9 @@ OutputProcessor::Verdict OutputProcessor::on_token(int tok, const Pass& p) {
   g.depth = p.depth();
   g.path = p.path;
   g.compute_fraction = pass_compute_fraction(c_, p, router_hidden_);
+  if (req_.logprobs >= 0 && logits != nullptr)
+    token_logprobs(std::span<const float>(logits, c_.vocab_size), req_.sampling.temperature, tok,
+                   req_.logprobs, &g.logprob, &g.top_logprobs);
   depth_sum_ += g.depth;
   result_.usage.layer_steps_skipped += c_.num_layers - g.depth;
   bool stopped = false;

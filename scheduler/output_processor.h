@@ -35,8 +35,9 @@ class OutputProcessor {
     const GeneratedToken* token = nullptr;
   };
   // `tok` was sampled from the pass `p` at position p.position (the newest
-  // position of the sequence).
-  Verdict on_token(int tok, const Pass& p);
+  // position of the sequence); `logits` (may be null) are the ones it was
+  // drawn from, for the request's log-probabilities.
+  Verdict on_token(int tok, const Pass& p, const float* logits = nullptr);
 
   // Prompt logits (keep_prompt_logits): records position p.position's logits
   // if it is the next prompt position not yet recorded.

@@ -20,10 +20,18 @@ struct GenerateRequest {
   std::vector<std::string> stop;   // stop strings (need a tokenizer)
   bool ignore_eos = false;
   bool keep_prompt_logits = false;  // report logits of every prompt position (tests, eval)
+  // Log-probabilities of generated tokens (scheduler/logprobs.h): -1 off; 0
+  // the sampled token's; N > 0 also the N likeliest tokens' (at most 20).
+  int logprobs = -1;
 };
 
 enum class FinishReason { kLength, kStop, kStopString, kCancelled, kError };
 const char* finish_reason_name(FinishReason r);
+
+struct TokenLogprob {
+  int token = 0;
+  float logprob = 0;
+};
 
 struct GeneratedToken {
   int token = 0;
@@ -31,6 +39,10 @@ struct GeneratedToken {
   std::vector<int> path;  // those layers, in order
   double compute_fraction = 1.0;
   std::string text;  // complete UTF-8 text this token makes available (may be "")
+  // With GenerateRequest::logprobs >= 0: this token's log-probability, and
+  // the likeliest tokens' (best first), under the distribution it was drawn from.
+  float logprob = 0;
+  std::vector<TokenLogprob> top_logprobs;
 };
 
 struct Usage {

@@ -14,20 +14,26 @@ SequenceCallbacks RequestStream::sink() {
   std::weak_ptr<Channel> weak = ch_;
   cb.on_token = [weak](const GeneratedToken& t) {
     if (auto ch = weak.lock()) {
+      std::function<void()> notify;
       {
         std::lock_guard<std::mutex> lock(ch->mu);
         ch->tokens.push_back(t);
+        notify = ch->notify;
       }
       ch->cv.notify_all();
+      if (notify) notify();
     }
   };
   cb.on_finish = [weak](const SequenceResult& r) {
     if (auto ch = weak.lock()) {
+      std::function<void()> notify;
       {
         std::lock_guard<std::mutex> lock(ch->mu);
         ch->result = r;
+        notify = ch->notify;
       }
       ch->cv.notify_all();
+      if (notify) notify();
     }
   };
   return cb;
@@ -53,6 +59,11 @@ void RequestStream::cancel() {
   if (cancelled_) return;
   cancelled_ = true;
   if (cancel_) cancel_(id_);
+}
+
+void RequestStream::set_notify(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(ch_->mu);
+  ch_->notify = std::move(fn);
 }
 
 bool RequestStream::finished() const {

@@ -54,6 +54,11 @@ class RequestStream {
   // result (kCancelled, unless it finished first). Idempotent.
   void cancel();
   bool finished() const;
+  // For readers that cannot block (an event loop): `fn` is called, on the
+  // engine loop thread and without any lock held, each time an event
+  // arrives; it must only schedule a next() call elsewhere. Set it before
+  // the first event can arrive, or call next() once after setting it.
+  void set_notify(std::function<void()> fn);
 
  private:
   struct Channel {
@@ -61,6 +66,7 @@ class RequestStream {
     std::condition_variable cv;
     std::deque<GeneratedToken> tokens;
     std::optional<SequenceResult> result;
+    std::function<void()> notify;
   };
   uint64_t id_;
   std::function<void(uint64_t)> cancel_;

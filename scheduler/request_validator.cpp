@@ -52,6 +52,8 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
   require(req.max_tokens >= 1, ErrorCode::kInvalidArgument,
           "max_tokens must be at least 1, got " + std::to_string(req.max_tokens));
   req.sampling.validate();
+  require(req.logprobs >= -1 && req.logprobs <= 20, ErrorCode::kInvalidArgument,
+          "logprobs must be in [0, 20] (or off), got " + std::to_string(req.logprobs));
   require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
           "stop strings need a tokenizer");
   for (const auto& s : req.stop)

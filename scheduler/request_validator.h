@@ -20,7 +20,11 @@ struct ServingLimits {
   int max_queued = 256;       // requests waiting for admission; beyond: kResourceExhausted
   int max_stop_strings = 8;
   int max_stop_length = 256;  // bytes per stop string
-  static ServingLimits none() { return ServingLimits{0, 0, 0, 0, 0}; }
+  // Text a request may ask to tokenize, in bytes; 0: 32 bytes per position of
+  // max_prompt_tokens (no tokenizer here needs more than 32 bytes a token
+  // for text that fits the context, so nothing valid is refused).
+  int64_t max_text_bytes = 0;
+  static ServingLimits none() { return ServingLimits{0, 0, 0, 0, 0, 0}; }
 };
 
 // A request that passed validate(), with its routing resolved. Only the

@@ -263,9 +263,9 @@ StepOutput Scheduler::run(const StepPlan& plan) {
 
 // --------------------------------------------------------------- apply ----
 
-void Scheduler::on_token(Sequence& s, Pass& p, int tok) {
+void Scheduler::on_token(Sequence& s, Pass& p, int tok, const float* logits) {
   if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
-  const OutputProcessor::Verdict v = s.output->on_token(tok, p);
+  const OutputProcessor::Verdict v = s.output->on_token(tok, p, logits);
   if (v.token != nullptr) {
     s.history.push_back(tok);
     const auto now = Clock::now();
@@ -353,7 +353,8 @@ void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
       s.output->record_prompt_logits(p, logits);
       if (p.position + 1 < static_cast<int>(s.history.size())) continue;  // not the newest
       work_.assign(logits, logits + V);
-      on_token(s, p, s.sampler->sample(work_, s.history));
+      const int tok = s.sampler->sample(work_, s.history);  // (work_: penalized logits)
+      on_token(s, p, tok, work_.data());
     }
   }
   const Engine::RouterWork rw = engine_.take_router_work();

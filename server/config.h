@@ -28,6 +28,10 @@ struct DaemonConfig {
   std::string listen = "127.0.0.1:50051";         // gRPC address
   std::string metrics_listen = "127.0.0.1:9090";  // "" = no metrics endpoint
   std::string health_listen;                      // plaintext health-only gRPC; "" = none
+  std::string http_listen;                        // OpenAI-compatible HTTP API; "" = none
+  int http_max_body_bytes = 4 << 20;              // HTTP request body limit (413 beyond)
+  double http_io_timeout_s = 30;                  // reading a request / writing a response part
+  int http_max_connections = 1024;                // beyond: 503 and close
   std::string tls_cert_file;                      // PEM server certificate chain ("" = plaintext)
   std::string tls_key_file;                       // PEM private key of tls_cert_file
   std::string tls_client_ca_file;                 // PEM CA: client certificates required

@@ -51,11 +51,12 @@ void check_request_id(const std::string& request_id) {
 }
 
 radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
-                                          const radial::EngineService& service) {
+                                          const radial::EngineService& service,
+                                          const std::function<bool()>& cancelled) {
   radial::GenerateRequest req;
   switch (in.prompt_case()) {
     case pb::GenerateRequest::kText:
-      req.prompt = service.tokenize(in.text(), /*add_bos=*/true);
+      req.prompt = service.tokenize(in.text(), /*add_bos=*/true, cancelled);
       break;
     case pb::GenerateRequest::kTokenIds: {
       // (Checked against the vocabulary by the serving core's validator.)

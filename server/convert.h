@@ -2,6 +2,8 @@
 // types (scheduler/request.h, scheduler/engine_service.h). No gRPC here.
 #pragma once
 
+#include <functional>
+
 #include <string>
 
 #include "scheduler/engine_service.h"
@@ -22,8 +24,11 @@ namespace radial::server {
 // becomes 16, unset top_p / repetition_penalty become 1, ROUTING_MODE_DEFAULT
 // leaves the mode to the model. Value checks (temperature, top_p, threshold,
 // limits, modes the model cannot run) are EngineService::submit's.
+// Text goes through EngineService::tokenize (size limit, bounded
+// concurrency; `cancelled` lets a caller waiting for its turn give up).
 radial::GenerateRequest to_engine_request(const radial::v1::GenerateRequest& in,
-                                          const radial::EngineService& service);
+                                          const radial::EngineService& service,
+                                          const std::function<bool()>& cancelled = nullptr);
 
 // The client's request_id: empty (the server makes one) or at most 128
 // printable ASCII bytes without spaces; else Error kInvalidArgument.

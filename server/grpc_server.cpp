@@ -47,6 +47,8 @@ grpc::StatusCode to_grpc_code(radial::ErrorCode c) {
       return grpc::StatusCode::UNAVAILABLE;
     case radial::ErrorCode::kNotFound:
       return grpc::StatusCode::NOT_FOUND;
+    case radial::ErrorCode::kCancelled:
+      return grpc::StatusCode::CANCELLED;
     default:
       return grpc::StatusCode::INTERNAL;
   }
@@ -189,7 +191,8 @@ class RadialService final : public pb::Radial::Service {
     grpc::Status st = lease.open(/*generation=*/false);
     if (st.ok()) {
       try {
-        const std::vector<int> ids = lease.service->tokenize(req->text(), req->add_bos());
+        const std::vector<int> ids = lease.service->tokenize(req->text(), req->add_bos(),
+                                                             [ctx] { return ctx->IsCancelled(); });
         for (size_t i = 0; i < ids.size(); ++i) {
           resp->add_ids(ids[i]);
           resp->add_pieces(piece_text(*lease.service, ids, i));
@@ -302,7 +305,8 @@ class RadialService final : public pb::Radial::Service {
     const bool streaming = static_cast<bool>(write_token);
     std::string mode;
     try {
-      radial::GenerateRequest req = to_engine_request(in, *lease.service);
+      radial::GenerateRequest req =
+          to_engine_request(in, *lease.service, [ctx] { return ctx->IsCancelled(); });
       mode = req.mode ? radial::route_mode_name(*req.mode)
                       : lease.service->model_info().routing_mode + " (default)";
       const size_t prompt_tokens = req.prompt.empty() ? 1 : req.prompt.size();
@@ -330,6 +334,7 @@ class RadialService final : public pb::Radial::Service {
     bool client_gone = false;
     std::vector<radial::GeneratedToken> batch;
     radial::SequenceResult result;
+    size_t streamed_bytes = 0;  // text sent with the tokens so far
     for (;;) {
       batch.clear();
       const auto next = stream->next(&batch, &result, Clock::now() + kLivenessInterval);
@@ -340,6 +345,7 @@ class RadialService final : public pb::Radial::Service {
             client_gone = true;
             break;
           }
+          streamed_bytes += t.text.size();
         }
       }
       if (!client_gone && ctx->IsCancelled()) client_gone = true;
@@ -370,6 +376,10 @@ class RadialService final : public pb::Radial::Service {
     if (!streaming) {
       out->set_text(result.text);
       for (const auto& t : result.tokens) fill_token_info(t, out->add_tokens());
+    } else if (result.text.size() > streamed_bytes) {
+      // Text held back until the end (a possible stop string's start, an
+      // incomplete character) comes with the final message.
+      out->set_text(result.text.substr(streamed_bytes));
     }
     fill_final(result, out);
     out->set_request_id(rid);

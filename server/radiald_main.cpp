@@ -32,7 +32,9 @@
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/grpc_server.h"
+#include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/openai/api.h"
 
 namespace {
 
@@ -223,6 +225,34 @@ int run(const DaemonConfig& cfg_in) {
     spdlog::info("health service (plaintext) on {} (port {})", cfg.health_listen,
                  server->health_port());
 
+  // The OpenAI-compatible HTTP API (same TLS, token and deadline cap).
+  std::unique_ptr<radial::server::openai::OpenAiApi> api;
+  std::unique_ptr<radial::server::HttpServer> http;
+  if (!cfg.http_listen.empty()) {
+    radial::server::openai::ApiOptions ao;
+    ao.auth_token = gopts.auth_token;
+    ao.max_deadline_s = cfg.max_deadline_s;
+    api = std::make_unique<radial::server::openai::OpenAiApi>(ao, &metrics);
+    radial::server::HttpServerOptions ho;
+    ho.listen = cfg.http_listen;
+    ho.tls_cert_chain = gopts.tls_cert_chain;
+    ho.tls_private_key = gopts.tls_private_key;
+    ho.tls_client_ca = gopts.tls_client_ca;
+    ho.max_body_bytes = static_cast<size_t>(cfg.http_max_body_bytes);
+    ho.io_timeout_s = cfg.http_io_timeout_s;
+    ho.max_connections = cfg.http_max_connections;
+    try {
+      http = std::make_unique<radial::server::HttpServer>(ho, *api);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      server->shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
+    spdlog::info("OpenAI-compatible HTTP API on {} (port {}, {}{})", cfg.http_listen, http->port(),
+                 cfg.tls_cert_file.empty() ? "plaintext" : "TLS",
+                 cfg.auth_token_file.empty() ? "" : ", bearer token required");
+  }
+
   std::unique_ptr<radial::EngineService> service;
   try {
     const auto t0 = std::chrono::steady_clock::now();
@@ -238,6 +268,7 @@ int run(const DaemonConfig& cfg_in) {
   } catch (const std::exception& e) {
     spdlog::error("cannot load the model: {}", e.what());
     server->shutdown(std::chrono::milliseconds(0));
+    if (http) http->shutdown(std::chrono::milliseconds(0));
     return 1;
   }
   metrics.on_model_loaded(service->model_info());
@@ -245,11 +276,13 @@ int run(const DaemonConfig& cfg_in) {
   metrics.set_stats_source([svc] { return svc->stats(); });
   signals.set_loading(false);
   server->attach(svc, cfg.model_name);
+  if (api) api->attach(svc, cfg.model_name);
   spdlog::info("serving");
 
   signals.wait();
   spdlog::info("draining: up to {:.1f} s for requests in flight", cfg.drain_timeout_s);
   server->begin_drain();
+  if (api) api->begin_drain();
   const auto drain_end =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(cfg.drain_timeout_s * 1000));
@@ -260,9 +293,15 @@ int run(const DaemonConfig& cfg_in) {
     spdlog::info("drained");
   } else {
     // Each leftover ends with FINISH_REASON_CANCELLED within one engine step.
-    spdlog::info("drain incomplete; cancelling {} requests", server->cancel_all());
+    spdlog::info("drain incomplete; cancelling {} requests",
+                 server->cancel_all() + (api ? api->cancel_all() : 0));
   }
   server->shutdown(kShutdownGrace);
+  if (http) {
+    http->shutdown(kShutdownGrace);
+    http.reset();  // closes every connection (a generation left is cancelled)
+    api->detach();
+  }
   metrics.set_stats_source(nullptr);
   service.reset();  // cancels leftovers; their calls already ended
   server.reset();

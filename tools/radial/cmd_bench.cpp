@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/random.h"
+#include "server/client/openai_client.h"
 #include "tools/radial/args.h"
 #include "tools/radial/commands.h"
 #include "tools/radial/latency_stats.h"
@@ -33,13 +35,16 @@ namespace radial::cli {
 namespace {
 
 const char* kUsage =
-    "usage: radial bench --server HOST:PORT [--concurrency N | --rate R [--max-inflight M]]\n"
+    "usage: radial bench --server HOST:PORT [--api grpc|openai]\n"
+    "                    [--concurrency N | --rate R [--max-inflight M]]\n"
     "                    [--requests N] [--duration S] [--prompt-len N|LO:HI]\n"
     "                    [--max-tokens N|LO:HI] [--mode full|forward|radial] [--threshold X]\n"
     "                    [--temperature T] [--seed S] [--timeout S] [--json FILE|-]\n"
     "                    [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
     "\n"
-    "Sends streamed Generate requests to a running radiald and reports requests ok/failed\n"
+    "Sends streamed Generate requests to a running radiald (--api openai: streamed\n"
+    "POST /v1/completions to its http_listen address, plaintext; errors are counted\n"
+    "under the gRPC code of their HTTP status) and reports requests ok/failed\n"
     "(by gRPC status), throughput (requests/s, output and total tokens/s), TTFT,\n"
     "inter-token (ITL) and end-to-end latency (mean, p50, p90, p99, of the successful\n"
     "requests), and the mean depth and compute fraction per output token.\n"
@@ -68,6 +73,7 @@ constexpr double kMaxDurationSeconds = 600;
 
 struct Config {
   client::ChannelOptions channel;
+  std::string api = "grpc";  // grpc | openai
   bool open_loop = false;
   int concurrency = 1;     // closed loop
   double rate = 0;         // open loop: requests per second
@@ -136,8 +142,10 @@ extern "C" void on_sigint(int) { g_interrupted = 1; }
 // Runs the load and collects the samples.
 class Runner {
  public:
-  Runner(const Config& cfg, const client::ModelInfo& model, client::Client& client)
-      : cfg_(cfg), model_(model), client_(client) {}
+  using Generate = std::function<client::GenerateResult(const client::GenerateRequest&,
+                                                        const client::CallOptions&)>;
+  Runner(const Config& cfg, const client::ModelInfo& model, Generate generate)
+      : cfg_(cfg), model_(model), generate_(std::move(generate)) {}
 
   void run() {
     start_ = Clock::now();
@@ -180,7 +188,7 @@ class Runner {
     call.timeout = cfg_.timeout;
     call.cancel = cancel_;
     sent_.fetch_add(1);
-    const client::GenerateResult r = client_.generate(req, {}, call);
+    const client::GenerateResult r = generate_(req, call);
     Sample s;
     s.code = r.status.code;
     s.message = r.status.message;
@@ -312,7 +320,7 @@ class Runner {
 
   const Config& cfg_;
   const client::ModelInfo& model_;
-  client::Client& client_;
+  Generate generate_;
   client::CancelHandle cancel_;
   Clock::time_point start_, issue_end_, end_;
   std::atomic<long> next_{0}, sent_{0}, ok_{0}, failed_{0}, output_tokens_{0};
@@ -326,6 +334,11 @@ class Runner {
 Config parse_config(const Args& args) {
   Config cfg;
   cfg.channel = server_channel(args);
+  cfg.api = args.str("api", "grpc");
+  if (cfg.api != "grpc" && cfg.api != "openai")
+    throw UsageError{"--api expects grpc or openai, got '" + cfg.api + "'"};
+  if (cfg.api == "openai" && cfg.channel.tls)
+    throw UsageError{"--api openai is plaintext here; the TLS options apply to --api grpc"};
   if (args.has("rate") && args.has("concurrency"))
     throw UsageError{"give --concurrency (closed loop) or --rate (open loop), not both"};
   if (auto r = args.number("rate")) {
@@ -374,9 +387,9 @@ Config parse_config(const Args& args) {
 int cmd_bench(int argc, char** argv) {
   try {
     Args args(argc, argv,
-              with_connection_options({"server", "concurrency", "rate", "max-inflight", "requests",
-                                       "duration", "prompt-len", "max-tokens", "mode", "threshold",
-                                       "temperature", "seed", "timeout", "json"}),
+              with_connection_options({"server", "api", "concurrency", "rate", "max-inflight",
+                                       "requests", "duration", "prompt-len", "max-tokens", "mode",
+                                       "threshold", "temperature", "seed", "timeout", "json"}),
               {"help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -384,10 +397,12 @@ int cmd_bench(int argc, char** argv) {
     }
     const Config cfg = parse_config(args);
     client::Client client(cfg.channel);
+    client::OpenAiClient openai(cfg.channel.target, cfg.channel.bearer_token);
+    const bool http = cfg.api == "openai";
 
     client::CallOptions info_call;
     info_call.timeout = std::chrono::milliseconds(10000);
-    const auto info = client.model_info(info_call);
+    const auto info = http ? openai.model_info(info_call) : client.model_info(info_call);
     if (!info.ok()) {
       std::fprintf(stderr, "radial bench: %s\n", info.status.to_string().c_str());
       return 1;
@@ -416,7 +431,10 @@ int cmd_bench(int argc, char** argv) {
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_sa);
-    Runner runner(cfg, model, client);
+    Runner runner(cfg, model,
+                  [&](const client::GenerateRequest& req, const client::CallOptions& call) {
+                    return http ? openai.generate(req, call) : client.generate(req, {}, call);
+                  });
     runner.run();
     sigaction(SIGINT, &old_sa, nullptr);
 
@@ -462,6 +480,7 @@ int cmd_bench(int argc, char** argv) {
 
     nlohmann::json j;
     j["server"] = cfg.channel.target;
+    j["api"] = cfg.api;
     j["model"] = model.name;
     j["num_layers"] = model.num_layers;
     j["mode"] = client::routing_mode_name(mode);

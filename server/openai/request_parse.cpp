@@ -1,0 +1,375 @@
+#include "server/openai/request_parse.h"
+
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <random>
+
+#include "engine/router.h"
+#include "engine/tokenizer/utf8.h"
+
+namespace radial::server::openai {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr int kMaxDepth = 64;
+constexpr int kMaxChoices = 16;
+constexpr int kMaxPrompts = 64;
+
+// Typed reads of optional fields: absent or null means "not given".
+const Json* field(const Json& body, const char* key) {
+  const auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<double> number(const Json& body, const char* key, double lo, double hi) {
+  const Json* v = field(body, key);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) throw bad_request(key, std::string(key) + " must be a number");
+  const double x = v->get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi)
+    throw bad_request(key, std::string(key) + " must be in [" + std::to_string(lo) + ", " +
+                               std::to_string(hi) + "]");
+  return x;
+}
+
+std::optional<long long> integer(const Json& body, const char* key, long long lo, long long hi) {
+  const Json* v = field(body, key);
+  if (!v) return std::nullopt;
+  // JSON numbers like 5.0 are integers to OpenAI's Python server too.
+  if (!v->is_number() || (v->is_number_float() && std::trunc(v->get<double>()) != v->get<double>()))
+    throw bad_request(key, std::string(key) + " must be an integer");
+  const double x = v->get<double>();
+  if (x < static_cast<double>(lo) || x > static_cast<double>(hi))
+    throw bad_request(key, std::string(key) + " must be in [" + std::to_string(lo) + ", " +
+                               std::to_string(hi) + "]");
+  return static_cast<long long>(x);
+}
+
+std::optional<bool> boolean(const Json& body, const char* key) {
+  const Json* v = field(body, key);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) throw bad_request(key, std::string(key) + " must be true or false");
+  return v->get<bool>();
+}
+
+std::optional<std::string> string(const Json& body, const char* key) {
+  const Json* v = field(body, key);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) throw bad_request(key, std::string(key) + " must be a string");
+  return v->get<std::string>();
+}
+
+void unsupported(const std::string& key, const std::string& why) {
+  throw bad_request(key, key + " is not supported by radiald: " + why);
+}
+
+// Fields whose non-default values radiald does not implement.
+void refuse_unsupported(const Json& body, Endpoint ep) {
+  for (const char* key : {"presence_penalty", "frequency_penalty"})
+    if (auto v = number(body, key, -2, 2); v && *v != 0.0)
+      unsupported(key, "only 0 (repetition_penalty is the extension radiald has)");
+  if (const Json* v = field(body, "logit_bias"); v && !(v->is_object() && v->empty()))
+    unsupported("logit_bias", "no logit biases");
+  if (auto v = integer(body, "best_of", 1, 1 << 10); v && *v > 1)
+    unsupported("best_of", "only 1 (ask for n choices instead)");
+  if (ep == Endpoint::kCompletions) {
+    if (auto v = boolean(body, "echo"); v && *v) unsupported("echo", "the prompt is not echoed");
+    if (field(body, "suffix")) unsupported("suffix", "no insertion");
+  } else {
+    if (const Json* v = field(body, "tools"); v && !(v->is_array() && v->empty()))
+      unsupported("tools", "no tool calls");
+    if (const Json* v = field(body, "tool_choice"); v && !(v->is_string() && *v == "none"))
+      unsupported("tool_choice", "no tool calls");
+    if (const Json* v = field(body, "functions"); v && !(v->is_array() && v->empty()))
+      unsupported("functions", "no function calls");
+    if (const Json* v = field(body, "response_format")) {
+      if (!v->is_object() || v->value("type", std::string()) != "text")
+        unsupported("response_format", "only {\"type\": \"text\"}");
+    }
+    if (auto v = boolean(body, "audio"); v && *v) unsupported("audio", "text only");
+  }
+}
+
+std::vector<std::string> stops(const Json& body) {
+  const Json* v = field(body, "stop");
+  if (!v) return {};
+  if (v->is_string()) return {v->get<std::string>()};
+  if (!v->is_array()) throw bad_request("stop", "stop must be a string or a list of strings");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v->size(); ++i) {
+    if (!(*v)[i].is_string())
+      throw bad_request("stop", "stop[" + std::to_string(i) + "] must be a string");
+    out.push_back((*v)[i].get<std::string>());
+  }
+  return out;
+}
+
+// Completions' `prompt`: a string, a list of strings, a list of token ids,
+// or a list of lists of token ids. Returns the prompts' token ids.
+std::vector<std::vector<int>> completion_prompts(const Json& body, const EngineService& svc,
+                                                 const std::function<bool()>& cancelled) {
+  const Json* p = field(body, "prompt");
+  if (!p) throw bad_request("prompt", "prompt is required");
+  auto text = [&](const Json& s, const std::string& name) {
+    try {
+      return svc.tokenize(s.get<std::string>(), /*add_bos=*/true, cancelled);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kInvalidArgument) throw bad_request(name, name + ": " + e.what());
+      throw;
+    }
+  };
+  auto ids = [&](const Json& a, const std::string& name) {
+    std::vector<int> out;
+    for (size_t i = 0; i < a.size(); ++i) {
+      const Json& x = a[i];
+      if (!x.is_number_integer() || x.get<long long>() < 0 || x.get<long long>() > (1 << 30))
+        throw bad_request(name, name + "[" + std::to_string(i) + "] must be a token id");
+      out.push_back(static_cast<int>(x.get<long long>()));
+    }
+    return out;
+  };
+  if (p->is_string()) return {text(*p, "prompt")};
+  if (!p->is_array() || p->empty())
+    throw bad_request("prompt", "prompt must be a string, a list of strings or of token ids");
+  if ((*p)[0].is_number()) return {ids(*p, "prompt")};
+  if (p->size() > kMaxPrompts)
+    throw bad_request("prompt", "at most " + std::to_string(kMaxPrompts) + " prompts at once");
+  std::vector<std::vector<int>> out;
+  for (size_t i = 0; i < p->size(); ++i) {
+    const Json& e = (*p)[i];
+    const std::string name = "prompt[" + std::to_string(i) + "]";
+    if (e.is_string()) {
+      out.push_back(text(e, name));
+    } else if (e.is_array() && !e.empty()) {
+      out.push_back(ids(e, name));
+    } else {
+      throw bad_request("prompt", name + " must be a string or a list of token ids");
+    }
+  }
+  return out;
+}
+
+// Chat messages -> the template's messages (text parts joined by newlines).
+Json template_messages(const Json& body) {
+  const Json* m = field(body, "messages");
+  if (!m || !m->is_array() || m->empty())
+    throw bad_request("messages", "messages must be a non-empty list");
+  Json out = Json::array();
+  for (size_t i = 0; i < m->size(); ++i) {
+    const Json& msg = (*m)[i];
+    const std::string at = "messages[" + std::to_string(i) + "]";
+    if (!msg.is_object()) throw bad_request(at, at + " must be an object");
+    const auto role = msg.find("role");
+    if (role == msg.end() || !role->is_string())
+      throw bad_request(at + ".role", at + ".role must be a string");
+    const std::string r = role->get<std::string>();
+    if (r != "system" && r != "user" && r != "assistant" && r != "developer" && r != "tool")
+      throw bad_request(
+          at + ".role",
+          at + ".role must be system, developer, user, assistant or tool, got '" + r + "'");
+    if (msg.contains("tool_calls") && !msg["tool_calls"].is_null() &&
+        !(msg["tool_calls"].is_array() && msg["tool_calls"].empty()))
+      unsupported(at + ".tool_calls", "no tool calls");
+    Json copy = msg;
+    const auto content = msg.find("content");
+    if (content == msg.end() || content->is_null()) {
+      copy["content"] = "";
+    } else if (content->is_array()) {
+      std::string joined;
+      for (size_t j = 0; j < content->size(); ++j) {
+        const Json& part = (*content)[j];
+        const std::string pat = at + ".content[" + std::to_string(j) + "]";
+        if (!part.is_object() || part.value("type", std::string()) != "text" ||
+            !part.contains("text") || !part["text"].is_string())
+          throw bad_request(pat + ".type", pat +
+                                               ": only text parts ({\"type\": \"text\", "
+                                               "\"text\": ...}) are supported");
+        if (j) joined += "\n";
+        joined += part["text"].get<std::string>();
+      }
+      copy["content"] = joined;
+    } else if (!content->is_string()) {
+      throw bad_request(at + ".content", at + ".content must be a string or a list of parts");
+    }
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+std::vector<int> chat_prompt(const Json& body, const EngineService& svc,
+                             const std::function<bool()>& cancelled) {
+  const Json messages = template_messages(body);
+  ChatRenderOptions o;
+  if (auto g = boolean(body, "add_generation_prompt")) o.add_generation_prompt = *g;
+  if (const Json* k = field(body, "chat_template_kwargs")) {
+    if (!k->is_object())
+      throw bad_request("chat_template_kwargs", "chat_template_kwargs must be an object");
+    o.extra = *k;
+  }
+  std::string rendered;
+  try {
+    rendered = svc.render_chat(messages, o);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) throw bad_request("messages", e.what());
+    throw;
+  }
+  try {
+    // The rendering holds its special tokens as text (BOS among them).
+    return svc.tokenize(rendered, /*add_bos=*/false, cancelled);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) throw bad_request("messages", e.what());
+    throw;
+  }
+}
+
+// The key of the JSON member holding byte `at` of `body` (the nearest
+// "name": before it), for naming a field whose text is not UTF-8.
+std::string key_before(std::string_view body, size_t at) {
+  size_t colon = body.rfind(':', at);
+  while (colon != std::string_view::npos && colon > 0) {
+    size_t end = colon;
+    while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\t')) --end;
+    if (end > 0 && body[end - 1] == '"') {
+      const size_t begin = body.rfind('"', end - 2);
+      if (begin != std::string_view::npos)
+        return std::string(body.substr(begin + 1, end - 2 - begin));
+    }
+    if (colon == 0) break;
+    colon = body.rfind(':', colon - 1);
+  }
+  return "";
+}
+
+}  // namespace
+
+nlohmann::ordered_json parse_json_body(std::string_view body) {
+  // Text that is not UTF-8: a 400 naming the field, before the JSON parser
+  // (whose message would not).
+  for (size_t at = 0; at < body.size();) {
+    if (static_cast<unsigned char>(body[at]) < 0x80) {
+      ++at;
+      continue;
+    }
+    const size_t n = utf8::sequence_length(body.substr(at));
+    if (n == 0) {
+      const std::string key = key_before(body, at);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "byte 0x%02x at offset %zu",
+                    static_cast<unsigned char>(body[at]), at);
+      throw bad_request(
+          key, (key.empty() ? std::string("the body") : key) + " is not valid UTF-8 (" + buf + ")");
+    }
+    at += n;
+  }
+  Json j;
+  try {
+    j = Json::parse(body, [](int depth, Json::parse_event_t, Json&) {
+      if (depth > kMaxDepth)
+        throw bad_request("", "the JSON body nests deeper than " + std::to_string(kMaxDepth));
+      return true;
+    });
+  } catch (const Json::exception& e) {
+    throw bad_request("", std::string("the body is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw bad_request("", "the body must be a JSON object");
+  return j;
+}
+
+ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
+                            const EngineService& svc, const std::string& served_model,
+                            const std::function<bool()>& cancelled) {
+  ParsedRequest out;
+  out.endpoint = ep;
+  out.model = string(body, "model").value_or("");
+  if (!out.model.empty() && out.model != served_model)
+    throw ApiError(
+        404, "invalid_request_error",
+        "the model '" + out.model + "' does not exist; this server serves '" + served_model + "'",
+        "model", "model_not_found");
+  refuse_unsupported(body, ep);
+  out.stream = boolean(body, "stream").value_or(false);
+  if (const Json* so = field(body, "stream_options")) {
+    if (!so->is_object()) throw bad_request("stream_options", "stream_options must be an object");
+    if (!out.stream)
+      throw bad_request("stream_options", "stream_options is only allowed with stream: true");
+    out.include_usage = boolean(*so, "include_usage").value_or(false);
+  }
+  out.n = static_cast<int>(integer(body, "n", 1, kMaxChoices).value_or(1));
+  if (ep == Endpoint::kCompletions) {
+    if (auto lp = integer(body, "logprobs", 0, 20)) {
+      out.logprobs = true;
+      out.top_logprobs = static_cast<int>(*lp);
+    }
+  } else {
+    out.logprobs = boolean(body, "logprobs").value_or(false);
+    if (auto t = integer(body, "top_logprobs", 0, 20)) {
+      if (!out.logprobs) throw bad_request("top_logprobs", "top_logprobs needs logprobs: true");
+      out.top_logprobs = static_cast<int>(*t);
+    }
+  }
+  out.radial_path = boolean(body, "radial_path").value_or(false);
+
+  // The sampling and routing every choice shares.
+  GenerateRequest base;
+  base.sampling.temperature = static_cast<float>(number(body, "temperature", 0, 2).value_or(1.0));
+  base.sampling.top_p = static_cast<float>(number(body, "top_p", 0, 1).value_or(1.0));
+  if (base.sampling.top_p <= 0.f) throw bad_request("top_p", "top_p must be in (0, 1]");
+  base.sampling.top_k = static_cast<int>(integer(body, "top_k", -1, 1 << 20).value_or(0));
+  if (base.sampling.top_k < 0) base.sampling.top_k = 0;  // vLLM's -1: off
+  base.sampling.repetition_penalty =
+      static_cast<float>(number(body, "repetition_penalty", 0, 100).value_or(1.0));
+  const std::optional<long long> seed = integer(body, "seed", std::numeric_limits<int64_t>::min(),
+                                                std::numeric_limits<int64_t>::max());
+  base.stop = stops(body);
+  base.ignore_eos = boolean(body, "ignore_eos").value_or(false);
+  base.logprobs = out.logprobs ? out.top_logprobs : -1;
+  if (auto m = string(body, "routing_mode")) {
+    try {
+      base.mode = parse_route_mode(*m);
+    } catch (const Error& e) {
+      throw bad_request("routing_mode", std::string("routing_mode: ") + e.what());
+    }
+  }
+  if (auto t = number(body, "threshold", 0, 1)) base.threshold = static_cast<float>(*t);
+
+  std::optional<long long> max_tokens;
+  if (ep == Endpoint::kChat) max_tokens = integer(body, "max_completion_tokens", 1, 1 << 30);
+  if (!max_tokens) max_tokens = integer(body, "max_tokens", 1, 1 << 30);
+
+  std::vector<std::vector<int>> prompts;
+  if (ep == Endpoint::kCompletions) {
+    prompts = completion_prompts(body, svc, cancelled);
+  } else {
+    prompts.push_back(chat_prompt(body, svc, cancelled));
+  }
+  out.num_prompts = static_cast<int>(prompts.size());
+  const ModelInfo& info = svc.model_info();
+  std::random_device rd;
+  for (auto& prompt : prompts) {
+    out.prompt_tokens.push_back(prompt.empty() ? 1 : static_cast<int>(prompt.size()));
+    for (int j = 0; j < out.n; ++j) {
+      GenerateRequest r = base;
+      r.prompt = prompt;
+      if (max_tokens) {
+        r.max_tokens = static_cast<int>(*max_tokens);
+      } else if (ep == Endpoint::kCompletions) {
+        r.max_tokens = 16;  // OpenAI's default for completions
+      } else {
+        // Chat: until the model stops, within the context and the server's limit.
+        const int room = info.context_length - static_cast<int>(r.prompt.size());
+        const int cap = svc.limits().max_tokens > 0 ? svc.limits().max_tokens : room;
+        r.max_tokens = std::max(1, std::min(room, cap));
+      }
+      // Seeded choices differ (seed + j); unseeded ones draw their own seed.
+      r.sampling.seed = seed ? static_cast<uint64_t>(*seed) + static_cast<uint64_t>(j)
+                             : (static_cast<uint64_t>(rd()) << 32) ^ rd();
+      out.choices.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace radial::server::openai

@@ -1,0 +1,62 @@
+// OpenAI request bodies -> engine requests, for POST /v1/completions and
+// POST /v1/chat/completions. Transport-free (no HTTP library): the HTTP
+// server passes the body bytes; unit tests call it directly.
+//
+// Field rules: unknown fields are ignored (clients send many); known fields
+// that radiald does not support (tools, response_format other than text,
+// non-zero presence/frequency penalties, logit_bias, echo, suffix, best_of
+// > 1, non-text message parts) are a 400 naming the field, never silently
+// dropped; a wrong type or an out-of-range value is a 400 naming the field.
+// Extensions, as vLLM's extra body fields: top_k, repetition_penalty,
+// ignore_eos, and radial's routing_mode ("full" | "forward" | "radial"),
+// threshold and radial_path (per-token layer paths in the response).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scheduler/engine_service.h"
+#include "server/openai/api_error.h"
+
+namespace radial::server::openai {
+
+enum class Endpoint { kCompletions, kChat };
+
+struct ParsedRequest {
+  Endpoint endpoint = Endpoint::kCompletions;
+  std::string model;  // as sent
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  int n = 1;                   // choices per prompt
+  int num_prompts = 1;
+  // Log-probabilities: completions' `logprobs: N` (N alternatives), chat's
+  // `logprobs: true` with `top_logprobs: N`.
+  bool logprobs = false;
+  int top_logprobs = 0;
+  bool radial_path = false;
+  // One engine request per choice: prompt p's choices are
+  // [p * n, (p + 1) * n), in the order of the response's `index`.
+  std::vector<GenerateRequest> choices;
+  std::vector<int> prompt_tokens;  // per prompt (usage counts each prompt once)
+};
+
+// The body as JSON: a 400 for malformed JSON, a non-object, or nesting
+// deeper than 64 levels (no recursion on hostile input).
+nlohmann::ordered_json parse_json_body(std::string_view body);
+
+// Validates and translates a body. `served_model` is the id /v1/models
+// lists: a different `model` is a 404 model_not_found. Text is tokenized
+// through the service (its size limit and concurrency bound; `cancelled`
+// lets a waiting caller give up). Chat messages go through the model's chat
+// template with the generation prompt, and the rendering is tokenized with
+// its special tokens parsed and nothing added (the template writes BOS).
+// The engine's own checks (limits, context, KV) come later, at submit.
+ParsedRequest parse_request(Endpoint endpoint, const nlohmann::ordered_json& body,
+                            const EngineService& service, const std::string& served_model,
+                            const std::function<bool()>& cancelled = nullptr);
+
+}  // namespace radial::server::openai

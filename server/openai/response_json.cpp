@@ -1,0 +1,248 @@
+#include "server/openai/response_json.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "engine/tokenizer/utf8.h"
+
+namespace radial::server::openai {
+namespace {
+
+bool chat(const ResponseContext& c) { return c.req->endpoint == Endpoint::kChat; }
+
+Json base(const ResponseContext& c, bool chunk) {
+  Json j = Json::object();
+  j["id"] = c.id;
+  j["object"] = chat(c) ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+  j["created"] = c.created;
+  j["model"] = c.model;
+  return j;
+}
+
+// JSON has no -inf: OpenAI reports -9999.0 for tokens with no probability.
+double lp_value(float lp) { return std::isfinite(lp) ? static_cast<double>(lp) : -9999.0; }
+
+// A token's text as OpenAI shows it: its bytes when they are UTF-8, else
+// "bytes:\xNN..." (a byte-level token holding part of a character).
+std::string token_text(const std::string& piece) {
+  size_t at = 0;
+  while (at < piece.size()) {
+    const size_t n = utf8::sequence_length(std::string_view(piece).substr(at));
+    if (n == 0) break;
+    at += n;
+  }
+  if (at == piece.size()) return piece;
+  std::string out = "bytes:";
+  char buf[8];
+  for (unsigned char b : piece) {
+    std::snprintf(buf, sizeof buf, "\\x%02x", b);
+    out += buf;
+  }
+  return out;
+}
+
+Json bytes_of(const std::string& piece) {
+  Json a = Json::array();
+  for (unsigned char b : piece) a.push_back(static_cast<int>(b));
+  return a;
+}
+
+std::string piece(const ResponseContext& c, int prev, int id) {
+  try {
+    return c.service->token_piece(prev, id);
+  } catch (const Error&) {
+    return "";  // (no tokenizer: token ids only)
+  }
+}
+
+// The log-probabilities of `tokens` (`prev`: the token before the first;
+// `offset`: bytes of the choice's text before them, for completions).
+Json logprobs_json(const ResponseContext& c, const std::vector<GeneratedToken>& tokens, int prev,
+                   size_t offset) {
+  if (chat(c)) {
+    Json content = Json::array();
+    for (const GeneratedToken& t : tokens) {
+      const std::string p = piece(c, prev, t.token);
+      Json e = {{"token", token_text(p)}, {"logprob", lp_value(t.logprob)}, {"bytes", bytes_of(p)}};
+      Json top = Json::array();
+      for (const TokenLogprob& a : t.top_logprobs) {
+        const std::string ap = piece(c, prev, a.token);
+        top.push_back(
+            {{"token", token_text(ap)}, {"logprob", lp_value(a.logprob)}, {"bytes", bytes_of(ap)}});
+      }
+      e["top_logprobs"] = top;
+      content.push_back(e);
+      prev = t.token;
+    }
+    return {{"content", content}};
+  }
+  Json toks = Json::array(), lps = Json::array(), tops = Json::array(), offs = Json::array();
+  for (const GeneratedToken& t : tokens) {
+    const std::string p = piece(c, prev, t.token);
+    toks.push_back(token_text(p));
+    lps.push_back(lp_value(t.logprob));
+    Json top = Json::object();
+    for (const TokenLogprob& a : t.top_logprobs)
+      top[token_text(piece(c, prev, a.token))] = lp_value(a.logprob);
+    tops.push_back(top);
+    offs.push_back(offset);
+    offset += t.text.size();
+    prev = t.token;
+  }
+  return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+}
+
+// Per token depth (and path with radial_path).
+void add_radial_tokens(const ResponseContext& c, const std::vector<GeneratedToken>& tokens,
+                       Json* radial) {
+  Json depth = Json::array(), path = Json::array();
+  for (const GeneratedToken& t : tokens) {
+    depth.push_back(t.depth);
+    if (c.req->radial_path) path.push_back(t.path);
+  }
+  (*radial)["depth"] = depth;
+  if (c.req->radial_path) (*radial)["path"] = path;
+}
+
+double compute_fraction(const std::vector<GeneratedToken>& tokens) {
+  double sum = 0;
+  for (const auto& t : tokens) sum += t.compute_fraction;
+  return tokens.empty() ? 0.0 : sum / tokens.size();
+}
+
+Json usage_json(const ResponseContext& c, const std::vector<SequenceResult>& results) {
+  long prompt = 0, completion = 0;
+  for (int p : c.req->prompt_tokens) prompt += p;
+  for (const auto& r : results) completion += r.usage.generated_tokens;
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion}};
+}
+
+Json radial_summary(const ResponseContext& c, const std::vector<SequenceResult>& results) {
+  double depth = 0, compute = 0;
+  long n = 0;
+  for (const auto& r : results)
+    for (const auto& t : r.tokens) {
+      depth += t.depth;
+      compute += t.compute_fraction;
+      ++n;
+    }
+  return {{"num_layers", c.service->model_info().num_layers},
+          {"mean_depth", n ? depth / n : 0.0},
+          {"compute_fraction", n ? compute / n : 0.0}};
+}
+
+int last_prompt_token(const ResponseContext& c, int index) {
+  const auto& p = c.req->choices.at(index).prompt;
+  return p.empty() ? -1 : p.back();
+}
+
+}  // namespace
+
+Json error_body(const ApiError& e) {
+  Json err = {{"message", e.what()},
+              {"type", e.type()},
+              {"param", e.param().empty() ? Json() : Json(e.param())},
+              {"code", e.code().empty() ? Json() : Json(e.code())}};
+  return {{"error", err}};
+}
+
+const char* finish_reason(FinishReason r) {
+  switch (r) {
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kStop:
+    case FinishReason::kStopString:
+      return "stop";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
+  }
+  return "stop";
+}
+
+Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& results) {
+  Json j = base(c, false);
+  Json choices = Json::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const SequenceResult& r = results[i];
+    Json ch = {{"index", static_cast<int>(i)}};
+    if (chat(c)) {
+      ch["message"] = {{"role", "assistant"}, {"content", r.text}};
+    } else {
+      ch["text"] = r.text;
+    }
+    ch["logprobs"] = c.req->logprobs
+                         ? logprobs_json(c, r.tokens, last_prompt_token(c, static_cast<int>(i)), 0)
+                         : Json();
+    ch["finish_reason"] = finish_reason(r.finish);
+    Json radial = {{"mean_depth", r.usage.mean_depth},
+                   {"compute_fraction", compute_fraction(r.tokens)}};
+    add_radial_tokens(c, r.tokens, &radial);
+    ch["radial"] = radial;
+    choices.push_back(ch);
+  }
+  j["choices"] = choices;
+  j["usage"] = usage_json(c, results);
+  j["radial"] = radial_summary(c, results);
+  return j;
+}
+
+Json role_chunk(const ResponseContext& c, int index) {
+  Json j = base(c, true);
+  j["choices"] = Json::array({{{"index", index},
+                               {"delta", {{"role", "assistant"}, {"content", ""}}},
+                               {"logprobs", Json()},
+                               {"finish_reason", Json()}}});
+  if (c.req->include_usage) j["usage"] = Json();
+  return j;
+}
+
+Json token_chunk(const ResponseContext& c, int index, const std::string& text,
+                 const std::vector<GeneratedToken>& tokens, int prev_token, size_t text_offset) {
+  Json j = base(c, true);
+  Json ch = {{"index", index}};
+  if (chat(c)) {
+    ch["delta"] = {{"content", text}};
+  } else {
+    ch["text"] = text;
+  }
+  ch["logprobs"] = c.req->logprobs ? logprobs_json(c, tokens, prev_token, text_offset) : Json();
+  ch["finish_reason"] = Json();
+  Json radial = Json::object();
+  add_radial_tokens(c, tokens, &radial);
+  ch["radial"] = radial;
+  j["choices"] = Json::array({ch});
+  if (c.req->include_usage) j["usage"] = Json();
+  return j;
+}
+
+Json finish_chunk(const ResponseContext& c, int index, const std::string& tail,
+                  const SequenceResult& result) {
+  Json j = base(c, true);
+  Json ch = {{"index", index}};
+  if (chat(c)) {
+    ch["delta"] = tail.empty() ? Json::object() : Json({{"content", tail}});
+  } else {
+    ch["text"] = tail;
+  }
+  ch["logprobs"] = Json();
+  ch["finish_reason"] = finish_reason(result.finish);
+  ch["radial"] = {{"mean_depth", result.usage.mean_depth},
+                  {"compute_fraction", compute_fraction(result.tokens)}};
+  j["choices"] = Json::array({ch});
+  if (c.req->include_usage) j["usage"] = Json();
+  return j;
+}
+
+Json usage_chunk(const ResponseContext& c, const std::vector<SequenceResult>& results) {
+  Json j = base(c, true);
+  j["choices"] = Json::array();
+  j["usage"] = usage_json(c, results);
+  j["radial"] = radial_summary(c, results);
+  return j;
+}
+
+}  // namespace radial::server::openai

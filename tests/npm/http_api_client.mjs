@@ -1,0 +1,185 @@
+// The official OpenAI client (npm `openai`, pinned in tests/npm) against
+// radiald's HTTP API: completions and chat, streamed and not, n, logprobs,
+// stop, seed, include_usage, errors, auth, radial's extensions, and 32
+// concurrent streams equal to their solo runs. Prints "ok <name>" per check
+// and exits 1 when any failed.
+// (Driven by tests/e2e/http_api.sh; it lives here, beside the packages it imports.)
+// usage: node http_api_client.mjs STORIES_URL CHAT_URL TOKEN CHAT_MODEL_DIR
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import OpenAI from "openai";
+import { Template } from "@huggingface/jinja";
+import { Tokenizer } from "@huggingface/tokenizers";
+
+const [storiesUrl, chatUrl, token, chatDir] = process.argv.slice(2);
+
+const stories = new OpenAI({ baseURL: storiesUrl + "/v1", apiKey: token, maxRetries: 0 });
+const chat = new OpenAI({ baseURL: chatUrl + "/v1", apiKey: token, maxRetries: 0 });
+let failed = false;
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log("ok " + name);
+  } catch (e) {
+    console.log("FAIL " + name + ": " + (e.stack || e));
+    failed = true;
+  }
+}
+
+async function streamText(client, params) {
+  const chunks = [];
+  const stream = await client.completions.create({ ...params, stream: true });
+  for await (const c of stream) chunks.push(c);
+  return chunks;
+}
+
+await check("models.list names the served model", async () => {
+  const models = await stories.models.list();
+  const ids = [];
+  for await (const m of models) ids.push(m.id);
+  assert.deepEqual(ids, ["stories260K"]);
+});
+
+const greedy = { model: "stories260K", prompt: "Once upon a time", max_tokens: 40, temperature: 0 };
+let solo;
+await check("completion: greedy text, usage, finish_reason, radial depth", async () => {
+  solo = await stories.completions.create(greedy);
+  assert.equal(solo.object, "text_completion");
+  assert.equal(solo.choices.length, 1);
+  assert.match(solo.choices[0].text, /Lily/);
+  assert.equal(solo.choices[0].finish_reason, "length");
+  assert.equal(solo.usage.prompt_tokens, 5);
+  assert.equal(solo.usage.completion_tokens, 40);
+  assert.equal(solo.choices[0].radial.depth.length, 40);
+  assert.ok(solo.radial.mean_depth > 0 && solo.radial.mean_depth <= 5);
+});
+
+await check("completion: streamed deltas joined equal the non-streamed text", async () => {
+  const chunks = await streamText(stories, greedy);
+  const text = chunks.map((c) => c.choices[0]?.text ?? "").join("");
+  assert.equal(text, solo.choices[0].text);
+  assert.equal(chunks.at(-1).choices[0].finish_reason, "length");
+  assert.ok(chunks.slice(0, -1).every((c) => c.choices[0].finish_reason === null));
+});
+
+await check("completion: include_usage sends a last chunk with usage and no choices", async () => {
+  const chunks = await streamText(stories, { ...greedy, max_tokens: 5, stream_options: { include_usage: true } });
+  const last = chunks.at(-1);
+  assert.deepEqual(last.choices, []);
+  assert.deepEqual(last.usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+});
+
+await check("completion: n choices with a seed, reproducible", async () => {
+  const p = { model: "stories260K", prompt: "The dog", max_tokens: 20, temperature: 0.9, n: 3, seed: 11 };
+  const a = await stories.completions.create(p);
+  const b = await stories.completions.create(p);
+  assert.deepEqual(a.choices.map((c) => c.index), [0, 1, 2]);
+  assert.deepEqual(a.choices.map((c) => c.text), b.choices.map((c) => c.text));
+  assert.ok(new Set(a.choices.map((c) => c.text)).size > 1, "seeded choices differ");
+  assert.equal(a.usage.completion_tokens, 60);
+});
+
+await check("completion: stop string ends with finish_reason stop, the stop never shown", async () => {
+  const r = await stories.completions.create({ ...greedy, stop: ["little"] });
+  assert.equal(r.choices[0].finish_reason, "stop");
+  assert.ok(!r.choices[0].text.includes("little"));
+  assert.ok(solo.choices[0].text.startsWith(r.choices[0].text));
+});
+
+await check("completion: logprobs from the sampled distribution", async () => {
+  const r = await stories.completions.create({ ...greedy, max_tokens: 6, logprobs: 3 });
+  const lp = r.choices[0].logprobs;
+  assert.equal(lp.tokens.length, 6);
+  assert.equal(lp.tokens.join(""), r.choices[0].text);
+  for (let i = 0; i < 6; ++i) {
+    assert.ok(lp.token_logprobs[i] <= 0);
+    const tops = Object.values(lp.top_logprobs[i]);
+    assert.equal(tops.length, 3);
+    assert.equal(Math.max(...tops), lp.token_logprobs[i], "greedy: the token is the likeliest");
+  }
+});
+
+await check("completion: routing_mode full runs every layer; radial_path lists them", async () => {
+  const r = await stories.completions.create({ ...greedy, max_tokens: 4, routing_mode: "full", radial_path: true });
+  assert.deepEqual(r.choices[0].radial.depth, [5, 5, 5, 5]);
+  assert.deepEqual(r.choices[0].radial.path[0], [0, 1, 2, 3, 4]);
+});
+
+await check("errors: 401 bad token, 404 model, 400 naming the field", async () => {
+  const bad = new OpenAI({ baseURL: storiesUrl + "/v1", apiKey: "wrong", maxRetries: 0 });
+  await assert.rejects(bad.completions.create(greedy), (e) => e.status === 401);
+  await assert.rejects(stories.completions.create({ ...greedy, model: "nope" }),
+    (e) => e.status === 404 && e.code === "model_not_found");
+  await assert.rejects(stories.completions.create({ ...greedy, presence_penalty: 1 }),
+    (e) => e.status === 400 && e.param === "presence_penalty");
+  await assert.rejects(stories.completions.create({ ...greedy, temperature: 7 }),
+    (e) => e.status === 400 && e.param === "temperature");
+  await assert.rejects(stories.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "x" }] }),
+    (e) => e.status === 400 && /chat template/.test(e.message));
+});
+
+await check("32 concurrent streams equal their solo runs", async () => {
+  const prompts = Array.from({ length: 32 }, (_, i) => "Tom had " + i + " cats");
+  const soloTexts = [];
+  for (const p of prompts.slice(0, 4))
+    soloTexts.push((await stories.completions.create({ ...greedy, prompt: p, max_tokens: 24 })).choices[0].text);
+  const all = await Promise.all(prompts.map((p) => streamText(stories, { ...greedy, prompt: p, max_tokens: 24 })));
+  for (let i = 0; i < 32; ++i) {
+    const text = all[i].map((c) => c.choices[0]?.text ?? "").join("");
+    assert.equal(all[i].at(-1).choices[0].finish_reason, "length");
+    if (i < 4) assert.equal(text, soloTexts[i], "prompt " + i);
+  }
+});
+
+// Chat, on random weights with Llama-3.1's real tokenizer and chat template.
+const cfg = JSON.parse(fs.readFileSync(chatDir + "/tokenizer_config.json", "utf8"));
+const hfTok = new Tokenizer(JSON.parse(fs.readFileSync(chatDir + "/tokenizer.json", "utf8")), cfg);
+const template = new Template(cfg.chat_template);
+const messages = [
+  { role: "system", content: "You are terse." },
+  { role: "user", content: "Héllo, wörld! 東京 🙂" },
+  { role: "assistant", content: "Hi." },
+  { role: "user", content: "Again <|eot_id|>" },
+];
+const chatModel = chatDir.split("/").filter(Boolean).at(-1);
+await check("chat: usage.prompt_tokens equals Hugging Face's template + tokenizer", async () => {
+  const rendered = template.render({ messages, add_generation_prompt: true, bos_token: cfg.bos_token, eos_token: cfg.eos_token });
+  const want = hfTok.encode(rendered, { add_special_tokens: false }).ids.length;
+  const r = await chat.chat.completions.create({ model: chatModel, messages, max_tokens: 3, temperature: 0 });
+  assert.equal(r.object, "chat.completion");
+  assert.equal(r.usage.prompt_tokens, want);
+  assert.equal(r.choices[0].message.role, "assistant");
+  assert.equal(r.usage.completion_tokens, 3);
+});
+
+await check("chat: streamed deltas equal the message; role first; include_usage", async () => {
+  const p = { model: chatModel, messages, max_completion_tokens: 8, temperature: 0 };
+  const whole = await chat.chat.completions.create(p);
+  const stream = await chat.chat.completions.create({ ...p, stream: true, stream_options: { include_usage: true } });
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  assert.equal(chunks[0].choices[0].delta.role, "assistant");
+  const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+  assert.equal(text, whole.choices[0].message.content);
+  assert.equal(chunks.at(-1).usage.completion_tokens, 8);
+});
+
+await check("chat: logprobs with top_logprobs, token bytes", async () => {
+  const r = await chat.chat.completions.create({ model: chatModel, messages, max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2 });
+  const content = r.choices[0].logprobs.content;
+  assert.equal(content.length, 4);
+  for (const t of content) {
+    assert.equal(t.top_logprobs.length, 2);
+    assert.ok(Array.isArray(t.bytes));
+    assert.equal(t.top_logprobs[0].logprob, t.logprob);
+  }
+});
+
+await check("chat: unsupported fields are 400s naming them", async () => {
+  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, tools: [{ type: "function", function: { name: "f", parameters: {} } }] }),
+    (e) => e.status === 400 && e.param === "tools");
+  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, response_format: { type: "json_object" } }),
+    (e) => e.status === 400 && e.param === "response_format");
+});
+
+process.exit(failed ? 1 : 0);
