@@ -5,7 +5,7 @@
 #
 #   docker build -t radiald:cpu .                                   # CPU only
 #   docker build -t radiald:cuda --build-arg CUDA=ON .              # CUDA backend
-#   docker run --rm -p 50051:50051 -p 9090:9090 \
+#   docker run --rm -p 50051:50051 -p 8080:8080 -p 9090:9090 \
 #     -v $PWD/deploy/config/radiald.json:/etc/radiald/radiald.json:ro radiald:cpu
 #
 # Build args:
@@ -78,8 +78,9 @@ COPY models/stories260K/ /opt/radial/models/stories260K/
 COPY deploy/config/radiald.json /etc/radiald/radiald.json
 WORKDIR /opt/radial
 USER 10001:10001
-# gRPC (radial.v1.Radial, grpc.health.v1.Health, reflection) and Prometheus /metrics.
-EXPOSE 50051 9090
+# gRPC (radial.v1.Radial, grpc.health.v1.Health, reflection), the OpenAI
+# HTTP API (http_listen) and Prometheus /metrics.
+EXPOSE 50051 8080 9090
 # GPUs for the NVIDIA container runtime (ignored without one).
 ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \

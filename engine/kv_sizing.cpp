@@ -5,6 +5,10 @@
 #include <limits>
 #include <sstream>
 
+#include <unistd.h>
+
+#include <new>
+
 #include "engine/error.h"
 
 namespace radial {
@@ -56,6 +60,40 @@ int kv_blocks_for_budget(int64_t total_bytes, int64_t free_bytes, double fractio
               std::to_string(static_cast<int64_t>(budget) >> 20) +
               " MiB after the weights and the workspace; raise --gpu-memory-fraction");
   return static_cast<int>(std::min<double>(blocks, std::numeric_limits<int>::max()));
+}
+
+int64_t host_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : 0;
+}
+
+void allocate_host_kv_pool(int64_t kv_blocks, int64_t block_bytes, int64_t host_bytes,
+                           const std::function<void()>& allocate) {
+  if (host_bytes <= 0) host_bytes = host_memory_bytes();
+  const double pool = static_cast<double>(kv_blocks) * static_cast<double>(block_bytes);
+  auto gib = [](double b) {
+    std::ostringstream o;
+    o.precision(3);
+    o << b / (1024.0 * 1024.0 * 1024.0) << " GiB";
+    return o.str();
+  };
+  const std::string what =
+      "the KV pool of " + std::to_string(kv_blocks) + " blocks (" + gib(pool) + ")";
+  const std::string fix =
+      "; set kv_blocks lower (radiald: \"kv_blocks\" in the config or --kv-blocks; the "
+      "radial tools: --kv-blocks), or serve a shorter context (the automatic size holds at "
+      "least one sequence of max_position_embeddings at every layer)";
+  if (host_bytes > 0 && pool > static_cast<double>(host_bytes))
+    throw Error(ErrorCode::kResourceExhausted, what + " is larger than this machine's memory (" +
+                                                   gib(static_cast<double>(host_bytes)) + ")" +
+                                                   fix);
+  try {
+    allocate();
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::kResourceExhausted, what + " could not be allocated" + fix);
+  } catch (const std::length_error&) {
+    throw Error(ErrorCode::kResourceExhausted, what + " could not be allocated" + fix);
+  }
 }
 
 }  // namespace radial

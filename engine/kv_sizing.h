@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "engine/backend.h"
@@ -38,5 +39,15 @@ inline constexpr int kFallbackKvBlocks = 4096;
 // Error(kResourceExhausted) when not even one block fits.
 int kv_blocks_for_budget(int64_t total_bytes, int64_t free_bytes, double fraction,
                          int64_t block_bytes);
+
+// Throws Error(kResourceExhausted) with what to change when a host KV pool
+// of `kv_blocks` blocks of `block_bytes` each cannot be allocated: larger
+// than `host_bytes` (the machine's physical memory; 0 reads it), or when
+// `allocate` throws std::bad_alloc. Otherwise runs `allocate`.
+void allocate_host_kv_pool(int64_t kv_blocks, int64_t block_bytes, int64_t host_bytes,
+                           const std::function<void()>& allocate);
+
+// The machine's physical memory in bytes (sysconf), 0 when unknown.
+int64_t host_memory_bytes();
 
 }  // namespace radial

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
 #include "engine/model_loader.h"
 #include "engine/safetensors.h"
 
@@ -28,7 +29,8 @@ namespace {
 class Llama2cFile {
  public:
   explicit Llama2cFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    require_regular_file(path, "checkpoint");  // before open(): a FIFO would block it
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     require(fd_ >= 0, ErrorCode::kNotFound, path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
     require(::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode), ErrorCode::kNotFound,

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_input.h"
 
 namespace radial {
 namespace {
@@ -18,7 +19,7 @@ using json = nlohmann::json;
 
 [[noreturn]] void bad_type(const std::string& key, const char* want, const json& v) {
   throw Error(ErrorCode::kInvalidArgument,
-              "config: " + key + " must be " + want + ", got " + v.dump());
+              "config: " + key + " must be " + want + ", got " + json_brief(v));
 }
 
 int as_int(const json& v, const std::string& key) {
@@ -133,6 +134,10 @@ ModelConfig parse_hf_config(const json& j) {
   ModelConfig c;
   std::optional<std::string> type = f.get_string("model_type");
   require(type.has_value(), ErrorCode::kInvalidArgument, "config: missing model_type");
+  if (*type == "qwen3" || *type == "qwen3_moe")
+    unsupported("model_type \"" + *type +
+                "\": its per-head RMSNorm of queries and keys (q_norm, k_norm) is not "
+                "implemented (supported: llama, mistral, qwen2)");
   if (*type != "llama" && *type != "mistral" && *type != "qwen2")
     unsupported("model_type \"" + *type + "\" (supported: llama, mistral, qwen2)");
   c.model_type = *type;
@@ -206,7 +211,7 @@ ModelConfig parse_hf_config(const json& j) {
         if (t == "sliding_attention")
           any_sliding_layer = true;
         else if (t != "full_attention")
-          unsupported("layer_types entry " + t.dump());
+          unsupported("layer_types entry " + json_brief(t));
       }
     }
     sliding = sliding && any_sliding_layer;
@@ -232,10 +237,7 @@ ModelConfig parse_hf_config(const json& j) {
 }
 
 ModelConfig load_hf_config(const std::string& path) {
-  std::ifstream in(path);
-  require(in.good(), ErrorCode::kNotFound, path + ": not found");
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  require(!j.is_discarded(), ErrorCode::kCorrupt, path + ": not valid JSON");
+  const json j = read_json_file(path, 16 << 20);
   try {
     return parse_hf_config(j);
   } catch (const Error& e) {

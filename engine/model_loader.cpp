@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_input.h"
 #include "engine/safetensors.h"
 
 namespace radial {
@@ -50,10 +51,8 @@ class HfTensors {
 
  private:
   void load_index(const fs::path& dir, const std::string& path) {
-    std::ifstream in(path);
-    require(in.good(), ErrorCode::kNotFound, path + ": cannot open");
-    json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    require(!j.is_discarded() && j.is_object(), ErrorCode::kCorrupt, path + ": not a JSON object");
+    const json j = read_json_file(path, 64 << 20);
+    require(j.is_object(), ErrorCode::kCorrupt, path + ": not a JSON object");
     auto wm = j.find("weight_map");
     require(wm != j.end() && wm->is_object(), ErrorCode::kCorrupt,
             path + ": weight_map missing or not an object");

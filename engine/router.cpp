@@ -1,5 +1,6 @@
 #include "engine/router.h"
 
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_input.h"
 #include "engine/safetensors.h"
 
 namespace radial {
@@ -17,9 +19,12 @@ using nlohmann::json;
 
 const char* route_mode_name(RouteMode m) {
   switch (m) {
-    case RouteMode::kFull: return "full";
-    case RouteMode::kForward: return "forward";
-    case RouteMode::kRadial: return "radial";
+    case RouteMode::kFull:
+      return "full";
+    case RouteMode::kForward:
+      return "forward";
+    case RouteMode::kRadial:
+      return "radial";
   }
   return "?";
 }
@@ -50,7 +55,9 @@ bool RouterConfig::is_pinned(int layer) const {
 }
 
 void RouterConfig::validate(const ModelConfig& model) const {
-  auto bad = [](const std::string& m) { throw Error(ErrorCode::kInvalidArgument, "radial.json: " + m); };
+  auto bad = [](const std::string& m) {
+    throw Error(ErrorCode::kInvalidArgument, "radial.json: " + m);
+  };
   if (num_layers != model.num_layers)
     bad("num_layers " + std::to_string(num_layers) + " does not match the model's " +
         std::to_string(model.num_layers));
@@ -69,7 +76,8 @@ void RouterConfig::validate(const ModelConfig& model) const {
   std::set<int> seen;
   for (int p : pinned_layers) {
     if (p < 0 || p >= num_layers)
-      bad("pinned layer " + std::to_string(p) + " is outside [0, " + std::to_string(num_layers) + ")");
+      bad("pinned layer " + std::to_string(p) + " is outside [0, " + std::to_string(num_layers) +
+          ")");
     if (!seen.insert(p).second) bad("pinned layer " + std::to_string(p) + " is listed twice");
   }
   if (mode == RouteMode::kRadial && kv_policy != KvPolicy::kSparse)
@@ -78,16 +86,38 @@ void RouterConfig::validate(const ModelConfig& model) const {
 
 namespace {
 
+// An integer that fits in 32 bits; anything else (2^32 + 5 would wrap to 5
+// through get<int>) is an error naming `what`.
+int checked_int(const json& v, const std::string& what) {
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= INT_MAX
+                    : v.is_number_integer()
+                        ? v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX
+                        : false;
+  if (!fits)
+    throw Error(ErrorCode::kInvalidArgument,
+                "radial.json: " + what + " must be a 32-bit integer, got " + json_brief(v));
+  return v.get<int>();
+}
+
 template <typename T>
 T get_field(const json& j, const char* key) {
-  if (!j.contains(key)) throw Error(ErrorCode::kInvalidArgument, std::string("radial.json: missing \"") + key + "\"");
+  if (!j.contains(key))
+    throw Error(ErrorCode::kInvalidArgument, std::string("radial.json: missing \"") + key + "\"");
   const json& v = j.at(key);
-  bool ok = false;
-  if constexpr (std::is_same_v<T, std::string>) ok = v.is_string();
-  else if constexpr (std::is_same_v<T, int>) ok = v.is_number_integer();
-  else if constexpr (std::is_same_v<T, float>) ok = v.is_number();
-  if (!ok) throw Error(ErrorCode::kInvalidArgument, std::string("radial.json: \"") + key + "\" has the wrong type");
-  return v.get<T>();
+  if constexpr (std::is_same_v<T, int>) {
+    return checked_int(v, std::string("\"") + key + "\"");
+  } else {
+    bool ok = false;
+    if constexpr (std::is_same_v<T, std::string>)
+      ok = v.is_string();
+    else if constexpr (std::is_same_v<T, float>)
+      ok = v.is_number() && std::isfinite(v.get<double>()) && std::fabs(v.get<double>()) <= 3.0e38;
+    if (!ok)
+      throw Error(ErrorCode::kInvalidArgument, std::string("radial.json: \"") + key +
+                                                   "\" has the wrong type or range, got " +
+                                                   json_brief(v));
+    return v.get<T>();
+  }
 }
 
 }  // namespace
@@ -96,9 +126,10 @@ RouterConfig parse_router_config(const json& j, const ModelConfig& model) {
   require(j.is_object(), ErrorCode::kInvalidArgument, "radial.json: not a JSON object");
   static const std::set<std::string> kKeys = {
       "format", "num_layers", "hidden_size", "router_hidden", "activation", "norm_eps",
-      "mode", "threshold", "max_steps", "pinned_layers", "kv_policy"};
+      "mode",   "threshold",  "max_steps",   "pinned_layers", "kv_policy"};
   for (const auto& [k, v] : j.items())
-    require(kKeys.count(k) > 0, ErrorCode::kInvalidArgument, "radial.json: unknown key \"" + k + "\"");
+    require(kKeys.count(k) > 0, ErrorCode::kInvalidArgument,
+            "radial.json: unknown key \"" + k + "\"");
   std::string format = get_field<std::string>(j, "format");
   require(format == "radial-router/1", ErrorCode::kUnsupported,
           "radial.json: unsupported format \"" + format + "\" (expected radial-router/1)");
@@ -107,22 +138,30 @@ RouterConfig parse_router_config(const json& j, const ModelConfig& model) {
   c.hidden_size = get_field<int>(j, "hidden_size");
   c.router_hidden = get_field<int>(j, "router_hidden");
   std::string act = get_field<std::string>(j, "activation");
-  if (act == "silu") c.activation = Activation::kSilu;
-  else if (act == "gelu") c.activation = Activation::kGelu;
-  else if (act == "relu") c.activation = Activation::kRelu;
-  else throw Error(ErrorCode::kInvalidArgument, "radial.json: activation must be silu, gelu or relu, got \"" + act + "\"");
+  if (act == "silu")
+    c.activation = Activation::kSilu;
+  else if (act == "gelu")
+    c.activation = Activation::kGelu;
+  else if (act == "relu")
+    c.activation = Activation::kRelu;
+  else
+    throw Error(ErrorCode::kInvalidArgument,
+                "radial.json: activation must be silu, gelu or relu, got \"" + act + "\"");
   c.norm_eps = get_field<float>(j, "norm_eps");
   std::string mode = get_field<std::string>(j, "mode");
-  if (mode == "forward") c.mode = RouteMode::kForward;
-  else if (mode == "radial") c.mode = RouteMode::kRadial;
-  else throw Error(ErrorCode::kInvalidArgument, "radial.json: mode must be forward or radial, got \"" + mode + "\"");
+  if (mode == "forward")
+    c.mode = RouteMode::kForward;
+  else if (mode == "radial")
+    c.mode = RouteMode::kRadial;
+  else
+    throw Error(ErrorCode::kInvalidArgument,
+                "radial.json: mode must be forward or radial, got \"" + mode + "\"");
   c.threshold = get_field<float>(j, "threshold");
   c.max_steps = get_field<int>(j, "max_steps");
   require(j.contains("pinned_layers") && j["pinned_layers"].is_array(), ErrorCode::kInvalidArgument,
           "radial.json: \"pinned_layers\" must be an array of layer ids");
   for (const json& p : j["pinned_layers"]) {
-    require(p.is_number_integer(), ErrorCode::kInvalidArgument, "radial.json: pinned_layers must hold integers");
-    c.pinned_layers.push_back(p.get<int>());
+    c.pinned_layers.push_back(checked_int(p, "pinned_layers entry"));
   }
   std::string kv = get_field<std::string>(j, "kv_policy");
   try {
@@ -135,12 +174,19 @@ RouterConfig parse_router_config(const json& j, const ModelConfig& model) {
 }
 
 json to_json(const RouterConfig& c) {
-  const char* act = c.activation == Activation::kSilu ? "silu" : c.activation == Activation::kGelu ? "gelu" : "relu";
-  return json{{"format", "radial-router/1"}, {"num_layers", c.num_layers},
-              {"hidden_size", c.hidden_size}, {"router_hidden", c.router_hidden},
-              {"activation", act}, {"norm_eps", c.norm_eps},
-              {"mode", route_mode_name(c.mode)}, {"threshold", c.threshold},
-              {"max_steps", c.max_steps}, {"pinned_layers", c.pinned_layers},
+  const char* act = c.activation == Activation::kSilu   ? "silu"
+                    : c.activation == Activation::kGelu ? "gelu"
+                                                        : "relu";
+  return json{{"format", "radial-router/1"},
+              {"num_layers", c.num_layers},
+              {"hidden_size", c.hidden_size},
+              {"router_hidden", c.router_hidden},
+              {"activation", act},
+              {"norm_eps", c.norm_eps},
+              {"mode", route_mode_name(c.mode)},
+              {"threshold", c.threshold},
+              {"max_steps", c.max_steps},
+              {"pinned_layers", c.pinned_layers},
               {"kv_policy", kv_policy_name(c.kv_policy)}};
 }
 
@@ -162,18 +208,12 @@ bool has_router(const std::string& dir) { return fs::exists(fs::path(dir) / "rad
 
 RouterWeights load_router(const std::string& dir, const ModelConfig& model, DType dtype) {
   fs::path cfg_path = fs::path(dir) / "radial.json";
-  std::ifstream in(cfg_path);
-  require(in.good(), ErrorCode::kNotFound, "router config not found: " + cfg_path.string());
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::kCorrupt, cfg_path.string() + ": not valid JSON: " + e.what());
-  }
+  const json j = read_json_file(cfg_path.string(), 1 << 20);
   RouterWeights r;
   r.config = parse_router_config(j, model);
   fs::path st_path = fs::path(dir) / "router.safetensors";
-  require(fs::exists(st_path), ErrorCode::kNotFound, "router weights not found: " + st_path.string());
+  require(fs::exists(st_path), ErrorCode::kNotFound,
+          "router weights not found: " + st_path.string());
   SafetensorsFile f = SafetensorsFile::open(st_path.string());
   auto read = [&](const char* name) {
     require(f.contains(name), ErrorCode::kNotFound, st_path.string() + ": missing tensor " + name);
@@ -197,12 +237,11 @@ void save_router(const RouterWeights& r, const std::string& dir) {
   }
   Tensor norm = r.norm.to(DType::kF32), w1 = r.fc1_w.to(DType::kF32), b1 = r.fc1_b.to(DType::kF32),
          w2 = r.fc2_w.to(DType::kF32), b2 = r.fc2_b.to(DType::kF32);
-  write_safetensors((fs::path(dir) / "router.safetensors").string(),
-                    {{"router.norm.weight", &norm},
-                     {"router.fc1.weight", &w1},
-                     {"router.fc1.bias", &b1},
-                     {"router.fc2.weight", &w2},
-                     {"router.fc2.bias", &b2}});
+  write_safetensors((fs::path(dir) / "router.safetensors").string(), {{"router.norm.weight", &norm},
+                                                                      {"router.fc1.weight", &w1},
+                                                                      {"router.fc1.bias", &b1},
+                                                                      {"router.fc2.weight", &w2},
+                                                                      {"router.fc2.bias", &b2}});
 }
 
 float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }

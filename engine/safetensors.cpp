@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
+#include "engine/json_input.h"
 
 namespace radial {
 namespace {
@@ -44,8 +46,8 @@ std::optional<DType> engine_dtype(const std::string& name) {
 template <typename Fail>
 uint64_t json_uint(const nlohmann::json& v, const Fail& fail, const std::string& what) {
   if (v.is_number_unsigned()) return v.get<uint64_t>();
-  if (v.is_number_integer()) fail(what + " is negative (" + v.dump() + ")");
-  fail(what + " is not an integer (" + v.dump() + ")");
+  if (v.is_number_integer()) fail(what + " is negative (" + json_brief(v) + ")");
+  fail(what + " is not an integer (" + json_brief(v) + ")");
   return 0;
 }
 
@@ -92,7 +94,9 @@ void SafetensorsFile::read_bytes(uint64_t offset, void* dst, size_t n) const {
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
-  f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // The type first: open() of a FIFO blocks until a writer comes.
+  require_regular_file(path, "safetensors file");
+  f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   require(f.fd_ >= 0, ErrorCode::kNotFound, path + ": cannot open: " + std::strerror(errno));
   auto fail = [&](const std::string& what) {
     throw Error(ErrorCode::kCorrupt, path + ": " + what);
@@ -119,8 +123,12 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 
   std::string header(header_len, '\0');
   f.read_bytes(8, header.data(), header_len);
-  nlohmann::json j = nlohmann::json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) fail("header is not valid JSON");
+  nlohmann::json j;
+  try {
+    j = parse_json(header, "header");
+  } catch (const Error& e) {
+    fail(e.what());
+  }
   if (!j.is_object()) fail("header is not a JSON object");
 
   for (auto& [name, v] : j.items()) {

@@ -184,7 +184,7 @@ errors = []
 if "radial health" not in test: errors.append("no HEALTHCHECK running `radial health`")
 if cfg.get("User", "") in ("", "0", "root", "0:0"): errors.append("runs as root")
 if cfg.get("Entrypoint") != ["radiald"]: errors.append("entrypoint is not radiald")
-if sorted(cfg.get("ExposedPorts", {})) != ["50051/tcp", "9090/tcp"]: errors.append("EXPOSE is not 50051 and 9090")
+if sorted(cfg.get("ExposedPorts", {})) != ["50051/tcp", "8080/tcp", "9090/tcp"]: errors.append("EXPOSE is not 50051, 8080 and 9090")
 for e in errors: print("FAIL:", e)
 sys.exit(1 if errors else 0)
 EOF
@@ -193,10 +193,12 @@ EOF
 begin "start radiald, health check"
 PORT=$(free_port)
 METRICS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
 cat >"$WORK/radiald.json" <<EOF
 {
   "model": "/opt/radial/models/stories260K",
   "listen": "0.0.0.0:$PORT",
+  "http_listen": "127.0.0.1:$HTTP_PORT",
   "metrics_listen": "127.0.0.1:$METRICS_PORT",
   "threads": 2,
   "drain_timeout_s": 10,
@@ -241,13 +243,24 @@ ok = (len(toks) == 24 and len(depth) == 24 and len(r["path"]) == 24
 sys.exit(0 if ok else 1)
 EOF
 
+http_rc=0
+curl -sf --max-time 20 "http://127.0.0.1:$HTTP_PORT/v1/completions" -H 'Content-Type: application/json' \
+  -d '{"model": "stories260K", "prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "ignore_eos": true}' \
+  >"$WORK/completion.json" || http_rc=$?
+check "POST /v1/completions (the OpenAI HTTP API) answers" [ $http_rc -eq 0 ]
+check "the completion has 8 tokens of text" /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  completion:", repr(r["choices"][0]["text"]), r["usage"])
+sys.exit(0 if r["usage"]["completion_tokens"] == 8 and r["choices"][0]["text"] else 1)' "$WORK/completion.json"
+
 curl_rc=0
 curl -sf --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt" || curl_rc=$?
 check "GET /metrics" [ $curl_rc -eq 0 ]
-check "/metrics counts the 24 generated tokens" \
-  grep -qE '^radial_generation_tokens_total\{model="stories260K"\} 24$' "$WORK/metrics.txt"
+check "/metrics counts the 24 + 8 generated tokens" \
+  grep -qE '^radial_generation_tokens_total\{model="stories260K"\} 32$' "$WORK/metrics.txt"
 check "/metrics has the depth histogram" \
-  grep -qE '^radial_token_depth_count\{model="stories260K"\} 24$' "$WORK/metrics.txt"
+  grep -qE '^radial_token_depth_count\{model="stories260K"\} 32$' "$WORK/metrics.txt"
 check "/metrics has per-layer utilisation" grep -q '^radial_layer_tokens_executed_total{' "$WORK/metrics.txt"
 end "streamed generation + /metrics"
 

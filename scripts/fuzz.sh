@@ -38,7 +38,11 @@ for t in "${TARGETS[@]}"; do
   work="$BUILD/fuzz-corpus/$t"
   mkdir -p "$work"
   dict=()
-  case $t in fuzz_hf_config|fuzz_router_config|fuzz_safetensors|fuzz_hf_tokenizer) dict=(-dict="$ROOT/tests/fuzz/json.dict") ;; esac
+  # The JSON targets: the dictionary, and inputs up to 64 KiB (libFuzzer's
+  # default max_len follows the seeds, about 4 KiB; the deep-nesting seeds
+  # are 6-12 KiB and the parser's depth limit is what they test).
+  case $t in fuzz_hf_config|fuzz_router_config|fuzz_safetensors|fuzz_hf_tokenizer)
+    dict=(-dict="$ROOT/tests/fuzz/json.dict" -max_len=65536) ;; esac
   echo "=== $t: ${SECONDS_PER_TARGET} s ==="
   # ASan: no leak report for the deliberately leaked service of fuzz_request
   # (reachable); abort on the first error so libFuzzer saves the input.

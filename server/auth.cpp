@@ -7,15 +7,19 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "engine/error.h"
+#include "engine/input_file.h"
+
 namespace radial::server {
 
 std::string load_token_file(const std::string& path, std::string* warning) {
   if (warning != nullptr) warning->clear();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("auth_token_file: cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string token = ss.str();
+  std::string token;
+  try {
+    token = radial::read_input_file(path, 64 << 10);  // never blocks on a FIFO
+  } catch (const radial::Error& e) {
+    throw std::runtime_error(std::string("auth_token_file: ") + e.what());
+  }
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   if (token.empty()) throw std::runtime_error("auth_token_file: " + path + " holds no token");
   for (unsigned char c : token)

@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
+#include "engine/json_input.h"
 #include "engine/kv_sizing.h"
 #include "engine/model_config.h"
 #include "kernels/backend_factory.h"
@@ -238,11 +240,11 @@ Value parse_flag_value(const Option& o, const std::string& name, const std::stri
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError("--config: cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  try {
+    return radial::read_input_file(path, 16 << 20);  // never blocks on a FIFO
+  } catch (const radial::Error& e) {
+    throw ConfigError(std::string("--config: ") + e.what());
+  }
 }
 
 }  // namespace
@@ -250,9 +252,9 @@ std::string read_file(const std::string& path) {
 void apply_config_json(const std::string& text, const std::string& origin, DaemonConfig& cfg) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(origin + ": not valid JSON: " + e.what());
+    j = radial::parse_json(text, origin);
+  } catch (const radial::Error& e) {
+    throw ConfigError(e.what());
   }
   if (!j.is_object()) throw ConfigError(origin + ": the top level must be an object");
   for (auto it = j.begin(); it != j.end(); ++it) {

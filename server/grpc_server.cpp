@@ -1,4 +1,6 @@
 #include "server/grpc_server.h"
+// Before any gRPC header that could instantiate the request types traits.
+#include "server/wire_request_traits.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -18,6 +20,7 @@
 #include "radial/v1/radial.grpc.pb.h"
 #include "server/auth.h"
 #include "server/convert.h"
+#include "server/log_limiter.h"
 #include "server/metrics.h"
 #include "server/transport.h"
 #include "server/watchdog.h"
@@ -410,6 +413,20 @@ class RadialService final : public pb::Radial::Service {
   std::set<uint64_t> active_;  // engine ids of generations in flight
 };
 
+// Requests refused while deserializing (before any handler runs: a string
+// field that is not UTF-8): counted like other errors, logged at most once
+// a second.
+static std::atomic<Metrics*> g_wire_metrics{nullptr};
+
+static void on_wire_rejection(const grpc::Status& st) {
+  if (Metrics* m = g_wire_metrics.load()) m->count_error(code_name(st.error_code()));
+  static LogLimiter limiter;
+  if (int64_t suppressed = 0; limiter.allow(&suppressed))
+    spdlog::info("rejected on the wire: {}: {}{}", code_name(st.error_code()), st.error_message(),
+                 suppressed > 0 ? fmt::format(" ({} more since the last such line)", suppressed)
+                                : std::string());
+}
+
 struct GrpcServer::Impl {
   Impl(Metrics* m, const GrpcServerOptions& o) : service(m, o.auth_token, o.max_deadline_s) {}
   RadialService service;
@@ -434,6 +451,8 @@ struct GrpcServer::Impl {
 GrpcServer::GrpcServer(const GrpcServerOptions& opts, Metrics* metrics)
     : impl_(std::make_unique<Impl>(metrics, opts)) {
   grpc::EnableDefaultHealthCheckService(true);  // every server built from now on
+  g_wire_metrics.store(metrics);
+  set_wire_rejection_hook(&on_wire_rejection);
   grpc::ServerBuilder builder;
   configure_main_builder(builder, opts.max_message_bytes, opts.max_streams_per_connection,
                          opts.max_connection_age_s,

@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/error.h"
+#include "engine/input_file.h"
 #include "kernels/backend_factory.h"
 #include "scheduler/engine_service.h"
 #include "server/auth.h"
@@ -116,13 +117,14 @@ class SignalWatcher {
 
 // The contents of the file named by config key `key`; throws ConfigError.
 std::string read_config_file(const char* key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw radial::server::ConfigError(std::string(key) + ": cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().empty())
-    throw radial::server::ConfigError(std::string(key) + ": " + path + " is empty");
-  return ss.str();
+  std::string text;
+  try {
+    text = radial::read_input_file(path, 1 << 20);  // never blocks on a FIFO
+  } catch (const radial::Error& e) {
+    throw radial::server::ConfigError(std::string(key) + ": " + e.what());
+  }
+  if (text.empty()) throw radial::server::ConfigError(std::string(key) + ": " + path + " is empty");
+  return text;
 }
 
 // The gRPC server's options: files read, the token loaded. Throws ConfigError.

@@ -12,6 +12,7 @@
 #include "engine/cpu/ops.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/error.h"
+#include "engine/kv_sizing.h"
 
 namespace radial {
 namespace {
@@ -36,8 +37,11 @@ class CpuBackend final : public Backend {
     require(opts.max_slots > 0, ErrorCode::kInvalidArgument, "max_slots must be positive");
     hidden_.assign(static_cast<size_t>(opts.max_slots) * c_.hidden_size, 0.f);
     const size_t kv_floats = static_cast<size_t>(opts.kv_blocks) * opts.kv_block_size * c_.kv_dim();
-    k_pool_.assign(kv_floats, 0.f);
-    v_pool_.assign(kv_floats, 0.f);
+    allocate_host_kv_pool(opts.kv_blocks, kv_block_bytes(c_, DType::kF32, opts.kv_block_size), 0,
+                          [&] {
+                            k_pool_.assign(kv_floats, 0.f);
+                            v_pool_.assign(kv_floats, 0.f);
+                          });
   }
 
   std::string name() const override { return "cpu"; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/json_input.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/utf8.h"
 
@@ -148,7 +149,7 @@ void Decoder::add(const json& j, const std::string& where, const std::string& fi
       const json& s = j["prepend_scheme"];
       if (s != "always" && s != "first" && s != "never")
         throw Error(ErrorCode::kUnsupported,
-                    at + ".prepend_scheme " + s.dump() + " is not supported");
+                    at + ".prepend_scheme " + json_brief(s) + " is not supported");
       prepend = s != "never";
     }
     steps_.push_back(std::make_unique<MetaspaceDecoder>(replacement, prepend));

@@ -6,7 +6,7 @@
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
 #include "engine/tokenizer/decoder.h"
-#include "engine/tokenizer/json_file.h"
+#include "engine/json_input.h"
 #include "engine/tokenizer/normalizer.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer_config.h"

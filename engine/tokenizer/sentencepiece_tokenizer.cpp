@@ -3,6 +3,7 @@
 #include "engine/tokenizer/sentencepiece_tokenizer.h"
 
 #include <sentencepiece_processor.h>
+#include "engine/input_file.h"
 
 #include <filesystem>
 #include <fstream>
@@ -90,16 +91,8 @@ class SentencePieceTokenizer final : public Tokenizer {
 };
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path) {
-  std::error_code ec;
-  require(std::filesystem::is_regular_file(model_path, ec), ErrorCode::kNotFound,
-          "tokenizer model not found: " + model_path);
-  std::ifstream in(model_path, std::ios::binary);
-  require(in.good(), ErrorCode::kNotFound, "cannot open tokenizer model: " + model_path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  require(!in.bad(), ErrorCode::kNotFound, "cannot read tokenizer model: " + model_path);
-
-  const std::string serialized = bytes.str();
+  require_regular_file(model_path, "tokenizer model");
+  const std::string serialized = read_input_file(model_path, 1ull << 30);
   const auto status = sp_.LoadFromSerializedProto(serialized);
   require(status.ok(), ErrorCode::kCorrupt,
           model_path + ": not a SentencePiece model (" + status.ToString() + ")");

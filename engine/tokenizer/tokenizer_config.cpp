@@ -1,7 +1,7 @@
 #include "engine/tokenizer/tokenizer_config.h"
 
 #include "engine/error.h"
-#include "engine/tokenizer/json_file.h"
+#include "engine/json_input.h"
 
 namespace radial {
 

@@ -212,6 +212,7 @@ def cmd_files(src):
     # --- the daemon configs ---
     cfg = json.loads((deploy / "config/radiald.json").read_text())
     grpc_port, metrics_port = port_of(cfg["listen"]), port_of(cfg["metrics_listen"])
+    http_port = port_of(cfg["http_listen"]) if "http_listen" in cfg else None
     check(cfg["listen"].startswith("0.0.0.0:") and cfg["metrics_listen"].startswith("0.0.0.0:"),
           "deploy/config/radiald.json listens on all interfaces (a container's loopback is its own)")
     drain = cfg.get("drain_timeout_s", 30)
@@ -238,7 +239,8 @@ def cmd_files(src):
         check(re.search(rf"^ARG {arg}\b", dockerfile, re.M), f"the Dockerfile takes build arg {arg}")
     runtime = stages.get("runtime", [])
     expose = {int(p.split("/")[0]) for l in runtime if l.upper().startswith("EXPOSE") for p in l.split()[1:]}
-    check(expose == {grpc_port, metrics_port}, f"EXPOSE {sorted(expose)} = the config's ports")
+    check(expose == {p for p in (grpc_port, metrics_port, http_port) if p},
+          f"EXPOSE {sorted(expose)} = the config's ports")
     check(any(l.upper().startswith("HEALTHCHECK") and "radial health" in l for l in runtime),
           "HEALTHCHECK runs `radial health`")
     user = [l.split()[1] for l in runtime if l.upper().startswith("USER")]

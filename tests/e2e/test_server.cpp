@@ -21,6 +21,8 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <grpcpp/impl/client_unary_call.h>
+#include <grpcpp/impl/rpc_method.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/model_bundle.h"
@@ -370,6 +372,49 @@ TEST_CASE("invalid requests get INVALID_ARGUMENT and the server keeps serving", 
   CHECK(no_router.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(no_router.status.error_message().find("router") != std::string::npos);
   CHECK(generate_unary(*c.stub, ids_request({1, 403}, 4)).status.ok());
+}
+
+// Sends `bytes` as the request of unary `method` (no client-side checks:
+// what a hostile or buggy client can put on the wire).
+grpc::Status raw_unary(grpc::Channel& ch, const std::string& method, const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer req(&slice, 1), resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      &ch, grpc::internal::RpcMethod(method.c_str(), grpc::internal::RpcMethod::NORMAL_RPC), &ctx,
+      req, &resp);
+}
+
+TEST_CASE("a string field that is not UTF-8 gets INVALID_ARGUMENT naming it, counted", "[server]") {
+  Server& a = Fixture::get().a();
+  const double before = metric(a, "radial_request_errors_total", {{"code", "INVALID_ARGUMENT"}});
+  // TokenizeRequest.text (field 1) = "ab\xff".
+  grpc::Status t = raw_unary(*a.channel, "/radial.v1.Radial/Tokenize",
+                             std::string("\x0a\x03"
+                                         "ab\xff"));
+  CHECK(t.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(t.error_message(),
+             Catch::Contains("TokenizeRequest.text") && Catch::Contains("UTF-8"));
+  // GenerateRequest.text = "Once", stop_strings (field 9) = "\xc3\x28".
+  grpc::Status g = raw_unary(*a.channel, "/radial.v1.Radial/GenerateUnary",
+                             std::string("\x0a\x04Once\x4a\x02\xc3\x28"));
+  CHECK(g.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(g.error_message(), Catch::Contains("GenerateRequest.stop_strings"));
+  // Bytes that are no protocol buffer at all stay INTERNAL, now with a message.
+  grpc::Status junk =
+      raw_unary(*a.channel, "/radial.v1.Radial/Tokenize", std::string("\xff\xff\xff"));
+  CHECK(junk.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK_FALSE(junk.error_message().empty());
+  // The same bytes, valid, still work (wire-compatible).
+  CHECK(raw_unary(*a.channel, "/radial.v1.Radial/Tokenize",
+                  std::string("\x0a\x03"
+                              "abc"))
+            .ok());
+  CHECK(
+      wait_metric(a, "radial_request_errors_total", {{"code", "INVALID_ARGUMENT"}}, before + 2, 10s)
+          .value_or(-1) >= before + 2);
+  CHECK(generate_stream(*a.stub, text_request("Once upon a time", 4)).status.ok());
 }
 
 TEST_CASE("cancellation and deadlines end the sequence and free its KV blocks", "[server]") {

@@ -164,6 +164,7 @@ TEST_CASE("config: unsupported features are errors naming the field", "[config]"
     expect_error([&] { parse_hf_config(j); }, ErrorCode::kUnsupported, parts);
   };
   unsupported(with("model_type", "gpt2"), {"model_type", "gpt2"});
+  unsupported(with("model_type", "qwen3"), {"qwen3", "q_norm", "k_norm"});
   unsupported(with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}),
               {"rope_scaling", "yarn"});
   unsupported(with("rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}),

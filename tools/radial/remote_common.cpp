@@ -17,15 +17,18 @@ std::set<std::string> with_connection_options(std::set<std::string> options) {
 #include <fstream>
 #include <sstream>
 
+#include "engine/error.h"
+#include "engine/input_file.h"
+
 namespace radial::cli {
 namespace {
 
 std::string read_option_file(const std::string& option, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError{"--" + option + ": cannot read " + path};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  try {
+    return read_input_file(path, 1 << 20);  // never blocks on a FIFO
+  } catch (const Error& e) {
+    throw UsageError{"--" + option + ": " + e.what()};
+  }
 }
 
 std::string trim_right(std::string s) {
