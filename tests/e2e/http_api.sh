@@ -56,8 +56,10 @@ start() {  # start NAME MODEL [flags...]: sets PORT_<NAME>, GRPC_<NAME>, METRICS
   local pid=$!
   PIDS+=("$pid")
   eval "PORT_$name=$hp GRPC_$name=$gp METRICS_$name=$mp PID_$name=$pid"
-  for _ in $(seq 1 150); do
-    curl -s -o /dev/null "http://127.0.0.1:$hp/health" && return 0
+  # Ready when /health says 200 (503 while the model loads; slow under ASan).
+  for _ in $(seq 1 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$hp/health" && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "radiald $name did not start:"; tail -20 "$TMP/$name.log"; return 1
