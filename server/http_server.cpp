@@ -4,10 +4,12 @@
 
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
@@ -38,6 +40,19 @@ struct Shared {
   std::atomic<int> connections{0};
   std::atomic<int> busy{0};  // connections with a request in progress
   std::atomic<bool> stopping{false};
+  // Sessions with a generation in flight, kept alive until it ends even when
+  // no I/O of theirs is pending (a client gone mid-stream: the session waits
+  // for the cancelled generation's final status). Cleared at shutdown.
+  std::mutex held_mu;
+  std::unordered_set<std::shared_ptr<void>> held;
+  void hold(std::shared_ptr<void> s) {
+    std::lock_guard<std::mutex> lock(held_mu);
+    held.insert(std::move(s));
+  }
+  void release(const std::shared_ptr<void>& s) {
+    std::lock_guard<std::mutex> lock(held_mu);
+    held.erase(s);
+  }
   std::chrono::milliseconds io_timeout() const {
     return std::chrono::milliseconds(static_cast<int64_t>(opts.io_timeout_s * 1000));
   }
@@ -142,6 +157,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void on_handled(openai::OpenAiApi::Result res) {
     if (!res.generation) return write_reply(res.reply);
     gen_ = std::move(res.generation);
+    sh_.hold(this->shared_from_this());
     std::weak_ptr<Session> weak = this->shared_from_this();
     gen_->set_notify([weak] {
       if (auto self = weak.lock())
@@ -250,6 +266,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().cancel(ignored);  // the close watch
     if (failed_) close();
+    sh_.release(this->shared_from_this());  // (the caller holds one: not the last)
   }
 
   void write_reply(const openai::HttpReply& reply) {
@@ -417,6 +434,12 @@ void HttpServer::shutdown(std::chrono::milliseconds deadline) {
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->workers.join();
+  // Sessions whose generations are still running: dropped (their streams cancel).
+  std::unordered_set<std::shared_ptr<void>> held;
+  {
+    std::lock_guard<std::mutex> lock(impl_->shared.held_mu);
+    held.swap(impl_->shared.held);
+  }
 }
 
 }  // namespace radial::server

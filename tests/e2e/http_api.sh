@@ -19,8 +19,8 @@ TMP=$(mktemp -d)
 . "$SRC/tests/e2e/lib.sh"
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$TMP"
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  [ -n "${KEEP_TMP:-}" ] && cp -r "$TMP" "$KEEP_TMP"; rm -rf "$TMP"
 }
 trap cleanup EXIT
 if [ ! -x "$RADIALD" ]; then
