@@ -11,6 +11,7 @@
 // token. Without a shipped router, --dummy-config brings a random one whose
 // gates pass threshold 0.5 about half the time (layer 0 pinned): the speed of
 // a path does not depend on how the router chose it.
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -89,34 +90,73 @@ Figures run(const ModelBundle& b, int prompt_len, int gen, int conc, const std::
   return f;
 }
 
+const char kUsage[] =
+    "usage: bench_generate [--model DIR | --dummy-config CONFIG.json] [--router DIR]\n"
+    "                      [--prompt-len N] [--gen N] [--concurrency N,N,...]\n"
+    "                      [--thresholds full,0.5,...] [--threads N]\n"
+    "Prints prefill and decode tokens/s of the CPU backend per mode and concurrency.\n";
+
+struct UsageError {
+  std::string message;
+};
+
+// A whole decimal integer in [lo, hi], else a usage error naming the flag.
+int parse_int(const std::string& flag, const std::string& v, int lo, int hi) {
+  int x = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || end != v.data() + v.size() || x < lo || x > hi)
+    throw UsageError{flag + " expects an integer in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got '" + v + "'"};
+  return x;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ModelSource src;
   int prompt_len = 128, gen = 128, threads = 0;
   std::string conc_list = "1,8", thr_list = "full,0.5";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--model")
-      src.model = v;
-    else if (k == "--dummy-config")
-      src.dummy_config = v;
-    else if (k == "--router")
-      src.router = v;
-    else if (k == "--prompt-len")
-      prompt_len = std::atoi(v.c_str());
-    else if (k == "--gen")
-      gen = std::atoi(v.c_str());
-    else if (k == "--concurrency")
-      conc_list = v;
-    else if (k == "--thresholds")
-      thr_list = v;
-    else if (k == "--threads")
-      threads = std::atoi(v.c_str());
-    else {
-      std::fprintf(stderr, "bench_generate: unknown option %s\n", k.c_str());
-      return 2;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string k = argv[i];
+      if (k == "--help" || k == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      }
+      if (i + 1 >= argc) throw UsageError{k + " needs a value"};
+      const std::string v = argv[++i];
+      if (k == "--model")
+        src.model = v;
+      else if (k == "--dummy-config")
+        src.dummy_config = v;
+      else if (k == "--router")
+        src.router = v;
+      else if (k == "--prompt-len")
+        prompt_len = parse_int(k, v, 1, 1 << 20);
+      else if (k == "--gen")
+        gen = parse_int(k, v, 1, 1 << 20);
+      else if (k == "--concurrency")
+        conc_list = v;
+      else if (k == "--thresholds")
+        thr_list = v;
+      else if (k == "--threads")
+        threads = parse_int(k, v, 0, 1024);
+      else
+        throw UsageError{"unknown option " + k};
     }
+    for (const std::string& c : split(conc_list)) parse_int("--concurrency", c, 1, 4096);
+    for (const std::string& t : split(thr_list)) {
+      if (t == "full") continue;
+      char* end = nullptr;
+      const double x = std::strtod(t.c_str(), &end);
+      if (t.empty() || *end != '\0' || !(x >= 0 && x <= 1))
+        throw UsageError{"--thresholds expects full or numbers in [0, 1], got '" + t + "'"};
+    }
+    if (!src.model.empty() && !src.dummy_config.empty())
+      throw UsageError{"--model and --dummy-config exclude each other"};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "bench_generate: %s\n%s", e.message.c_str(), kUsage);
+    return 2;
   }
   if (src.model.empty() && src.dummy_config.empty()) src.model = "models/stories260K";
   try {
@@ -131,7 +171,7 @@ int main(int argc, char** argv) {
                 "mean depth", "compute");
     for (const std::string& thr : split(thr_list))
       for (const std::string& cs : split(conc_list)) {
-        Figures f = run(b, prompt_len, gen, std::atoi(cs.c_str()), thr, threads);
+        Figures f = run(b, prompt_len, gen, std::stoi(cs), thr, threads);
         std::string mode = thr == "full" ? "full" : "fwd@" + thr;
         std::printf("%-8s %5s %12.1f %12.1f %11.2f %8.0f%%\n", mode.c_str(), cs.c_str(),
                     f.prefill_tps, f.decode_tps, f.mean_depth, 100 * f.compute);

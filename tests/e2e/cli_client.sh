@@ -68,7 +68,7 @@ check "remote tokens equal local tokens" [ $? -eq 0 ]
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "Once upon a time" --max-tokens 60 >"$TMP/out" 2>"$TMP/err"
 check "generate --server streams exits 0" [ $? -eq 0 ]
 check "generate --server streams the text" grep -q "Once upon a time, there was a little girl named Lily" "$TMP/out"
-check "generate --server prints a summary line" grep -q "60 tokens in .* tok/s, TTFT .* ms, mean depth 5.00 of 5 layers" "$TMP/err"
+check "generate --server prints a summary line" grep -q "60 tokens in .* s: TTFT .* ms, decode .* tok/s, mean depth 5.00 of 5 layers" "$TMP/err"
 
 # Sampling with a seed is deterministic across the wire as well.
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "The dog" --max-tokens 40 --temperature 0.8 --top-p 0.9 --seed 7 --json >"$TMP/s1.json"

@@ -19,7 +19,7 @@ trap 'rm -rf "$TMP"' EXIT
 "$RADIAL" generate --model "$MODEL" --mode full --prompt "Once upon a time" --max-tokens 124 >"$TMP/out" 2>"$TMP/err"
 check "generate exits 0" [ $? -eq 0 ]
 check "generate streams the reference text" grep -q "Once upon a time, there was a little girl named Lily" "$TMP/out"
-check "generate prints a summary line" grep -q "tokens in .* tok/s.*mean depth 5.00 of 5 layers" "$TMP/err"
+check "generate prints a summary line, prefill and decode apart" grep -q "tokens in .* s: prefill [0-9]* tokens in .* tok/s), decode .* tok/s; mean depth 5.00 of 5 layers" "$TMP/err"
 
 # JSON: fields and reference tokens.
 "$RADIAL" generate --model "$MODEL" --mode full --prompt "Once upon a time" --max-tokens 124 --json >"$TMP/j.json"

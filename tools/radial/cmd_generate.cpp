@@ -120,11 +120,24 @@ int cmd_generate(int argc, char** argv) {
       std::fflush(stdout);
     };
     cb.on_finish = [&](const SequenceResult& r) { result = r; };
-    const auto t0 = std::chrono::steady_clock::now();
+    // Prefill: from submitting to the first generated token (the prompt's
+    // passes and the first token's sampling). Decode: the tokens after it
+    // over the time after it.
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point t_first{};
+    auto print_token = cb.on_token;
+    cb.on_token = [&](const GeneratedToken& t) {
+      if (t_first == Clock::time_point{}) t_first = Clock::now();
+      print_token(t);
+    };
+    const auto t0 = Clock::now();
     scheduler.submit(req, cb);
     scheduler.run_until_idle();
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto t_end = Clock::now();
+    const double secs = std::chrono::duration<double>(t_end - t0).count();
+    if (t_first == Clock::time_point{}) t_first = t_end;
+    const double prefill_secs = std::chrono::duration<double>(t_first - t0).count();
+    const double decode_secs = std::chrono::duration<double>(t_end - t_first).count();
     if (result.finish == FinishReason::kError) throw Error(ErrorCode::kInternal, result.error);
 
     const int n = result.usage.generated_tokens;
@@ -157,15 +170,22 @@ int cmd_generate(int argc, char** argv) {
       j["mean_depth"] = result.usage.mean_depth;
       j["compute_fraction"] = compute;
       j["seconds"] = secs;
-      j["tokens_per_second"] = secs > 0 ? n / secs : 0.0;
+      j["prefill_seconds"] = prefill_secs;
+      j["prefill_tokens_per_second"] =
+          prefill_secs > 0 ? static_cast<double>(prompt.size()) / prefill_secs : 0.0;
+      j["decode_tokens_per_second"] = decode_secs > 0 && n > 1 ? (n - 1) / decode_secs : 0.0;
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
       std::printf("\n");
       std::fprintf(stderr,
-                   "[%d tokens in %.2f s, %.1f tok/s (incl. prompt), mean depth %.2f of %d layers, "
-                   "compute %.0f%% of full depth, mode %s, finish %s]\n",
-                   n, secs, secs > 0 ? n / secs : 0.0, result.usage.mean_depth, L, 100 * compute,
-                   route_mode_name(routing.mode), finish_reason_name(result.finish));
+                   "[%d tokens in %.2f s: prefill %zu tokens in %.3f s (%.1f tok/s), decode %.1f "
+                   "tok/s; mean depth %.2f of %d layers, compute %.0f%% of full depth, mode %s, "
+                   "finish %s]\n",
+                   n, secs, prompt.size(), prefill_secs,
+                   prefill_secs > 0 ? prompt.size() / prefill_secs : 0.0,
+                   decode_secs > 0 && n > 1 ? (n - 1) / decode_secs : 0.0, result.usage.mean_depth,
+                   L, 100 * compute, route_mode_name(routing.mode),
+                   finish_reason_name(result.finish));
     }
     return 0;
   } catch (const UsageError& e) {

@@ -145,6 +145,10 @@ int generate_remote(const Args& args) {
   const client::RoutingMode mode =
       req.routing_mode != client::RoutingMode::kDefault ? req.routing_mode : model.routing_mode;
   const double secs = r.seconds;
+  // Decode rate: the tokens after the first over the time after it (the
+  // first token's latency, prompt included, is TTFT).
+  const double decode_secs = r.first_token_seconds >= 0 ? secs - r.first_token_seconds : 0.0;
+  const double decode_tps = decode_secs > 0 && n > 1 ? (n - 1) / decode_secs : 0.0;
   if (json_out) {
     nlohmann::json j;
     j["prompt_tokens"] = prompt_ids;
@@ -169,7 +173,7 @@ int generate_remote(const Args& args) {
     j["mean_depth"] = mean_depth;
     j["compute_fraction"] = compute;
     j["seconds"] = secs;
-    j["tokens_per_second"] = secs > 0 ? n / secs : 0.0;
+    j["decode_tokens_per_second"] = decode_tps;
     j["ttft_seconds"] = r.first_token_seconds >= 0 ? nlohmann::json(r.first_token_seconds)
                                                    : nlohmann::json(nullptr);
     j["request_id"] = r.request_id;
@@ -181,12 +185,12 @@ int generate_remote(const Args& args) {
     std::printf("\n");
     std::fflush(stdout);
     std::fprintf(stderr,
-                 "[%d tokens in %.2f s, %.1f tok/s, TTFT %.1f ms, mean depth %.2f of %u layers, "
-                 "compute %.0f%% of full depth, mode %s, finish %s, server %s]\n",
-                 n, secs, secs > 0 ? n / secs : 0.0,
-                 r.first_token_seconds >= 0 ? 1000 * r.first_token_seconds : 0.0, mean_depth,
-                 model.num_layers, 100 * compute, client::routing_mode_name(mode),
-                 client::finish_reason_name(r.finish_reason), client.options().target.c_str());
+                 "[%d tokens in %.2f s: TTFT %.1f ms, decode %.1f tok/s, mean depth %.2f of %u "
+                 "layers, compute %.0f%% of full depth, mode %s, finish %s, server %s]\n",
+                 n, secs, r.first_token_seconds >= 0 ? 1000 * r.first_token_seconds : 0.0,
+                 decode_tps, mean_depth, model.num_layers, 100 * compute,
+                 client::routing_mode_name(mode), client::finish_reason_name(r.finish_reason),
+                 client.options().target.c_str());
   }
   return 0;
 }
