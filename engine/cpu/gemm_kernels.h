@@ -52,4 +52,11 @@ void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const float* w, con
                  float* y, int64_t ldy, int64_t n, int64_t m, int64_t k, ThreadPool* pool);
 float dot_on(GemmPath path, const float* a, const float* b, int64_t k);
 
+// cpu::attend (ops.h) on an explicit path (attend.cpp; AVX2 code serves the
+// AVX-512 path too), and its exponential (tests and benchmarks only).
+void attend_on(GemmPath path, const float* q, const float* const* k_rows,
+               const float* const* v_rows, int n, int head_dim, float scale, float* scores,
+               float* out);
+float exp_poly(float x);
+
 }  // namespace radial::cpu

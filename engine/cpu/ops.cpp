@@ -69,25 +69,4 @@ void Rope::apply(float* x, int num_heads, const float* cos, const float* sin) co
   }
 }
 
-void attend(const float* q, const float* const* k_rows, const float* const* v_rows, int n,
-            int head_dim, float scale, float* scores, float* out) {
-  float mx = -INFINITY;
-  for (int e = 0; e < n; ++e) {
-    scores[e] = dot(q, k_rows[e], head_dim) * scale;
-    mx = std::max(mx, scores[e]);
-  }
-  float sum = 0.f;
-  for (int e = 0; e < n; ++e) {
-    scores[e] = std::exp(scores[e] - mx);
-    sum += scores[e];
-  }
-  const float inv = 1.f / sum;
-  for (int i = 0; i < head_dim; ++i) out[i] = 0.f;
-  for (int e = 0; e < n; ++e) {
-    const float p = scores[e] * inv;
-    const float* v = v_rows[e];
-    for (int i = 0; i < head_dim; ++i) out[i] += p * v[i];
-  }
-}
-
 }  // namespace radial::cpu

@@ -41,7 +41,9 @@ class Rope {
 
 // One query row attending over `n` cached entries of one KV head:
 //   out = softmax(q . k_e * scale) . v_e
-// k_rows[e] and v_rows[e] point at the entries' [head_dim] rows.
+// k_rows[e] and v_rows[e] point at the entries' [head_dim] rows; scores has
+// room for n floats (scratch). Defined operation by operation in attend.cpp
+// (the same bits on every dispatch path; a polynomial exp, not libm's).
 void attend(const float* q, const float* const* k_rows, const float* const* v_rows, int n,
             int head_dim, float scale, float* scores, float* out);
 
