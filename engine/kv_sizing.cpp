@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <sstream>
+#include <string>
 
 #include <unistd.h>
 
@@ -29,20 +31,38 @@ BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max
   return o;
 }
 
-int auto_cpu_kv_blocks(const ModelConfig& c, int block_size, std::string* note) {
+int auto_cpu_kv_blocks(const ModelConfig& c, int block_size, std::string* note,
+                       int64_t available_bytes) {
+  if (available_bytes < 0) available_bytes = host_available_bytes();
   const double per_seq =
       std::ceil(static_cast<double>(c.max_position_embeddings) / block_size) * c.num_layers;
   const double block_bytes = static_cast<double>(kv_block_bytes(c, DType::kF32, block_size));
-  const double cap = 4.0 * 1024 * 1024 * 1024 / std::max(1.0, block_bytes);
+  double cap_bytes = 4.0 * 1024 * 1024 * 1024;
+  if (available_bytes > 0)
+    cap_bytes = std::min(cap_bytes, 0.5 * static_cast<double>(available_bytes));
+  const double cap = std::floor(cap_bytes / std::max(1.0, block_bytes));
   const int blocks =
       static_cast<int>(std::min<double>(std::max(per_seq, std::min(64 * per_seq, cap)), 1 << 30));
   if (note) {
     std::ostringstream o;
     o << "kv_blocks auto: " << blocks << " (" << (blocks * block_bytes / (1024.0 * 1024.0))
-      << " MiB of F32 K/V)";
+      << " MiB of F32 K/V";
+    if (available_bytes > 0)
+      o << "; at most 4 GiB and half of the " << (available_bytes >> 20) << " MiB available";
+    o << ")";
     *note = o.str();
   }
   return blocks;
+}
+
+int64_t host_available_bytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (f >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return 0;
 }
 
 int kv_blocks_for_budget(int64_t total_bytes, int64_t free_bytes, double fraction,

@@ -26,9 +26,16 @@ BackendOptions backend_options_for(const ModelConfig& c, int prompt_len, int max
                                    int sequences, int threads);
 
 // radiald's automatic CPU pool: every position of the context at every
-// layer for 64 sequences, but at most 4 GiB of f32 K/V, and never less than
-// one whole sequence. `note` (optional) gets a line for the log.
-int auto_cpu_kv_blocks(const ModelConfig& c, int block_size, std::string* note = nullptr);
+// layer for 64 sequences, but at most 4 GiB of f32 K/V and at most half the
+// memory available now (`available_bytes`; -1: MemAvailable of
+// /proc/meminfo, 0: unknown, no such cap), and never less than one whole
+// sequence. The CPU backend allocates it untouched (pages appear as KV
+// entries are written), so its size costs no start-up time. `note`
+// (optional) gets a line for the log.
+int auto_cpu_kv_blocks(const ModelConfig& c, int block_size, std::string* note = nullptr,
+                       int64_t available_bytes = -1);
+// MemAvailable of /proc/meminfo in bytes (0 when unreadable).
+int64_t host_available_bytes();
 // Without a config to size from.
 inline constexpr int kFallbackKvBlocks = 4096;
 

@@ -2,8 +2,10 @@
 // batch-invariant gemm_xwt, attention and norms row by row.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -39,8 +41,8 @@ class CpuBackend final : public Backend {
     const size_t kv_floats = static_cast<size_t>(opts.kv_blocks) * opts.kv_block_size * c_.kv_dim();
     allocate_host_kv_pool(opts.kv_blocks, kv_block_bytes(c_, DType::kF32, opts.kv_block_size), 0,
                           [&] {
-                            k_pool_.assign(kv_floats, 0.f);
-                            v_pool_.assign(kv_floats, 0.f);
+                            k_pool_ = zeroed_floats(kv_floats);
+                            v_pool_ = zeroed_floats(kv_floats);
                           });
   }
 
@@ -75,8 +77,20 @@ class CpuBackend final : public Backend {
     require(slot >= 0 && slot < opts_.max_slots, ErrorCode::kInternal, "slot out of range");
     return hidden_.data() + static_cast<size_t>(slot) * c_.hidden_size;
   }
-  float* kv_row(std::vector<float>& pool, int block, int offset) {
-    return pool.data() + (static_cast<size_t>(block) * opts_.kv_block_size + offset) * c_.kv_dim();
+  // A zeroed float buffer from calloc: large ones are fresh pages the
+  // kernel zeroes when first touched, so an unused KV pool costs no start-up
+  // time and no resident memory (a std::vector would write every byte).
+  struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  using HostFloats = std::unique_ptr<float[], FreeDeleter>;
+  static HostFloats zeroed_floats(size_t n) {
+    auto* p = static_cast<float*>(std::calloc(std::max<size_t>(n, 1), sizeof(float)));
+    if (p == nullptr) throw std::bad_alloc();
+    return HostFloats(p);
+  }
+  float* kv_row(const HostFloats& pool, int block, int offset) {
+    return pool.get() + (static_cast<size_t>(block) * opts_.kv_block_size + offset) * c_.kv_dim();
   }
   // Resizes a scratch buffer (grows only; no per-step allocation once warm).
   static float* scratch(std::vector<float>& buf, size_t n) {
@@ -93,7 +107,8 @@ class CpuBackend final : public Backend {
   BackendOptions opts_;
   cpu::ThreadPool pool_;
   cpu::Rope rope_;
-  std::vector<float> hidden_, k_pool_, v_pool_;
+  std::vector<float> hidden_;
+  HostFloats k_pool_, v_pool_;
   // Scratch, reused across calls.
   std::vector<float> x_, xn_, k_, v_, q_, att_, o_, gate_, up_, act_, cos_, sin_;
   std::vector<int> full_;
