@@ -56,6 +56,11 @@ AuthResult check_bearer(const std::string_view* header, const std::string& token
                                                                     : AuthResult::kWrongToken;
 }
 
+AuthResult check_bearer_values(std::span<const std::string_view> values, const std::string& token) {
+  if (values.size() > 1) return AuthResult::kRepeated;
+  return check_bearer(values.empty() ? nullptr : &values.front(), token);
+}
+
 const char* auth_error_message(AuthResult r) {
   switch (r) {
     case AuthResult::kOk:
@@ -66,6 +71,8 @@ const char* auth_error_message(AuthResult r) {
       return "malformed authorization metadata: expected \"Bearer <token>\"";
     case AuthResult::kWrongToken:
       return "invalid token";
+    case AuthResult::kRepeated:
+      return "more than one authorization value: send exactly one \"Bearer <token>\"";
   }
   return "unauthenticated";
 }

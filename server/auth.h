@@ -4,6 +4,7 @@
 // the token (it depends only on the token's own length).
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,11 +22,17 @@ std::string load_token_file(const std::string& path, std::string* warning = null
 // a == b in time that depends only on b's length (b: the secret).
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-enum class AuthResult { kOk, kMissing, kMalformed, kWrongToken };
+enum class AuthResult { kOk, kMissing, kMalformed, kWrongToken, kRepeated };
 
 // Checks one `authorization` metadata value (nullptr: the call has none)
 // against `token`: the scheme "Bearer" (any case), one space, the token.
 AuthResult check_bearer(const std::string_view* header, const std::string& token);
+
+// Checks every `authorization` value a call carries: none is kMissing, more
+// than one kRepeated (whichever of them is right: a proxy that adds its own
+// value, or a client that sends two, must not be let through by the order of
+// the values), one is check_bearer's answer.
+AuthResult check_bearer_values(std::span<const std::string_view> values, const std::string& token);
 
 // The UNAUTHENTICATED message for a failed check (never echoes the value).
 const char* auth_error_message(AuthResult r);

@@ -9,6 +9,8 @@
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -220,15 +222,16 @@ class RadialService final : public pb::Radial::Service {
   }
 
  private:
-  // OK when no token is configured or the call carries
-  // `authorization: Bearer <token>`; UNAUTHENTICATED otherwise.
+  // OK when no token is configured or the call carries one
+  // `authorization: Bearer <token>` (and no other authorization value);
+  // UNAUTHENTICATED otherwise.
   grpc::Status authorize(grpc::ServerContext* ctx) const {
     if (auth_token_.empty()) return grpc::Status::OK;
-    const auto& md = ctx->client_metadata();
-    const auto it = md.find("authorization");
-    std::string_view value;
-    if (it != md.end()) value = std::string_view(it->second.data(), it->second.size());
-    const AuthResult r = check_bearer(it == md.end() ? nullptr : &value, auth_token_);
+    const auto [first, last] = ctx->client_metadata().equal_range("authorization");
+    std::vector<std::string_view> values;
+    for (auto it = first; it != last; ++it)
+      values.emplace_back(it->second.data(), it->second.size());
+    const AuthResult r = check_bearer_values(values, auth_token_);
     if (r == AuthResult::kOk) return grpc::Status::OK;
     spdlog::debug("unauthenticated call from {}: {}", ctx->peer(), auth_error_message(r));
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, auth_error_message(r));

@@ -143,8 +143,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     openai::HttpRequestView view;
     view.method = std::string(req.method_string());
     view.target = std::string(req.target());
-    if (auto it = req.find(http::field::authorization); it != req.end())
-      view.authorization = std::string(it->value());
+    for (auto [it, end] = req.equal_range(http::field::authorization); it != end; ++it)
+      view.authorization.emplace_back(it->value());
     view.body = std::move(req.body());
     // The API may tokenize: off the I/O threads.
     asio::post(sh_.workers, [self = this->shared_from_this(), view = std::move(view)] {

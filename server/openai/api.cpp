@@ -245,9 +245,8 @@ struct OpenAiApi::Impl {
 
   bool authorized(const HttpRequestView& r, ApiError* why) const {
     if (opts.auth_token.empty()) return true;
-    std::string_view value;
-    if (r.authorization) value = *r.authorization;
-    const AuthResult a = check_bearer(r.authorization ? &value : nullptr, opts.auth_token);
+    const std::vector<std::string_view> values(r.authorization.begin(), r.authorization.end());
+    const AuthResult a = check_bearer_values(values, opts.auth_token);
     if (a == AuthResult::kOk) return true;
     *why = ApiError(401, "invalid_request_error", auth_error_message(a), "", "invalid_api_key");
     return false;

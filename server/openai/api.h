@@ -29,9 +29,9 @@ class Metrics;
 namespace openai {
 
 struct HttpRequestView {
-  std::string method;                        // "GET", "POST", ...
-  std::string target;                        // path and query
-  std::optional<std::string> authorization;  // the header, if sent
+  std::string method;                      // "GET", "POST", ...
+  std::string target;                      // path and query
+  std::vector<std::string> authorization;  // every Authorization header sent
   std::string body;
 };
 

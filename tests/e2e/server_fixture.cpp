@@ -76,13 +76,19 @@ const char* const kSlowModelConfig = R"({
 std::string Server::metrics() const { return http_get(metrics_port, "/metrics").value_or(""); }
 
 std::unique_ptr<Server> start_server(const std::string& name, const std::vector<std::string>& args,
-                                     const std::string& dir) {
+                                     const std::string& dir, int grpc_port, int metrics_port) {
+  const bool fixed = grpc_port != 0 && metrics_port != 0;
   std::string last_log;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < (fixed ? 1 : 5); ++attempt) {
     auto s = std::make_unique<Server>();
-    s->grpc_port = free_port();
-    do s->metrics_port = free_port();
-    while (s->metrics_port == s->grpc_port);
+    if (fixed) {
+      s->grpc_port = grpc_port;
+      s->metrics_port = metrics_port;
+    } else {
+      s->grpc_port = free_port();
+      do s->metrics_port = free_port();
+      while (s->metrics_port == s->grpc_port);
+    }
     std::vector<std::string> argv = {radiald_binary(),
                                      "--listen",
                                      s->address(),

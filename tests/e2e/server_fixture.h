@@ -47,9 +47,11 @@ struct Server {
 // Starts radiald with `args` (plus --listen / --metrics-listen on free
 // loopback ports and --threads 1) and waits until "radial.v1.Radial" is
 // SERVING. Retries on a port clash; throws std::runtime_error (with the
-// server's log) otherwise. Logs go to `dir`/`name`.log.
+// server's log) otherwise. Logs go to `dir`/`name`.log. With `grpc_port` and
+// `metrics_port` (both non-zero) it listens there and does not retry.
 std::unique_ptr<Server> start_server(const std::string& name, const std::vector<std::string>& args,
-                                     const std::string& dir);
+                                     const std::string& dir, int grpc_port = 0,
+                                     int metrics_port = 0);
 
 // grpc.health.v1.Health/Check: 1 SERVING, 2 NOT_SERVING, 0 UNKNOWN; -1 when
 // the call fails (its status in *status).

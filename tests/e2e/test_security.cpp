@@ -40,6 +40,12 @@ TEST_CASE("bearer token checks: constant-time compare, scheme, token file", "[se
   CHECK(check_bearer(&prefix, token) == AuthResult::kWrongToken);
   CHECK(check_bearer(&basic, token) == AuthResult::kMalformed);
   CHECK(check_bearer(&bare, token) == AuthResult::kMalformed);
+  // More than one value is refused, whichever is right.
+  const std::vector<std::string_view> none, one = {good}, two = {good, wrong}, same = {good, good};
+  CHECK(check_bearer_values(none, token) == AuthResult::kMissing);
+  CHECK(check_bearer_values(one, token) == AuthResult::kOk);
+  CHECK(check_bearer_values(two, token) == AuthResult::kRepeated);
+  CHECK(check_bearer_values(same, token) == AuthResult::kRepeated);
 
   TempDir d;
   const std::string p = d.path() + "/t";
