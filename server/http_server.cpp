@@ -32,6 +32,7 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr int kSendBufferBytes = 256 * 1024;  // (Linux doubles it)
 
 struct Shared {
   openai::OpenAiApi& api;
@@ -366,6 +367,11 @@ struct HttpServer::Impl {
       // client's delayed ACK it held small writes up to 40 ms).
       beast::error_code ignored;
       s.set_option(tcp::no_delay(true), ignored);
+      // A bounded send buffer (the kernel's autotuning grows it to 4 MB): a
+      // client that stops reading blocks our writes after about 0.5 MB, so
+      // the write time-out finds it and cancels its generation, and each
+      // stalled connection pins little kernel memory.
+      s.set_option(asio::socket_base::send_buffer_size(kSendBufferBytes), ignored);
       const bool reject = ++shared.connections > shared.opts.max_connections || shared.stopping;
       if (tls) {
         std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(shared, reject,
