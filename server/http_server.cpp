@@ -160,9 +160,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     gen_ = std::move(res.generation);
     sh_.hold(this->shared_from_this());
     std::weak_ptr<Session> weak = this->shared_from_this();
+    // One pending wake-up at a time (the engine calls this per token): the
+    // handler drains whatever arrived by then; a token after its drain posts
+    // the next one.
     gen_->set_notify([weak] {
       if (auto self = weak.lock())
-        asio::post(self->stream_.get_executor(), [self] { self->on_notify(); });
+        if (!self->notify_pending_.exchange(true))
+          asio::post(self->stream_.get_executor(), [self] {
+            self->notify_pending_ = false;
+            self->on_notify();
+          });
     });
     watch_close();
     if (gen_->streaming()) {
@@ -316,6 +323,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string body_;
   bool keep_alive_ = true, writing_ = false, gen_done_ = false, failed_ = false, closed_ = false;
   bool busy_ = false;
+  std::atomic<bool> notify_pending_{false};
 };
 
 std::pair<std::string, int> split_host_port(const std::string& hp) {
