@@ -1,12 +1,17 @@
 # radiald container image: a build stage that runs the project's own scripts
 # (scripts/install-deps.sh, scripts/build.sh: what CI runs), then a slim
-# runtime stage with the binaries, the runtime libraries, the default model
-# and a non-root user.
+# runtime stage with the binaries, the runtime libraries, the default model,
+# Debian's nginx (the edge proxy, deploy/proxy/nginx.conf) and a non-root
+# user. The same image runs radiald (the entrypoint) or the proxy
+# (--entrypoint nginx): deploy/compose and deploy/k8s run both, and expose
+# only the proxy's ports (docs/security.md, "HTTP/2 header floods and the
+# edge proxy").
 #
 #   docker build -t radiald:cpu .                                   # CPU only
 #   docker build -t radiald:cuda --build-arg CUDA=ON .              # CUDA backend
-#   docker run --rm -p 50051:50051 -p 8080:8080 -p 9090:9090 \
-#     -v $PWD/deploy/config/radiald.json:/etc/radiald/radiald.json:ro radiald:cpu
+#   cd deploy/compose && docker compose --profile cpu up -d         # behind nginx
+#   docker run --rm -p 127.0.0.1:50052:50052 radiald:cpu            # radiald alone, on
+#                                                                   # the host's loopback
 #
 # Build args:
 #   BUILD_BASE, RUNTIME_BASE  base images (Debian 12; scripts/container-test.sh
@@ -50,6 +55,7 @@ RUN set -eu; \
     strip /out/bin/radiald /out/bin/radial; \
     sh deploy/docker/runtime-packages.sh /out/bin/radiald /out/bin/radial >/out/pkg/runtime-packages.txt; \
     if [ "$CUDA" = ON ]; then echo "libcublas-$CUDA_VERSION" >>/out/pkg/runtime-packages.txt; fi; \
+    echo nginx >>/out/pkg/runtime-packages.txt; \
     if [ -f /opt/cuda-keyring.deb ]; then cp /opt/cuda-keyring.deb /out/pkg/; fi; \
     echo "runtime packages:" $(cat /out/pkg/runtime-packages.txt)
 
@@ -57,7 +63,8 @@ RUN set -eu; \
 FROM ${RUNTIME_BASE} AS runtime
 # Exactly the packages that hold the binaries' shared libraries (gRPC,
 # protobuf, prometheus-cpp, spdlog, sentencepiece, cairo; with CUDA=ON also
-# cuBLAS from NVIDIA's repository, whose key comes from the build stage). The
+# cuBLAS from NVIDIA's repository, whose key comes from the build stage), and
+# nginx for the edge proxy (the one tests/e2e/edge_proxy.sh tests). The
 # CUDA runtime is linked statically; the NVIDIA driver (libcuda.so.1) is
 # mounted by the container runtime. Checked against a radiald serving on an
 # H200 (docs/gpu.md): beyond the C/C++ runtime and the CPU image's libraries it
@@ -74,17 +81,19 @@ RUN set -eu; \
       --shell /usr/sbin/nologin radial
 COPY --from=build /out/bin/radiald /out/bin/radial /usr/local/bin/
 COPY models/stories260K/ /opt/radial/models/stories260K/
-# The default config; mount your own over it (-v ...:/etc/radiald/radiald.json:ro).
+# The default configs; mount your own over them (-v ...:/etc/radiald/radiald.json:ro).
 COPY deploy/config/radiald.json /etc/radiald/radiald.json
+COPY deploy/proxy/nginx.conf /etc/radiald-proxy/nginx.conf
 WORKDIR /opt/radial
 USER 10001:10001
-# gRPC (radial.v1.Radial, grpc.health.v1.Health, reflection), the OpenAI
-# HTTP API (http_listen) and Prometheus /metrics.
+# The proxy's gRPC (radial.v1.Radial, grpc.health.v1.Health, reflection) and
+# OpenAI HTTP API ports, and radiald's Prometheus /metrics. radiald's own gRPC
+# and HTTP ports (50052 and 8081 in the default config) are for the proxy.
 EXPOSE 50051 8080 9090
 # GPUs for the NVIDIA container runtime (ignored without one).
 ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
-    RADIAL_HEALTH_ADDR=127.0.0.1:50051
+    RADIAL_HEALTH_ADDR=127.0.0.1:50052
 # Readiness through the gRPC health service (radial.v1.Radial is SERVING once
 # the model is loaded, NOT_SERVING from SIGTERM on). Set RADIAL_HEALTH_ADDR
 # when the config listens elsewhere (with TLS on: the health_listen address).

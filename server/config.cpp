@@ -161,6 +161,11 @@ const std::vector<Option>& options() {
       {"max_streams_per_connection", Kind::kInt,
        "concurrent gRPC streams per client connection (default 256)",
        [](DaemonConfig& c, const Value& v) { c.max_streams_per_connection = as_int(v); }, 1},
+      {"grpc_memory_quota_bytes", Kind::kInt,
+       "memory gRPC may hold for connections and calls (a ResourceQuota; beyond it connections "
+       "are closed, which bounds HTTP/2 header floods) (default 67108864)",
+       [](DaemonConfig& c, const Value& v) { c.grpc_memory_quota_bytes = std::get<int64_t>(v); },
+       1 << 20, int64_t{1} << 40},
       {"max_connection_age_s", Kind::kDouble,
        "close connections after this many seconds (GOAWAY; clients reconnect and re-resolve, "
        "finding new replicas); 0: never (default)",

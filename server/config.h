@@ -3,6 +3,7 @@
 // malformed numbers and out-of-range values are errors naming the key.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -38,6 +39,7 @@ struct DaemonConfig {
   std::string auth_token_file;                    // file holding the shared bearer token
   int max_message_bytes = 1 << 20;                // gRPC max receive message size
   int max_streams_per_connection = 256;           // HTTP/2 concurrent streams per connection
+  int64_t grpc_memory_quota_bytes = 64 << 20;     // gRPC core's memory (ResourceQuota)
   double max_connection_age_s = 0;                // > 0: clients reconnect after this age
   double max_deadline_s = 600;                    // cap on a generation's duration; 0 = none
   double drain_timeout_s = 30;                    // SIGTERM: wait this long for requests

@@ -458,7 +458,7 @@ GrpcServer::GrpcServer(const GrpcServerOptions& opts, Metrics* metrics)
   set_wire_rejection_hook(&on_wire_rejection);
   grpc::ServerBuilder builder;
   configure_main_builder(builder, opts.max_message_bytes, opts.max_streams_per_connection,
-                         opts.max_connection_age_s,
+                         opts.memory_quota_bytes, opts.max_connection_age_s,
                          // Calls in flight at GOAWAY may run to the deadline cap (and a margin).
                          opts.max_deadline_s > 0 ? opts.max_deadline_s + 5 : 0,
                          /*reflection=*/opts.auth_token.empty());

@@ -27,6 +27,8 @@ struct GrpcServerOptions {
   int max_message_bytes = 1 << 20;         // max receive message size
   int max_streams_per_connection = 256;    // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
   double max_connection_age_s = 0;         // > 0: GOAWAY after this age (transport.h)
+  // gRPC core's memory for this server's connections and calls (transport.h).
+  int64_t memory_quota_bytes = 64 << 20;
   // Generations running longer are cancelled and end with DEADLINE_EXCEEDED
   // (a stalled streaming reader: the call is cancelled 2 s later); 0: none.
   double max_deadline_s = 600;

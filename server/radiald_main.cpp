@@ -134,6 +134,7 @@ radial::server::GrpcServerOptions grpc_options(const DaemonConfig& cfg) {
   o.max_message_bytes = cfg.max_message_bytes;
   o.max_streams_per_connection = cfg.max_streams_per_connection;
   o.max_connection_age_s = cfg.max_connection_age_s;
+  o.memory_quota_bytes = cfg.grpc_memory_quota_bytes;
   o.max_deadline_s = cfg.max_deadline_s;
   o.health_listen = cfg.health_listen;
   if (!cfg.tls_cert_file.empty()) {

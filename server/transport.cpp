@@ -7,6 +7,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 
 namespace radial::server {
@@ -43,8 +44,8 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsPem& tls) {
 }
 
 void configure_main_builder(grpc::ServerBuilder& builder, int max_message_bytes,
-                            int max_streams_per_connection, double max_connection_age_s,
-                            double age_grace_s, bool reflection) {
+                            int max_streams_per_connection, int64_t memory_quota_bytes,
+                            double max_connection_age_s, double age_grace_s, bool reflection) {
   // One process per port: without this, Linux gRPC sets SO_REUSEPORT and a
   // second daemon would silently share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -58,6 +59,10 @@ void configure_main_builder(grpc::ServerBuilder& builder, int max_message_bytes,
                                age_grace_s > 0 ? ms(age_grace_s) : std::numeric_limits<int>::max());
   }
   builder.SetMaxReceiveMessageSize(max_message_bytes);
+  // The builder keeps a reference to the quota's core object.
+  grpc::ResourceQuota quota("radiald");
+  quota.Resize(static_cast<size_t>(memory_quota_bytes));
+  builder.SetResourceQuota(quota);
   builder.SetOption(std::make_unique<ReflectionOption>(reflection));
 }
 
@@ -68,6 +73,10 @@ std::unique_ptr<grpc::Server> start_health_server(const std::string& listen,
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 16);
   builder.SetMaxReceiveMessageSize(4096);  // a HealthCheckRequest is a service name
+  // Header floods: see configure_main_builder.
+  grpc::ResourceQuota quota("radiald-health");
+  quota.Resize(8 << 20);
+  builder.SetResourceQuota(quota);
   builder.SetOption(std::make_unique<ReflectionOption>(false));
   // A server needs one service besides the default health service, which
   // gRPC adds at start.

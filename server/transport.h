@@ -26,14 +26,27 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsPem& tls);
 
 // Applies radiald's settings to the main server's builder: no SO_REUSEPORT
 // (a second daemon cannot share the port), the receive size limit, the
-// per-connection stream limit, the maximum connection age (> 0: each
+// per-connection stream limit, a memory quota (see below), the maximum
+// connection age (> 0: each
 // connection gets GOAWAY after that many seconds and its calls in flight
 // get `age_grace_s` more to finish (0: unbounded); clients reconnect and
 // re-resolve, so they find new replicas), and server reflection when
 // `reflection`.
+//
+// The memory quota (a grpc::ResourceQuota of `memory_quota_bytes`) is what
+// bounds an HTTP/2 header flood in gRPC 1.51 (Debian 12): a HEADERS frame
+// without END_HEADERS followed by CONTINUATION frames makes the HPACK parser
+// keep every header it has parsed until the block ends, up to about 18 bytes
+// of memory per byte received. The metadata size limit
+// (grpc.max_metadata_size, SETTINGS_MAX_HEADER_LIST_SIZE, default 8 KiB)
+// only applies once the client has acknowledged the server's SETTINGS, so a
+// client that never does is not bound by it. Past the quota gRPC closes the
+// connection holding the memory (GOAWAY ENHANCE_YOUR_CALM "Buffers full"),
+// but also resets or closes other clients' calls; the deployments put nginx
+// in front (deploy/proxy). docs/security.md has the figures.
 void configure_main_builder(grpc::ServerBuilder& builder, int max_message_bytes,
-                            int max_streams_per_connection, double max_connection_age_s,
-                            double age_grace_s, bool reflection);
+                            int max_streams_per_connection, int64_t memory_quota_bytes,
+                            double max_connection_age_s, double age_grace_s, bool reflection);
 
 // A plaintext server on `listen` with only grpc.health.v1.Health (the
 // default health service; the caller sets its statuses) and small limits;

@@ -11,7 +11,9 @@
 
   deploy_check.py files SOURCE_DIR
       The compose file, the Kubernetes manifests, the Dockerfile and the
-      configs parse and agree: ports, paths, files, probes, names.
+      configs parse and agree: ports, paths, files, probes, names; radiald's
+      gRPC and HTTP ports are reached only through the edge proxy
+      (deploy/proxy/nginx.conf), never published directly.
 """
 import fnmatch
 import json
@@ -189,6 +191,33 @@ def port_of(addr):
     return int(str(addr).rsplit(":", 1)[1])
 
 
+def nginx_conf(text):
+    """The parts of deploy/proxy/nginx.conf the checks need: upstream name ->
+    its server addresses, the server blocks (listen lines, directives as
+    'name args' strings) and the http-level directives."""
+    body = re.sub(r"#[^\n]*", "", text)
+    upstreams = {m.group(1): re.findall(r"\bserver\s+([^;\s]+)", m.group(2))
+                 for m in re.finditer(r"\bupstream\s+(\S+)\s*\{([^}]*)\}", body)}
+    servers = []
+    for m in re.finditer(r"\bserver\s*\{", body):
+        depth, i = 1, m.end()
+        while depth and i < len(body):
+            depth += {"{": 1, "}": -1}.get(body[i], 0)
+            i += 1
+        block = body[m.end():i - 1]
+        directives = [" ".join(d.split()) for d in re.split(r"[;{}]", block) if d.strip()]
+        listens = [d.split()[1:] for d in directives if d.startswith("listen ")]
+        servers.append({"listen": listens, "directives": directives})
+    directives = [" ".join(d.split()) for d in re.split(r"[;{}]", body) if d.strip()]
+    return upstreams, servers, directives
+
+
+def size_of(value):
+    """An nginx size ('4m', '8k', '1024') in bytes."""
+    m = re.fullmatch(r"(\d+)([kKmMgG]?)", value)
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+
+
 def dockerignored(path, patterns):
     """Whether .dockerignore excludes `path` (Docker's rules: last match wins)."""
     excluded = False
@@ -212,10 +241,44 @@ def cmd_files(src):
     # --- the daemon configs ---
     cfg = json.loads((deploy / "config/radiald.json").read_text())
     grpc_port, metrics_port = port_of(cfg["listen"]), port_of(cfg["metrics_listen"])
-    http_port = port_of(cfg["http_listen"]) if "http_listen" in cfg else None
-    check(cfg["listen"].startswith("0.0.0.0:") and cfg["metrics_listen"].startswith("0.0.0.0:"),
-          "deploy/config/radiald.json listens on all interfaces (a container's loopback is its own)")
+    http_port = port_of(cfg["http_listen"])
+    check(all(cfg[k].startswith("0.0.0.0:") for k in ("listen", "http_listen", "metrics_listen")),
+          "deploy/config/radiald.json listens on all interfaces (compose: the proxy and Prometheus "
+          "reach it over the compose network; a container's loopback is its own)")
     drain = cfg.get("drain_timeout_s", 30)
+
+    # --- the edge proxy ---
+    proxy_text = (deploy / "proxy/nginx.conf").read_text()
+    upstreams, servers, http_directives = nginx_conf(proxy_text)
+    check(upstreams.get("radiald_grpc") == [f"radiald:{grpc_port}"],
+          f"nginx.conf: upstream radiald_grpc is radiald:{grpc_port} (the config's gRPC port)")
+    check(upstreams.get("radiald_http") == [f"radiald:{http_port}"],
+          f"nginx.conf: upstream radiald_http is radiald:{http_port} (the config's HTTP port)")
+    grpc_servers = [sv for sv in servers if "grpc_pass grpc://radiald_grpc" in sv["directives"]]
+    http_servers = [sv for sv in servers if "proxy_pass http://radiald_http" in sv["directives"]]
+    check(len(grpc_servers) == 1 and len(http_servers) == 1 and len(servers) == 2,
+          "nginx.conf: one server passes gRPC to radiald_grpc, one proxies HTTP to radiald_http")
+    proxy_grpc_port = proxy_http_port = None
+    if grpc_servers and http_servers:
+        gl, hl = grpc_servers[0]["listen"], http_servers[0]["listen"]
+        check(len(gl) == 1 and gl[0][1:] == ["http2"], "nginx.conf: the gRPC listener is cleartext HTTP/2")
+        check(len(hl) == 1 and len(hl[0]) == 1, "nginx.conf: the HTTP API listener is HTTP/1.1")
+        proxy_grpc_port, proxy_http_port = int(gl[0][0].rsplit(":", 1)[-1]), int(hl[0][0].rsplit(":", 1)[-1])
+        check(not {proxy_grpc_port, proxy_http_port} & {grpc_port, http_port, metrics_port},
+              f"nginx's ports {proxy_grpc_port}, {proxy_http_port} differ from radiald's (a pod shares them)")
+        hd = http_servers[0]["directives"]
+        for want in ("proxy_buffering off", "proxy_http_version 1.1", 'proxy_set_header Connection ""'):
+            check(want in hd, f"nginx.conf: the HTTP API server has '{want}' (server-sent events)")
+    check("large_client_header_buffers 4 8k" in http_directives,
+          "nginx.conf bounds request headers (large_client_header_buffers)")
+    body = [d.split()[1] for d in http_directives if d.startswith("client_max_body_size ")]
+    check(body and size_of(body[0]) == cfg.get("http_max_body_bytes", 4194304),
+          "nginx.conf: client_max_body_size = radiald's http_max_body_bytes")
+    check(any(d.startswith("keepalive_time ") for d in http_directives),
+          "nginx.conf ages client connections (keepalive_time: clients re-resolve)")
+    check("daemon off" in http_directives and "pid nginx.pid" in http_directives,
+          "nginx.conf: foreground, pid file under the prefix (-p)")
+    proxy_ports = {proxy_grpc_port, proxy_http_port}
 
     # --- Dockerfile ---
     dockerfile = (src / "Dockerfile").read_text()
@@ -239,15 +302,18 @@ def cmd_files(src):
         check(re.search(rf"^ARG {arg}\b", dockerfile, re.M), f"the Dockerfile takes build arg {arg}")
     runtime = stages.get("runtime", [])
     expose = {int(p.split("/")[0]) for l in runtime if l.upper().startswith("EXPOSE") for p in l.split()[1:]}
-    check(expose == {p for p in (grpc_port, metrics_port, http_port) if p},
-          f"EXPOSE {sorted(expose)} = the config's ports")
+    check(expose == proxy_ports | {metrics_port},
+          f"EXPOSE {sorted(expose)} = the proxy's ports and radiald's metrics port")
+    check("echo nginx >>" in build_runs and "/out/pkg/runtime-packages.txt" in build_runs,
+          "the runtime stage installs nginx (the edge proxy)")
     check(any(l.upper().startswith("HEALTHCHECK") and "radial health" in l for l in runtime),
           "HEALTHCHECK runs `radial health`")
     user = [l.split()[1] for l in runtime if l.upper().startswith("USER")]
     check(user and user[-1].split(":")[0] not in ("0", "root"), "the runtime stage runs as a non-root user")
     check(any(l == 'ENTRYPOINT ["radiald"]' for l in runtime), "ENTRYPOINT is radiald")
     health_addr = re.search(r"RADIAL_HEALTH_ADDR=(\S+)", logical)
-    check(health_addr and port_of(health_addr.group(1)) == grpc_port, "the HEALTHCHECK address is the gRPC port")
+    check(health_addr and port_of(health_addr.group(1)) == grpc_port,
+          "the HEALTHCHECK address is radiald's own gRPC port")
     ignore = [l.strip() for l in (src / ".dockerignore").read_text().splitlines()
               if l.strip() and not l.startswith("#")]
     image_paths = {}
@@ -262,6 +328,8 @@ def cmd_files(src):
                 check((src / s).exists(), f"COPY source {s} exists")
                 check(not dockerignored(s, ignore), f"COPY source {s} is not excluded by .dockerignore")
                 image_paths[s] = dst.rstrip("/")
+    check(image_paths.get("deploy/proxy/nginx.conf") == "/etc/radiald-proxy/nginx.conf",
+          "the image holds deploy/proxy/nginx.conf at /etc/radiald-proxy/nginx.conf")
     check(image_paths.get("models/stories260K") == "/opt/radial/models/stories260K",
           "the image holds models/stories260K at /opt/radial/models/stories260K")
     check(cfg["model"] == "/opt/radial/models/stories260K" and (src / "models/stories260K/config.json").exists(),
@@ -276,15 +344,14 @@ def cmd_files(src):
     compose_dir = deploy / "compose"
     compose = yaml.safe_load((compose_dir / "docker-compose.yml").read_text())
     services = compose["services"]
-    check({"radiald-cpu", "radiald-gpu", "prometheus", "grafana"} <= set(services),
-          "compose services radiald-cpu, radiald-gpu, prometheus, grafana")
+    check({"radiald-cpu", "radiald-gpu", "proxy-cpu", "proxy-gpu", "prometheus", "grafana"} <= set(services),
+          "compose services radiald-cpu, radiald-gpu, proxy-cpu, proxy-gpu, prometheus, grafana")
     for name in ("radiald-cpu", "radiald-gpu"):
         s = services[name]
         check(s.get("profiles") in (["cpu"], ["gpu"]), f"{name} is in a profile")
         ctx = (compose_dir / s["build"]["context"]).resolve()
         check((ctx / s["build"].get("dockerfile", "Dockerfile")).exists(), f"{name} builds the repository's Dockerfile")
-        container_ports = {int(str(p).split(":")[-1]) for p in s["ports"]}
-        check(container_ports == {grpc_port, metrics_port}, f"{name} publishes the config's ports")
+        check(not s.get("ports"), f"{name} publishes no port (clients go through the proxy)")
         check("radiald" in s["networks"]["default"]["aliases"], f"{name} answers to `radiald` (the scrape target)")
         hc = s["healthcheck"]["test"]
         check("health" in hc and port_of(hc[hc.index("--server") + 1]) == grpc_port,
@@ -294,6 +361,23 @@ def cmd_files(src):
         mounts = {v.split(":")[1]: v.split(":")[0] for v in s["volumes"]}
         check(mounts.get("/etc/radiald/radiald.json") == "../config/radiald.json",
               f"{name} mounts deploy/config/radiald.json as the config")
+    for kind in ("cpu", "gpu"):
+        name, p = f"proxy-{kind}", services[f"proxy-{kind}"]
+        check(p.get("profiles") == [kind], f"{name} is in profile {kind}")
+        check(p.get("image") == services[f"radiald-{kind}"].get("image"), f"{name} runs radiald-{kind}'s image")
+        check(f"radiald-{kind}" in p.get("depends_on", {}), f"{name} depends on radiald-{kind}")
+        ep = p.get("entrypoint", [])
+        check(ep[:1] == ["nginx"] and "-c" in ep and ep[ep.index("-c") + 1] == "/etc/radiald-proxy/nginx.conf",
+              f"{name} runs nginx -c /etc/radiald-proxy/nginx.conf")
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in p["volumes"]}
+        check(mounts.get("/etc/radiald-proxy/nginx.conf") == "../proxy/nginx.conf",
+              f"{name} mounts deploy/proxy/nginx.conf")
+        published = {int(str(x).split(":")[-1]) for x in p.get("ports", [])}
+        check(published == proxy_ports, f"{name} publishes nginx's ports {sorted(published)}")
+        hc = p["healthcheck"]["test"]
+        check("health" in hc and port_of(hc[hc.index("--server") + 1]) == proxy_grpc_port,
+              f"{name}'s healthcheck asks through nginx")
+        check(p.get("stop_signal") == "SIGQUIT", f"{name} stops gracefully (SIGQUIT)")
     gpu = services["radiald-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
     check(gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"], "radiald-gpu reserves an NVIDIA GPU")
     check(services["radiald-gpu"]["build"]["args"]["CUDA"] == "ON"
@@ -341,17 +425,50 @@ def cmd_files(src):
     kcfg = json.loads(cm["data"]["radiald.json"])
     check(kcfg["model"] == cfg["model"], "the ConfigMap's model is the image's")
     kgrpc, kmetrics = port_of(kcfg["listen"]), port_of(kcfg["metrics_listen"])
-    check(kcfg["listen"].startswith("0.0.0.0:") and kcfg["metrics_listen"].startswith("0.0.0.0:"),
-          "the ConfigMap listens on all interfaces")
+    khttp = port_of(kcfg.get("http_listen", ":0"))
+    check(kcfg["listen"].startswith("127.0.0.1:") and kcfg.get("http_listen", "").startswith("127.0.0.1:"),
+          "the ConfigMap's gRPC and HTTP listen on the pod's loopback (only the proxy reaches them)")
+    check(kcfg["metrics_listen"].startswith("0.0.0.0:"), "the ConfigMap's metrics listen on the pod IP")
+    check((kgrpc, khttp) == (grpc_port, http_port),
+          "the ConfigMap's gRPC and HTTP ports are nginx.conf's upstream ports")
     pod = dep["spec"]["template"]
     spec = pod["spec"]
     c = spec["containers"][0]
+    check(c["name"] == "radiald", "the first container is radiald (the cpu overlay patches containers/0)")
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    check(ports == {"grpc": kgrpc, "metrics": kmetrics}, "container ports = the ConfigMap's listen ports")
+    check(ports == {"metrics": kmetrics}, "radiald's only container port is metrics")
+    aliases = {h for a in spec.get("hostAliases", []) if a.get("ip") == "127.0.0.1" for h in a["hostnames"]}
+    check("radiald" in aliases, "hostAliases: radiald is 127.0.0.1 in the pod (nginx.conf's upstream host)")
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        p = c[probe]
-        check("grpc" in p and p["grpc"]["port"] == kgrpc, f"{probe} is a gRPC probe on the gRPC port")
-    check(c["readinessProbe"]["grpc"].get("service") == "radial.v1.Radial", "readiness asks radial.v1.Radial")
+        cmd = c[probe].get("exec", {}).get("command", [])
+        check(cmd[:2] == ["radial", "health"] and port_of(cmd[cmd.index("--server") + 1]) == kgrpc,
+              f"{probe} runs `radial health` against the loopback gRPC port")
+    rcmd = c["readinessProbe"].get("exec", {}).get("command", [])
+    check("--service" in rcmd and rcmd[rcmd.index("--service") + 1] == "radial.v1.Radial",
+          "readiness asks radial.v1.Radial")
+    proxy = [x for x in spec["containers"] if x["name"] == "proxy"]
+    check(len(proxy) == 1 and len(spec["containers"]) == 2, "the pod has a proxy container")
+    if proxy:
+        px = proxy[0]
+        pports = {p["name"]: p["containerPort"] for p in px["ports"]}
+        check(pports == {"grpc": proxy_grpc_port, "http": proxy_http_port}, "proxy container ports = nginx's")
+        check(px["image"] == c["image"], "the proxy runs the radiald image (its Debian nginx)")
+        cmd = px.get("command", [])
+        check(cmd[:1] == ["nginx"] and cmd[cmd.index("-c") + 1] == "/etc/radiald-proxy/nginx.conf",
+              "the proxy runs nginx -c /etc/radiald-proxy/nginx.conf")
+        vols = {v["name"]: v for v in spec["volumes"]}
+        pm = {m["mountPath"]: m["name"] for m in px["volumeMounts"]}
+        pcm = vols.get(pm.get("/etc/radiald-proxy"), {}).get("configMap", {})
+        check(pcm.get("name") == "radiald-proxy", "the proxy mounts the ConfigMap radiald-proxy")
+        check("emptyDir" in vols.get(pm.get("/tmp"), {}), "the proxy's prefix /tmp is an emptyDir (read-only root)")
+        check(px["readinessProbe"].get("grpc", {}).get("port") == proxy_grpc_port,
+              "the proxy's readiness is a gRPC probe through nginx")
+        pre = " ".join(px.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", []))
+        check("kill -QUIT 1" in pre, "the proxy's preStop stops nginx gracefully (SIGQUIT)")
+        ports.update(pports)
+    pcm_doc = docs.get(("ConfigMap", "radiald-proxy"))
+    check(pcm_doc and pcm_doc[1]["data"]["nginx.conf"] == proxy_text,
+          "k8s/proxy-configmap.yaml = deploy/proxy/nginx.conf (else run deploy/proxy/to_configmap.py)")
     kdrain = kcfg.get("drain_timeout_s", 30)
     pre = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     pre_s = int(pre[1]) if pre[:1] == ["sleep"] else 0

@@ -314,6 +314,7 @@ TEST_CASE("radiald: TLS and token settings are checked at start (exit 2)", "[sec
       {{"--auth-token-file", empty}, "holds no token"},
       {{"--auth-token-file", d + "/missing"}, "cannot read"},
       {{"--max-streams-per-connection", "0"}, "outside"},
+      {{"--grpc-memory-quota-bytes", "1000"}, "outside"},
       {{"--max-deadline-s", "-1"}, "outside"},
       {{"--listen", "127.0.0.1:50999", "--health-listen", "127.0.0.1:50999"}, "must differ"},
   };
