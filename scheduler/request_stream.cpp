@@ -43,6 +43,17 @@ RequestStream::Next RequestStream::next(std::vector<GeneratedToken>* tokens, Seq
                                         Clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(ch_->mu);
   ch_->cv.wait_until(lock, deadline, [&] { return !ch_->tokens.empty() || ch_->result; });
+  return take(tokens, result);
+}
+
+RequestStream::Next RequestStream::poll(std::vector<GeneratedToken>* tokens,
+                                        SequenceResult* result) {
+  std::lock_guard<std::mutex> lock(ch_->mu);
+  return take(tokens, result);
+}
+
+RequestStream::Next RequestStream::take(std::vector<GeneratedToken>* tokens,
+                                        SequenceResult* result) {
   if (!ch_->tokens.empty()) {
     for (auto& t : ch_->tokens) tokens->push_back(std::move(t));
     ch_->tokens.clear();

@@ -50,17 +50,22 @@ class RequestStream {
   // calls return kFinished again with the same result).
   Next next(std::vector<GeneratedToken>* tokens, SequenceResult* result,
             Clock::time_point deadline);
+  // next() without waiting: what has arrived now (kTimeout: nothing yet).
+  // For event-driven readers (the notify callback says when to call it).
+  Next poll(std::vector<GeneratedToken>* tokens, SequenceResult* result);
   // Asks the engine to stop this request; next() still delivers its final
   // result (kCancelled, unless it finished first). Idempotent.
   void cancel();
   bool finished() const;
   // For readers that cannot block (an event loop): `fn` is called, on the
   // engine loop thread and without any lock held, each time an event
-  // arrives; it must only schedule a next() call elsewhere. Set it before
+  // arrives; it must only schedule a next() or poll() call elsewhere. Set it before
   // the first event can arrive, or call next() once after setting it.
   void set_notify(std::function<void()> fn);
 
  private:
+  // Moves out what has arrived; ch_->mu held.
+  Next take(std::vector<GeneratedToken>* tokens, SequenceResult* result);
   struct Channel {
     std::mutex mu;
     std::condition_variable cv;

@@ -105,7 +105,7 @@ class ChoicesGeneration final : public Generation {
       }
       for (;;) {
         std::vector<GeneratedToken> tokens;
-        const auto next = streams_[i]->next(&tokens, &c.result, Clock::now());
+        const auto next = streams_[i]->poll(&tokens, &c.result);  // (never waits)
         if (next == RequestStream::Next::kTimeout) break;
         if (next == RequestStream::Next::kFinished) {
           c.done = true;

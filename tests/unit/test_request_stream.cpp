@@ -182,3 +182,41 @@ TEST_CASE("request stream: a slow reader holds nobody up", "[stream]") {
   REQUIRE(got.size() == 60);
   for (size_t i = 0; i < got.size(); ++i) CHECK(got[i].token == slow_result.tokens[i].token);
 }
+
+TEST_CASE("request stream: poll() never waits, and sees tokens, then the final result",
+          "[stream]") {
+  RequestStream s(9, [](uint64_t) {});
+  std::vector<GeneratedToken> got;
+  SequenceResult result;
+  SequenceCallbacks sink = s.sink();
+  // A writer producing a token every 200 us, as a fast engine does: each
+  // poll() returns at once with what has arrived (a reader that waited for
+  // "no more tokens" would not return until the generation ended).
+  std::thread writer([&] {
+    for (int i = 0; i < 50; ++i) {
+      GeneratedToken t;
+      t.token = i;
+      sink.on_token(t);
+      std::this_thread::sleep_for(200us);
+    }
+    SequenceResult r;
+    r.finish = FinishReason::kLength;
+    sink.on_finish(r);
+  });
+  int polls = 0, with_tokens = 0;
+  for (;;) {
+    const auto t0 = RequestStream::Clock::now();
+    const Next n = s.poll(&got, &result);
+    CHECK(RequestStream::Clock::now() - t0 < 50ms);
+    ++polls;
+    if (n == Next::kFinished) break;
+    if (n == Next::kTokens) ++with_tokens;
+    std::this_thread::sleep_for(100us);
+  }
+  writer.join();
+  REQUIRE(got.size() == 50);
+  for (int i = 0; i < 50; ++i) CHECK(got[i].token == i);
+  CHECK(with_tokens > 1);  // tokens came out while the writer still ran
+  CHECK(result.finish == FinishReason::kLength);
+  CHECK(s.poll(&got, &result) == Next::kFinished);  // again
+}
