@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -203,19 +204,39 @@ TEST_CASE("1 ms deadlines and 200 randomly timed cancels: every call ends, the s
       });
     for (auto& t : threads) t.join();
   }
-  // 200 calls cancelled by another thread after 0-60 ms (1 in 4 unary).
+  // The first token's latency here and now (a sanitizer build or a busy
+  // machine is many times slower): the cancels are spread over four times
+  // it, at least 60 ms, so that many land mid-stream on any build.
+  int max_delay_us = 60000;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto reader = s->stub->Generate(&ctx, req);
+    pb::GenerateResponse m;
+    REQUIRE(reader->Read(&m));
+    const auto ttft =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    ctx.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+    max_delay_us = std::max<int>(max_delay_us, static_cast<int>(4 * ttft));
+  }
+  // 200 calls cancelled by another thread after 0 to max_delay_us (1 in 4 unary).
   const unsigned seed = std::random_device()();
   std::atomic<int> mid_stream{0};  // streams cancelled after a token
   const std::map<std::string, std::string> cancelled = {{"finished_reason", "cancelled"}};
   const double cancelled0 = metric(*s, "radial_request_success_total", cancelled);
-  INFO("cancel seed " << seed);
+  INFO("cancel seed " << seed << ", delays up to " << max_delay_us << " us");
   {
     std::atomic<int> next{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 10; ++t)
       threads.emplace_back([&, t] {
         std::mt19937 rng(seed + t);
-        std::uniform_int_distribution<int> delay_us(0, 60000);
+        std::uniform_int_distribution<int> delay_us(0, max_delay_us);
         for (int i = next++; i < 200; i = next++) {
           grpc::ClientContext ctx;
           ctx.set_deadline(std::chrono::system_clock::now() + 60s);
