@@ -64,8 +64,9 @@ TEST_CASE("the CPU backend's KV pool costs no resident memory until it is used",
   const int64_t grown = resident_bytes() - before;
   INFO("resident memory grew by " << (grown >> 20) << " MiB for a 1 GiB pool");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  // (The sanitizers' allocators map shadow memory for what they allocate.)
-  CHECK(grown < (1LL << 30));
+  // The sanitizers' allocators write what calloc returns (TSan) or map
+  // shadow memory for it: the property holds for the real allocator only.
+  WARN("sanitizer build: the resident-memory bound is checked in release builds only");
 #else
   CHECK(grown < (64LL << 20));
 #endif
