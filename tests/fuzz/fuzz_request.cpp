@@ -4,14 +4,14 @@
 // the Generate handler does: check_request_id, to_engine_request (prompt
 // tokenization / id checks, defaults) and EngineService::submit (the limits,
 // then the scheduler's own checks), on models/stories260K with its router
-// and tokenizer. An accepted request is cancelled at once and its final
-// callback awaited, so every input ends before the next starts; a rejected
-// one must be a radial::Error.
+// and tokenizer. An accepted request's stream is cancelled at once and its
+// final result awaited, so every input ends before the next starts; a
+// rejected one must be a radial::Error.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <future>
 #include <memory>
+#include <vector>
 
 #include <google/protobuf/stubs/logging.h>
 
@@ -51,13 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     radial::server::check_request_id(in.request_id());
     radial::GenerateRequest req = radial::server::to_engine_request(in, service());
-    auto done = std::make_shared<std::promise<void>>();
-    radial::SequenceCallbacks cb;
-    cb.on_finish = [done](const radial::SequenceResult&) { done->set_value(); };
-    const uint64_t id = service().submit(std::move(req), std::move(cb));
-    service().cancel(id);
-    if (done->get_future().wait_for(std::chrono::seconds(30)) != std::future_status::ready)
-      __builtin_trap();  // a cancelled request must end within a step
+    std::unique_ptr<radial::RequestStream> stream = service().submit(std::move(req));
+    stream->cancel();
+    // A cancelled request must end within a step: its final result comes.
+    const auto deadline = radial::RequestStream::Clock::now() + std::chrono::seconds(30);
+    std::vector<radial::GeneratedToken> tokens;
+    radial::SequenceResult result;
+    for (;;) {
+      const auto next = stream->next(&tokens, &result, deadline);
+      if (next == radial::RequestStream::Next::kFinished) break;
+      if (next == radial::RequestStream::Next::kTimeout) __builtin_trap();
+      tokens.clear();
+    }
   } catch (const radial::Error&) {
   }
   return 0;
