@@ -206,7 +206,8 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path) {
   const std::string model = m.string("tokenizer.ggml.model", true);
   if (model != "llama")
     m.fail(ErrorCode::kUnsupported, "tokenizer.ggml.model \"" + model +
-                                        "\" is not supported (only \"llama\", SentencePiece, is)");
+                                        "\" is not supported (only \"llama\", SentencePiece, is); "
+                                        "give the model's tokenizer.json with --tokenizer");
   const GgufValue* tokens = m.array("tokenizer.ggml.tokens", true, true);
   const GgufValue* scores = m.array("tokenizer.ggml.scores", false, false);
   const GgufValue* types = m.array("tokenizer.ggml.token_type", false, false);

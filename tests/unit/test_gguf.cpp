@@ -4,6 +4,7 @@
 // test_reference_model.cpp.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -242,4 +243,39 @@ TEST_CASE("GGUF: a valid file of another architecture or tokenizer is refused cl
   expect_error([&] { load_gguf_model(path); }, ErrorCode::kUnsupported, {path, "qwen2"});
   expect_error([&] { load_gguf_tokenizer(path); }, ErrorCode::kUnsupported,
                {path, "tokenizer.ggml.model", "gpt2"});
+}
+
+TEST_CASE("GGUF: a model of mixed F32/F16/BF16/Q8_0/Q4_K tensors loads and runs", "[gguf]") {
+  // tests/data/gguf/make_tiny_mixed.py documents the values.
+  const std::string path = data_path("gguf/tiny_mixed.gguf");
+  auto w = std::make_shared<ModelWeights>(load_gguf_model(path));
+  const ModelConfig& c = w->config;
+  CHECK(c.hidden_size == 32);
+  CHECK(c.intermediate_size == 256);
+  CHECK(c.num_kv_heads == 1);
+  CHECK(c.vocab_size == 8);
+  CHECK(c.max_position_embeddings == 64);
+  CHECK(c.tie_word_embeddings);
+  const LayerWeights& l = w->layers[0];
+  REQUIRE(l.w_gate.shape == std::vector<int64_t>{256, 32});
+  for (int64_t r : {0, 255})
+    for (int64_t col = 0; col < 32; ++col)
+      CHECK(l.w_gate.f32()[r * 32 + col] == 0.5f * static_cast<float>(col % 7 - 3));
+  REQUIRE(l.w_down.shape == std::vector<int64_t>{32, 256});
+  for (int64_t r : {0, 31})
+    for (int64_t col = 0; col < 256; ++col)
+      CHECK(l.w_down.f32()[r * 256 + col] == ((col / 32) % 2 == 0 ? 2.75f : 4.75f));
+  CHECK(l.wk.f32()[1] == static_cast<float>(7 % 9 - 4) / 16);    // BF16
+  CHECK(l.wq.f32()[1] == static_cast<float>(13 % 11 - 5) / 32);  // F16
+  GenerateRequest r;
+  r.prompt = {1, 3, 4};
+  r.max_tokens = 4;
+  r.keep_prompt_logits = true;
+  auto res = run_requests(w, nullptr, {r});
+  REQUIRE(res[0].finish != FinishReason::kError);
+  for (const auto& pos : res[0].prompt_logits)
+    for (float x : pos) CHECK(std::isfinite(x));
+  auto tok = load_gguf_tokenizer(path);
+  CHECK(tok->encode("a b") == std::vector<int>{1, 3, 4});
+  CHECK(tok->decode({3, 4, 6}) == "a bb");
 }
