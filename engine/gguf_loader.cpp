@@ -16,8 +16,11 @@
 #include <cmath>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/error.h"
 #include "engine/gguf.h"
+#include "engine/tokenizer/hf_tokenizer.h"
 #include "engine/tokenizer/sentencepiece_tokenizer.h"
 
 namespace radial {
@@ -161,6 +164,35 @@ void field_float(std::string& out, int field, float v) {
   out.append(b, 4);
 }
 
+// tokenizer.ggml.model "gpt2": byte-level BPE through the tokenizer.json
+// implementation (gguf_tokenizer.cpp).
+std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const Meta& m, const std::string& path) {
+  GgufBpeVocab v;
+  v.tokens = m.array("tokenizer.ggml.tokens", true, true)->strs;
+  const size_t n = v.tokens.size();
+  if (n == 0) m.fail(ErrorCode::kCorrupt, "tokenizer.ggml.tokens is empty");
+  const GgufValue* types = m.array("tokenizer.ggml.token_type", false, false);
+  if (types && types->nums.size() != n)
+    m.fail(ErrorCode::kCorrupt, "tokenizer.ggml.token_type does not have one entry per token");
+  v.types.assign(n, 1);
+  for (size_t i = 0; types && i < n; ++i) {
+    const double t = types->nums[i];
+    v.types[i] = t >= 1 && t <= 6 && t == std::floor(t) ? static_cast<int>(t) : 0;
+  }
+  v.merges = m.array("tokenizer.ggml.merges", true, true)->strs;
+  v.pre = m.string("tokenizer.ggml.pre", false);
+  if (v.pre.empty()) v.pre = "default";
+  v.add_bos = m.integer("tokenizer.ggml.add_bos_token", 0, 1, false, 0) == 1;
+  const auto max_id = static_cast<int64_t>(n) - 1;
+  v.bos = static_cast<int>(m.integer("tokenizer.ggml.bos_token_id", 0, max_id, false, -1));
+  const int eos = static_cast<int>(m.integer("tokenizer.ggml.eos_token_id", 0, max_id, false, -1));
+  TokenizerConfig config;
+  if (v.bos >= 0) config.bos_token = v.tokens[v.bos];
+  if (eos >= 0) config.eos_token = v.tokens[eos];
+  const std::string what = path + " (embedded tokenizer)";
+  return hf_tokenizer_from_json(gguf_bpe_tokenizer_json(v, what), what, config);
+}
+
 }  // namespace
 
 ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
@@ -204,9 +236,10 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path) {
   const GgufFile f = GgufFile::open(path);
   const Meta m(f);
   const std::string model = m.string("tokenizer.ggml.model", true);
+  if (model == "gpt2") return gguf_bpe_tokenizer(m, path);
   if (model != "llama")
     m.fail(ErrorCode::kUnsupported, "tokenizer.ggml.model \"" + model +
-                                        "\" is not supported (only \"llama\", SentencePiece, is); "
+                                        "\" is not supported (llama and gpt2 are); "
                                         "give the model's tokenizer.json with --tokenizer");
   const GgufValue* tokens = m.array("tokenizer.ggml.tokens", true, true);
   const GgufValue* scores = m.array("tokenizer.ggml.scores", false, false);

@@ -5,6 +5,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "engine/model_loader.h"
 #include "engine/tokenizer.h"
@@ -21,7 +24,22 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts = 
 
 // The tokenizer embedded in the GGUF file: tokenizer.ggml.model "llama"
 // (SentencePiece: tokens, scores, token_type) becomes the SentencePiece
-// tokenizer; any other model ("gpt2", ...) is Error(kUnsupported).
+// tokenizer; "gpt2" (byte-level BPE: tokens, token_type, merges) the
+// tokenizer.json implementation, for the pre-tokenizers (tokenizer.ggml.pre)
+// llama-bpe (Llama 3) and qwen2; anything else is Error(kUnsupported).
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path);
+
+// A byte-level BPE vocabulary as a GGUF file holds it.
+struct GgufBpeVocab {
+  std::vector<std::string> tokens;  // by id
+  std::vector<int> types;           // tokenizer.ggml.token_type (3 control, 4 user defined)
+  std::vector<std::string> merges;  // "left right"
+  std::string pre;                  // tokenizer.ggml.pre
+  bool add_bos = false;             // tokenizer.ggml.add_bos_token
+  int bos = -1;
+};
+// The tokenizer.json equivalent of `v` (gguf_tokenizer.cpp). Throws
+// Error(kUnsupported) for a pre-tokenizer other than llama-bpe and qwen2.
+nlohmann::json gguf_bpe_tokenizer_json(const GgufBpeVocab& v, const std::string& what);
 
 }  // namespace radial

@@ -238,11 +238,11 @@ TEST_CASE("GGUF: a valid file of another architecture or tokenizer is refused cl
   const std::string path = dir.file("m.gguf");
   Builder b;
   b.header(3, 0, 2).str("general.architecture").raw<uint32_t>(8).str("qwen2");
-  b.str("tokenizer.ggml.model").raw<uint32_t>(8).str("gpt2");
+  b.str("tokenizer.ggml.model").raw<uint32_t>(8).str("bert");
   write_all(path, b.out);
   expect_error([&] { load_gguf_model(path); }, ErrorCode::kUnsupported, {path, "qwen2"});
   expect_error([&] { load_gguf_tokenizer(path); }, ErrorCode::kUnsupported,
-               {path, "tokenizer.ggml.model", "gpt2"});
+               {path, "tokenizer.ggml.model", "bert", "--tokenizer"});
 }
 
 TEST_CASE("GGUF: a model of mixed F32/F16/BF16/Q8_0/Q4_K tensors loads and runs", "[gguf]") {
