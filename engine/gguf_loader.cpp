@@ -51,6 +51,13 @@ class Meta {
                                     std::to_string(lo) + ", " + std::to_string(hi) + "]");
     return v->i;
   }
+  // A token id in [0, n) or -1 when absent; llama.cpp writes "none" as
+  // UINT32_MAX (stories260K.gguf's padding_token_id), which is absent too.
+  int optional_id(const std::string& key, int64_t n) const {
+    const GgufValue* v = get(key, false);
+    if (!v || (v->is_integer() && (v->i == 0xFFFFFFFFll || v->i == -1))) return -1;
+    return static_cast<int>(integer(key, 0, n - 1, false, -1));
+  }
   double number(const std::string& key, double fallback) const {
     const GgufValue* v = get(key, false);
     if (!v) return fallback;
@@ -134,6 +141,12 @@ ModelConfig gguf_config(const GgufFile& f, const Meta& m, const LoadOptions& opt
       static_cast<int>(m.integer("tokenizer.ggml.bos_token_id", 0, c.vocab_size - 1, false, 1));
   c.eos_token_ids = {
       static_cast<int>(m.integer("tokenizer.ggml.eos_token_id", 0, c.vocab_size - 1, false, 2))};
+  // llama.cpp ends generation at any end-of-generation id: EOS, end of turn
+  // (Llama 3's <|eot_id|>), end of message.
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    const int id = m.optional_id(key, c.vocab_size);
+    if (id >= 0 && id != c.eos_token_ids[0]) c.eos_token_ids.push_back(id);
+  }
   c.tie_word_embeddings = f.tensor("output.weight") == nullptr;
   try {
     c.validate();
@@ -230,6 +243,29 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
   w.lm_head = c.tie_word_embeddings ? w.embed : read("output.weight", {c.vocab_size, d});
   w.validate();
   return w;
+}
+
+std::shared_ptr<const ChatTemplate> load_gguf_chat_template(const std::string& path) {
+  const GgufFile f = GgufFile::open(path);
+  const Meta m(f);
+  const std::string source = m.string("tokenizer.chat_template", false);
+  if (source.empty()) return nullptr;
+  const GgufValue* tokens = m.array("tokenizer.ggml.tokens", true, false);
+  const auto text = [&](const char* key) -> std::optional<std::string> {
+    const int64_t n = tokens ? static_cast<int64_t>(tokens->strs.size()) : 0;
+    const int id = n > 0 ? m.optional_id(key, n) : -1;
+    if (id < 0) return std::nullopt;
+    return tokens->strs[id];
+  };
+  try {
+    return std::make_shared<const ChatTemplate>(
+        source,
+        ChatSpecialTokens{text("tokenizer.ggml.bos_token_id"), text("tokenizer.ggml.eos_token_id"),
+                          text("tokenizer.ggml.unknown_token_id"),
+                          text("tokenizer.ggml.padding_token_id")});
+  } catch (const Error& e) {
+    m.fail(e.code(), std::string("tokenizer.chat_template: ") + e.what());
+  }
 }
 
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path) {

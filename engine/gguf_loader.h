@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "engine/chat/chat_template.h"
 #include "engine/model_loader.h"
 #include "engine/tokenizer.h"
 
@@ -28,6 +29,11 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts = 
 // tokenizer.json implementation, for the pre-tokenizers (tokenizer.ggml.pre)
 // llama-bpe (Llama 3) and qwen2; anything else is Error(kUnsupported).
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const std::string& path);
+
+// The file's tokenizer.chat_template (null when it has none), with the texts
+// of its bos/eos/unknown/padding token ids. Throws Error naming the file for
+// a template outside the supported subset.
+std::shared_ptr<const ChatTemplate> load_gguf_chat_template(const std::string& path);
 
 // A byte-level BPE vocabulary as a GGUF file holds it.
 struct GgufBpeVocab {

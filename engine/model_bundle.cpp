@@ -82,7 +82,10 @@ ModelBundle load_bundle(const ModelSource& src) {
                         GgufFile::has_magic(src.model);
   if (!tok.empty() || embedded) {
     auto t = embedded ? load_gguf_tokenizer(src.model) : Tokenizer::load(tok);
-    if (embedded) tok = src.model;
+    if (embedded) {
+      tok = src.model;
+      b.chat_template = load_gguf_chat_template(src.model);
+    }
     // Models may pad their vocabulary (Qwen rounds it up): ids the tokenizer
     // never produces are harmless; a tokenizer larger than the model is not.
     require(t->vocab_size() <= w->config.vocab_size, ErrorCode::kInvalidArgument,

@@ -279,3 +279,16 @@ TEST_CASE("GGUF: a model of mixed F32/F16/BF16/Q8_0/Q4_K tensors loads and runs"
   CHECK(tok->encode("a b") == std::vector<int>{1, 3, 4});
   CHECK(tok->decode({3, 4, 6}) == "a bb");
 }
+
+TEST_CASE("GGUF: end-of-turn ids and the chat template come from the metadata", "[gguf]") {
+  ModelSource src;
+  src.model = data_path("gguf/tiny_mixed.gguf");
+  const ModelBundle b = load_bundle(src);
+  CHECK(b.weights->config.eos_token_ids == std::vector<int>{2, 7});
+  REQUIRE(b.chat_template);
+  const auto messages = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "hi"}])");
+  CHECK(b.chat_template->render(messages) == "<s>user: hi</s>");
+  // stories260K.gguf has no template; its padding id is UINT32_MAX ("none").
+  CHECK(load_gguf_chat_template(gguf_path()) == nullptr);
+  CHECK(load_gguf_model(gguf_path()).config.eos_token_ids == std::vector<int>{2});
+}

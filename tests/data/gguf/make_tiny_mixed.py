@@ -5,7 +5,8 @@ F32, F16, BF16, Q8_0 (attn_v, ffn_gate: d 0.5, quants (col % 7) - 3) and Q4_K
 (ffn_down: d 0.5, dmin 0.25, every scale 2 and min 1, quant bytes 0x53, so
 even sub-blocks hold 0.5*2*3 - 0.25 = 2.75 and odd ones 0.5*2*5 - 0.25 = 4.75).
 Q6_K is covered by test_gguf_quant.cpp only. Embedded 8-token
-SentencePiece-style vocabulary. Also the seed of the fuzz_gguf corpus.
+SentencePiece-style vocabulary, an end-of-turn id (7) and a chat template.
+Also the seed of the fuzz_gguf corpus.
 Usage: make_tiny_mixed.py OUT.gguf"""
 import struct, sys
 
@@ -31,6 +32,9 @@ put('tokenizer.ggml.scores', 9, struct.pack('<IQ', 6, 8) + struct.pack('<8f', *s
 put('tokenizer.ggml.token_type', 9, struct.pack('<IQ', 5, 8) + struct.pack('<8i', *types))
 put('tokenizer.ggml.bos_token_id', 4, struct.pack('<I', 1))
 put('tokenizer.ggml.eos_token_id', 4, struct.pack('<I', 2))
+put('tokenizer.ggml.eot_token_id', 4, struct.pack('<I', 7))
+put('tokenizer.chat_template', 8,
+    s("{% for m in messages %}{{ bos_token + m['role'] + ': ' + m['content'] + eos_token }}{% endfor %}"))
 
 def f32(n, f): return b''.join(struct.pack('<f', f(i)) for i in range(n))
 def f16(n, f): return b''.join(struct.pack('<e', f(i)) for i in range(n))
