@@ -111,9 +111,10 @@ class GgufParser {
   uint64_t remaining() const { return size_ - pos_; }
 
   void bytes(void* dst, uint64_t n, const std::string& what = "header") {
-    check(n <= remaining(), "truncated: " + what + " at offset " + std::to_string(pos_) +
-                                " needs " + std::to_string(n) + " bytes, the file has " +
-                                std::to_string(remaining()) + " left");
+    if (n > remaining())  // (not check(): the message is built only on failure)
+      check(false, "truncated: " + what + " at offset " + std::to_string(pos_) + " needs " +
+                       std::to_string(n) + " bytes, the file has " + std::to_string(remaining()) +
+                       " left");
     auto* out = static_cast<char*>(dst);
     while (n > 0) {
       if (pos_ < win_start_ || pos_ >= win_start_ + win_.size()) fill();
@@ -145,10 +146,11 @@ class GgufParser {
   uint32_t u32(const std::string& what) { return scalar<uint32_t>(what); }
   uint64_t u64(const std::string& what) { return scalar<uint64_t>(what); }
   std::string str(const std::string& what) {
-    const uint64_t n = u64("length of " + what);
-    bound(n, kMaxString, "length of " + what);
-    check(n <= remaining(), "truncated: " + what + " of " + std::to_string(n) +
-                                " bytes runs past the end of the file");
+    const uint64_t n = u64(what);
+    if (n > kMaxString) bound(n, kMaxString, "length of " + what);
+    if (n > remaining())
+      check(false, "truncated: " + what + " of " + std::to_string(n) +
+                       " bytes runs past the end of the file");
     std::string s(n, '\0');
     bytes(s.data(), n, what);
     return s;
