@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_loader.h"
 #include "engine/model_loader.h"
 #include "engine/random.h"
 #include "engine/tokenizer/tokenizer_config.h"
@@ -59,7 +61,9 @@ ModelBundle load_bundle(const ModelSource& src) {
         "random weights of " + src.dummy_config + " (seed " + std::to_string(src.dummy_seed) + ")";
   } else {
     require(!src.model.empty(), ErrorCode::kInvalidArgument, "no model given");
-    w = std::make_shared<ModelWeights>(load_model(src.model));
+    LoadOptions opts;
+    opts.context_length = src.context_length;
+    w = std::make_shared<ModelWeights>(load_model(src.model, opts));
     b.description = src.model;
   }
   b.weights = w;
@@ -74,8 +78,14 @@ ModelBundle load_bundle(const ModelSource& src) {
       (fs::exists(fs::path(src.model) / "tokenizer.json") ||
        fs::exists(fs::path(src.model) / "tokenizer.model")))
     tok = src.model;  // Tokenizer::load prefers tokenizer.json
-  if (!tok.empty()) {
-    auto t = Tokenizer::load(tok);
+  const bool embedded = tok.empty() && !is_dir && !src.model.empty() && src.dummy_config.empty() &&
+                        GgufFile::has_magic(src.model);
+  if (!tok.empty() || embedded) {
+    auto t = embedded ? load_gguf_tokenizer(src.model) : Tokenizer::load(tok);
+    if (embedded) {
+      tok = src.model;
+      b.chat_template = load_gguf_chat_template(src.model);
+    }
     // Models may pad their vocabulary (Qwen rounds it up): ids the tokenizer
     // never produces are harmless; a tokenizer larger than the model is not.
     require(t->vocab_size() <= w->config.vocab_size, ErrorCode::kInvalidArgument,

@@ -15,14 +15,16 @@
 namespace radial {
 
 struct ModelSource {
-  std::string model;         // HF directory or llama2.c .bin (ignored with dummy_config)
+  std::string model;         // HF directory, GGUF file or llama2.c .bin (ignored with
+                             // dummy_config)
   std::string tokenizer;     // tokenizer.json, tokenizer.model or a directory holding one
                              // (default: the model directory's tokenizer.json, else its
-                             // tokenizer.model, when it has one)
+                             // tokenizer.model, when it has one; a GGUF file's embedded one)
   std::string router;        // default: the model directory when it holds radial.json
   bool no_router = false;    // ignore any router (full mode only)
   std::string dummy_config;  // HF config.json: random weights and a random router
   uint64_t dummy_seed = 0;
+  int context_length = 0;  // > 0: overrides a GGUF file's llama.context_length
 };
 
 struct ModelBundle {

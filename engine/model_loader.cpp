@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_loader.h"
 #include "engine/json_input.h"
 #include "engine/safetensors.h"
 
@@ -150,9 +152,11 @@ ModelWeights load_model(const std::string& path, const LoadOptions& opts) {
     return load_hf_model(path, opts);
   }
   require(fs::exists(p), ErrorCode::kNotFound, path + ": not found");
+  if (GgufFile::has_magic(path)) return load_gguf_model(path, opts);
   if (p.extension() == ".bin") return load_llama2c_model(path, opts);
-  throw Error(ErrorCode::kInvalidArgument,
-              path + ": not a model (expected an HF directory or a llama2.c .bin file)");
+  throw Error(
+      ErrorCode::kInvalidArgument,
+      path + ": not a model (expected an HF directory, a GGUF file or a llama2.c .bin file)");
 }
 
 void save_hf_model(const ModelWeights& w, const std::string& dir) {

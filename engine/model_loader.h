@@ -11,6 +11,10 @@ namespace radial {
 
 struct LoadOptions {
   DType dtype = DType::kF32;  // tensors are converted to this dtype at load
+  // > 0: the context length (max_position_embeddings) instead of the file's.
+  // Only GGUF files read it (their llama.context_length is sometimes shorter
+  // than what the model was trained with: see gguf_loader.cpp).
+  int context_length = 0;
 };
 
 // A Hugging Face model directory: config.json + model.safetensors or
@@ -27,8 +31,9 @@ ModelWeights load_llama2c_model(const std::string& path, const LoadOptions& opts
 ModelWeights make_random_model(const ModelConfig& config, uint64_t seed,
                                const LoadOptions& opts = {});
 
-// Dispatches on the path: a directory with config.json is HF; a file ending
-// in .bin is llama2.c.
+// Dispatches on the path: a directory with config.json is HF; a file that
+// starts with the GGUF magic is GGUF (gguf_loader.h); a file ending in .bin
+// is llama2.c.
 ModelWeights load_model(const std::string& path, const LoadOptions& opts = {});
 
 // Writes `w` as an HF directory (config.json + model.safetensors, F32, Q/K

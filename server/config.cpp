@@ -54,7 +54,8 @@ const std::string& as_str(const Value& v) { return std::get<std::string>(v); }
 
 const std::vector<Option>& options() {
   static const std::vector<Option> opts = {
-      {"model", Kind::kString, "HF model directory or llama2.c .bin (default models/stories260K)",
+      {"model", Kind::kString,
+       "HF model directory, GGUF file or llama2.c .bin (default models/stories260K)",
        [](DaemonConfig& c, const Value& v) { c.service.model.model = as_str(v); }},
       {"tokenizer", Kind::kString, "tokenizer.model (default: <model dir>/tokenizer.model)",
        [](DaemonConfig& c, const Value& v) { c.service.model.tokenizer = as_str(v); }},
@@ -69,6 +70,10 @@ const std::vector<Option>& options() {
          c.service.model.dummy_seed = static_cast<uint64_t>(std::get<int64_t>(v));
        },
        0, std::numeric_limits<int64_t>::max()},
+      {"context_length", Kind::kInt,
+       "GGUF: the context length instead of the file's llama.context_length",
+       [](DaemonConfig& c, const Value& v) { c.service.model.context_length = as_int(v); }, 1,
+       1 << 24},
       {"model_name", Kind::kString, "served model name (the `model` metric label)",
        [](DaemonConfig& c, const Value& v) { c.model_name = as_str(v); }},
       {"listen", Kind::kString, "gRPC address (default 127.0.0.1:50051)",
@@ -389,7 +394,7 @@ std::string derive_model_name(const radial::ModelSource& src) {
   std::string name = p.filename().string();
   if (name == "config.json" && p.has_parent_path()) {
     name = p.parent_path().filename().string();
-  } else if (p.extension() == ".bin" || p.extension() == ".json") {
+  } else if (p.extension() == ".bin" || p.extension() == ".json" || p.extension() == ".gguf") {
     name = p.stem().string();
   }
   return name.empty() ? "model" : name;

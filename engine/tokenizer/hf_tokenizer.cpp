@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/json_input.h"
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/bpe_model.h"
 #include "engine/tokenizer/decoder.h"
-#include "engine/json_input.h"
 #include "engine/tokenizer/normalizer.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer_config.h"
@@ -197,6 +197,12 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_path,
   const TokenizerConfig config =
       config_path.empty() ? TokenizerConfig{} : load_tokenizer_config(config_path);
   return std::make_unique<HfTokenizer>(j, json_path, config);
+}
+
+std::unique_ptr<Tokenizer> hf_tokenizer_from_json(const nlohmann::json& j, const std::string& what,
+                                                  const TokenizerConfig& config) {
+  require(j.is_object(), ErrorCode::kCorrupt, what + ": must be a JSON object");
+  return std::make_unique<HfTokenizer>(j, what, config);
 }
 
 }  // namespace radial

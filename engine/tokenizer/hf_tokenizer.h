@@ -7,7 +7,10 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "engine/tokenizer.h"
+#include "engine/tokenizer/tokenizer_config.h"
 
 namespace radial {
 
@@ -18,5 +21,10 @@ namespace radial {
 // kUnsupported) naming the file and the construct.
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_path,
                                              const std::string& config_path);
+
+// The same from a tokenizer.json already parsed (the GGUF loader builds one
+// from a file's embedded byte-level BPE vocabulary); `what` names its source.
+std::unique_ptr<Tokenizer> hf_tokenizer_from_json(const nlohmann::json& j, const std::string& what,
+                                                  const TokenizerConfig& config);
 
 }  // namespace radial

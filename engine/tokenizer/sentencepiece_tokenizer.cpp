@@ -56,7 +56,8 @@ int parse_byte_piece(const std::string& piece) {
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
-  explicit SentencePieceTokenizer(const std::string& model_path);
+  // `serialized`: a ModelProto; `what` names its source in errors.
+  SentencePieceTokenizer(const std::string& serialized, const std::string& what);
 
   std::vector<int> encode(std::string_view text, bool add_bos) const override;
   using Tokenizer::decode;
@@ -90,14 +91,13 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::vector<bool> strip_after_bos_;
 };
 
-SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path) {
-  require_regular_file(model_path, "tokenizer model");
-  const std::string serialized = read_input_file(model_path, 1ull << 30);
+SentencePieceTokenizer::SentencePieceTokenizer(const std::string& serialized,
+                                               const std::string& what) {
   const auto status = sp_.LoadFromSerializedProto(serialized);
   require(status.ok(), ErrorCode::kCorrupt,
-          model_path + ": not a SentencePiece model (" + status.ToString() + ")");
+          what + ": not a SentencePiece model (" + status.ToString() + ")");
   vocab_ = sp_.GetPieceSize();
-  require(vocab_ > 0, ErrorCode::kCorrupt, model_path + ": SentencePiece model has no pieces");
+  require(vocab_ > 0, ErrorCode::kCorrupt, what + ": SentencePiece model has no pieces");
   bos_ = sp_.bos_id();
   eos_ = sp_.eos_id();
 
@@ -169,7 +169,14 @@ int SentencePieceTokenizer::token_id(std::string_view token) const {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& model_path) {
-  return std::make_unique<SentencePieceTokenizer>(model_path);
+  require_regular_file(model_path, "tokenizer model");
+  return std::make_unique<SentencePieceTokenizer>(read_input_file(model_path, 1ull << 30),
+                                                  model_path);
+}
+
+std::unique_ptr<Tokenizer> sentencepiece_tokenizer_from_proto(const std::string& serialized,
+                                                              const std::string& what) {
+  return std::make_unique<SentencePieceTokenizer>(serialized, what);
 }
 
 }  // namespace radial

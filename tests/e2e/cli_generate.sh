@@ -44,6 +44,19 @@ check "llama2.c checkpoint generates" [ $? -eq 0 ]
 /usr/bin/python3 -c "import json,sys; a=json.load(open('$TMP/j.json')); b=json.load(open('$TMP/b.json')); sys.exit(a['tokens']!=b['tokens'])"
 check "llama2.c and HF give the same tokens" [ $? -eq 0 ]
 
+# The GGUF file with its embedded tokenizer gives the same tokens; its
+# llama.context_length (128) caps a longer request, --context-length lifts it.
+"$RADIAL" generate --model "$DATA/stories260K.gguf" --prompt "Once upon a time" --max-tokens 124 --json >"$TMP/g.json"
+check "GGUF generates with its embedded tokenizer" [ $? -eq 0 ]
+/usr/bin/python3 -c "import json,sys; a=json.load(open('$TMP/j.json')); b=json.load(open('$TMP/g.json')); sys.exit(a['tokens']!=b['tokens'] or a['prompt_tokens']!=b['prompt_tokens'])"
+check "GGUF and HF give the same tokens" [ $? -eq 0 ]
+"$RADIAL" generate --model "$DATA/stories260K.gguf" --prompt-ids 1 --max-tokens 300 --json >"$TMP/g2.json"
+/usr/bin/python3 -c "import json,sys; sys.exit(len(json.load(open('$TMP/g2.json'))['tokens']) != 128)"
+check "GGUF context length caps generation at the file's 128 positions (129 ids)" [ $? -eq 0 ]
+"$RADIAL" generate --model "$DATA/stories260K.gguf" --context-length 512 --prompt-ids 1 --max-tokens 300 --json >"$TMP/g3.json"
+/usr/bin/python3 -c "import json,sys; sys.exit(len(json.load(open('$TMP/g3.json'))['tokens']) != 300)"
+check "--context-length overrides the GGUF context length" [ $? -eq 0 ]
+
 # Convert the llama2.c checkpoint and generate from the result.
 "$RADIAL" convert --from llama2c --input "$DATA/stories260K.bin" --tokenizer "$DATA/tok512.model" --out "$TMP/conv" >/dev/null 2>&1
 check "convert exits 0" [ $? -eq 0 ]

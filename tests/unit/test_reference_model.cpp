@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/gguf_loader.h"
 #include "engine/model_loader.h"
 #include "engine/tokenizer.h"
 #include "engine_harness.h"
@@ -91,7 +92,18 @@ TEST_CASE("full mode reproduces reference.json from the HF directory", "[referen
 }
 
 TEST_CASE("full mode reproduces reference.json from the llama2.c checkpoint", "[reference]") {
-  auto w = std::make_shared<ModelWeights>(load_llama2c_model(data_path("stories260K/stories260K.bin")));
+  auto w =
+      std::make_shared<ModelWeights>(load_llama2c_model(data_path("stories260K/stories260K.bin")));
+  CHECK(check_reference(w, true).max_abs <= 1e-4);
+}
+
+TEST_CASE("full mode reproduces reference.json from the GGUF file", "[reference][gguf]") {
+  // The file's own llama.context_length (128, not the checkpoint's 512)
+  // suffices: each case holds greedy_steps + 1 = 129 ids, of which the last
+  // is sampled but never fed, so 128 positions.
+  auto w =
+      std::make_shared<ModelWeights>(load_gguf_model(data_path("stories260K/stories260K.gguf")));
+  REQUIRE(w->config.max_position_embeddings == 128);
   CHECK(check_reference(w, true).max_abs <= 1e-4);
 }
 

@@ -22,6 +22,7 @@ namespace {
 
 const char* kUsage =
     "usage: radial generate [--model PATH] [--tokenizer FILE] [--router DIR | --no-router]\n"
+    "                       [--context-length N]\n"
     "                       [--dummy-config CONFIG.json [--dummy-seed N]]\n"
     "                       (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]\n"
     "                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R]\n"
@@ -38,7 +39,9 @@ const char* kUsage =
     "Generates text on the CPU backend (or --backend cuda: the GPU, bf16 unless\n"
     "--dtype says otherwise). --model takes a Hugging Face directory (config.json +\n"
     "safetensors, tokenizer.json or tokenizer.model, and radial.json +\n"
-    "router.safetensors when it has a router) or a llama2.c .bin (with --tokenizer).\n"
+    "router.safetensors when it has a router), a llama2.c .bin (with --tokenizer) or\n"
+    "a GGUF file of the llama architecture (its embedded tokenizer; weights\n"
+    "dequantized to f32; --context-length N overrides its llama.context_length).\n"
     "The default model is models/stories260K. Without --json it streams the text and\n"
     "ends with a summary line on stderr; with --json it prints one JSON object.\n"
     "\n"

@@ -6,7 +6,7 @@
 namespace radial::cli {
 
 std::set<std::string> with_model_options(std::set<std::string> extra) {
-  extra.insert({"model", "tokenizer", "router", "dummy-config", "dummy-seed"});
+  extra.insert({"model", "tokenizer", "router", "dummy-config", "dummy-seed", "context-length"});
   return extra;
 }
 
@@ -18,6 +18,10 @@ ModelSource model_source(const Args& args) {
   s.router = args.str("router", "");
   s.no_router = args.flag("no-router");
   s.dummy_seed = static_cast<uint64_t>(args.integer("dummy-seed").value_or(0));
+  if (auto n = args.integer("context-length")) {
+    if (*n < 1 || *n > (1 << 24)) throw UsageError{"--context-length expects 1 .. 16777216"};
+    s.context_length = static_cast<int>(*n);
+  }
   return s;
 }
 
