@@ -90,9 +90,10 @@ void attend_scalar(const float* q, const float* const* k_rows, const float* cons
     acc[e % kGemmLanes] = acc[e % kGemmLanes] + scores[e];
   }
   const float inv = 1.0f / tree16(acc);
+  for (int e = 0; e < n; ++e) scores[e] = scores[e] * inv;  // p[e]
   for (int i = 0; i < head_dim; ++i) {
     float a[4] = {};
-    for (int e = 0; e < n; ++e) a[e % 4] = std::fma(scores[e] * inv, v_rows[e][i], a[e % 4]);
+    for (int e = 0; e < n; ++e) a[e % 4] = std::fma(scores[e], v_rows[e][i], a[e % 4]);
     out[i] = (a[0] + a[1]) + (a[2] + a[3]);
   }
 }

@@ -20,12 +20,7 @@ SRC=$2
 RADIALD=$(dirname "$RADIAL")/../server/radiald
 TMP=$(mktemp -d)
 . "$SRC/tests/e2e/lib.sh"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  [ -n "${KEEP_TMP:-}" ] && cp -r "$TMP" "$KEEP_TMP"; rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap cleanup_tmp EXIT
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$NGINX" ]; then
   echo "SKIP: nginx is not installed (scripts/install-deps.sh installs it)"

@@ -17,12 +17,7 @@ SRC=$2
 RADIALD=$(dirname "$RADIAL")/../server/radiald
 TMP=$(mktemp -d)
 . "$SRC/tests/e2e/lib.sh"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  [ -n "${KEEP_TMP:-}" ] && cp -r "$TMP" "$KEEP_TMP"; rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap cleanup_tmp EXIT
 if [ ! -x "$RADIALD" ]; then
   echo "SKIP: radiald is not built (RADIAL_BUILD_SERVER=OFF)"
   exit 0

@@ -10,6 +10,9 @@
 #                                  polls `radial health` until SERVING (30 s
 #                                  default); fails early if PID exits
 #   finish                         prints the tally; its status is the test's
+#   PIDS+=(PID); trap cleanup_tmp EXIT
+#                                  at exit: kills every PID in PIDS and removes
+#                                  TMP (copied to $KEEP_TMP first when set)
 # shellcheck shell=bash
 
 fails=0
@@ -51,4 +54,12 @@ wait_serving() {
 finish() {
   echo "$pass passed, $fails failed"
   [ "$fails" -eq 0 ]
+}
+
+PIDS=()
+cleanup_tmp() {
+  local p
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  [ -n "${KEEP_TMP:-}" ] && cp -r "$TMP" "$KEEP_TMP"
+  rm -rf "$TMP"
 }

@@ -1,10 +1,12 @@
 #include "tests/e2e/server_fixture.h"
 
 #include <future>
+#include <latch>
 #include <stdexcept>
 #include <thread>
 
 #include <grpcpp/generic/generic_stub.h>
+#include <catch2/catch.hpp>
 
 namespace radial::e2e {
 namespace {
@@ -192,6 +194,29 @@ Generation generate_stream(pb::Radial::Stub& stub, const pb::GenerateRequest& re
   }
   g.status = reader->Finish();
   return g;
+}
+
+std::vector<Generation> generate_together(pb::Radial::Stub& stub,
+                                          const std::vector<pb::GenerateRequest>& reqs) {
+  std::vector<Generation> out(reqs.size());
+  std::latch start(static_cast<std::ptrdiff_t>(reqs.size()));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < reqs.size(); ++i)
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      out[i] = generate_stream(stub, reqs[i]);
+    });
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+void check_same_as_solo(const Generation& got, const Generation& solo) {
+  REQUIRE(got.status.ok());
+  CHECK(got.ids == solo.ids);
+  CHECK(got.paths == solo.paths);
+  CHECK(got.text == solo.text);
+  CHECK(got.last.finish_reason() == solo.last.finish_reason());
+  CHECK(got.last.usage().layer_steps_skipped() == solo.last.usage().layer_steps_skipped());
 }
 
 Generation generate_unary(pb::Radial::Stub& stub, const pb::GenerateRequest& req,

@@ -79,6 +79,15 @@ Generation generate_stream(pb::Radial::Stub& stub, const pb::GenerateRequest& re
 Generation generate_unary(pb::Radial::Stub& stub, const pb::GenerateRequest& req,
                           std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
+// Each request's streamed generation, all started at once (a thread each,
+// released together).
+std::vector<Generation> generate_together(pb::Radial::Stub& stub,
+                                          const std::vector<pb::GenerateRequest>& reqs);
+// Catch checks that `got`, generated among others, equals `solo`, the same
+// request generated alone: status OK, the same ids, layer paths, text,
+// finish reason and skipped layer steps.
+void check_same_as_solo(const Generation& got, const Generation& solo);
+
 // Polls /metrics until `name{labels}` equals `want` or `timeout` passes;
 // returns the last value seen (nullopt when absent).
 std::optional<double> wait_metric(const Server& s, const std::string& name,

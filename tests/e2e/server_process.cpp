@@ -150,23 +150,24 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   return r;
 }
 
-std::optional<std::string> http_get(int port, const std::string& path) {
+std::string raw_http(int port, const std::string& request) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return std::nullopt;
+  if (fd < 0) return "";
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
-    return std::nullopt;
+    return "";
   }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return std::nullopt;
+  for (size_t off = 0; off < request.size();) {
+    const ssize_t n = send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
   }
   std::string resp;
   char buf[8192];
@@ -176,10 +177,18 @@ std::optional<std::string> http_get(int port, const std::string& path) {
     resp.append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  return resp;
+}
+
+int http_status(const std::string& resp) {
+  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12) return 0;
+  return std::atoi(resp.c_str() + 9);
+}
+
+std::optional<std::string> http_get(int port, const std::string& path) {
+  const std::string resp = raw_http(port, "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   const size_t head_end = resp.find("\r\n\r\n");
-  if (head_end == std::string::npos || resp.rfind("HTTP/1.", 0) != 0) return std::nullopt;
-  const size_t sp = resp.find(' ');
-  if (resp.compare(sp + 1, 3, "200") != 0) return std::nullopt;
+  if (head_end == std::string::npos || http_status(resp) != 200) return std::nullopt;
   return resp.substr(head_end + 4);
 }
 

@@ -64,6 +64,13 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_path,
                           std::chrono::seconds timeout);
 
+// Sends `request` to 127.0.0.1:port and reads until the server closes (or
+// 5 s pass); what came back ("" when the connection failed). A send the
+// server cut short is not an error.
+std::string raw_http(int port, const std::string& request);
+// The status code of an HTTP response ("HTTP/1.1 401 ..."); 0 if none.
+int http_status(const std::string& resp);
+
 // GET http://127.0.0.1:port/path (HTTP/1.0); the body, or nullopt when the
 // connection fails or the status is not 200.
 std::optional<std::string> http_get(int port, const std::string& path);

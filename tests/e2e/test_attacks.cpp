@@ -5,10 +5,7 @@
 // then a restart on the same ports, duplicate `authorization` values and a
 // megabyte of headers on the metrics port. Each case starts its own daemon
 // (killed when the case ends); RADIALD_E2E_KEEP_LOGS=1 keeps their logs.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +15,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <latch>
 #include <limits>
 #include <random>
 #include <set>
@@ -103,45 +99,6 @@ std::vector<int> reference_tokens(std::string* prompt) {
   const auto ref = nlohmann::json::parse(in)["cases"][0];
   *prompt = ref["prompt"].get<std::string>();
   return ref["tokens"].get<std::vector<int>>();
-}
-
-// Sends `request` to 127.0.0.1:port and reads until the server closes (or
-// 5 s pass); what came back ("" when the connection failed). A send the
-// server cut short is not an error.
-std::string raw_http(int port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  for (size_t off = 0; off < request.size();) {
-    const ssize_t n = send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    off += static_cast<size_t>(n);
-  }
-  std::string resp;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return resp;
-}
-
-// The status code of an HTTP response ("HTTP/1.1 401 ..."); 0 if none.
-int http_status(const std::string& resp) {
-  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12) return 0;
-  return std::atoi(resp.c_str() + 9);
 }
 
 // Sockets in TIME_WAIT whose local port is one of `ports` (/proc/net/tcp).
@@ -399,26 +356,14 @@ TEST_CASE("forward mode under heavy preemption: greedy streams equal their solo 
   }
   const double preempted0 = metric(*s, "radial_preemptions_total");
   REQUIRE(preempted0 >= 0);
-  std::vector<Generation> together(reqs.size());
-  std::latch start(static_cast<std::ptrdiff_t>(reqs.size()));
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < reqs.size(); ++i)
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      together[i] = generate_stream(*s->stub, reqs[i]);
-    });
-  for (auto& t : threads) t.join();
+  const std::vector<Generation> together = generate_together(*s->stub, reqs);
   const double preemptions = metric(*s, "radial_preemptions_total") - preempted0;
   INFO("preemptions " << preemptions);
   CHECK(preemptions >= 16);
   bool some_skipped = false;
   for (size_t i = 0; i < reqs.size(); ++i) {
     INFO("request " << i);
-    REQUIRE(together[i].status.ok());
-    CHECK(together[i].ids == solo[i].ids);
-    CHECK(together[i].paths == solo[i].paths);
-    CHECK(together[i].text == solo[i].text);
-    CHECK(together[i].last.finish_reason() == solo[i].last.finish_reason());
+    check_same_as_solo(together[i], solo[i]);
     if (solo[i].last.usage().layer_steps_skipped() > 0) some_skipped = true;
   }
   CHECK(some_skipped);

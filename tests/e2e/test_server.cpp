@@ -20,9 +20,9 @@
 #include <sstream>
 #include <thread>
 
-#include <catch2/catch.hpp>
 #include <grpcpp/impl/client_unary_call.h>
 #include <grpcpp/impl/rpc_method.h>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "engine/model_bundle.h"
@@ -263,25 +263,11 @@ TEST_CASE("32 concurrent streams equal their solo outputs", "[server]") {
     solo.push_back(generate_unary(*a.stub, r));
     REQUIRE(solo.back().status.ok());
   }
-  std::vector<Generation> together(reqs.size());
-  std::latch start(static_cast<std::ptrdiff_t>(reqs.size()));
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < reqs.size(); ++i)
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      together[i] = generate_stream(*a.stub, reqs[i]);
-    });
-  for (auto& t : threads) t.join();
+  const std::vector<Generation> together = generate_together(*a.stub, reqs);
   bool some_skipped = false;
   for (size_t i = 0; i < reqs.size(); ++i) {
     INFO("request " << i);
-    REQUIRE(together[i].status.ok());
-    CHECK(together[i].ids == solo[i].ids);
-    CHECK(together[i].paths == solo[i].paths);
-    CHECK(together[i].text == solo[i].text);
-    CHECK(together[i].last.finish_reason() == solo[i].last.finish_reason());
-    CHECK(together[i].last.usage().layer_steps_skipped() ==
-          solo[i].last.usage().layer_steps_skipped());
+    check_same_as_solo(together[i], solo[i]);
     if (solo[i].last.usage().layer_steps_skipped() > 0) some_skipped = true;
   }
   CHECK(some_skipped);  // the router did skip layers somewhere

@@ -110,9 +110,15 @@ int cmd_generate(int argc, char** argv) {
       std::fwrite(shown.data(), 1, shown.size(), stdout);
       std::fflush(stdout);
     }
+    // Prefill: from submitting to the first generated token (the prompt's
+    // passes and the first token's sampling). Decode: the tokens after it
+    // over the time after it.
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point t_first{};
     SequenceResult result;
     SequenceCallbacks cb;
     cb.on_token = [&](const GeneratedToken& t) {
+      if (t_first == Clock::time_point{}) t_first = Clock::now();
       if (json_out) return;
       if (bundle.tokenizer) {
         std::fwrite(t.text.data(), 1, t.text.size(), stdout);
@@ -123,16 +129,6 @@ int cmd_generate(int argc, char** argv) {
       std::fflush(stdout);
     };
     cb.on_finish = [&](const SequenceResult& r) { result = r; };
-    // Prefill: from submitting to the first generated token (the prompt's
-    // passes and the first token's sampling). Decode: the tokens after it
-    // over the time after it.
-    using Clock = std::chrono::steady_clock;
-    Clock::time_point t_first{};
-    auto print_token = cb.on_token;
-    cb.on_token = [&](const GeneratedToken& t) {
-      if (t_first == Clock::time_point{}) t_first = Clock::now();
-      print_token(t);
-    };
     const auto t0 = Clock::now();
     scheduler.submit(req, cb);
     scheduler.run_until_idle();
