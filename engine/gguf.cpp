@@ -314,7 +314,7 @@ const GgufTensorInfo* GgufFile::tensor(const std::string& name) const {
   return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
-Tensor GgufFile::read_f32(const GgufTensorInfo& t) const {
+std::vector<uint8_t> GgufFile::read_raw(const GgufTensorInfo& t) const {
   std::vector<uint8_t> raw(t.nbytes);
   size_t done = 0;
   while (done < raw.size()) {
@@ -326,8 +326,39 @@ Tensor GgufFile::read_f32(const GgufTensorInfo& t) const {
         path_ + ": tensor " + t.name + ": short read at offset " + std::to_string(t.offset + done));
     done += static_cast<size_t>(got);
   }
+  return raw;
+}
+
+Tensor GgufFile::read_f32(const GgufTensorInfo& t) const {
+  const std::vector<uint8_t> raw = read_raw(t);
   Tensor out = Tensor::zeros(DType::kF32, t.shape());
   ggml_dequantize(t.type, raw.data(), out.f32(), out.numel());
+  return out;
+}
+
+Tensor GgufFile::read_as(const GgufTensorInfo& t, DType dtype) const {
+  const bool same16 = (dtype == DType::kF16 && t.type == GgmlType::kF16) ||
+                      (dtype == DType::kBF16 && t.type == GgmlType::kBF16);
+  const bool q8 = dtype == DType::kQ8_0 && t.type == GgmlType::kQ8_0 && !t.ne.empty();
+  if (!same16 && !q8) {
+    Tensor f = read_f32(t);
+    return dtype == DType::kF32 ? f : f.to(dtype);
+  }
+  const std::vector<uint8_t> raw = read_raw(t);
+  Tensor out = Tensor::zeros(dtype, t.shape());
+  if (same16) {
+    std::memcpy(out.data(), raw.data(), out.nbytes);
+    return out;
+  }
+  // GGUF Q8_0 block: f16 d then int8 q[32] (34 bytes); k is a multiple of 32.
+  const int64_t k = t.ne[0], rows = out.rows(), nb = k / kQ8Block;
+  auto* qs = reinterpret_cast<int8_t*>(out.data());
+  auto* scales = const_cast<uint16_t*>(out.q8_scales());
+  for (int64_t b = 0; b < rows * nb; ++b) {
+    const uint8_t* block = raw.data() + b * (2 + kQ8Block);
+    std::memcpy(scales + b, block, 2);
+    std::memcpy(qs + b * kQ8Block, block + 2, kQ8Block);
+  }
   return out;
 }
 

@@ -109,6 +109,10 @@ class GgufFile {
 
   // The tensor dequantized to F32, shaped shape(). Throws kCorrupt on a short read.
   Tensor read_f32(const GgufTensorInfo& t) const;
+  // The tensor as `dtype`, shaped shape(): F16, BF16 and Q8_0 tensors read as
+  // their own dtype keep their bits (Q8_0 blocks repacked into the Tensor
+  // layout, engine/tensor.h); anything else goes through F32.
+  Tensor read_as(const GgufTensorInfo& t, DType dtype) const;
 
  private:
   GgufFile() = default;
@@ -118,6 +122,7 @@ class GgufFile {
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensorInfo> tensors_;
   std::map<std::string, size_t> by_name_;
+  std::vector<uint8_t> read_raw(const GgufTensorInfo& t) const;
   friend class GgufParser;
 };
 

@@ -221,8 +221,12 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
     if (t->shape() != shape)
       m.fail(ErrorCode::kCorrupt, name + ": expected " + shape_string(shape) + ", got " +
                                       shape_string(t->shape()) + " (ne reversed)");
-    Tensor x = f.read_f32(*t);
-    return opts.dtype == DType::kF32 ? x : x.to(opts.dtype);
+    if (shape.size() != 2) return f.read_f32(*t);  // norms: F32
+    DType file = DType::kF32;  // a type the CPU backend cannot keep is dequantized
+    if (t->type == GgmlType::kF16) file = DType::kF16;
+    if (t->type == GgmlType::kBF16) file = DType::kBF16;
+    if (t->type == GgmlType::kQ8_0) file = DType::kQ8_0;
+    return f.read_as(*t, matrix_dtype_for(opts, file));
   };
   w.embed = read("token_embd.weight", {c.vocab_size, d});
   w.layers.resize(c.num_layers);

@@ -151,24 +151,32 @@ ModelWeights load_llama2c_model(const std::string& path, const LoadOptions& opts
   c.bos_ends_sequence = true;
   c.validate();
 
-  const DType dt = opts.dtype;
+  // The file holds F32: matrices are converted to the dtype asked for.
+  const DType dt = matrix_dtype_for(opts, DType::kF32);
   auto at = [&](int64_t float_offset) { return kHeader + static_cast<uint64_t>(float_offset) * 4; };
-  w.embed = file.read(at(o_emb), {vocab, d}, dt);
+  auto vec = [&](int64_t float_offset, int64_t n) {
+    return file.read(at(float_offset), {n}, DType::kF32);
+  };
+  auto matrix = [&](int64_t float_offset, int64_t rows, int64_t cols) {
+    if (dt != DType::kQ8_0) return file.read(at(float_offset), {rows, cols}, dt);
+    return as_matrix_dtype(file.read(at(float_offset), {rows, cols}, DType::kF32), dt);
+  };
+  w.embed = matrix(o_emb, vocab, d);
   w.layers.resize(n_layers);
   for (int64_t i = 0; i < L; ++i) {
     LayerWeights& l = w.layers[i];
-    l.attn_norm = file.read(at(o_rms_att + i * d), {d}, dt);
-    l.wq = file.read(at(o_wq + i * d * d), {d, d}, dt);
-    l.wk = file.read(at(o_wk + i * kv * d), {kv, d}, dt);
-    l.wv = file.read(at(o_wv + i * kv * d), {kv, d}, dt);
-    l.wo = file.read(at(o_wo + i * d * d), {d, d}, dt);
-    l.mlp_norm = file.read(at(o_rms_ffn + i * d), {d}, dt);
-    l.w_gate = file.read(at(o_w1 + i * ff * d), {ff, d}, dt);
-    l.w_down = file.read(at(o_w2 + i * d * ff), {d, ff}, dt);
-    l.w_up = file.read(at(o_w3 + i * ff * d), {ff, d}, dt);
+    l.attn_norm = vec(o_rms_att + i * d, d);
+    l.wq = matrix(o_wq + i * d * d, d, d);
+    l.wk = matrix(o_wk + i * kv * d, kv, d);
+    l.wv = matrix(o_wv + i * kv * d, kv, d);
+    l.wo = matrix(o_wo + i * d * d, d, d);
+    l.mlp_norm = vec(o_rms_ffn + i * d, d);
+    l.w_gate = matrix(o_w1 + i * ff * d, ff, d);
+    l.w_down = matrix(o_w2 + i * d * ff, d, ff);
+    l.w_up = matrix(o_w3 + i * ff * d, ff, d);
   }
-  w.final_norm = file.read(at(o_rms_final), {d}, dt);
-  w.lm_head = shared ? w.embed : file.read(at(o_wcls), {vocab, d}, dt);
+  w.final_norm = vec(o_rms_final, d);
+  w.lm_head = shared ? w.embed : matrix(o_wcls, vocab, d);
   w.validate();
   return w;
 }

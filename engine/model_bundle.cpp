@@ -54,7 +54,9 @@ ModelBundle load_bundle(const ModelSource& src) {
   std::shared_ptr<ModelWeights> w;
   if (!src.dummy_config.empty()) {
     ModelConfig c = load_hf_config(src.dummy_config);
-    w = std::make_shared<ModelWeights>(make_random_model(c, src.dummy_seed));
+    LoadOptions opts;
+    opts.matrix_dtype = src.matrix_dtype;
+    w = std::make_shared<ModelWeights>(make_random_model(c, src.dummy_seed, opts));
     if (!src.no_router && src.router.empty())
       b.router = std::make_shared<RouterWeights>(make_random_router(c, src.dummy_seed));
     b.description =
@@ -63,6 +65,7 @@ ModelBundle load_bundle(const ModelSource& src) {
     require(!src.model.empty(), ErrorCode::kInvalidArgument, "no model given");
     LoadOptions opts;
     opts.context_length = src.context_length;
+    opts.matrix_dtype = src.matrix_dtype;
     w = std::make_shared<ModelWeights>(load_model(src.model, opts));
     b.description = src.model;
   }

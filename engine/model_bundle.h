@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/backend.h"
@@ -25,6 +26,9 @@ struct ModelSource {
   std::string dummy_config;  // HF config.json: random weights and a random router
   uint64_t dummy_seed = 0;
   int context_length = 0;  // > 0: overrides a GGUF file's llama.context_length
+  // The weight matrices' in-memory dtype (LoadOptions::matrix_dtype; front
+  // ends take it from the backend choice: load_matrix_dtype).
+  std::optional<DType> matrix_dtype = DType::kF32;
 };
 
 struct ModelBundle {

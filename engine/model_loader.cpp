@@ -38,9 +38,22 @@ class HfTensors {
     }
   }
 
-  // Reads `name` converted to `dtype`; throws kNotFound if it is missing and
-  // kCorrupt if its shape is not `shape`.
-  Tensor read(const std::string& name, const std::vector<int64_t>& shape, DType dtype) const {
+  // Reads `name` as F32; throws kNotFound if it is missing and kCorrupt if
+  // its shape is not `shape`.
+  Tensor read(const std::string& name, const std::vector<int64_t>& shape) const {
+    return file_of(name, shape).read(name, DType::kF32);
+  }
+  // Reads the matrix `name` in the dtype `opts` asks for (see read()).
+  Tensor read_matrix(const std::string& name, const std::vector<int64_t>& shape,
+                     const LoadOptions& opts) const {
+    const SafetensorsFile& f = file_of(name, shape);
+    const std::optional<DType> file = f.info(name).dtype;
+    const DType dt = matrix_dtype_for(opts, file.value_or(DType::kF32));
+    return dt == DType::kQ8_0 ? as_matrix_dtype(f.read(name, DType::kF32), dt) : f.read(name, dt);
+  }
+
+ private:
+  const SafetensorsFile& file_of(const std::string& name, const std::vector<int64_t>& shape) const {
     auto it = where_.find(name);
     require(it != where_.end(), ErrorCode::kNotFound, dir_ + ": missing tensor " + name);
     const SafetensorsFile& f = files_[it->second];
@@ -48,10 +61,9 @@ class HfTensors {
     require(info.shape == shape, ErrorCode::kCorrupt,
             f.path() + ": " + name + ": expected " + shape_string(shape) + ", got " +
                 shape_string(info.shape));
-    return f.read(name, dtype);
+    return f;
   }
 
- private:
   void load_index(const fs::path& dir, const std::string& path) {
     const json j = read_json_file(path, 64 << 20);
     require(j.is_object(), ErrorCode::kCorrupt, path + ": not a JSON object");
@@ -102,6 +114,13 @@ Tensor permute_to_half_split(const Tensor& t, int head_dim) {
 
 }  // namespace
 
+DType matrix_dtype_for(const LoadOptions& opts, DType file) {
+  if (opts.matrix_dtype) return *opts.matrix_dtype;
+  return file;  // F32, F16, BF16 and Q8_0 can all be kept
+}
+
+Tensor as_matrix_dtype(Tensor t, DType dtype) { return t.dtype == dtype ? t : t.to(dtype); }
+
 ModelWeights load_hf_model(const std::string& dir, const LoadOptions& opts) {
   require(fs::is_directory(dir), ErrorCode::kNotFound, dir + ": no such directory");
   ModelWeights w;
@@ -114,32 +133,34 @@ ModelWeights load_hf_model(const std::string& dir, const LoadOptions& opts) {
   }
   const ModelConfig& c = w.config;
   const int64_t d = c.hidden_size, ff = c.intermediate_size, q = c.q_dim(), kv = c.kv_dim();
-  const DType dt = opts.dtype;
   HfTensors src(dir);
+  auto matrix = [&](const std::string& name, const std::vector<int64_t>& shape) {
+    return src.read_matrix(name, shape, opts);
+  };
 
-  w.embed = src.read("model.embed_tokens.weight", {c.vocab_size, d}, dt);
+  w.embed = matrix("model.embed_tokens.weight", {c.vocab_size, d});
   w.layers.resize(c.num_layers);
   for (int i = 0; i < c.num_layers; ++i) {
     LayerWeights& l = w.layers[i];
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    l.attn_norm = src.read(p + "input_layernorm.weight", {d}, dt);
-    l.wq = src.read(p + "self_attn.q_proj.weight", {q, d}, dt);
-    l.wk = src.read(p + "self_attn.k_proj.weight", {kv, d}, dt);
-    l.wv = src.read(p + "self_attn.v_proj.weight", {kv, d}, dt);
+    l.attn_norm = src.read(p + "input_layernorm.weight", {d});
+    l.wq = matrix(p + "self_attn.q_proj.weight", {q, d});
+    l.wk = matrix(p + "self_attn.k_proj.weight", {kv, d});
+    l.wv = matrix(p + "self_attn.v_proj.weight", {kv, d});
     if (c.attention_bias) {
-      l.bq = src.read(p + "self_attn.q_proj.bias", {q}, dt);
-      l.bk = src.read(p + "self_attn.k_proj.bias", {kv}, dt);
-      l.bv = src.read(p + "self_attn.v_proj.bias", {kv}, dt);
+      l.bq = src.read(p + "self_attn.q_proj.bias", {q});
+      l.bk = src.read(p + "self_attn.k_proj.bias", {kv});
+      l.bv = src.read(p + "self_attn.v_proj.bias", {kv});
     }
-    l.wo = src.read(p + "self_attn.o_proj.weight", {d, q}, dt);
-    l.mlp_norm = src.read(p + "post_attention_layernorm.weight", {d}, dt);
-    l.w_gate = src.read(p + "mlp.gate_proj.weight", {ff, d}, dt);
-    l.w_up = src.read(p + "mlp.up_proj.weight", {ff, d}, dt);
-    l.w_down = src.read(p + "mlp.down_proj.weight", {d, ff}, dt);
+    l.wo = matrix(p + "self_attn.o_proj.weight", {d, q});
+    l.mlp_norm = src.read(p + "post_attention_layernorm.weight", {d});
+    l.w_gate = matrix(p + "mlp.gate_proj.weight", {ff, d});
+    l.w_up = matrix(p + "mlp.up_proj.weight", {ff, d});
+    l.w_down = matrix(p + "mlp.down_proj.weight", {d, ff});
   }
-  w.final_norm = src.read("model.norm.weight", {d}, dt);
+  w.final_norm = src.read("model.norm.weight", {d});
   // Tied: an lm_head.weight in the file is ignored, as transformers does.
-  w.lm_head = c.tie_word_embeddings ? w.embed : src.read("lm_head.weight", {c.vocab_size, d}, dt);
+  w.lm_head = c.tie_word_embeddings ? w.embed : matrix("lm_head.weight", {c.vocab_size, d});
   w.validate();
   return w;
 }

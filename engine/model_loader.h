@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/model_weights.h"
@@ -10,12 +11,23 @@
 namespace radial {
 
 struct LoadOptions {
-  DType dtype = DType::kF32;  // tensors are converted to this dtype at load
+  // The in-memory dtype of the weight matrices (embedding, projections, LM
+  // head): F32, BF16, F16 or Q8_0. nullopt keeps each matrix in its file's
+  // type when it is one of those (a GGUF Q8_0 tensor keeps its blocks), else
+  // F32 (e.g. Q4_K, dequantized). Norms and biases always load as F32.
+  std::optional<DType> matrix_dtype = DType::kF32;
   // > 0: the context length (max_position_embeddings) instead of the file's.
   // Only GGUF files read it (their llama.context_length is sometimes shorter
   // than what the model was trained with: see gguf_loader.cpp).
   int context_length = 0;
 };
+
+// The in-memory dtype of a matrix whose file type is `file` (see
+// LoadOptions::matrix_dtype).
+DType matrix_dtype_for(const LoadOptions& opts, DType file);
+// `t` (a matrix read as F32, F16 or BF16) converted to `dtype` (a copy only
+// when the dtypes differ).
+Tensor as_matrix_dtype(Tensor t, DType dtype);
 
 // A Hugging Face model directory: config.json + model.safetensors or
 // model.safetensors.index.json with shards. HF tensor names

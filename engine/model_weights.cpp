@@ -11,15 +11,15 @@ void ModelWeights::validate() const {
   const ModelConfig& c = config;
   const int64_t d = c.hidden_size, ff = c.intermediate_size, q = c.q_dim(), kv = c.kv_dim(),
                 vocab = c.vocab_size;
-  const DType dtype = embed.dtype;
+  // Matrices (2-D) may be F32, BF16, F16 or Q8_0; vectors are F32.
   auto check = [&](const std::string& name, const Tensor& t, const std::vector<int64_t>& want) {
     require(t.shape == want && !t.empty(), ErrorCode::kCorrupt,
             name + ": expected " + shape_string(want) + ", got " +
                 (t.empty() ? std::string("no tensor") : shape_string(t.shape)));
-    require(t.dtype == dtype, ErrorCode::kCorrupt,
-            name + ": dtype " + dtype_name(t.dtype) + ", but the model is " + dtype_name(dtype));
-    require(t.storage && t.nbytes == static_cast<size_t>(t.numel()) * dtype_size(t.dtype),
-            ErrorCode::kCorrupt, name + ": storage does not match its shape");
+    require(want.size() == 2 || t.dtype == DType::kF32, ErrorCode::kCorrupt,
+            name + ": dtype " + dtype_name(t.dtype) + ", expected F32 for a vector");
+    require(t.storage && t.nbytes == tensor_bytes(t.dtype, t.shape), ErrorCode::kCorrupt,
+            name + ": storage does not match its shape");
   };
   auto check_absent = [](const std::string& name, const Tensor& t) {
     require(t.empty(), ErrorCode::kCorrupt,
@@ -57,6 +57,24 @@ void ModelWeights::validate() const {
   if (c.tie_word_embeddings)
     require(lm_head.storage == embed.storage, ErrorCode::kCorrupt,
             "lm_head: tie_word_embeddings is set but lm_head does not share embed's storage");
+}
+
+std::vector<const Tensor*> ModelWeights::matrices() const {
+  std::vector<const Tensor*> out{&embed};
+  for (const LayerWeights& l : layers)
+    for (const Tensor* t : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      out.push_back(t);
+  out.push_back(&lm_head);
+  return out;
+}
+
+size_t ModelWeights::weight_bytes() const {
+  size_t n = 0;
+  for (const Tensor* t : matrices())
+    if (t != &lm_head || lm_head.storage != embed.storage) n += t->nbytes;
+  for (const LayerWeights& l : layers)
+    for (const Tensor* t : {&l.attn_norm, &l.mlp_norm, &l.bq, &l.bk, &l.bv}) n += t->nbytes;
+  return n + final_norm.nbytes;
 }
 
 }  // namespace radial

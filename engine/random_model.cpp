@@ -146,13 +146,17 @@ ModelWeights make_random_model(const ModelConfig& config, uint64_t seed, const L
   w.config = config;
   const ModelConfig& c = w.config;
   const int64_t d = c.hidden_size, ff = c.intermediate_size, q = c.q_dim(), kv = c.kv_dim();
-  const DType dt = opts.dtype;
+  // Generated in F32 (or directly in F16/BF16, rounded); Q8_0 is quantized
+  // from F32 afterwards. Vectors are F32.
+  const DType want = matrix_dtype_for(opts, DType::kF32);
+  const DType dt = want == DType::kQ8_0 ? DType::kF32 : want;
   constexpr float kStd = 0.02f;
   std::vector<Job> jobs;
   // Stream ids are fixed per tensor so a tensor's values never depend on
   // which other tensors exist.
   auto add = [&](Tensor& t, std::vector<int64_t> shape, uint64_t stream, float stddev) {
-    t = Tensor::zeros(dt, std::move(shape));
+    const DType type = shape.size() == 2 ? dt : DType::kF32;
+    t = Tensor::zeros(type, std::move(shape));
     jobs.push_back({&t, stream, stddev});
   };
   add(w.embed, {c.vocab_size, d}, 0, kStd);
@@ -178,6 +182,10 @@ ModelWeights make_random_model(const ModelConfig& config, uint64_t seed, const L
   add(w.final_norm, {d}, 1, 0.f);
   if (!c.tie_word_embeddings) add(w.lm_head, {c.vocab_size, d}, 2, kStd);
   run_jobs(jobs, seed);
+  if (want == DType::kQ8_0) {
+    for (const Job& job : jobs)
+      if (job.t->shape.size() == 2) *job.t = as_matrix_dtype(*job.t, want);
+  }
   if (c.tie_word_embeddings) w.lm_head = w.embed;
   w.validate();
   return w;

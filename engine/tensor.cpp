@@ -1,8 +1,10 @@
 #include "engine/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -10,14 +12,47 @@ namespace radial {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::kF32: return "F32";
-    case DType::kF16: return "F16";
-    case DType::kBF16: return "BF16";
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
+    case DType::kQ8_0:
+      return "Q8_0";
   }
   return "?";
 }
 
-size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : 2; }
+size_t dtype_size(DType t) {
+  require(t != DType::kQ8_0, ErrorCode::kInternal, "Q8_0 has no per-element size");
+  return t == DType::kF32 ? 4 : 2;
+}
+
+bool dtype_is_quantized(DType t) { return t == DType::kQ8_0; }
+
+size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  if (dtype != DType::kQ8_0) return static_cast<size_t>(n) * dtype_size(dtype);
+  const int64_t k = shape.empty() ? 1 : shape.back();
+  const int64_t rows = k == 0 ? 0 : n / k, kp = q8_row_stride(k);
+  return static_cast<size_t>(rows * (kp + kp / kQ8Block * 2));
+}
+
+void quantize_q8_0_row(const float* x, int64_t k, int8_t* qs, uint16_t* scales) {
+  const int64_t kp = q8_row_stride(k);
+  for (int64_t b = 0; b < kp / kQ8Block; ++b) {
+    const int64_t begin = b * kQ8Block, end = std::min(begin + kQ8Block, k);
+    float amax = 0.f;
+    for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.f;
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    for (int64_t i = begin; i < begin + kQ8Block; ++i)
+      qs[i] = i < end ? static_cast<int8_t>(std::lround(x[i] * id)) : 0;
+    scales[b] = f32_to_f16(d);
+  }
+}
 
 float bf16_to_f32(uint16_t v) {
   uint32_t bits = static_cast<uint32_t>(v) << 16;
@@ -66,7 +101,8 @@ uint16_t f32_to_f16(float v) {
   uint32_t sign = (bits >> 16) & 0x8000u;
   int32_t exp = static_cast<int32_t>((bits >> 23) & 0xff) - 127 + 15;
   uint32_t mant = bits & 0x7fffff;
-  if (((bits >> 23) & 0xff) == 0xff) return static_cast<uint16_t>(sign | 0x7c00 | (mant ? 0x200 : 0));
+  if (((bits >> 23) & 0xff) == 0xff)
+    return static_cast<uint16_t>(sign | 0x7c00 | (mant ? 0x200 : 0));
   if (exp >= 31) return static_cast<uint16_t>(sign | 0x7c00);
   if (exp <= 0) {
     if (exp < -10) return static_cast<uint16_t>(sign);
@@ -88,7 +124,7 @@ Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape) {
   Tensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
-  t.nbytes = static_cast<size_t>(t.numel()) * dtype_size(dtype);
+  t.nbytes = tensor_bytes(dtype, t.shape);
   size_t alloc = (t.nbytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
   auto* p = static_cast<std::byte*>(::operator new[](alloc, std::align_val_t{64}));
@@ -114,30 +150,82 @@ const float* Tensor::f32() const {
   return reinterpret_cast<const float*>(storage.get());
 }
 
+int64_t Tensor::cols() const { return shape.empty() ? 1 : shape.back(); }
+
+int64_t Tensor::rows() const {
+  const int64_t k = cols();
+  return k == 0 ? 0 : numel() / k;
+}
+
+const int8_t* Tensor::q8_quants() const {
+  require(dtype == DType::kQ8_0, ErrorCode::kInternal, "tensor is not Q8_0");
+  return reinterpret_cast<const int8_t*>(storage.get());
+}
+
+const uint16_t* Tensor::q8_scales() const {
+  require(dtype == DType::kQ8_0, ErrorCode::kInternal, "tensor is not Q8_0");
+  return reinterpret_cast<const uint16_t*>(storage.get() + rows() * q8_row_stride(cols()));
+}
+
+void Tensor::rows_f32(int64_t row0, int64_t n, float* out) const {
+  const int64_t k = cols();
+  require(row0 >= 0 && n >= 0 && row0 + n <= rows(), ErrorCode::kInternal,
+          "rows_f32: rows out of range");
+  const std::byte* p = data();
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(out, p + row0 * k * 4, static_cast<size_t>(n * k) * 4);
+      return;
+    case DType::kF16:
+    case DType::kBF16: {
+      const bool bf = dtype == DType::kBF16;
+      for (int64_t i = 0; i < n * k; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + (row0 * k + i) * 2, 2);
+        out[i] = bf ? bf16_to_f32(h) : f16_to_f32(h);
+      }
+      return;
+    }
+    case DType::kQ8_0: {
+      const int64_t kp = q8_row_stride(k);
+      for (int64_t r = 0; r < n; ++r) {
+        const int8_t* q = q8_quants() + (row0 + r) * kp;
+        const uint16_t* sc = q8_scales() + (row0 + r) * (kp / kQ8Block);
+        for (int64_t i = 0; i < k; ++i)
+          out[r * k + i] = f16_to_f32(sc[i / kQ8Block]) * static_cast<float>(q[i]);
+      }
+      return;
+    }
+  }
+}
+
 Tensor Tensor::to(DType out) const {
   Tensor r = zeros(out, shape);
-  const int64_t n = numel();
   if (out == dtype) {
     std::memcpy(r.data(), data(), nbytes);
     return r;
   }
-  auto load = [&](int64_t i) -> float {
-    const std::byte* p = data();
-    uint16_t h;
-    switch (dtype) {
-      case DType::kF32: return reinterpret_cast<const float*>(p)[i];
-      case DType::kF16: std::memcpy(&h, p + 2 * i, 2); return f16_to_f32(h);
-      case DType::kBF16: std::memcpy(&h, p + 2 * i, 2); return bf16_to_f32(h);
-    }
-    return 0.f;
-  };
-  for (int64_t i = 0; i < n; ++i) {
-    float v = load(i);
-    uint16_t h;
+  const int64_t k = cols(), n_rows = rows();
+  std::vector<float> row(static_cast<size_t>(k));
+  for (int64_t i = 0; i < n_rows; ++i) {
+    rows_f32(i, 1, row.data());
     switch (out) {
-      case DType::kF32: reinterpret_cast<float*>(r.data())[i] = v; break;
-      case DType::kF16: h = f32_to_f16(v); std::memcpy(r.data() + 2 * i, &h, 2); break;
-      case DType::kBF16: h = f32_to_bf16(v); std::memcpy(r.data() + 2 * i, &h, 2); break;
+      case DType::kF32:
+        std::memcpy(r.data() + i * k * 4, row.data(), static_cast<size_t>(k) * 4);
+        break;
+      case DType::kF16:
+      case DType::kBF16:
+        for (int64_t j = 0; j < k; ++j) {
+          const uint16_t h = out == DType::kBF16 ? f32_to_bf16(row[j]) : f32_to_f16(row[j]);
+          std::memcpy(r.data() + (i * k + j) * 2, &h, 2);
+        }
+        break;
+      case DType::kQ8_0: {
+        const int64_t kp = q8_row_stride(k);
+        quantize_q8_0_row(row.data(), k, reinterpret_cast<int8_t*>(r.data()) + i * kp,
+                          const_cast<uint16_t*>(r.q8_scales()) + i * (kp / kQ8Block));
+        break;
+      }
     }
   }
   return r;

@@ -9,10 +9,31 @@
 
 namespace radial {
 
-enum class DType { kF32, kF16, kBF16 };
+// kQ8_0 is a 2-D weight-matrix format (GGUF's Q8_0 quantization, laid out
+// for the CPU backend): each row of k values is cut into blocks of 32 (k
+// rounded up to a multiple of 32, the padding quantized as 0); a block keeps
+// one f16 scale d and 32 int8 quants q, and stands for the values d * q
+// (exact in f32: 11 + 8 significant bits). Storage of a [rows, k] tensor:
+// the quants int8[rows][kp] (kp = k rounded up to 32) then the scales
+// f16[rows][kp / 32]. The other dtypes are plain element arrays.
+enum class DType { kF32, kF16, kBF16, kQ8_0 };
 
 const char* dtype_name(DType t);
+// Bytes per element; throws kInternal for kQ8_0 (no per-element size: see
+// tensor_bytes).
 size_t dtype_size(DType t);
+bool dtype_is_quantized(DType t);
+// The storage bytes of a tensor of `dtype` and `shape` (kQ8_0: the rows are
+// all dimensions but the last, which is k).
+size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape);
+inline constexpr int64_t kQ8Block = 32;
+inline int64_t q8_row_stride(int64_t k) { return (k + kQ8Block - 1) / kQ8Block * kQ8Block; }
+
+// One row of k floats to Q8_0 (qs: kp int8, scales: kp / 32 f16), the rule
+// of GGUF's reference quantizer: per block, d = max|x| / 127, q =
+// round-half-away(x / d) computed as x * (1 / d) (0 when d == 0), d stored
+// as f16.
+void quantize_q8_0_row(const float* x, int64_t k, int8_t* qs, uint16_t* scales);
 
 // Scalar conversions (round to nearest even for float -> half types).
 float bf16_to_f32(uint16_t v);
@@ -37,7 +58,19 @@ struct Tensor {
   const std::byte* data() const { return storage.get(); }
 
   // A copy converted to `to` (a plain copy when the dtype already matches).
+  // To kQ8_0 needs a tensor of at least one dimension.
   Tensor to(DType to) const;
+
+  // kQ8_0 parts (dtype must be kQ8_0): quants [rows][q8_row_stride(k)] and
+  // f16 scales [rows][q8_row_stride(k) / 32].
+  const int8_t* q8_quants() const;
+  const uint16_t* q8_scales() const;
+  int64_t rows() const;  // numel / the last dimension (1 for a scalar)
+  int64_t cols() const;  // the last dimension (1 for a scalar)
+
+  // Rows [row0, row0 + n) of a 2-D tensor as floats into out[n][cols()]
+  // (exact for every dtype: the values the tensor stands for).
+  void rows_f32(int64_t row0, int64_t n, float* out) const;
 };
 
 std::string shape_string(const std::vector<int64_t>& shape);

@@ -13,6 +13,7 @@ std::optional<DType> parse_dtype(const std::string& name) {
   if (name == "f32") return DType::kF32;
   if (name == "bf16") return DType::kBF16;
   if (name == "f16") return DType::kF16;
+  if (name == "q8_0") return DType::kQ8_0;
   return std::nullopt;
 }
 
@@ -24,8 +25,20 @@ const char* dtype_option_name(DType t) {
       return "bf16";
     case DType::kF16:
       return "f16";
+    case DType::kQ8_0:
+      return "q8_0";
   }
   return "?";
+}
+
+std::optional<DType> load_matrix_dtype(const BackendChoice& choice) {
+  if (choice.kind == "cuda") return DType::kF32;
+  return choice.dtype;
+}
+
+std::string dtype_description(const BackendChoice& choice) {
+  if (choice.kind == "cpu" && !choice.dtype) return "auto";
+  return dtype_option_name(choice.resolved_dtype());
 }
 
 bool cuda_backend_built() {
@@ -43,10 +56,10 @@ void check_backend_choice(const BackendChoice& c) {
     throw Error(ErrorCode::kUnsupported,
                 "backend cuda: this build has no CUDA backend (configure with -DRADIAL_CUDA=ON)");
   const DType dtype = c.resolved_dtype();
-  if (dtype != DType::kF32 && dtype != DType::kBF16 && dtype != DType::kF16)
-    throw Error(ErrorCode::kInvalidArgument, "dtype: expected f32, bf16 or f16");
-  if (c.kind == "cpu" && dtype != DType::kF32)
-    throw Error(ErrorCode::kInvalidArgument, "dtype: the CPU backend computes in f32 only");
+  if (c.kind == "cuda" && dtype != DType::kF32 && dtype != DType::kBF16 && dtype != DType::kF16)
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("dtype: the CUDA backend computes in f32, bf16 or f16, not ") +
+                    dtype_option_name(dtype));
   if (!(c.gpu_memory_fraction > 0 && c.gpu_memory_fraction <= 1))
     throw Error(ErrorCode::kInvalidArgument, "gpu_memory_fraction: expected a number in (0, 1]");
   if (c.kv_blocks < 0)
@@ -62,6 +75,11 @@ BackendFactory backend_factory(const BackendChoice& choice) {
       return make_cpu_backend(weights, router, opts);
     }
 #ifdef RADIAL_WITH_CUDA_BACKEND
+    for (const Tensor* t : weights.matrices())
+      if (t->dtype == DType::kQ8_0)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "the CUDA backend uploads F32, BF16 or F16 weights, not Q8_0 (load with "
+                    "load_matrix_dtype)");
     CudaOptions co;
     co.dtype = choice.resolved_dtype();
     co.gpu_memory_fraction = choice.gpu_memory_fraction;

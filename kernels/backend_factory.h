@@ -17,21 +17,32 @@
 
 namespace radial {
 
-// The dtype a backend computes in when none is asked for: bf16 on cuda,
-// f32 on the CPU. (The one place this rule lives.)
+// The dtype a backend computes in when none is asked for: bf16 on cuda; on
+// the CPU, weight matrices keep their file's type ("auto": F32, BF16, F16
+// or Q8_0, else F32) and activations are f32. (The one place this rule lives.)
 DType default_dtype(const std::string& kind);
-// "f32" | "bf16" | "f16"; nullopt for anything else. dtype_option_name is
-// the inverse (the spelling of flags and config values).
+// "f32" | "bf16" | "f16" | "q8_0"; nullopt for anything else ("auto" is the
+// absence of a dtype). dtype_option_name is the inverse (the spelling of
+// flags and config values).
 std::optional<DType> parse_dtype(const std::string& name);
 const char* dtype_option_name(DType t);
 
 struct BackendChoice {
   std::string kind = "cpu";          // cpu | cuda
-  std::optional<DType> dtype;        // default: default_dtype(kind)
+  std::optional<DType> dtype;        // cpu: weight matrices (nullopt: auto); cuda: weights,
+                                     // activations and KV (nullopt: default_dtype)
   double gpu_memory_fraction = 0.9;  // cuda: the KV pool fills this share of the device ...
   int kv_blocks = 0;                 // ... unless a block count is given (> 0)
   DType resolved_dtype() const { return dtype.value_or(default_dtype(kind)); }
 };
+
+// The dtype to load weight matrices in for `choice` (LoadOptions and
+// ModelSource::matrix_dtype): the CPU backend computes with the matrices as
+// loaded (nullopt: each keeps its file's type); cuda converts them at upload
+// from F32.
+std::optional<DType> load_matrix_dtype(const BackendChoice& choice);
+// The dtype as a flag value ("auto" on the CPU without one).
+std::string dtype_description(const BackendChoice& choice);
 
 // Whether this build has the CUDA backend.
 bool cuda_backend_built();

@@ -425,6 +425,8 @@ void CudaBackend::read_kv(int block, int offset, float* k, float* v) {
         case DType::kBF16:
           std::memcpy(&h, raw.data() + 2 * i, 2), dst[i] = bf16_to_f32(h);
           break;
+        case DType::kQ8_0:  // never a KV dtype (check_backend_choice)
+          throw Error(ErrorCode::kInternal, "Q8_0 KV cache");
       }
     }
   };

@@ -14,8 +14,10 @@ cudaDataType_t cuda_type(DType t) {
       return CUDA_R_16F;
     case DType::kBF16:
       return CUDA_R_16BF;
+    case DType::kQ8_0:
+      break;
   }
-  throw Error(ErrorCode::kInternal, "unknown dtype");
+  throw Error(ErrorCode::kInternal, "no cuBLAS type for this dtype");
 }
 
 }  // namespace

@@ -117,11 +117,13 @@ const std::vector<Option>& options() {
        {"cpu", "cuda"}},
       {"dtype",
        Kind::kString,
-       "weights, activations and KV cache: f32 | bf16 | f16 (default f32 on cpu, bf16 on cuda)",
+       "cpu: the weight matrices in memory: auto (default: each keeps its file's F32, BF16, "
+       "F16 or Q8_0 type) | f32 | bf16 | f16 | q8_0; cuda: weights, activations and KV cache: "
+       "f32 | bf16 (default) | f16",
        [](DaemonConfig& c, const Value& v) { c.dtype = as_str(v); },
        0,
        0,
-       {"f32", "bf16", "f16"}},
+       {"auto", "f32", "bf16", "f16", "q8_0"}},
       {"gpu_memory_fraction", Kind::kDouble,
        "cuda with kv_blocks 0: the KV pool fills this share of the GPU (default 0.9)",
        [](DaemonConfig& c, const Value& v) { c.gpu_memory_fraction = std::get<double>(v); }, 0, 1},
@@ -305,9 +307,11 @@ namespace {
 void set_backend_factory(DaemonConfig& cfg) {
   radial::BackendChoice choice;
   choice.kind = cfg.backend;
-  if (!cfg.dtype.empty()) choice.dtype = radial::parse_dtype(cfg.dtype);  // (checked by the option)
+  if (!cfg.dtype.empty() && cfg.dtype != "auto")
+    choice.dtype = radial::parse_dtype(cfg.dtype);  // (checked by the option)
   choice.gpu_memory_fraction = cfg.gpu_memory_fraction;
   if (cfg.backend == "cuda") choice.kv_blocks = cfg.service.backend.kv_blocks;
+  cfg.service.model.matrix_dtype = radial::load_matrix_dtype(choice);
   try {
     cfg.service.backend_factory = radial::backend_factory(choice);
   } catch (const radial::Error& e) {

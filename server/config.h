@@ -22,9 +22,9 @@ struct DaemonConfig {
   // handed to EngineService. backend.kv_blocks / backend.max_slots 0 mean
   // "auto" until resolve_backend_defaults() has run.
   radial::ServiceOptions service;
-  std::string model_name;                         // the `model` label; "" = derived
-  std::string backend = "cpu";                    // cpu | cuda
-  std::string dtype;                              // f32 | bf16 | f16; "" = f32 (cpu), bf16 (cuda)
+  std::string model_name;       // the `model` label; "" = derived
+  std::string backend = "cpu";  // cpu | cuda
+  std::string dtype;  // auto | f32 | bf16 | f16 | q8_0 (cpu); "" = auto (cpu), bf16 (cuda)
   double gpu_memory_fraction = 0.9;               // cuda: KV pool budget (kv_blocks 0)
   std::string listen = "127.0.0.1:50051";         // gRPC address
   std::string metrics_listen = "127.0.0.1:9090";  // "" = no metrics endpoint

@@ -190,8 +190,10 @@ int run(const DaemonConfig& cfg_in) {
   const std::string sizing = radial::server::resolve_backend_defaults(cfg);
   if (!sizing.empty()) spdlog::info("{}", sizing);
   spdlog::info("backend {} ({})", cfg.backend,
-               cfg.dtype.empty() ? radial::dtype_option_name(radial::default_dtype(cfg.backend))
-                                 : cfg.dtype.c_str());
+               !cfg.dtype.empty() ? cfg.dtype.c_str()
+               : cfg.backend == "cpu"
+                   ? "auto"
+                   : radial::dtype_option_name(radial::default_dtype(cfg.backend)));
   signals.start();
 
   radial::server::Metrics metrics(cfg.model_name);

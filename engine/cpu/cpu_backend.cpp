@@ -1,5 +1,6 @@
-// The CPU reference backend: fp32 everywhere, projections through the
-// batch-invariant gemm_xwt, attention and norms row by row.
+// The CPU reference backend: fp32 activations, weight matrices in F32, BF16,
+// F16 or Q8_0 (each exact in f32), projections through the batch-invariant
+// gemm_xwt, attention and norms row by row.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 
 #include "engine/backend.h"
 #include "engine/cpu/gemm.h"
+#include "engine/cpu/gemm_kernels.h"
 #include "engine/cpu/ops.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/error.h"
@@ -34,8 +36,11 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelWeights& w, const RouterWeights* router, const BackendOptions& opts)
       : w_(w), c_(w.config), router_(router), opts_(opts), pool_(opts.threads), rope_(w.config) {
-    require(w.embed.dtype == DType::kF32, ErrorCode::kInvalidArgument,
-            "the CPU backend needs F32 weights");
+    for (const Tensor* t : w.matrices())
+      require(t->dtype == DType::kF32 || t->dtype == DType::kBF16 || t->dtype == DType::kF16 ||
+                  t->dtype == DType::kQ8_0,
+              ErrorCode::kInvalidArgument,
+              "the CPU backend computes with F32, BF16, F16 or Q8_0 weights");
     require(opts.max_slots > 0, ErrorCode::kInvalidArgument, "max_slots must be positive");
     hidden_.assign(static_cast<size_t>(opts.max_slots) * c_.hidden_size, 0.f);
     const size_t kv_floats = static_cast<size_t>(opts.kv_blocks) * opts.kv_block_size * c_.kv_dim();
@@ -51,11 +56,10 @@ class CpuBackend final : public Backend {
   const RouterWeights* router() const override { return router_; }
 
   void embed(std::span<const int> tokens, std::span<const int> slots) override {
-    const int d = c_.hidden_size;
     for (size_t i = 0; i < tokens.size(); ++i) {
       require(tokens[i] >= 0 && tokens[i] < c_.vocab_size, ErrorCode::kInvalidArgument,
               "token id " + std::to_string(tokens[i]) + " is outside the vocabulary");
-      std::memcpy(h(slots[i]), w_.embed.f32() + static_cast<int64_t>(tokens[i]) * d, d * 4);
+      cpu::widen_rows_on(cpu::gemm_path(), w_.embed, tokens[i], 1, h(slots[i]));
     }
   }
 
@@ -131,8 +135,8 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
                  c_.rms_norm_eps);
   float* k = scratch(k_, static_cast<size_t>(n) * kvd);
   float* v = scratch(v_, static_cast<size_t>(n) * kvd);
-  gemm_xwt(xn, d, lw.wk.f32(), opt_f32(lw.bk), k, kvd, n, kvd, d, &pool_);
-  gemm_xwt(xn, d, lw.wv.f32(), opt_f32(lw.bv), v, kvd, n, kvd, d, &pool_);
+  gemm_xwt(xn, d, lw.wk, opt_f32(lw.bk), k, kvd, n, &pool_);
+  gemm_xwt(xn, d, lw.wv, opt_f32(lw.bv), v, kvd, n, &pool_);
   float* cs = scratch(cos_, static_cast<size_t>(n) * half);
   float* sn = scratch(sin_, static_cast<size_t>(n) * half);
   for (int i = 0; i < n; ++i) {
@@ -159,7 +163,7 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
     std::memcpy(xf + static_cast<size_t>(f) * d, xn + static_cast<size_t>(full_[f]) * d, d * 4);
   }
   float* q = scratch(q_, static_cast<size_t>(nf) * qd);
-  gemm_xwt(xf, d, lw.wq.f32(), opt_f32(lw.bq), q, qd, nf, qd, d, &pool_);
+  gemm_xwt(xf, d, lw.wq, opt_f32(lw.bq), q, qd, nf, &pool_);
   for (int f = 0; f < nf; ++f) {
     const size_t i = full_[f];
     rope_.apply(q + static_cast<size_t>(f) * qd, c_.num_heads, cs + i * half, sn + i * half);
@@ -169,7 +173,7 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
 
   // h += att . Wo^T ; h += down(act(gate) * up) of rmsnorm(h).
   float* o = scratch(xn_, static_cast<size_t>(nf) * d);  // xn no longer needed
-  gemm_xwt(att, qd, lw.wo.f32(), nullptr, o, d, nf, d, qd, &pool_);
+  gemm_xwt(att, qd, lw.wo, nullptr, o, d, nf, &pool_);
   for (size_t i = 0; i < static_cast<size_t>(nf) * d; ++i) x[i] += o[i];
   if (probe_) {  // ||attn out|| and ||h after attn|| per full row
     probe_norms_.assign(nf, BlockNorms{});
@@ -183,11 +187,11 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
                  d, c_.rms_norm_eps);
   float* g = scratch(gate_, static_cast<size_t>(nf) * ff);
   float* u = scratch(up_, static_cast<size_t>(nf) * ff);
-  gemm_xwt(xf, d, lw.w_gate.f32(), nullptr, g, ff, nf, ff, d, &pool_);
-  gemm_xwt(xf, d, lw.w_up.f32(), nullptr, u, ff, nf, ff, d, &pool_);
+  gemm_xwt(xf, d, lw.w_gate, nullptr, g, ff, nf, &pool_);
+  gemm_xwt(xf, d, lw.w_up, nullptr, u, ff, nf, &pool_);
   float* a = scratch(act_, static_cast<size_t>(nf) * ff);
   cpu::gated_activation(g, u, a, static_cast<int64_t>(nf) * ff, c_.hidden_act);
-  gemm_xwt(a, ff, lw.w_down.f32(), nullptr, o, d, nf, d, ff, &pool_);
+  gemm_xwt(a, ff, lw.w_down, nullptr, o, d, nf, &pool_);
   for (int f = 0; f < nf; ++f) {
     float* dst = h(rows[full_[f]].slot);
     const float* xr = x + static_cast<size_t>(f) * d;
@@ -252,9 +256,9 @@ void CpuBackend::router_logits(std::span<const int> slots, float* out) {
   for (int i = 0; i < n; ++i)
     cpu::rmsnorm(h(slots[i]), router_->norm.f32(), xn + static_cast<size_t>(i) * d, d, rc.norm_eps);
   float* hid = scratch(act_, static_cast<size_t>(n) * r);
-  gemm_xwt(xn, d, router_->fc1_w.f32(), router_->fc1_b.f32(), hid, r, n, r, d, &pool_);
+  gemm_xwt(xn, d, router_->fc1_w, router_->fc1_b.f32(), hid, r, n, &pool_);
   cpu::activate(hid, static_cast<int64_t>(n) * r, rc.activation);
-  gemm_xwt(hid, r, router_->fc2_w.f32(), router_->fc2_b.f32(), out, g, n, g, r, &pool_);
+  gemm_xwt(hid, r, router_->fc2_w, router_->fc2_b.f32(), out, g, n, &pool_);
 }
 
 void CpuBackend::head_logits(std::span<const int> slots, float* out) {
@@ -263,7 +267,7 @@ void CpuBackend::head_logits(std::span<const int> slots, float* out) {
   for (int i = 0; i < n; ++i)
     cpu::rmsnorm(h(slots[i]), w_.final_norm.f32(), xn + static_cast<size_t>(i) * d, d,
                  c_.rms_norm_eps);
-  gemm_xwt(xn, d, w_.lm_head.f32(), nullptr, out, c_.vocab_size, n, c_.vocab_size, d, &pool_);
+  gemm_xwt(xn, d, w_.lm_head, nullptr, out, c_.vocab_size, n, &pool_);
 }
 
 }  // namespace

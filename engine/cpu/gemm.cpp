@@ -77,7 +77,8 @@ bool gemm_path_supported(GemmPath path) {
     case GemmPath::kScalar:
       return true;
     case GemmPath::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
     case GemmPath::kAvx512:
       return __builtin_cpu_supports("avx512f");
   }

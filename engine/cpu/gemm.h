@@ -8,6 +8,10 @@
 
 #include <cstdint>
 
+namespace radial {
+struct Tensor;
+}
+
 namespace radial::cpu {
 
 class ThreadPool;
@@ -15,8 +19,17 @@ class ThreadPool;
 // x: [n, k] row-major with row stride ldx; w: [m, k] row-major (stride k);
 // y: [n, m] row-major with row stride ldy. bias may be null. pool may be
 // null (single-threaded).
-void gemm_xwt(const float* x, int64_t ldx, const float* w, const float* bias, float* y,
-              int64_t ldy, int64_t n, int64_t m, int64_t k, ThreadPool* pool);
+void gemm_xwt(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy,
+              int64_t n, int64_t m, int64_t k, ThreadPool* pool);
+
+// The same with a weight matrix w [m, k] of any dtype (F32, BF16, F16,
+// Q8_0): every element is computed exactly as gemm_xwt computes it on w's
+// values in f32 (each of these dtypes is exact in f32), so y is
+// bit-identical to gemm_xwt on w.to(F32), with its batch invariance. Compact
+// weights are widened a block of rows at a time into a per-thread buffer
+// that stays in cache, so only their compact bytes are read from memory.
+void gemm_xwt(const float* x, int64_t ldx, const Tensor& w, const float* bias, float* y,
+              int64_t ldy, int64_t n, ThreadPool* pool);
 
 // The same dot product gemm_xwt uses for one element (for tests and for
 // small ops that must match it).

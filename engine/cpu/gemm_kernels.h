@@ -8,6 +8,10 @@
 
 #include <cstdint>
 
+namespace radial {
+struct Tensor;
+}
+
 namespace radial::cpu {
 
 class ThreadPool;
@@ -18,14 +22,24 @@ enum class GemmPath { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 // summation order, identical on every path).
 inline constexpr int kGemmLanes = 16;
 
+// How the weights of GemmArgs are stored: f32 rows in `w`, or (AVX-512 path
+// only) compact rows in `wc` read and widened inside the micro-kernel.
+enum class WeightFormat { kF32, kBF16, kF16, kQ8_0 };
+
 struct GemmArgs {
   const float* x;  // [n, k], row stride ldx
   int64_t ldx;
-  const float* w;     // [m, k], row stride k
+  const float* w;     // [m, k], row stride k (kF32)
   const float* bias;  // [m] or null
   float* y;           // [n, m], row stride ldy
   int64_t ldy;
   int64_t n, k;
+  // Compact weights (format != kF32): BF16/F16 rows of k elements; Q8_0
+  // quants with row stride q8_row_stride(k) and f16 scales `wscales` (one
+  // per 32 quants), as in engine/tensor.h.
+  WeightFormat format = WeightFormat::kF32;
+  const void* wc = nullptr;
+  const uint16_t* wscales = nullptr;
 };
 
 // Computes the columns [m0, m1) of y (all n rows). One implementation per
@@ -51,6 +65,14 @@ const char* gemm_path_name(GemmPath path);
 void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const float* w, const float* bias,
                  float* y, int64_t ldy, int64_t n, int64_t m, int64_t k, ThreadPool* pool);
 float dot_on(GemmPath path, const float* a, const float* b, int64_t k);
+
+// The tensor form of gemm_xwt (gemm.h) on an explicit path, and the
+// widening of rows [row0, row0 + n) of a weight matrix into out[n][k] that
+// it uses for compact dtypes (widen_rows.cpp; every path gives the exact
+// values of Tensor::rows_f32).
+void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const Tensor& w, const float* bias,
+                 float* y, int64_t ldy, int64_t n, ThreadPool* pool);
+void widen_rows_on(GemmPath path, const Tensor& w, int64_t row0, int64_t n, float* out);
 
 // cpu::attend (ops.h) on an explicit path (attend.cpp; AVX2 code serves the
 // AVX-512 path too), and its exponential (tests and benchmarks only).

@@ -152,14 +152,19 @@ TEST_CASE("loader: the BF16 variant equals the F32 model rounded to BF16", "[loa
   ModelWeights ref = load_hf_model(test::default_model_dir());
   ModelWeights as_f32 = load_hf_model(test::data_path("stories260K-hf-bf16"));
   ModelWeights as_bf16 =
-      load_hf_model(test::data_path("stories260K-hf-bf16"), {.dtype = DType::kBF16});
-  ModelWeights ref_bf16 = load_hf_model(test::default_model_dir(), {.dtype = DType::kBF16});
+      load_hf_model(test::data_path("stories260K-hf-bf16"), {.matrix_dtype = DType::kBF16});
+  ModelWeights ref_bf16 = load_hf_model(test::default_model_dir(), {.matrix_dtype = DType::kBF16});
   auto nr = named(ref), n32 = named(as_f32), n16 = named(as_bf16), nr16 = named(ref_bf16);
   for (size_t i = 0; i < nr.size(); ++i) {
     INFO(nr[i].first);
     const Tensor &r = *nr[i].second, &x = *n32[i].second, &y = *n16[i].second;
     if (r.empty()) continue;  // no biases
     CHECK(x.dtype == DType::kF32);
+    if (r.shape.size() == 1) {  // norms load as F32 (the file's BF16 values)
+      CHECK(y.dtype == DType::kF32);
+      CHECK(same_bits(y, x));
+      continue;
+    }
     CHECK(y.dtype == DType::kBF16);
     CHECK(same_bits(y, *nr16[i].second));  // F32 -> BF16 at load rounds the same way
     const auto* y16 = reinterpret_cast<const uint16_t*>(y.data());
@@ -481,8 +486,15 @@ TEST_CASE("loader: ModelWeights::validate names the tensor", "[loader]") {
         w.layers[3].wk = Tensor::zeros(DType::kF32, {64, 64});
       },
       {"layers.3.wk: expected [32, 64], got [64, 64]"});
-  corrupt([](ModelWeights& w) { w.layers[1].w_up = w.layers[1].w_up.to(DType::kBF16); },
-          {"layers.1.w_up", "BF16"});
+  corrupt([](ModelWeights& w) { w.layers[1].mlp_norm = w.layers[1].mlp_norm.to(DType::kBF16); },
+          {"layers.1.mlp_norm", "BF16", "F32 for a vector"});
+  {  // A matrix may be of another dtype than the others.
+    ModelWeights w = base;
+    w.layers[1].w_up = w.layers[1].w_up.to(DType::kQ8_0);
+    CHECK_NOTHROW(w.validate());
+    w.layers[1].w_up.nbytes -= 1;
+    expect_error([&] { w.validate(); }, ErrorCode::kCorrupt, {"layers.1.w_up", "storage"});
+  }
   corrupt([](ModelWeights& w) { w.layers[0].bq = Tensor::zeros(DType::kF32, {64}); },
           {"layers.0.bq"});
   corrupt([](ModelWeights& w) { w.config.attention_bias = true; }, {"layers.0.bq", "no tensor"});
@@ -553,13 +565,14 @@ TEST_CASE("random model: deterministic, seeded, valid", "[loader][random]") {
   CHECK(std::sqrt(sq / n - mean * mean) == Approx(0.02).epsilon(0.02));
   CHECK(static_cast<double>(tail) / n == Approx(0.0455).margin(0.005));
 
-  // Generated directly in BF16: the F32 values rounded.
-  ModelWeights h = make_random_model(c, 42, {.dtype = DType::kBF16});
+  // Matrices generated directly in BF16: the F32 values rounded; vectors F32.
+  ModelWeights h = make_random_model(c, 42, {.matrix_dtype = DType::kBF16});
   auto nh = named(h);
   for (size_t i = 0; i < na.size(); ++i) {
     INFO(na[i].first);
     if (na[i].second->empty()) continue;
-    CHECK(same_bits(*nh[i].second, na[i].second->to(DType::kBF16)));
+    const bool matrix = na[i].second->shape.size() == 2;
+    CHECK(same_bits(*nh[i].second, matrix ? na[i].second->to(DType::kBF16) : *na[i].second));
   }
 
   ModelWeights tied = make_random_model(small_config("llama", true), 42);

@@ -15,9 +15,10 @@ std::set<std::string> with_backend_options(std::set<std::string> extra) {
 BackendChoice backend_choice(const Args& args) {
   BackendChoice c;
   c.kind = args.str("backend", "cpu");
-  if (auto d = args.get("dtype")) {
+  if (auto d = args.get("dtype"); d && *d != "auto") {
     c.dtype = parse_dtype(*d);
-    if (!c.dtype) throw UsageError{"--dtype expects f32, bf16 or f16, got '" + *d + "'"};
+    if (!c.dtype)
+      throw UsageError{"--dtype expects auto, f32, bf16, f16 or q8_0, got '" + *d + "'"};
   }
   if (auto f = args.number("gpu-memory-fraction")) {
     if (c.kind != "cuda")

@@ -35,7 +35,8 @@ namespace {
 const char* kUsage =
     "usage: radial bench-engine [--model PATH | --dummy-config CONFIG.json [--dummy-seed N]]\n"
     "                           [--router DIR | --no-router] [--backend cpu|cuda]\n"
-    "                           [--dtype f32|bf16|f16] [--gpu-memory-fraction F | --kv-blocks N]\n"
+    "                           [--dtype auto|f32|bf16|f16|q8_0] [--gpu-memory-fraction F | "
+    "--kv-blocks N]\n"
     "                           [--concurrency 1,8,64,256] [--prompt-len 512] [--gen-tokens 256]\n"
     "                           [--prefill-len 2048] [--prefill-seqs 8] [--modes full,forward]\n"
     "                           [--threshold X] [--batch-rows 2048] [--threads N] [--seed S]\n"
@@ -113,8 +114,13 @@ struct Row {
 
 class Bench {
  public:
-  Bench(Engine& engine, double es, const Ceilings& ceil, int batch_rows, uint64_t seed)
-      : engine_(engine), driver_(engine, es), ceil_(ceil), rows_(batch_rows), rng_(seed) {}
+  Bench(Engine& engine, double weight_es, double kv_es, const Ceilings& ceil, int batch_rows,
+        uint64_t seed)
+      : engine_(engine),
+        driver_(engine, weight_es, kv_es),
+        ceil_(ceil),
+        rows_(batch_rows),
+        rng_(seed) {}
 
   // N sequences: prefill, then gen - 1 timed decode sweeps.
   Row decode(const RoutingParams& routing, int seqs, int prompt_len, int gen) {
@@ -322,7 +328,21 @@ int cmd_bench_engine(int argc, char** argv) {
       ceil.flops = measure_gemm_rate(choice.resolved_dtype(), 8192, 8192, 8192);
 #endif
     }
-    const double es = static_cast<double>(dtype_size(choice.resolved_dtype()));
+    // Bytes per element: on the CPU, the weight matrices as loaded (their
+    // mean over the model: F32 4, BF16/F16 2, Q8_0 34/32) and f32 KV; on
+    // cuda, the compute dtype for both.
+    double weight_es = 4, kv_es = 4;
+    if (choice.kind != "cpu") {
+      weight_es = kv_es = static_cast<double>(dtype_size(choice.resolved_dtype()));
+    } else {
+      double bytes = 0, elements = 0;
+      for (const Tensor* t : bundle.weights->matrices()) {
+        bytes += static_cast<double>(t->nbytes);
+        elements += static_cast<double>(t->numel());
+      }
+      weight_es = bytes / elements;
+      kv_es = 4;
+    }
     std::printf("radial bench-engine: %s%s\n", bundle.description.c_str(), router_note.c_str());
     std::printf("  model: %d layers, d %d, %d heads (%d KV), MLP %d, vocab %d%s\n", c.num_layers,
                 c.hidden_size, c.num_heads, c.num_kv_heads, c.intermediate_size, c.vocab_size,
@@ -331,7 +351,7 @@ int cmd_bench_engine(int argc, char** argv) {
                 device.c_str(), ceil.bandwidth / 1e9, ceil.flops / 1e12);
     std::fflush(stdout);
 
-    Bench bench(*engine, es, ceil, rows, seed);
+    Bench bench(*engine, weight_es, kv_es, ceil, rows, seed);
     std::vector<Row> table;
     for (RouteMode m : modes) {
       const RoutingParams routing = engine->resolve_routing(

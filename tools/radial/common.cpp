@@ -1,5 +1,8 @@
 #include "tools/radial/common.h"
 
+#include "kernels/backend_factory.h"
+#include "tools/radial/backend_choice.h"
+
 #include <cstdlib>
 #include <sstream>
 
@@ -18,6 +21,9 @@ ModelSource model_source(const Args& args) {
   s.router = args.str("router", "");
   s.no_router = args.flag("no-router");
   s.dummy_seed = static_cast<uint64_t>(args.integer("dummy-seed").value_or(0));
+  // The backend the command computes on decides the weights' in-memory dtype
+  // (--dtype; CPU default: each matrix keeps its file's type).
+  s.matrix_dtype = load_matrix_dtype(backend_choice(args));
   if (auto n = args.integer("context-length")) {
     if (*n < 1 || *n > (1 << 24)) throw UsageError{"--context-length expects 1 .. 16777216"};
     s.context_length = static_cast<int>(*n);

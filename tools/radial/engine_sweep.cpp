@@ -37,12 +37,12 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
     for (Pass* p : batch_) {
       if (p->target == j) {
         ++full;
-        cost_.kv_bytes += es_ * 2 * kvd * (p->position + 1);
+        cost_.kv_bytes += kv_es_ * 2 * kvd * (p->position + 1);
         cost_.flops += layer_flops(c, p->position + 1);
       } else {
         cost_.flops += kv_only_flops(c);
       }
-      cost_.kv_bytes += es_ * 2 * kvd;  // its own entry written
+      cost_.kv_bytes += kv_es_ * 2 * kvd;  // its own entry written
     }
     cost_.weight_bytes += full > 0 ? layer_weights : kv_weights;
     engine_.run(NodeRun{j, batch_});

@@ -30,8 +30,9 @@ struct SweepCost {
 
 class SweepDriver {
  public:
-  // `element_bytes`: bytes per weight and KV element on the backend.
-  SweepDriver(Engine& engine, double element_bytes) : engine_(engine), es_(element_bytes) {}
+  // Bytes per weight-matrix element and per KV element on the backend.
+  SweepDriver(Engine& engine, double weight_element_bytes, double kv_element_bytes)
+      : engine_(engine), es_(weight_element_bytes), kv_es_(kv_element_bytes) {}
 
   // Runs `passes` (kv_seq, slot, position, token, routing and wants_logits
   // set; adjacent per sequence, in position order) through one sweep. The
@@ -44,7 +45,7 @@ class SweepDriver {
 
  private:
   Engine& engine_;
-  double es_;
+  double es_, kv_es_;
   SweepCost cost_;
   std::vector<Pass*> batch_;
   std::vector<TokenSampling> params_;
