@@ -94,7 +94,9 @@ const char kUsage[] =
     "usage: bench_generate [--model DIR | --dummy-config CONFIG.json] [--router DIR]\n"
     "                      [--prompt-len N] [--gen N] [--concurrency N,N,...]\n"
     "                      [--thresholds full,0.5,...] [--threads N]\n"
-    "Prints prefill and decode tokens/s of the CPU backend per mode and concurrency.\n";
+    "                      [--dtype auto|f32|bf16|f16|q8_0]\n"
+    "Prints prefill and decode tokens/s of the CPU backend per mode and concurrency\n"
+    "(--dtype: the weight matrices in memory; default auto, the file's own type).\n";
 
 struct UsageError {
   std::string message;
@@ -114,6 +116,7 @@ int parse_int(const std::string& flag, const std::string& v, int lo, int hi) {
 
 int main(int argc, char** argv) {
   ModelSource src;
+  src.matrix_dtype.reset();  // auto: each matrix in its file's type
   int prompt_len = 128, gen = 128, threads = 0;
   std::string conc_list = "1,8", thr_list = "full,0.5";
   try {
@@ -141,7 +144,11 @@ int main(int argc, char** argv) {
         thr_list = v;
       else if (k == "--threads")
         threads = parse_int(k, v, 0, 1024);
-      else
+      else if (k == "--dtype") {
+        src.matrix_dtype = parse_dtype(v);
+        if (v != "auto" && !src.matrix_dtype)
+          throw UsageError{"--dtype expects auto, f32, bf16, f16 or q8_0, got '" + v + "'"};
+      } else
         throw UsageError{"unknown option " + k};
     }
     for (const std::string& c : split(conc_list)) parse_int("--concurrency", c, 1, 4096);
