@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kUsage =
     "usage: radial convert [--from llama2c|hf|gguf|random] --input PATH [--to hf|gguf]\n"
-    "                      --out DIR|FILE [--out-type f32|bf16|q8_0] [--tokenizer PATH] [--seed "
-    "N]\n"
+    "                      --out DIR|FILE [--out-type f32|bf16|q8_0] [--tokenizer PATH]\n"
+    "                      [--seed N]\n"
     "\n"
     "Writes the model at PATH as a Hugging Face directory DIR (--to hf, the default):\n"
     "config.json and model.safetensors (F32; Q/K rows in the half-split RoPE layout);\n"
