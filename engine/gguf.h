@@ -84,6 +84,11 @@ uint64_t ggml_row_bytes(GgmlType t, int64_t n);
 int64_t ggml_block_size(GgmlType t);
 // Dequantizes `n` elements (a multiple of the block size) of type `t`.
 void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n);
+// Quantizes `n` floats (a multiple of 32) to n / 32 GGUF Q8_0 blocks of 34
+// bytes at `dst`, as llama.cpp's quantize_row_q8_0_ref does: per block
+// d = amax / 127 (stored as fp16), q[i] = roundf(x[i] * id) with id = 1 / d,
+// or 0 when d is 0. ggml_dequantize(kQ8_0, ...) is its inverse up to rounding.
+void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n);
 
 class GgufFile {
  public:

@@ -1,5 +1,6 @@
 // Dequantization of the ggml tensor types a GGUF file may hold, per the ggml
-// block layouts (all little-endian, fp16 = IEEE half):
+// block layouts, and Q8_0 quantization (the GGUF writer's --out-type q8_0) (all little-endian, fp16
+// = IEEE half):
 //   Q8_0  32 values:  fp16 d, int8 q[32];                    x = d * q
 //   Q4_K 256 values:  fp16 d, fp16 dmin, u8 scales[12], u8 qs[128]. Eight
 //         sub-blocks of 32 with 6-bit scale sc_j and min m_j packed in scales;
@@ -8,6 +9,8 @@
 //   Q6_K 256 values:  u8 ql[128], u8 qh[64], int8 scales[16], fp16 d. Each
 //         quant is 4 low bits from ql and 2 high bits from qh, minus 32;
 //         x = d * scales[i / 16] * q.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/gguf.h"
@@ -150,6 +153,22 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
     case GgmlType::kQ6_K:
       for (int64_t i = 0; i < n / 256; ++i) dequant_q6_k(src + 210 * i, dst + 256 * i);
       return;
+  }
+}
+
+void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b, src += 32, dst += 34) {
+    float amax = 0.f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(src[i]));
+    const float d = amax / 127.f;
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    const uint16_t h = f32_to_f16(d);
+    dst[0] = static_cast<uint8_t>(h & 0xFF);
+    dst[1] = static_cast<uint8_t>(h >> 8);
+    for (int i = 0; i < 32; ++i) {
+      const float q = std::roundf(src[i] * id);  // in [-127, 127]; NaN (x NaN) stored as 0
+      dst[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::isnan(q) ? 0.f : q));
+    }
   }
 }
 

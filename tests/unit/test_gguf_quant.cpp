@@ -4,6 +4,7 @@
 // (x = d * scale * q - dmin * min, ...), not from the dequantizer.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -135,4 +136,36 @@ TEST_CASE("F16 and BF16 tensors widen exactly", "[gguf][quant]") {
   CHECK(ggml_row_bytes(GgmlType::kQ8_0, 64) == 68);
   CHECK(ggml_row_bytes(GgmlType::kQ4_K, 512) == 288);
   CHECK(ggml_row_bytes(GgmlType::kQ6_K, 256) == 210);
+}
+
+TEST_CASE("Q8_0 quantization: llama.cpp's quantize_row_q8_0_ref", "[gguf][quant]") {
+  // Block 0: amax 63.5 -> d = 0.5, q = round(x / 0.5) with halves away from
+  // zero; block 1: all zero -> d = 0, q = 0; block 2: amax 1 -> d = 1/127.
+  std::vector<float> x(96, 0.f);
+  for (int i = 0; i < 32; ++i) x[i] = 0.25f * static_cast<float>(i - 16);  // .25 -> .5 steps
+  x[31] = 63.5f;
+  for (int i = 0; i < 32; ++i) x[64 + i] = std::sin(static_cast<float>(i));
+  x[64 + 5] = -1.f;
+  std::vector<uint8_t> b(3 * 34);
+  quantize_row_q8_0(x.data(), b.data(), 96);
+  auto half_at = [&](size_t at) {
+    return f16_to_f32(static_cast<uint16_t>(b[at] | b[at + 1] << 8));
+  };
+  auto q = [&](int block, int i) { return static_cast<int8_t>(b[34 * block + 2 + i]); };
+  CHECK(half_at(0) == 0.5f);
+  for (int i = 0; i < 31; ++i) CHECK(q(0, i) == static_cast<int>(std::round(0.5 * (i - 16))));
+  CHECK(q(0, 1) == -8);  // -7.5 rounds away from zero
+  CHECK(q(0, 31) == 127);
+  CHECK(half_at(34) == 0.f);
+  for (int i = 0; i < 32; ++i) CHECK(q(1, i) == 0);
+  const float d = 1.f / 127.f;
+  CHECK(half_at(68) == f16_to_f32(f32_to_f16(d)));
+  CHECK(q(2, 5) == -127);
+  for (int i = 0; i < 32; ++i)
+    CHECK(q(2, i) == static_cast<int>(std::roundf(x[64 + i] * (1.f / d))));
+  // Dequantized, every value is within half a step of the original (plus the
+  // fp16 rounding of d, 127 * 2^-11 * d at most).
+  std::vector<float> y(96);
+  ggml_dequantize(GgmlType::kQ8_0, b.data(), y.data(), 96);
+  for (int i = 0; i < 96; ++i) CHECK(std::abs(y[i] - x[i]) <= (i < 32 ? 0.25f : 0.6f * d));
 }

@@ -248,7 +248,7 @@ TEST_CASE("loader: radial convert", "[loader][convert]") {
   CHECK_THAT(out, Catch::Contains("usage: radial convert"));
   CHECK(run_convert({}, nullptr, &err) == 2);
   CHECK_THAT(err, Catch::StartsWith("radial convert: "));
-  CHECK(run_convert({"--input", stories_bin(), "--out", tmp.file("c"), "--from", "gguf"}, nullptr,
+  CHECK(run_convert({"--input", stories_bin(), "--out", tmp.file("c"), "--from", "onnx"}, nullptr,
                     &err) == 2);
   CHECK_THAT(err, Catch::Contains("--from"));
   CHECK(run_convert({"--input", stories_bin(), "--out"}, nullptr, &err) == 2);

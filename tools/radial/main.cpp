@@ -13,7 +13,7 @@ void usage(FILE* out) {
                "\n"
                "commands:\n"
                "  generate   generate text with a model (routed or full depth)\n"
-               "  convert    convert a llama2.c checkpoint to a Hugging Face directory\n"
+               "  convert    convert a model to a Hugging Face directory or a GGUF file\n"
                "  profile    measure the residual ratios of a model's blocks per layer\n"
                "  distill    train a router for a sequential model (post-training)\n"
                "  eval       quality against compute of a router over thresholds\n"

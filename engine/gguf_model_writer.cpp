@@ -1,0 +1,181 @@
+// ModelWeights -> a llama-architecture GGUF file (save_gguf_model), the
+// exact inverse of load_gguf_model for what both support.
+//
+// Q/K rows: llama.cpp's converter permutes Hugging Face (half-split RoPE)
+// weights to the interleaved (Meta) order, and load_gguf_model keeps a
+// file's rows as they are with rope_layout kInterleaved. So half-split
+// weights are permuted here with convert_hf_to_gguf.py's `permute` (within
+// each head, row j * head_dim/2 + i -> row 2i + j, per Q head and per K/V
+// head), the inverse of save_hf_model's permute_to_half_split; interleaved
+// weights (llama2.c, GGUF inputs) are written as they are.
+#include <cmath>
+#include <utility>
+
+#include "engine/error.h"
+#include "engine/gguf_writer.h"
+
+namespace radial {
+
+namespace {
+
+Tensor permute_to_interleaved(const Tensor& t, int head_dim) {
+  Tensor r = Tensor::zeros(DType::kF32, t.shape);
+  const int64_t rows = t.shape[0], cols = t.numel() / rows, half = head_dim / 2;
+  const float* src = t.f32();
+  float* dst = r.f32();
+  for (int64_t h = 0; h < rows / head_dim; ++h)
+    for (int64_t i = 0; i < half; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t from = h * head_dim + j * half + i, to = h * head_dim + 2 * i + j;
+        std::copy(src + from * cols, src + (from + 1) * cols, dst + to * cols);
+      }
+  return r;
+}
+
+// What a llama GGUF file (as load_gguf_model reads it) cannot express.
+void check_supported(const ModelConfig& c) {
+  const auto refuse = [](const std::string& what) {
+    throw Error(ErrorCode::kUnsupported,
+                what + " cannot be written to a llama-architecture GGUF file");
+  };
+  if (c.attention_bias) refuse("Q/K/V biases (attention_bias, " + c.model_type + ")");
+  if (c.rope_scaling == RopeScaling::kLlama3) refuse("Llama-3 RoPE scaling (rope_freqs)");
+  if (c.hidden_act != Activation::kSilu) refuse("an MLP activation other than SiLU");
+  if (c.head_dim % 2 != 0) refuse("an odd head size");
+  if (c.eos_token_ids.size() > 3)
+    refuse(std::to_string(c.eos_token_ids.size()) +
+           " end-of-sequence ids (eos, eot and eom hold three)");
+}
+
+// `tokens`: the vocabulary by id, when known (null otherwise).
+GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::string& name,
+                            const std::vector<std::string>* tokens) {
+  // llama_ftype: ALL_F32 0, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
+  const uint32_t file_type = type == GgufOutType::kF32 ? 0 : type == GgufOutType::kQ8_0 ? 7 : 32;
+  GgufMetadata kv = {
+      {"general.architecture", gguf_string("llama")},
+      {"general.name", gguf_string(name)},
+      {"general.file_type", gguf_u32(file_type)},
+      {"general.quantization_version", gguf_u32(2)},
+      {"llama.vocab_size", gguf_u32(c.vocab_size)},
+      {"llama.context_length", gguf_u32(c.max_position_embeddings)},
+      {"llama.embedding_length", gguf_u32(c.hidden_size)},
+      {"llama.block_count", gguf_u32(c.num_layers)},
+      {"llama.feed_forward_length", gguf_u32(c.intermediate_size)},
+      {"llama.rope.dimension_count", gguf_u32(c.head_dim)},
+      {"llama.attention.head_count", gguf_u32(c.num_heads)},
+      {"llama.attention.head_count_kv", gguf_u32(c.num_kv_heads)},
+      {"llama.attention.layer_norm_rms_epsilon", gguf_f32(c.rms_norm_eps)},
+      {"llama.rope.freq_base", gguf_f32(c.rope_theta)},
+  };
+  if (c.head_dim * c.num_heads != c.hidden_size) {
+    kv.emplace_back("llama.attention.key_length", gguf_u32(c.head_dim));
+    kv.emplace_back("llama.attention.value_length", gguf_u32(c.head_dim));
+  }
+  if (c.rope_scaling == RopeScaling::kLinear) {
+    kv.emplace_back("llama.rope.scaling.type", gguf_string("linear"));
+    kv.emplace_back("llama.rope.scaling.factor", gguf_f32(c.rope_factor));
+  }
+  kv.emplace_back("tokenizer.ggml.bos_token_id", gguf_u32(c.bos_token_id));
+  // End ids past the first: end of message when the token's text says so
+  // (Llama 3.1's <|eom_id|>), else end of turn, else end of message.
+  std::string eot = "tokenizer.ggml.eot_token_id", eom = "tokenizer.ggml.eom_token_id";
+  for (size_t i = 0; i < c.eos_token_ids.size(); ++i) {
+    const int id = c.eos_token_ids[i];
+    std::string key = "tokenizer.ggml.eos_token_id";
+    if (i > 0) {
+      const bool says_eom = tokens && id < static_cast<int>(tokens->size()) &&
+                            (*tokens)[id].find("eom") != std::string::npos;
+      std::string& slot = says_eom && !eom.empty() ? eom : !eot.empty() ? eot : eom;
+      key = std::exchange(slot, "");
+    }
+    kv.emplace_back(key, gguf_u32(id));
+  }
+  return kv;
+}
+
+bool is_end_id_key(const std::string& key) {
+  for (const char* k : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                        "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
+    if (key == k) return true;
+  return false;
+}
+
+}  // namespace
+
+GgufOutType parse_gguf_out_type(const std::string& s) {
+  if (s == "f32") return GgufOutType::kF32;
+  if (s == "bf16") return GgufOutType::kBF16;
+  if (s == "q8_0") return GgufOutType::kQ8_0;
+  throw Error(ErrorCode::kInvalidArgument, "out type must be f32, bf16 or q8_0, got \"" + s + "\"");
+}
+
+const char* gguf_out_type_name(GgufOutType t) {
+  switch (t) {
+    case GgufOutType::kF32:
+      return "f32";
+    case GgufOutType::kBF16:
+      return "bf16";
+    case GgufOutType::kQ8_0:
+      return "q8_0";
+  }
+  return "?";
+}
+
+void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType type,
+                     const std::string& name, const GgufMetadata& tokenizer) {
+  w.validate();
+  const ModelConfig& c = w.config;
+  check_supported(c);
+  const std::vector<std::string>* tokens = nullptr;
+  for (const auto& [key, value] : tokenizer)
+    if (key == "tokenizer.ggml.tokens") tokens = &value.strs;
+  GgufMetadata kv = model_metadata(c, type, name, tokens);
+  bool has_model = false;
+  for (const auto& [key, value] : tokenizer) {
+    if (key == "tokenizer.ggml.bos_token_id" && value.is_integer() && value.i != c.bos_token_id)
+      throw Error(ErrorCode::kInvalidArgument, "the tokenizer's BOS id " + std::to_string(value.i) +
+                                                   " differs from the config's " +
+                                                   std::to_string(c.bos_token_id));
+    if (is_end_id_key(key)) continue;  // the config's ids win
+    has_model |= key == "tokenizer.ggml.model";
+    kv.emplace_back(key, value);
+  }
+  if (!has_model) kv.emplace_back("tokenizer.ggml.model", gguf_string("no_vocab"));
+
+  const GgmlType matrix = type == GgufOutType::kF32    ? GgmlType::kF32
+                          : type == GgufOutType::kBF16 ? GgmlType::kBF16
+                                                       : GgmlType::kQ8_0;
+  const bool permute = c.rope_layout == RopeLayout::kHalfSplit;
+  std::vector<Tensor> data;  // F32 (permuted copies where needed), in write order
+  std::vector<std::pair<std::string, GgmlType>> names;
+  data.reserve(4 + 9 * w.layers.size());
+  auto put = [&](const std::string& n, const Tensor& t, bool rope = false) {
+    const Tensor f = t.dtype == DType::kF32 ? t : t.to(DType::kF32);  // shares, or converts
+    data.push_back(permute && rope ? permute_to_interleaved(f, c.head_dim) : f);
+    names.emplace_back(n, t.shape.size() == 1 ? GgmlType::kF32 : matrix);
+  };
+  put("token_embd.weight", w.embed);
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const LayerWeights& l = w.layers[i];
+    const std::string p = "blk." + std::to_string(i) + ".";
+    put(p + "attn_norm.weight", l.attn_norm);
+    put(p + "attn_q.weight", l.wq, true);
+    put(p + "attn_k.weight", l.wk, true);
+    put(p + "attn_v.weight", l.wv);
+    put(p + "attn_output.weight", l.wo);
+    put(p + "ffn_norm.weight", l.mlp_norm);
+    put(p + "ffn_gate.weight", l.w_gate);
+    put(p + "ffn_up.weight", l.w_up);
+    put(p + "ffn_down.weight", l.w_down);
+  }
+  put("output_norm.weight", w.final_norm);
+  if (!c.tie_word_embeddings) put("output.weight", w.lm_head);
+
+  std::vector<GgufTensorOut> tensors;
+  for (size_t i = 0; i < data.size(); ++i)
+    tensors.push_back({names[i].first, &data[i], names[i].second});
+  write_gguf(path, kv, tensors);
+}
+
+}  // namespace radial
