@@ -158,17 +158,9 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
 
 void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n) {
   for (int64_t b = 0; b < n / 32; ++b, src += 32, dst += 34) {
-    float amax = 0.f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(src[i]));
-    const float d = amax / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
-    const uint16_t h = f32_to_f16(d);
+    const uint16_t h = quantize_q8_0_block(src, 32, reinterpret_cast<int8_t*>(dst + 2));
     dst[0] = static_cast<uint8_t>(h & 0xFF);
     dst[1] = static_cast<uint8_t>(h >> 8);
-    for (int i = 0; i < 32; ++i) {
-      const float q = std::roundf(src[i] * id);  // in [-127, 127]; NaN (x NaN) stored as 0
-      dst[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::isnan(q) ? 0.f : q));
-    }
   }
 }
 

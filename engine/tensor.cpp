@@ -40,17 +40,23 @@ size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
   return static_cast<size_t>(rows * (kp + kp / kQ8Block * 2));
 }
 
+uint16_t quantize_q8_0_block(const float* x, int n, int8_t* q) {
+  float amax = 0.f;
+  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.f;
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  for (int i = 0; i < static_cast<int>(kQ8Block); ++i) {
+    const float v = i < n ? std::roundf(x[i] * id) : 0.f;  // in [-127, 127]
+    q[i] = static_cast<int8_t>(std::isnan(v) ? 0.f : v);
+  }
+  return f32_to_f16(d);
+}
+
 void quantize_q8_0_row(const float* x, int64_t k, int8_t* qs, uint16_t* scales) {
-  const int64_t kp = q8_row_stride(k);
-  for (int64_t b = 0; b < kp / kQ8Block; ++b) {
-    const int64_t begin = b * kQ8Block, end = std::min(begin + kQ8Block, k);
-    float amax = 0.f;
-    for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(x[i]));
-    const float d = amax / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
-    for (int64_t i = begin; i < begin + kQ8Block; ++i)
-      qs[i] = i < end ? static_cast<int8_t>(std::lround(x[i] * id)) : 0;
-    scales[b] = f32_to_f16(d);
+  for (int64_t b = 0; b * kQ8Block < k; ++b) {
+    const int64_t begin = b * kQ8Block;
+    scales[b] = quantize_q8_0_block(x + begin, static_cast<int>(std::min(kQ8Block, k - begin)),
+                                    qs + begin);
   }
 }
 

@@ -29,10 +29,12 @@ size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape);
 inline constexpr int64_t kQ8Block = 32;
 inline int64_t q8_row_stride(int64_t k) { return (k + kQ8Block - 1) / kQ8Block * kQ8Block; }
 
-// One row of k floats to Q8_0 (qs: kp int8, scales: kp / 32 f16), the rule
-// of GGUF's reference quantizer: per block, d = max|x| / 127, q =
-// round-half-away(x / d) computed as x * (1 / d) (0 when d == 0), d stored
-// as f16.
+// One Q8_0 block of n <= 32 floats (padded with zeros to 32 quants), the
+// rule of GGUF's reference quantizer (llama.cpp's quantize_row_q8_0_ref):
+// d = max|x| / 127, q = round-half-away(x * (1 / d)) (0 when d == 0; a NaN
+// gives 0). Returns d as f16.
+uint16_t quantize_q8_0_block(const float* x, int n, int8_t* q);
+// One row of k floats to Q8_0 (qs: kp int8, scales: kp / 32 f16).
 void quantize_q8_0_row(const float* x, int64_t k, int8_t* qs, uint16_t* scales);
 
 // Scalar conversions (round to nearest even for float -> half types).
