@@ -58,6 +58,7 @@ void OutputProcessor::record_prompt_logits(const Pass& p, const float* logits) {
     return;
   result_.prompt_logits.emplace_back(logits, logits + c_.vocab_size);
   result_.prompt_depth.push_back(p.depth());
+  result_.prompt_path.push_back(p.path);
   result_.prompt_compute_fraction.push_back(pass_compute_fraction(c_, p, router_hidden_));
 }
 

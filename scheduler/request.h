@@ -60,8 +60,9 @@ struct SequenceResult {
   Usage usage;
   std::vector<std::vector<float>> prompt_logits;  // with keep_prompt_logits
   // With keep_prompt_logits, per prompt position (next to prompt_logits):
-  // the depth and compute fraction (engine/flops.h) of that position's pass.
+  // the depth, path and compute fraction (engine/flops.h) of that position's pass.
   std::vector<int> prompt_depth;
+  std::vector<std::vector<int>> prompt_path;
   std::vector<double> prompt_compute_fraction;
 };
 

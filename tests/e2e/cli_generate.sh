@@ -37,6 +37,24 @@ assert j["mode"] == "full" and j["mean_depth"] == 5
 PY
 check "json matches reference.json" [ $? -eq 0 ]
 
+# --dump (tools/radial_torch's comparison): per prompt position its path and
+# logits, per token its path and 20 log-probabilities; the tokens as --json's.
+"$RADIAL" generate --model "$MODEL" --prompt-ids 1,403,407,261,378 --max-tokens 4 --json --dump "$TMP/dump.json" >"$TMP/dj.json"
+check "dump exits 0" [ $? -eq 0 ]
+/usr/bin/python3 - "$TMP/dump.json" "$TMP/dj.json" <<'PY'
+import json, sys
+d, j = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["mode"] == "forward" and d["kv_policy"] == "propagate", d["mode"]
+assert d["prompt_tokens"] == [1, 403, 407, 261, 378]
+assert len(d["prompt"]) == 5 and all(len(p["logits"]) == 512 and p["path"][0] == 0 for p in d["prompt"])
+assert [t["id"] for t in d["tokens"]] == j["tokens"] and [t["path"] for t in d["tokens"]] == j["path"]
+assert d["tokens"][0]["path"] == d["prompt"][-1]["path"]
+assert all(len(t["top_logprobs"]) == 20 and t["top_logprobs"][0][0] == t["id"] for t in d["tokens"])
+PY
+check "dump has paths, logits and log-probabilities" [ $? -eq 0 ]
+"$RADIAL" generate --server 127.0.0.1:1 --prompt-ids 1 --dump "$TMP/x.json" >/dev/null 2>"$TMP/err"
+check "dump with --server is a usage error" [ $? -eq 2 ]
+
 # The llama2.c checkpoint with --tokenizer gives the same tokens.
 "$RADIAL" generate --model "$DATA/stories260K.bin" --tokenizer "$DATA/tok512.model" --prompt "Once upon a time" \
   --max-tokens 124 --json >"$TMP/b.json"

@@ -174,6 +174,7 @@ TEST_CASE("engine hooks: block probe leaves results unchanged, force_skip skips"
   r.mode = RouteMode::kFull;
   const SequenceResult res = test::run_requests(w, all, {r})[0];
   CHECK(res.prompt_depth == std::vector<int>(12, 4));
+  CHECK(res.prompt_path == std::vector<std::vector<int>>(12, std::vector<int>{0, 1, 2, 3}));
   CHECK(res.prompt_compute_fraction == std::vector<double>(12, 1.0));
   // WaveRunner's logits equal the scheduler's prompt logits.
   for (int i = 0; i < 12; ++i)

@@ -2,6 +2,7 @@
 // or the CUDA one with --backend cuda) or on a running radiald (--server).
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -29,6 +30,7 @@ const char* kUsage =
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] "
     "[--show-depth]\n"
+    "                       [--dump FILE]\n"
     "                       [--backend cpu|cuda] [--dtype auto|f32|bf16|f16|q8_0]\n"
     "                       [--gpu-memory-fraction F | --kv-blocks N]\n"
     "       radial generate --server HOST:PORT [--timeout SECONDS] (--prompt TEXT | --prompt-ids "
@@ -47,10 +49,41 @@ const char* kUsage =
     "The default model is models/stories260K. Without --json it streams the text and\n"
     "ends with a summary line on stderr; with --json it prints one JSON object.\n"
     "\n"
+    "--dump FILE writes, for comparison with another implementation (tools/radial_torch),\n"
+    "one JSON object: per prompt position its pass's path and full logits, and per\n"
+    "generated token its id, the path of the pass that produced it, its log-probability\n"
+    "and the 20 likeliest tokens' (docs/torch-reference.md).\n"
+    "\n"
     "With --server it generates on a running radiald instead (the server's model; the\n"
     "model options do not apply), streaming the text as it arrives; the summary line\n"
     "adds the time to the first token. gRPC errors print 'radial generate: CODE: message'\n"
     "and exit 1.\n";
+
+// --dump FILE: what tools/radial_torch compares (docs/torch-reference.md).
+void write_dump(const std::string& path, const std::vector<int>& prompt,
+                const RoutingParams& routing, const SequenceResult& result) {
+  nlohmann::json j;
+  j["mode"] = route_mode_name(routing.mode);
+  j["threshold"] = routing.threshold;
+  j["kv_policy"] = kv_policy_name(routing.kv_policy);
+  j["prompt_tokens"] = prompt;
+  nlohmann::json positions = nlohmann::json::array();
+  for (size_t i = 0; i < result.prompt_logits.size(); ++i)
+    positions.push_back({{"path", result.prompt_path[i]}, {"logits", result.prompt_logits[i]}});
+  j["prompt"] = positions;
+  nlohmann::json tokens = nlohmann::json::array();
+  for (const GeneratedToken& t : result.tokens) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const TokenLogprob& lp : t.top_logprobs) top.push_back({lp.token, lp.logprob});
+    tokens.push_back(
+        {{"id", t.token}, {"path", t.path}, {"logprob", t.logprob}, {"top_logprobs", top}});
+  }
+  j["tokens"] = tokens;
+  j["finish_reason"] = finish_reason_name(result.finish);
+  std::ofstream out(path);
+  out << j.dump() << "\n";
+  require(out.good(), ErrorCode::kInvalidArgument, "--dump: cannot write " + path);
+}
 
 }  // namespace
 
@@ -60,7 +93,7 @@ int cmd_generate(int argc, char** argv) {
               with_connection_options(with_backend_options(
                   with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
                                       "top-p", "repetition-penalty", "seed", "stop", "mode",
-                                      "threshold", "threads", "server", "timeout"}))),
+                                      "threshold", "threads", "server", "timeout", "dump"}))),
               {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -68,6 +101,8 @@ int cmd_generate(int argc, char** argv) {
     }
     if (args.has("prompt") == args.has("prompt-ids"))
       throw UsageError{"give exactly one of --prompt or --prompt-ids"};
+    if (args.has("server") && args.has("dump"))
+      throw UsageError{"--dump applies only to local runs (not with --server)"};
     if (args.has("server")) return generate_remote(args);
     if (args.has("timeout")) throw UsageError{"--timeout applies only with --server"};
     for (const char* opt : {"tls-ca", "tls-cert", "tls-key", "tls-server-name", "token-file"})
@@ -86,6 +121,11 @@ int cmd_generate(int argc, char** argv) {
     req.ignore_eos = args.flag("ignore-eos");
     if (auto m = args.get("mode")) req.mode = parse_route_mode(*m);
     if (auto t = args.number("threshold")) req.threshold = static_cast<float>(*t);
+    const std::optional<std::string> dump_path = args.get("dump");
+    if (dump_path) {  // the prompt positions' logits and paths, the tokens' log-probabilities
+      req.keep_prompt_logits = true;
+      req.logprobs = 20;
+    }
 
     ModelBundle bundle = load_bundle(model_source(args));
     const bool json_out = args.flag("json");
@@ -147,6 +187,7 @@ int cmd_generate(int argc, char** argv) {
     for (const auto& t : result.tokens) compute += t.compute_fraction;
     compute = n ? compute / n : 0;
     const RoutingParams routing = engine->resolve_routing(req.mode, req.threshold);
+    if (dump_path) write_dump(*dump_path, prompt, routing, result);
     if (json_out) {
       nlohmann::json j;
       j["prompt_tokens"] = prompt;
