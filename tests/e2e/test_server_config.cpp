@@ -36,9 +36,10 @@ TEST_CASE("radiald rejects bad flags and config files with exit code 2", "[serve
   r = run({"--backend", "tpu"});
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("backend") != std::string::npos);
-  r = run({"--dtype", "bf16"});
+  r = run({"--dtype", "int4"});
   CHECK(r.exit_code == 2);
-  CHECK(r.output.find("f32 only") != std::string::npos);
+  CHECK(r.output.find("dtype") != std::string::npos);
+  CHECK(r.output.find("q8_0") != std::string::npos);  // the choices are listed
   r = run({"--max-connection-age-s", "-1"});
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("max-connection-age-s") != std::string::npos);
