@@ -273,6 +273,7 @@ async function main() {
         generated_tokens: generated, min_tokens_per_seq: Math.min(...perSeq),
         max_tokens_per_seq: Math.max(...perSeq), eog_tokens: eog,
         llama_decode_calls: calls.n, llama_decode_max_tokens: calls.max,
+        threads_used: context.currentThreads,
       };
     } finally {
       await context.dispose();
