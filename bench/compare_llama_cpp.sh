@@ -71,6 +71,13 @@ if [ "$ctx" -gt 0 ] && [ $((prompt_len + gen)) -gt "$ctx" ]; then
   die "--prompt-len + --gen = $((prompt_len + gen)) exceeds the model's context length $ctx"
 fi
 
+tokenizer=$(node -e 'console.log(JSON.parse(process.argv[1]).tokenizer ?? "")' "$info")
+if [ "$tokenizer" = no_vocab ]; then
+  echo "compare_llama_cpp: $model has no vocabulary (no_vocab), which node-llama-cpp cannot load;" \
+       "embed one (radial convert --to gguf --tokenizer ...)" >&2
+  exit 1
+fi
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "== radiald: $bench (full depth)"

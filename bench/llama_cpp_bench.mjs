@@ -138,6 +138,19 @@ function parseArgs(argv) {
   return o;
 }
 
+// The vocabulary size: the embedded vocabulary's, else llama.vocab_size,
+// else the token embedding's rows (a "no_vocab" GGUF file runs from ids).
+function vocabSize(gi) {
+  const fromTokens = gi.metadata?.tokenizer?.ggml?.tokens?.length;
+  if (fromTokens) return fromTokens;
+  const arch = gi.metadata?.general?.architecture;
+  const fromArch = gi.metadata?.[arch]?.vocab_size;
+  if (fromArch) return Number(fromArch);
+  const emb = gi.fullTensorInfo?.find?.((t) => t.name === "token_embd.weight") ??
+              gi.tensorInfo?.find?.((t) => t.name === "token_embd.weight");
+  return emb ? Number(emb.dimensions[emb.dimensions.length - 1]) : null;
+}
+
 // xorshift32: seeded, so every run and every concurrency gets the same prompts.
 function makeRng(seed) {
   let s = (seed >>> 0) || 0x9e3779b9;
@@ -161,12 +174,12 @@ async function main() {
   const { getLlama, LlamaLogLevel, readGgufFileInfo } = await import(pathToFileURL(entry).href);
   if (opts.info) {
     // The header only: no llama.cpp binary, no weights.
-    const gi = await readGgufFileInfo(opts.model, { readTensorInfo: false });
+    const gi = await readGgufFileInfo(opts.model, { readTensorInfo: true });
     const arch = gi.metadata?.general?.architecture;
     const am = gi.architectureMetadata ?? {};
     console.log(JSON.stringify({
       model: opts.model, architecture: arch ?? null, context_length: am.context_length ?? null,
-      vocab: gi.metadata?.tokenizer?.ggml?.tokens?.length ?? am.vocab_size ?? null,
+      vocab: vocabSize(gi), tokenizer: gi.metadata?.tokenizer?.ggml?.model ?? null,
       layers: am.block_count ?? null, embedding: am.embedding_length ?? null,
       heads: am.attention?.head_count ?? null, kv_heads: am.attention?.head_count_kv ?? null,
       file_type: gi.metadata?.general?.file_type ?? null,
@@ -187,11 +200,19 @@ async function main() {
     await llama.dispose();
     process.exit(0);
   }
+  // node-llama-cpp 3.21.1 aborts the process on a GGUF file without a
+  // vocabulary (tokenizer.ggml.model "no_vocab": llama.cpp's GGML_ASSERT
+  // "Tokenizer not initialized" while loading), so refuse those first.
+  const header = await readGgufFileInfo(opts.model, { readTensorInfo: false });
+  if (header.metadata?.tokenizer?.ggml?.model === "no_vocab") {
+    process.stderr.write("llama_cpp_bench: the GGUF file has no vocabulary (tokenizer.ggml.model no_vocab), " +
+                         "which node-llama-cpp cannot load; embed one (radial convert --to gguf --tokenizer ...)\n");
+    process.exit(1);
+  }
   const model = await llama.loadModel({ modelPath: opts.model, gpuLayers: 0 });
-  const md = model.fileInfo.metadata;
-  const vocab = md?.tokenizer?.ggml?.tokens?.length ?? md?.[model.architecture]?.vocab_size;
+  const vocab = vocabSize(model.fileInfo);
   if (!vocab || vocab < 4) {
-    process.stderr.write("llama_cpp_bench: cannot tell the vocabulary size from the GGUF metadata\n");
+    process.stderr.write("llama_cpp_bench: cannot tell the vocabulary size from the GGUF file\n");
     process.exit(1);
   }
   const bos = model.tokens.bos ?? 1;
