@@ -22,12 +22,14 @@ class ThreadPool;
 void gemm_xwt(const float* x, int64_t ldx, const float* w, const float* bias, float* y, int64_t ldy,
               int64_t n, int64_t m, int64_t k, ThreadPool* pool);
 
-// The same with a weight matrix w [m, k] of any dtype (F32, BF16, F16,
-// Q8_0): every element is computed exactly as gemm_xwt computes it on w's
-// values in f32 (each of these dtypes is exact in f32), so y is
-// bit-identical to gemm_xwt on w.to(F32), with its batch invariance. Compact
-// weights are widened a block of rows at a time into a per-thread buffer
-// that stays in cache, so only their compact bytes are read from memory.
+// The same with a weight matrix w [m, k] of any dtype. F32, BF16, F16: every
+// element is computed exactly as gemm_xwt computes it on w's values in f32
+// (each of these dtypes is exact in f32), so y is bit-identical to gemm_xwt
+// on w.to(F32), with its batch invariance; compact weights are widened in
+// registers or in a cached block, so only their compact bytes are read from
+// memory. Q8_0: integer dot products on x quantized on the fly (gemm_q8.h),
+// batch-invariant and identical on every path, but not equal to the f32
+// GEMM (x is rounded to 8 bits per 32-value block, as llama.cpp does).
 void gemm_xwt(const float* x, int64_t ldx, const Tensor& w, const float* bias, float* y,
               int64_t ldy, int64_t n, ThreadPool* pool);
 

@@ -10,17 +10,16 @@
 // scalar reduction tree in gemm.cpp (dummy zero accumulators fill the tile
 // when R * C < 16; their results are discarded).
 //
-// Weights: f32 rows, or compact rows (BF16, F16, Q8_0: GemmArgs::format)
-// widened chunk by chunk in registers by a loader (LoadHalf, LoadQ8), exact,
-// so every format goes through the same floating-point operations as f32
-// rows holding the same values. The loaders prefetch the rows of the tile
-// after next: measured on one Sapphire Rapids core, batch-1 reads went from
-// 9.3 to 12.2 GB/s (BF16) and 6.2 to 10.3 GB/s (Q8_0).
+// Weights: f32 rows, or BF16/F16 rows (GemmArgs::format) widened chunk by
+// chunk in registers by a loader (LoadHalf), exact, so every format goes
+// through the same floating-point operations as f32 rows holding the same
+// values. The loaders prefetch the rows of the tile after next: measured on
+// one Sapphire Rapids core, batch-1 BF16 reads went from 9.3 to 12.2 GB/s,
+// and f32 at 8 rows from 8.3 to 10.7 GB/s.
 #include <immintrin.h>
 
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/gemm_kernels.h"
@@ -77,9 +76,8 @@ RADIAL_AVX512 inline float reduce1(__m512 a) {
 
 // Weight loaders: 16 f32 weights of row `row` from position kk (all in
 // range: full; the zero-padded last chunk of `rem` < 16: tail). Every format
-// yields exact f32 values (BF16 by a shift, F16 by vcvtph2ps, Q8_0 as
-// f32(q) * f32(d), exact with 8 + 11 significant bits), and positions >= k
-// read as +0, so the tile computes the same floats whatever the format.
+// yields exact f32 values (BF16 by a shift, F16 by vcvtph2ps), and positions
+// >= k read as +0, so the tile computes the same floats whatever the format.
 struct LoadF32 {
   static constexpr bool kPrefetch = true;
   static const void* at(const GemmArgs& g, int64_t row, int64_t kk) { return g.w + row * g.k + kk; }
@@ -113,41 +111,6 @@ struct LoadHalf {
   }
 };
 
-struct LoadQ8 {
-  static constexpr bool kPrefetch = true;
-  static const void* at(const GemmArgs& g, int64_t row, int64_t kk) {
-    return static_cast<const int8_t*>(g.wc) + row * ((g.k + 31) / 32 * 32) + kk;
-  }
-  RADIAL_AVX512 static __m512 values(const GemmArgs& g, int64_t row, int64_t kk) {
-    const int64_t kp = (g.k + 31) / 32 * 32;
-    const __m128i q = _mm_loadu_si128(
-        reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(g.wc) + row * kp + kk));
-    const __m512 d = _mm512_cvtph_ps(
-        _mm256_set1_epi16(static_cast<int16_t>(g.wscales[row * (kp / 32) + kk / 32])));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d);
-  }
-  RADIAL_AVX512 static __m512 full(const GemmArgs& g, int64_t row, int64_t kk) {
-    return values(g, row, kk);
-  }
-  // The 32 values of the block at kk (a multiple of 32): one scale for both.
-  RADIAL_AVX512 static void block(const GemmArgs& g, int64_t row, int64_t kk, __m512& lo,
-                                  __m512& hi) {
-    const int64_t kp = (g.k + 31) / 32 * 32;
-    const int8_t* q = static_cast<const int8_t*>(g.wc) + row * kp + kk;
-    const __m512 d = _mm512_cvtph_ps(
-        _mm256_set1_epi16(static_cast<int16_t>(g.wscales[row * (kp / 32) + kk / 32])));
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16));
-    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), d);
-    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d);
-  }
-  // The row's storage is padded to a multiple of 32 quants, so the load is
-  // in bounds; the mask makes the padding +0 whatever the scale's sign.
-  RADIAL_AVX512 static __m512 tail(const GemmArgs& g, int64_t row, int64_t kk, int rem) {
-    return _mm512_maskz_mov_ps(static_cast<__mmask16>((1u << rem) - 1u), values(g, row, kk));
-  }
-};
-
 // Accumulates y[i0 + r][j0 + c] (r < R, c < C) over the k range [k0, k1).
 // k0 is a multiple of 16; k1 is a multiple of 16 or k. With part == null
 // the range is all of k. Otherwise the lane accumulators continue from
@@ -167,25 +130,6 @@ RADIAL_AVX512 void tile(const GemmArgs& g, int64_t i0, int64_t j0, int64_t k0, i
       acc[r][c] = k0 > 0 ? _mm512_loadu_ps(part + (r * C + c) * 16) : _mm512_setzero_ps();
 
   int64_t kk = k0;
-  if constexpr (std::is_same_v<WL, LoadQ8>) {  // whole blocks: one scale per 32 weights
-    for (; kk + 32 <= k1; kk += 32) {
-      __m512 wv[2][C];
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) WL::block(g, j0 + c, kk, wv[0][c], wv[1][c]);
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c)
-        _mm_prefetch(static_cast<const char*>(WL::at(g, j0 + 2 * C + c, kk)), _MM_HINT_T0);
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const __m512 xv = _mm512_loadu_ps(x + r * ldx + kk + 16 * h);
-#pragma GCC unroll 4
-          for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(xv, wv[h][c], acc[r][c]);
-        }
-      }
-    }
-  }
   for (; kk + 16 <= k1; kk += 16) {
     __m512 wv[C];
 #pragma GCC unroll 4
@@ -329,8 +273,6 @@ void gemm_cols_avx512(const GemmArgs& g, int64_t m0, int64_t m1) {
       return cols_with<LoadHalf<true>>(g, m0, m1);
     case WeightFormat::kF16:
       return cols_with<LoadHalf<false>>(g, m0, m1);
-    case WeightFormat::kQ8_0:
-      return cols_with<LoadQ8>(g, m0, m1);
   }
 }
 

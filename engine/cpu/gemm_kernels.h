@@ -23,8 +23,9 @@ enum class GemmPath { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 inline constexpr int kGemmLanes = 16;
 
 // How the weights of GemmArgs are stored: f32 rows in `w`, or (AVX-512 path
-// only) compact rows in `wc` read and widened inside the micro-kernel.
-enum class WeightFormat { kF32, kBF16, kF16, kQ8_0 };
+// only) BF16/F16 rows in `wc` read and widened inside the micro-kernel.
+// (Q8_0 matrices go through gemm_q8.h instead.)
+enum class WeightFormat { kF32, kBF16, kF16 };
 
 struct GemmArgs {
   const float* x;  // [n, k], row stride ldx
@@ -34,12 +35,9 @@ struct GemmArgs {
   float* y;           // [n, m], row stride ldy
   int64_t ldy;
   int64_t n, k;
-  // Compact weights (format != kF32): BF16/F16 rows of k elements; Q8_0
-  // quants with row stride q8_row_stride(k) and f16 scales `wscales` (one
-  // per 32 quants), as in engine/tensor.h.
+  // Compact weights (format kBF16 or kF16): rows of k 16-bit elements.
   WeightFormat format = WeightFormat::kF32;
   const void* wc = nullptr;
-  const uint16_t* wscales = nullptr;
 };
 
 // Computes the columns [m0, m1) of y (all n rows). One implementation per

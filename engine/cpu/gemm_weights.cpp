@@ -1,17 +1,19 @@
 // gemm_xwt for a weight matrix of any dtype (gemm.h): F32 goes straight to
-// the f32 GEMM. BF16, F16 and Q8_0: the AVX-512 micro-kernel reads them
-// directly and widens each 16-weight chunk in registers
-// (gemm_avx512.cpp); the other paths widen a block of rows at a time into a
-// per-thread f32 buffer (widen_rows.cpp) and run their f32 micro-kernels on
-// it. Widening is exact and the per-element order of gemm.cpp is untouched,
-// so the result is that of the f32 GEMM on the widened matrix, bit for bit,
-// whatever the path, batch, blocking or thread count.
+// the f32 GEMM; Q8_0 to the integer GEMM (gemm_q8.h). BF16 and F16: the
+// AVX-512 micro-kernel reads them directly and widens each 16-weight chunk in
+// registers (gemm_avx512.cpp); the other paths widen a block of rows at a
+// time into a per-thread f32 buffer (widen_rows.cpp) and run their f32
+// micro-kernels on it. Widening is exact and the per-element order of
+// gemm.cpp is untouched, so the result is that of the f32 GEMM on the
+// widened matrix, bit for bit, whatever the path, batch, blocking or thread
+// count.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/gemm_kernels.h"
+#include "engine/cpu/gemm_q8.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/error.h"
 #include "engine/tensor.h"
@@ -36,29 +38,14 @@ int64_t block_rows(int64_t n, int64_t k) {
   return std::max<int64_t>(4, rows - rows % 4);
 }
 
-WeightFormat format_of(DType t) {
-  switch (t) {
-    case DType::kBF16:
-      return WeightFormat::kBF16;
-    case DType::kF16:
-      return WeightFormat::kF16;
-    case DType::kQ8_0:
-      return WeightFormat::kQ8_0;
-    case DType::kF32:
-      break;
-  }
-  return WeightFormat::kF32;
-}
-
-// Columns [m0, m1) of y: read in place by the AVX-512 kernel, else through
-// widened blocks of w rows.
+// Columns [m0, m1) of y for BF16/F16 weights: read in place by the AVX-512
+// kernel, else through widened blocks of w rows.
 void compact_cols(GemmPath path, const float* x, int64_t ldx, const Tensor& w, const float* bias,
                   float* y, int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
   if (path == GemmPath::kAvx512) {
     GemmArgs g{x, ldx, nullptr, bias, y, ldy, n, w.cols()};
-    g.format = format_of(w.dtype);
+    g.format = w.dtype == DType::kBF16 ? WeightFormat::kBF16 : WeightFormat::kF16;
     g.wc = w.data();
-    if (w.dtype == DType::kQ8_0) g.wscales = w.q8_scales();
     gemm_cols_avx512(g, m0, m1);
     return;
   }
@@ -82,6 +69,10 @@ void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const Tensor& w, co
   if (w.dtype == DType::kF32) {
     gemm_xwt_on(path, x, ldx, reinterpret_cast<const float*>(w.data()), bias, y, ldy, n, m, k,
                 pool);
+    return;
+  }
+  if (w.dtype == DType::kQ8_0) {  // integer dot products: gemm_q8.h
+    gemm_q8(path, x, ldx, w, bias, y, ldy, n, pool);
     return;
   }
   if (n <= 0 || m <= 0) return;

@@ -1,8 +1,11 @@
 // Compact weight matrices on the CPU backend (BF16, F16, Q8_0): the Q8_0
-// quantizer, exact conversions, the tensor GEMM (bit-identical to the f32
-// GEMM on the widened values, on every dispatch path, batch size and thread
-// count), loading in each dtype (HF, llama2.c, random, GGUF keeping its
-// file's types) and generation equal to f32 matrices holding the same values.
+// quantizer, exact conversions, the tensor GEMM (BF16/F16: bit-identical to
+// the f32 GEMM on the widened values; Q8_0: the integer definition of
+// gemm_q8.h, identical on every path, within the bound of 8-bit activations
+// of f32), on every dispatch path, batch size and thread count; loading in
+// each dtype (HF, llama2.c, random, GGUF keeping its file's types), and
+// generation equal to f32 matrices holding the same values (BF16/F16) or
+// batch-invariant (Q8_0).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -26,6 +29,7 @@ using cpu::GemmPath;
 namespace {
 
 constexpr DType kCompact[] = {DType::kBF16, DType::kF16, DType::kQ8_0};
+constexpr DType kExact[] = {DType::kBF16, DType::kF16};
 
 Tensor random_matrix(int64_t m, int64_t k, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -117,7 +121,7 @@ TEST_CASE("Compact weights: the GEMM equals the f32 GEMM on the widened values, 
       return b;
     }();
     const Tensor xs = random_matrix(17, k, 99);
-    for (DType dt : kCompact) {
+    for (DType dt : kExact) {
       const Tensor c = f.to(dt);
       const Tensor wide = c.to(DType::kF32);
       std::vector<float> first;
@@ -139,6 +143,55 @@ TEST_CASE("Compact weights: the GEMM equals the f32 GEMM on the widened values, 
         }
       }
     }
+  }
+}
+
+TEST_CASE("Q8_0 GEMM: one definition on every path, batch-invariant, near f32", "[dtype][gemm]") {
+  cpu::ThreadPool pool(2);
+  for (int64_t k : {8, 40, 64, 100, 1100}) {
+    const int64_t m = k == 1100 ? 70 : 37;
+    const Tensor f = random_matrix(m, k, static_cast<uint32_t>(k) + 5);
+    const Tensor q = f.to(DType::kQ8_0);
+    const Tensor wide = q.to(DType::kF32);
+    std::vector<float> bias(static_cast<size_t>(m));
+    for (int64_t j = 0; j < m; ++j) bias[j] = 0.01f * static_cast<float>(j);
+    const Tensor xs = random_matrix(17, k, 98);
+    // The scalar path is the definition.
+    std::vector<float> want(static_cast<size_t>(17 * m));
+    cpu::gemm_xwt_on(GemmPath::kScalar, xs.f32(), k, q, bias.data(), want.data(), m, 17, nullptr);
+    for (GemmPath p : paths()) {
+      for (int64_t n : {1, 2, 3, 5, 8, 17}) {
+        for (cpu::ThreadPool* tp : {static_cast<cpu::ThreadPool*>(nullptr), &pool}) {
+          INFO("k " << k << " n " << n << " on " << cpu::gemm_path_name(p)
+                    << (tp ? " (2 threads)" : ""));
+          std::vector<float> y(static_cast<size_t>(n * m));
+          cpu::gemm_xwt_on(p, xs.f32(), k, q, bias.data(), y.data(), m, n, tp);
+          CHECK(std::memcmp(y.data(), want.data(), y.size() * 4) == 0);
+        }
+      }
+    }
+    // Against f32 on the same weights: off by at most the 8-bit rounding of x
+    // (half a step, max|x| / 254 per 32-value block, times |w|).
+    std::vector<float> exact(want.size());
+    cpu::gemm_xwt_on(GemmPath::kScalar, xs.f32(), k, wide.f32(), bias.data(), exact.data(), m, 17,
+                     m, k, nullptr);
+    int64_t outside = 0;
+    for (int64_t i = 0; i < 17; ++i) {
+      const float* x = xs.f32() + i * k;
+      for (int64_t j = 0; j < m; ++j) {
+        double bound = 1e-6;
+        for (int64_t b = 0; b * 32 < k; ++b) {
+          double amax = 0, wsum = 0;
+          for (int64_t t = b * 32; t < std::min(k, b * 32 + 32); ++t) {
+            amax = std::max(amax, std::fabs(static_cast<double>(x[t])));
+            wsum += std::fabs(static_cast<double>(wide.f32()[j * k + t]));
+          }
+          bound += amax / 254 * wsum * 1.001;
+        }
+        outside += std::fabs(want[i * m + j] - exact[i * m + j]) > bound;
+      }
+    }
+    CHECK(outside == 0);
   }
 }
 
@@ -190,8 +243,10 @@ TEST_CASE("Loading: a GGUF file keeps F16, BF16 and Q8_0 tensors as they are", "
   CHECK(std::memcmp(q.layers[0].w_gate.data(), l.w_gate.data(), l.w_gate.nbytes) == 0);
 }
 
-TEST_CASE("CPU backend: compact matrices generate what f32 matrices of the same values do",
-          "[dtype][batch]") {
+TEST_CASE(
+    "CPU backend: BF16/F16 matrices generate what f32 matrices of the same values do; "
+    "Q8_0 is batch-invariant",
+    "[dtype][batch]") {
   const ModelWeights base = load_hf_model(default_model_dir());
   std::vector<GenerateRequest> reqs;
   for (const std::vector<int>& p :
@@ -211,6 +266,9 @@ TEST_CASE("CPU backend: compact matrices generate what f32 matrices of the same 
     const auto got = run_requests(compact, nullptr, reqs, nullptr, 4096, 2);
     const auto want = run_requests(wide, nullptr, reqs, nullptr, 4096, 1);
     for (size_t i = 0; i < reqs.size(); ++i) {
+      // Solo equals batched (on another thread count).
+      CHECK(token_ids(run_requests(compact, nullptr, {reqs[i]})[0]) == token_ids(got[i]));
+      if (dt == DType::kQ8_0) continue;  // 8-bit activations: not the f32 values
       REQUIRE(got[i].tokens.size() == want[i].tokens.size());
       CHECK(token_ids(got[i]) == token_ids(want[i]));
       for (size_t t = 0; t < got[i].tokens.size(); ++t) {
@@ -219,8 +277,6 @@ TEST_CASE("CPU backend: compact matrices generate what f32 matrices of the same 
           CHECK(got[i].tokens[t].top_logprobs[j].logprob ==
                 want[i].tokens[t].top_logprobs[j].logprob);
       }
-      // Solo equals batched.
-      CHECK(token_ids(run_requests(compact, nullptr, {reqs[i]})[0]) == token_ids(got[i]));
     }
   }
 }

@@ -1,0 +1,116 @@
+// The Q8_0 GEMM (gemm_q8.h): x quantization, the scalar reference of the
+// per-element definition, dispatch and threading.
+#include "engine/cpu/gemm_q8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/cpu/thread_pool.h"
+#include "engine/error.h"
+#include "engine/tensor.h"
+
+namespace radial::cpu {
+
+void quantize_row_q8_f32scale(const float* x, int64_t k, int8_t* qx, float* dx) {
+  for (int64_t b = 0; b * kQ8Block < k; ++b) {
+    const int64_t begin = b * kQ8Block, n = std::min(kQ8Block, k - begin);
+    float amax = 0.f;
+    for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[begin + i]));
+    const float d = amax / 127.f;
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    for (int64_t i = 0; i < kQ8Block; ++i) {
+      const float v = i < n ? std::roundf(x[begin + i] * id) : 0.f;
+      qx[begin + i] = static_cast<int8_t>(std::isnan(v) ? 0.f : v);
+    }
+    dx[b] = d;
+  }
+}
+
+namespace {
+
+// The definition, one element at a time.
+void q8_cols_scalar(const QuantizedRows& x, const Tensor& w, const float* bias, float* y,
+                    int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
+  const int64_t kp = x.kp, nb = kp / kQ8Block;
+  for (int64_t i = 0; i < n; ++i) {
+    const int8_t* qx = x.qx + i * kp;
+    const float* dx = x.dx + i * nb;
+    for (int64_t j = m0; j < m1; ++j) {
+      const int8_t* qw = w.q8_quants() + j * kp;
+      const uint16_t* dw = w.q8_scales() + j * nb;
+      float acc[8] = {};
+      for (int64_t b = 0; b < nb; ++b) {
+        const float d = f16_to_f32(dw[b]) * dx[b];
+        for (int l = 0; l < 8; ++l) {
+          int32_t s = 0;
+          for (int t = 0; t < 4; ++t) {
+            const int64_t p = b * kQ8Block + 4 * l + t;
+            s += static_cast<int32_t>(qw[p]) * static_cast<int32_t>(qx[p]);
+          }
+          acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+        }
+      }
+      for (int l = 0; l < 4; ++l) acc[l] = acc[l] + acc[l + 4];
+      for (int l = 0; l < 2; ++l) acc[l] = acc[l] + acc[l + 2];
+      const float r = acc[0] + acc[1];
+      y[i * ldy + j] = bias ? r + bias[j] : r;
+    }
+  }
+}
+
+// Threading as gemm_xwt: units of 16 columns, no thread under ~2^17 FLOP.
+constexpr int64_t kColUnit = 16;
+constexpr double kParallelMinFlops = 1 << 18;
+
+}  // namespace
+
+bool q8_vnni_supported() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  }();
+  return ok;
+}
+
+void gemm_q8_cols(GemmPath path, const QuantizedRows& x, const Tensor& w, const float* bias,
+                  float* y, int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
+  if (path == GemmPath::kAvx512 && q8_vnni_supported())
+    gemm_q8_rows_vnni(x, w, bias, y, ldy, n, m0, m1);
+  else if (path == GemmPath::kAvx512 || path == GemmPath::kAvx2)
+    gemm_q8_rows_avx2(x, w, bias, y, ldy, n, m0, m1);
+  else
+    q8_cols_scalar(x, w, bias, y, ldy, n, m0, m1);
+}
+
+void gemm_q8(GemmPath path, const float* x, int64_t ldx, const Tensor& w, const float* bias,
+             float* y, int64_t ldy, int64_t n, ThreadPool* pool) {
+  require(w.dtype == DType::kQ8_0 && w.shape.size() == 2, ErrorCode::kInternal,
+          "gemm_q8: the weights are not a Q8_0 matrix");
+  const int64_t m = w.shape[0], k = w.shape[1], kp = q8_row_stride(k), nb = kp / kQ8Block;
+  if (n <= 0 || m <= 0) return;
+  // The quantized x rows, reused across calls on this thread.
+  thread_local std::vector<int8_t> qx;
+  thread_local std::vector<float> dx;
+  if (qx.size() < static_cast<size_t>(n * kp)) qx.resize(static_cast<size_t>(n * kp));
+  if (dx.size() < static_cast<size_t>(n * nb)) dx.resize(static_cast<size_t>(n * nb));
+  for (int64_t i = 0; i < n; ++i)
+    quantize_row_q8_f32scale(x + i * ldx, k, qx.data() + i * kp, dx.data() + i * nb);
+  const QuantizedRows q{qx.data(), dx.data(), kp};
+
+  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(m) *
+                       static_cast<double>(std::max<int64_t>(k, 1));
+  const int64_t units = (m + kColUnit - 1) / kColUnit;
+  if (pool == nullptr || pool->size() <= 1 || flops < kParallelMinFlops || units < 2) {
+    gemm_q8_cols(path, q, w, bias, y, ldy, n, 0, m);
+    return;
+  }
+  const double unit_flops = flops / static_cast<double>(units);
+  const auto grain = static_cast<int64_t>(std::ceil(kParallelMinFlops / 2 / unit_flops));
+  pool->parallel_for(units, grain, [&](int64_t begin, int64_t end) {
+    gemm_q8_cols(path, q, w, bias, y, ldy, n, begin * kColUnit, std::min(end * kColUnit, m));
+  });
+}
+
+}  // namespace radial::cpu
