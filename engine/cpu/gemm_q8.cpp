@@ -39,18 +39,20 @@ void q8_cols_scalar(const QuantizedRows& x, const Tensor& w, const float* bias, 
     for (int64_t j = m0; j < m1; ++j) {
       const int8_t* qw = w.q8_quants() + j * kp;
       const uint16_t* dw = w.q8_scales() + j * nb;
-      float acc[8] = {};
+      float acc[16] = {};
       for (int64_t b = 0; b < nb; ++b) {
         const float d = f16_to_f32(dw[b]) * dx[b];
+        const int h = 8 * static_cast<int>(b % 2);
         for (int l = 0; l < 8; ++l) {
           int32_t s = 0;
           for (int t = 0; t < 4; ++t) {
             const int64_t p = b * kQ8Block + 4 * l + t;
             s += static_cast<int32_t>(qw[p]) * static_cast<int32_t>(qx[p]);
           }
-          acc[l] = std::fma(d, static_cast<float>(s), acc[l]);
+          acc[h + l] = std::fma(d, static_cast<float>(s), acc[h + l]);
         }
       }
+      for (int l = 0; l < 8; ++l) acc[l] = acc[l] + acc[l + 8];
       for (int l = 0; l < 4; ++l) acc[l] = acc[l] + acc[l + 4];
       for (int l = 0; l < 2; ++l) acc[l] = acc[l] + acc[l + 2];
       const float r = acc[0] + acc[1];
@@ -69,6 +71,7 @@ bool q8_vnni_supported() {
   static const bool ok = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
   }();
   return ok;

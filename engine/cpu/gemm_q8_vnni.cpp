@@ -1,7 +1,10 @@
-// The Q8_0 integer kernel with AVX512-VNNI on 256-bit registers (gemm_q8.h):
-// dpbusd sums |w| (unsigned bytes) times x with w's sign over each 4-byte
-// group straight into int32 lanes. Only called when q8_vnni_supported().
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")
+// The Q8_0 integer kernel with AVX512-VNNI (gemm_q8.h): one zmm register
+// holds two consecutive blocks (the even one in lanes 0..7, the odd one in
+// lanes 8..15, as the definition splits them); dpbusd sums |w| (unsigned
+// bytes) times x with w's sign over each 4-byte group into int32 lanes.
+// Tiles of up to 4 x rows by 4 weight rows share each loaded block. Only
+// called when q8_vnni_supported().
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #include <immintrin.h>
 
 #include <algorithm>
@@ -10,16 +13,122 @@
 #include "engine/cpu/gemm_q8.h"
 #include "engine/tensor.h"
 
+// GCC 12 reports the deliberate self-initialisation inside the
+// _mm512_undefined_* helpers of the cast intrinsics; it is not a use.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace radial::cpu {
 namespace {
-// aw: |w| as unsigned bytes; sx: x with the sign of w.
-inline __m256i q8_dot_vnni(__m256i aw, __m256i sx) {
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
-}
-}  // namespace
-}  // namespace radial::cpu
 
-#define Q8_DOT q8_dot_vnni
-#define Q8_KERNEL_NAME gemm_q8_rows_vnni
-#define Q8_MAX_ROWS 4
-#include "engine/cpu/gemm_q8_kernel.inc"
+// y[r * ldy + c] (+ bias) for the R x rows at qx (row stride kp) against the
+// weight rows at qw (row stride kp), c < C.
+template <int R, int C>
+void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* dw, int64_t kp,
+          int64_t nb, const float* bias, float* y, int64_t ldy) {
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  // The scales d = f32(dw) * dx of 8 blocks, then spread two at a time over
+  // the halves of a zmm register (idx[p]: blocks 2p and 2p + 1 of the 8).
+  alignas(32) float dd[R][C][8];
+  __m512i idx[4];
+  for (int p = 0; p < 4; ++p)
+    idx[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t g = 0; g < nb; g += 8) {
+    const int64_t gn = std::min<int64_t>(8, nb - g);
+    if (gn == 8) {
+      for (int r = 0; r < R; ++r) {
+        const __m256 dxv = _mm256_loadu_ps(dx + r * nb + g);
+        for (int c = 0; c < C; ++c) {
+          const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(dw + c * nb + g));
+          _mm256_store_ps(dd[r][c], _mm256_mul_ps(_mm256_cvtph_ps(h), dxv));
+        }
+      }
+    } else {
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c)
+          for (int64_t t = 0; t < 8; ++t)
+            dd[r][c][t] = t < gn ? _cvtsh_ss(dw[c * nb + g + t]) * dx[r * nb + g + t] : 0.f;
+    }
+    for (int64_t t = 0; t < gn; t += 2) {
+      const int64_t b = g + t;  // even
+      const bool pair = t + 1 < gn;
+      const __mmask16 lanes = pair ? 0xFFFF : 0x00FF;
+      __m512i xv[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const int8_t* xp = qx + r * kp + 32 * b;
+        xv[r] =
+            pair ? _mm512_loadu_si512(xp)
+                 : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp)));
+      }
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        const int8_t* wp = qw + c * kp + 32 * b;
+        // The rows of the tile after next (a hint: never faults).
+        _mm_prefetch(reinterpret_cast<const char*>(wp + 2 * C * kp), _MM_HINT_T0);
+        const __m512i wv =
+            pair ? _mm512_loadu_si512(wp)
+                 : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp)));
+        const __m512i aw = _mm512_abs_epi8(wv);  // -128 reads as 128 unsigned
+        const __mmask64 negative = _mm512_movepi8_mask(wv);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m512i sx = _mm512_mask_sub_epi8(xv[r], negative, zero, xv[r]);  // x * sign(w)
+          const __m512i s = _mm512_dpbusd_epi32(zero, aw, sx);
+          const __m512 d =
+              _mm512_permutexvar_ps(idx[t / 2], _mm512_castps256_ps512(_mm256_load_ps(dd[r][c])));
+          acc[r][c] = _mm512_mask3_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[r][c], lanes);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      const __m512 a = acc[r][c];
+      const __m256 s =
+          _mm256_add_ps(_mm512_castps512_ps256(a),
+                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+      const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+      const float v = _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 1, 1, 1))));
+      y[r * ldy + c] = bias ? v + bias[c] : v;
+    }
+  }
+}
+
+// Rows [i, i + R) against the columns [jb, je).
+template <int R>
+void panel(const QuantizedRows& x, int64_t i, const int8_t* qw, const uint16_t* dw,
+           const float* bias, float* y, int64_t ldy, int64_t jb, int64_t je) {
+  const int64_t kp = x.kp, nb = kp / kQ8Block;
+  const int8_t* qx = x.qx + i * kp;
+  const float* dx = x.dx + i * nb;
+  int64_t j = jb;
+  for (; j + 4 <= je; j += 4)
+    tile<R, 4>(qx, dx, qw + j * kp, dw + j * nb, kp, nb, bias ? bias + j : nullptr, y + i * ldy + j,
+               ldy);
+  for (; j < je; ++j)
+    tile<R, 1>(qx, dx, qw + j * kp, dw + j * nb, kp, nb, bias ? bias + j : nullptr, y + i * ldy + j,
+               ldy);
+}
+
+}  // namespace
+
+void gemm_q8_rows_vnni(const QuantizedRows& x, const Tensor& w, const float* bias, float* y,
+                       int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
+  const int64_t kp = x.kp, mb = q8_column_block(kp);
+  const int8_t* qw = w.q8_quants();
+  const uint16_t* dw = w.q8_scales();
+  for (int64_t jb = m0; jb < m1; jb += mb) {  // a block of columns stays in L2 across rows
+    const int64_t je = std::min(jb + mb, m1);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) panel<4>(x, i, qw, dw, bias, y, ldy, jb, je);
+    for (; i + 2 <= n; i += 2) panel<2>(x, i, qw, dw, bias, y, ldy, jb, je);
+    if (i < n) panel<1>(x, i, qw, dw, bias, y, ldy, jb, je);
+  }
+}
+
+}  // namespace radial::cpu
