@@ -12,16 +12,36 @@
 
 namespace radial::cpu {
 
+float q8_inverse_scale(float amax) {
+  const float d = amax / 127.f;
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  return std::isfinite(id) ? id : 0.f;  // a block too small for 1 / d: all zero quants
+}
+
 void quantize_row_q8_f32scale(const float* x, int64_t k, int8_t* qx, float* dx) {
+  if (q8_vnni_supported()) {
+    quantize_row_q8_avx512(x, k, qx, dx);
+    return;
+  }
+  quantize_row_q8_scalar(x, k, qx, dx);
+}
+
+void quantize_row_q8_scalar(const float* x, int64_t k, int8_t* qx, float* dx) {
   for (int64_t b = 0; b * kQ8Block < k; ++b) {
     const int64_t begin = b * kQ8Block, n = std::min(kQ8Block, k - begin);
     float amax = 0.f;
     for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[begin + i]));
     const float d = amax / 127.f;
-    const float id = d != 0.f ? 1.f / d : 0.f;
+    const float id = q8_inverse_scale(amax);
     for (int64_t i = 0; i < kQ8Block; ++i) {
-      const float v = i < n ? std::roundf(x[begin + i] * id) : 0.f;
-      qx[begin + i] = static_cast<int8_t>(std::isnan(v) ? 0.f : v);
+      // roundf(v) for |v| <= 127 without a library call: truncate, then
+      // step away from zero when the dropped part is at least a half (v - t
+      // is exact); NaN (from a NaN x) gives 0.
+      const float v = i < n ? x[begin + i] * id : 0.f;
+      const bool finite = v == v;
+      const int t = finite ? static_cast<int>(v) : 0;
+      const float rest = finite ? v - static_cast<float>(t) : 0.f;
+      qx[begin + i] = static_cast<int8_t>(t + (rest >= 0.5f) - (rest <= -0.5f));
     }
     dx[b] = d;
   }

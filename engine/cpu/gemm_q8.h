@@ -46,8 +46,17 @@ struct QuantizedRows {
   int64_t kp;  // k rounded up to 32
 };
 
-// The quantization of one x row (k floats) into qx[kp] and dx[kp / 32].
+// The quantization of one x row (k floats) into qx[kp] and dx[kp / 32]:
+// per block, amax = max |x| over its non-NaN values, dx = amax / 127,
+// id = q8_inverse_scale(amax), qx = round-half-away(x * id) (0 for NaN).
+// quantize_row_q8_f32scale uses the AVX-512 version when the CPU has it;
+// both give the same bytes.
 void quantize_row_q8_f32scale(const float* x, int64_t k, int8_t* qx, float* dx);
+void quantize_row_q8_scalar(const float* x, int64_t k, int8_t* qx, float* dx);
+void quantize_row_q8_avx512(const float* x, int64_t k, int8_t* qx, float* dx);
+// 1 / (amax / 127), or 0 when that is 0 or not finite (a block of zeros, or
+// one so small that 1 / d overflows: it quantizes to zeros).
+float q8_inverse_scale(float amax);
 
 // Columns [m0, m1) of y (all n rows) on `path` (kAvx512 uses the VNNI
 // kernel when the CPU has AVX512-VNNI and AVX512-VL, else the AVX2 one).

@@ -1,7 +1,8 @@
 // The Q8_0 integer kernel with AVX512-VNNI (gemm_q8.h): one zmm register
 // holds two consecutive blocks (the even one in lanes 0..7, the odd one in
-// lanes 8..15, as the definition splits them); dpbusd sums |w| (unsigned
-// bytes) times x with w's sign over each 4-byte group into int32 lanes.
+// lanes 8..15, as the definition splits them); dpbusd sums x + 128 (unsigned
+// bytes) times w over each 4-byte group into int32 lanes, from a start of
+// -128 times the sum of w, which leaves the exact sum of x * w.
 // Tiles of up to 4 x rows by 4 weight rows share each loaded block. Only
 // called when q8_vnni_supported().
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
@@ -36,6 +37,7 @@ void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* d
   for (int p = 0; p < 4; ++p)
     idx[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
   const __m512i zero = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));  // 128 as an unsigned byte
   for (int64_t g = 0; g < nb; g += 8) {
     const int64_t gn = std::min<int64_t>(8, nb - g);
     if (gn == 8) {
@@ -56,13 +58,17 @@ void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* d
       const int64_t b = g + t;  // even
       const bool pair = t + 1 < gn;
       const __mmask16 lanes = pair ? 0xFFFF : 0x00FF;
-      __m512i xv[R];
+      // x as unsigned bytes qx + 128 (the sign bit flipped): dpbusd then
+      // sums (qx + 128) * w, and starting it from -128 * (the sum of w) over
+      // each lane's 4 bytes leaves exactly the sum of qx * w.
+      __m512i xu[R];
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const int8_t* xp = qx + r * kp + 32 * b;
-        xv[r] =
+        const __m512i v =
             pair ? _mm512_loadu_si512(xp)
                  : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xp)));
+        xu[r] = _mm512_xor_si512(v, flip);
       }
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
@@ -72,12 +78,10 @@ void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* d
         const __m512i wv =
             pair ? _mm512_loadu_si512(wp)
                  : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp)));
-        const __m512i aw = _mm512_abs_epi8(wv);  // -128 reads as 128 unsigned
-        const __mmask64 negative = _mm512_movepi8_mask(wv);
+        const __m512i bias128 = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, flip, wv));
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
-          const __m512i sx = _mm512_mask_sub_epi8(xv[r], negative, zero, xv[r]);  // x * sign(w)
-          const __m512i s = _mm512_dpbusd_epi32(zero, aw, sx);
+          const __m512i s = _mm512_dpbusd_epi32(bias128, xu[r], wv);  // sum of qx * w
           const __m512 d =
               _mm512_permutexvar_ps(idx[t / 2], _mm512_castps256_ps512(_mm256_load_ps(dd[r][c])));
           acc[r][c] = _mm512_mask3_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[r][c], lanes);
@@ -116,6 +120,42 @@ void panel(const QuantizedRows& x, int64_t i, const int8_t* qw, const uint16_t* 
 }
 
 }  // namespace
+
+void quantize_row_q8_avx512(const float* x, int64_t k, int8_t* qx, float* dx) {
+  for (int64_t b = 0; b * kQ8Block < k; ++b) {
+    const int64_t begin = b * kQ8Block;
+    const int n = static_cast<int>(std::min(kQ8Block, k - begin));
+    const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1u);
+    const __mmask16 m1 = static_cast<__mmask16>(n >= 32   ? 0xFFFF
+                                                : n <= 16 ? 0
+                                                          : (1u << (n - 16)) - 1u);
+    const __m512 v0 = _mm512_maskz_loadu_ps(m0, x + begin);
+    const __m512 v1 = _mm512_maskz_loadu_ps(m1, x + begin + 16);
+    // max |x| over the non-NaN values (exact in any order), as the scalar
+    // loop's std::max(amax, fabs(x)) skips NaNs.
+    const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+    const float amax = _mm512_reduce_max_ps(
+        _mm512_max_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a0, a0, _CMP_EQ_OQ), a0),
+                      _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a1, a1, _CMP_EQ_OQ), a1)));
+    const float id = q8_inverse_scale(amax);
+    const float d = amax / 127.f;
+    const __m512 idv = _mm512_set1_ps(id);
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(h ? v1 : v0, idv);
+      const __mmask16 finite = _mm512_cmp_ps_mask(v, v, _CMP_EQ_OQ);
+      const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m512 rest = _mm512_sub_ps(v, t);
+      __m512i q = _mm512_cvttps_epi32(t);
+      q = _mm512_mask_add_epi32(q, _mm512_cmp_ps_mask(rest, _mm512_set1_ps(0.5f), _CMP_GE_OQ), q,
+                                _mm512_set1_epi32(1));
+      q = _mm512_mask_sub_epi32(q, _mm512_cmp_ps_mask(rest, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), q,
+                                _mm512_set1_epi32(1));
+      q = _mm512_maskz_mov_epi32(finite, q);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qx + begin + 16 * h), _mm512_cvtepi32_epi8(q));
+    }
+    dx[b] = d;
+  }
+}
 
 void gemm_q8_rows_vnni(const QuantizedRows& x, const Tensor& w, const float* bias, float* y,
                        int64_t ldy, int64_t n, int64_t m0, int64_t m1) {

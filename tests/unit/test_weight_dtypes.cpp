@@ -10,11 +10,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/gemm_kernels.h"
+#include "engine/cpu/gemm_q8.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/gguf_loader.h"
 #include "engine/model_loader.h"
@@ -192,6 +194,49 @@ TEST_CASE("Q8_0 GEMM: one definition on every path, batch-invariant, near f32", 
       }
     }
     CHECK(outside == 0);
+  }
+}
+
+TEST_CASE("Q8_0 GEMM: the activation quantizer rounds half away from zero, same on every path",
+          "[dtype][gemm]") {
+  // A block with max |x| = 127 has scale 1: the quants are the rounded values.
+  std::vector<float> x = {127.f,       2.5f,    -2.5f,      0.5f,   -0.5f,
+                          0.49999997f, -126.5f, 3.4999998f, 1e-40f, -0.f};
+  x.resize(40, 0.25f);
+  x[35] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<int8_t> q(64);
+  std::vector<float> d(2);
+  cpu::quantize_row_q8_scalar(x.data(), 40, q.data(), d.data());
+  CHECK(d[0] == 1.f);
+  const std::vector<int8_t> want = {127, 3, -3, 1, -1, 0, -127, 3, 0, 0};
+  CHECK(std::vector<int8_t>(q.begin(), q.begin() + 10) == want);
+  CHECK(q[35] == 0);
+  for (int i = 40; i < 64; ++i) CHECK(q[i] == 0);
+  // Tiny and huge blocks.
+  std::vector<float> tiny(32, 1e-39f), huge(32, 1.f);
+  huge[3] = std::numeric_limits<float>::infinity();
+  cpu::quantize_row_q8_scalar(tiny.data(), 32, q.data(), d.data());
+  CHECK(q[0] == 0);
+  cpu::quantize_row_q8_scalar(huge.data(), 32, q.data(), d.data());
+  CHECK(q[0] == 0);
+  // The AVX-512 version gives the same bytes and scales on random rows.
+  if (cpu::q8_vnni_supported()) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> dist(0.f, 3.f);
+    for (int64_t k : {1, 31, 32, 33, 100, 768}) {
+      std::vector<float> r(static_cast<size_t>(k));
+      for (float& v : r) v = dist(rng);
+      if (k > 40) r[7] = std::numeric_limits<float>::quiet_NaN();
+      const int64_t kp = q8_row_stride(k);
+      std::vector<int8_t> qa(kp), qb(kp);
+      std::vector<float> da(kp / 32), db(kp / 32);
+      cpu::quantize_row_q8_scalar(r.data(), k, qa.data(), da.data());
+      cpu::quantize_row_q8_avx512(r.data(), k, qb.data(), db.data());
+      CHECK(qa == qb);
+      CHECK(da == db);
+    }
+    cpu::quantize_row_q8_avx512(x.data(), 40, q.data(), d.data());
+    CHECK(std::vector<int8_t>(q.begin(), q.begin() + 10) == want);
   }
 }
 
