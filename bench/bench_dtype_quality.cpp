@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "engine/error.h"
 #include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
@@ -29,6 +30,9 @@
 
 using namespace radial;
 
+using radial::bench::parse_int;
+using radial::bench::UsageError;
+
 namespace {
 
 const char* kUsage =
@@ -36,19 +40,6 @@ const char* kUsage =
     "                           [--gen N] [--dtypes bf16,f16,q8_0] [--threads N]\n"
     "Compares the CPU backend's logits and greedy tokens with compact weight matrices\n"
     "against f32 (default model: models/stories260K; 16 prompts, 64 tokens).\n";
-
-struct UsageError {
-  std::string message;
-};
-
-int parse_int(const std::string& flag, const std::string& v, int lo, int hi) {
-  int x = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || end != v.data() + v.size() || x < lo || x > hi)
-    throw UsageError{flag + " expects an integer in [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "], got '" + v + "'"};
-  return x;
-}
 
 std::vector<SequenceResult> run(std::shared_ptr<const ModelWeights> w,
                                 const std::vector<GenerateRequest>& reqs, int threads) {

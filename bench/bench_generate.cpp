@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "engine/kv_sizing.h"
 #include "engine/model_bundle.h"
 #include "engine/random.h"
@@ -27,6 +28,9 @@
 
 using namespace radial;
 using Clock = std::chrono::steady_clock;
+
+using radial::bench::parse_int;
+using radial::bench::UsageError;
 
 namespace {
 
@@ -97,20 +101,6 @@ const char kUsage[] =
     "                      [--dtype auto|f32|bf16|f16|q8_0]\n"
     "Prints prefill and decode tokens/s of the CPU backend per mode and concurrency\n"
     "(--dtype: the weight matrices in memory; default auto, the file's own type).\n";
-
-struct UsageError {
-  std::string message;
-};
-
-// A whole decimal integer in [lo, hi], else a usage error naming the flag.
-int parse_int(const std::string& flag, const std::string& v, int lo, int hi) {
-  int x = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || end != v.data() + v.size() || x < lo || x > hi)
-    throw UsageError{flag + " expects an integer in [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "], got '" + v + "'"};
-  return x;
-}
 
 }  // namespace
 

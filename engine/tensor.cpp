@@ -55,8 +55,8 @@ uint16_t quantize_q8_0_block(const float* x, int n, int8_t* q) {
 void quantize_q8_0_row(const float* x, int64_t k, int8_t* qs, uint16_t* scales) {
   for (int64_t b = 0; b * kQ8Block < k; ++b) {
     const int64_t begin = b * kQ8Block;
-    scales[b] = quantize_q8_0_block(x + begin, static_cast<int>(std::min(kQ8Block, k - begin)),
-                                    qs + begin);
+    scales[b] =
+        quantize_q8_0_block(x + begin, static_cast<int>(std::min(kQ8Block, k - begin)), qs + begin);
   }
 }
 
