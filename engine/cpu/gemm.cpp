@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/cpu/cpu_features.h"
 #include "engine/cpu/gemm_kernels.h"
 #include "engine/cpu/thread_pool.h"
 
@@ -77,8 +78,7 @@ bool gemm_path_supported(GemmPath path) {
     case GemmPath::kScalar:
       return true;
     case GemmPath::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case GemmPath::kAvx512:
       return __builtin_cpu_supports("avx512f");
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/cpu/cpu_features.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/error.h"
 #include "engine/tensor.h"
@@ -92,7 +93,7 @@ bool q8_vnni_supported() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+           __builtin_cpu_supports("avx2") && cpu_has_f16c();
   }();
   return ok;
 }

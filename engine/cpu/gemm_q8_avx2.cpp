@@ -3,7 +3,6 @@
 // int16: at most 2 * 128 * 127, no saturation) then madd with ones (int32).
 // Even blocks accumulate in one ymm register (lanes 0..7 of the definition),
 // odd blocks in another (lanes 8..15).
-#pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 
 #include <algorithm>
@@ -12,11 +11,15 @@
 #include "engine/cpu/gemm_q8.h"
 #include "engine/tensor.h"
 
+// Function-level targets (GCC and clang alike) so the file builds without
+// -m flags; only called after gemm_path_supported(kAvx2).
+#define RADIAL_Q8_AVX2 __attribute__((target("avx2,fma,f16c")))
+
 namespace radial::cpu {
 namespace {
 
 // The 8 int32 sums of 4 products of one block: |w| * (x * sign(w)).
-inline __m256i block_dot(__m256i w, __m256i x) {
+RADIAL_Q8_AVX2 inline __m256i block_dot(__m256i w, __m256i x) {
   const __m256i aw = _mm256_sign_epi8(w, w);  // -128 reads as 128 unsigned
   const __m256i sx = _mm256_sign_epi8(x, w);
   return _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1));
@@ -24,8 +27,8 @@ inline __m256i block_dot(__m256i w, __m256i x) {
 
 // y[0..C) (+ bias) for one x row against weight rows qw + c * kp (c < C).
 template <int C>
-void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* dw, int64_t kp,
-          int64_t nb, const float* bias, float* y) {
+RADIAL_Q8_AVX2 void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* dw,
+                         int64_t kp, int64_t nb, const float* bias, float* y) {
   __m256 acc[C][2];
   for (int c = 0; c < C; ++c) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -51,8 +54,8 @@ void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* d
 
 }  // namespace
 
-void gemm_q8_rows_avx2(const QuantizedRows& x, const Tensor& w, const float* bias, float* y,
-                       int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
+RADIAL_Q8_AVX2 void gemm_q8_rows_avx2(const QuantizedRows& x, const Tensor& w, const float* bias,
+                                      float* y, int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
   const int64_t kp = x.kp, nb = kp / kQ8Block, mb = q8_column_block(kp);
   const int8_t* qw = w.q8_quants();
   const uint16_t* dw = w.q8_scales();

@@ -5,7 +5,6 @@
 // -128 times the sum of w, which leaves the exact sum of x * w.
 // Tiles of up to 4 x rows by 4 weight rows share each loaded block. Only
 // called when q8_vnni_supported().
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #include <immintrin.h>
 
 #include <algorithm>
@@ -19,14 +18,18 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+// Function-level targets (GCC and clang alike) so the file builds without
+// -m flags.
+#define RADIAL_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
 namespace radial::cpu {
 namespace {
 
 // y[r * ldy + c] (+ bias) for the R x rows at qx (row stride kp) against the
 // weight rows at qw (row stride kp), c < C.
 template <int R, int C>
-void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* dw, int64_t kp,
-          int64_t nb, const float* bias, float* y, int64_t ldy) {
+RADIAL_VNNI void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* dw,
+                      int64_t kp, int64_t nb, const float* bias, float* y, int64_t ldy) {
   __m512 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -105,8 +108,8 @@ void tile(const int8_t* qx, const float* dx, const int8_t* qw, const uint16_t* d
 
 // Rows [i, i + R) against the columns [jb, je).
 template <int R>
-void panel(const QuantizedRows& x, int64_t i, const int8_t* qw, const uint16_t* dw,
-           const float* bias, float* y, int64_t ldy, int64_t jb, int64_t je) {
+RADIAL_VNNI void panel(const QuantizedRows& x, int64_t i, const int8_t* qw, const uint16_t* dw,
+                       const float* bias, float* y, int64_t ldy, int64_t jb, int64_t je) {
   const int64_t kp = x.kp, nb = kp / kQ8Block;
   const int8_t* qx = x.qx + i * kp;
   const float* dx = x.dx + i * nb;
@@ -121,7 +124,7 @@ void panel(const QuantizedRows& x, int64_t i, const int8_t* qw, const uint16_t* 
 
 }  // namespace
 
-void quantize_row_q8_avx512(const float* x, int64_t k, int8_t* qx, float* dx) {
+RADIAL_VNNI void quantize_row_q8_avx512(const float* x, int64_t k, int8_t* qx, float* dx) {
   for (int64_t b = 0; b * kQ8Block < k; ++b) {
     const int64_t begin = b * kQ8Block;
     const int n = static_cast<int>(std::min(kQ8Block, k - begin));
@@ -157,8 +160,8 @@ void quantize_row_q8_avx512(const float* x, int64_t k, int8_t* qx, float* dx) {
   }
 }
 
-void gemm_q8_rows_vnni(const QuantizedRows& x, const Tensor& w, const float* bias, float* y,
-                       int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
+RADIAL_VNNI void gemm_q8_rows_vnni(const QuantizedRows& x, const Tensor& w, const float* bias,
+                                   float* y, int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
   const int64_t kp = x.kp, mb = q8_column_block(kp);
   const int8_t* qw = w.q8_quants();
   const uint16_t* dw = w.q8_scales();
