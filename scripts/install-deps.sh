@@ -24,7 +24,8 @@ BUILD_PACKAGES=(
 # the pinned tokenizer files and references (scripts/install-npm-deps.sh),
 # Python's jinja2 for the chat-template fixtures (tests/chat/gen_fixtures.py),
 # PyTorch for the reference of the routed forward pass (tools/radial_torch,
-# tests/torch_reference; Debian's python3-torch, for /usr/bin/python3);
+# tests/torch_reference; Debian's python3-torch, for /usr/bin/python3, and
+# python3-sentencepiece for the training tests, tests/torch_reference/test_train.py);
 # nginx, the edge proxy the container image ships (deploy/proxy/nginx.conf,
 # tests/e2e/edge_proxy.sh). Debian 12's `nginx` already has the HTTP/2 and
 # gRPC proxy modules; `nginx-light` is that package plus an echo module. On a
@@ -33,6 +34,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   git catch2 nodejs
   python3 python3-grpcio python3-protobuf python3-yaml python3-jinja2 python3-torch
+  python3-sentencepiece
   prometheus curl nginx
   openssl clang-14 libclang-rt-14-dev
 )

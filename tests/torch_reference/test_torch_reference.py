@@ -19,7 +19,8 @@ Configurations: stories260K (llama, tied embeddings, its shipped forward
 router) in full mode, forward mode at thresholds 0, 0.36 and 0.5 with
 propagate and with sparse KV, and radial mode with a random router (reuse,
 exit after the embedding, max_steps); a random Qwen2-style model (Q/K/V
-biases, untied head, GQA) in the same modes. Routers are written in F32,
+biases, untied head, GQA) in the same modes; the trained radial-debian-3M
+(12 layers, its co-trained router) at full depth and in forward mode. Routers are written in F32,
 F16 and BF16.
 
 Tolerance: radiald computes in float32 (unit roundoff 6e-8) with its own
@@ -70,6 +71,8 @@ RECORD = None  # --record DIR
 REPLAY = None  # --replay DIR
 STORIES = os.path.join(ROOT, "models", "stories260K")
 STORIES_PROMPT = [1, 403, 407, 261, 378]  # "Once upon a time"
+TRAINED = os.path.join(ROOT, "models", "radial-debian-3M")
+TRAINED_PROMPT = [1, 505, 266, 3638, 795, 3228]  # "In the beginning God created"
 RANDOM_PROMPT = [1, 17, 42, 5, 88, 30]
 MAX_TOKENS = 12
 WORST = {"logit": 0.0, "route_margin": float("inf"), "token_margin": float("inf")}
@@ -237,6 +240,18 @@ class TorchReference(unittest.TestCase):
         self.assertTrue(any(len(p) == max_steps for p in paths), "max_steps never reached")
         self.assertTrue(any(len(p) < max_steps for p in paths), "no early exit")
         self.assertTrue(all(a != b for p in paths for a, b in zip(p, p[1:])), "immediate repeat")
+
+    # -- radial-debian-3M: layers and router trained together ---------------
+
+    def test_trained_model(self):
+        """The model trained by `radial_torch train` (12 layers, its own
+        SentencePiece vocabulary), full depth and forward mode with its router."""
+        model = weights.load_model(TRAINED)
+        ref = self.compare(model, TRAINED, None, TRAINED_PROMPT)
+        self.assertTrue(all(len(p.path) == 12 for p in ref.passes()))
+        for th in (0.3, 0.5):
+            ref = self.compare(model, TRAINED, TRAINED, TRAINED_PROMPT, threshold=th)
+            self.assertTrue(any(len(p.path) < 12 for p in ref.passes()), "nothing skipped")
 
     # -- the reference itself ----------------------------------------------
 

@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from radial_torch import forward, weights
+from radial_torch import forward, train, weights
 from radial_torch.random_model import write_random_model, write_random_router
 
 
@@ -97,7 +97,15 @@ def main(argv):
     r.add_argument("--layers", type=int, default=4)
     r.add_argument("--router-mode", choices=["forward", "radial"],
                    help="also write a random router of this mode")
+    t = sub.add_parser("train", help="train a routed model or a dense baseline (train.py)")
+    train.add_arguments(t)
+    q = sub.add_parser("perplexity", help="held-out perplexity of a trained model directory")
+    train.add_perplexity_arguments(q)
     a = p.parse_args(argv)
+    if a.command == "perplexity":
+        return train.perplexity(a)
+    if a.command == "train":
+        return train.run(a)
     if a.command == "generate":
         return cmd_generate(a)
     if a.command == "random-model":

@@ -1,0 +1,348 @@
+"""`radial_torch train`: co-trains a Llama-style decoder and its router.
+
+    /usr/bin/python3 -m radial_torch train --data corpus --out DIR [options]
+
+--data is a directory from scripts/build-corpus.sh (train.u16, heldout.u16,
+tokenizer.model). The run is deterministic for a given seed and thread
+count: batches are drawn from numpy's RandomState(seed), so runs with the
+same --seed, --steps, --batch and --context see the same tokens (the dense
+baselines and the routed model are compared on the same data).
+
+Schedule of a routed run (--router, forward mode; train_model.py):
+  1. warm-up (first --warmup-frac of the steps): full depth only;
+  2. then steps alternate: a full-depth step (every layer, plain loss), so
+     that full depth stays a good model, the reference the routed passes are
+     measured against; and a gated step (loss + lambda * mean gate
+     probability);
+  3. gated steps use binary-concrete gates with the temperature annealed from
+     1 to 0.1 until --hard-frac of the steps, then straight-through hard gates
+     (the decisions the server makes at threshold 0.5).
+lambda is a Lagrange multiplier, not a constant: after each gated step,
+lambda += --lambda-lr * (mean executed fraction - --target-depth), kept in
+[0, 10], so the run settles near the asked-for depth whatever the loss scale
+(the compute-budget control of Mixture-of-Depths' capacity, as a soft
+constraint). Alternating full and routed passes follows LayerSkip's idea of
+training the early-exit paths and the full model together.
+
+A dense run (--no-router) trains every layer on every step.
+
+Writes DIR/config.json, model.safetensors (F32; tied embeddings),
+tokenizer.model, and for a routed run radial.json + router.safetensors
+(mode forward, threshold 0.5, layer 0 pinned, kv_policy propagate), plus
+DIR/training.json: the arguments, tokens seen, time, and the loss curve.
+"""
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from radial_torch import safetensors
+from radial_torch.config import RouterConfig
+from radial_torch.train_model import RoutedDecoder, Shape
+from radial_torch.weights import save_router
+
+
+def add_arguments(p):
+    p.add_argument("--data", required=True, help="corpus directory (scripts/build-corpus.sh)")
+    p.add_argument("--out", required=True, help="output model directory")
+    p.add_argument("--layers", type=int, default=12)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--intermediate", type=int, default=384)
+    p.add_argument("--context", type=int, default=256, help="training window (tokens)")
+    p.add_argument("--router-hidden", type=int, default=64)
+    p.add_argument("--no-router", action="store_true", help="dense baseline: no router")
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--batch", type=int, default=8, help="windows per step")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--warmup-frac", type=float, default=0.1)
+    p.add_argument("--hard-frac", type=float, default=0.6)
+    p.add_argument("--target-depth", type=float, default=0.5,
+                   help="executed fraction of the layers the gated steps aim at")
+    p.add_argument("--lambda-lr", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--eval-windows", type=int, default=32,
+                   help="held-out windows for the closing loss figures")
+
+
+def load_tokens(path):
+    if not os.path.exists(path):
+        raise FileNotFoundError("%s: not found (run scripts/build-corpus.sh)" % path)
+    t = np.fromfile(path, dtype="<u2")
+    if t.size < 2:
+        raise ValueError("%s: no tokens" % path)
+    return t
+
+
+def vocab_size(tokenizer_path):
+    import sentencepiece
+    return sentencepiece.SentencePieceProcessor(model_file=tokenizer_path).get_piece_size()
+
+
+def batch_at(tokens, rs, batch, context):
+    starts = rs.randint(0, tokens.size - context - 1, size=batch)
+    w = np.stack([tokens[s:s + context + 1] for s in starts]).astype(np.int64)
+    return torch.from_numpy(w)
+
+
+def lr_at(step, a):
+    warm = max(1, int(0.05 * a.steps))
+    if step < warm:
+        return a.lr * (step + 1) / warm
+    f = (step - warm) / max(1, a.steps - warm)
+    return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * f)))
+
+
+def step_kind(step, a, routed):
+    """("full", None) or ("soft", tau) or ("hard", None) for this step."""
+    if not routed:
+        return "full", None
+    f = step / a.steps
+    if f < a.warmup_frac or step % 2 == 0:
+        return "full", None
+    if f < a.hard_frac:
+        g = (f - a.warmup_frac) / max(1e-9, a.hard_frac - a.warmup_frac)
+        return "soft", math.exp(math.log(1.0) + g * (math.log(0.1) - math.log(1.0)))
+    return "hard", None
+
+
+def ce(logits, targets):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+@torch.no_grad()
+def heldout_figures(model, tokens, a, routed):
+    """Mean loss at full depth and with hard gates, agreement, mean depth."""
+    rs = np.random.RandomState(12345)
+    out = {"full_loss": 0.0}
+    if routed:
+        out.update(gated_loss=0.0, top1_agreement=0.0, mean_depth=0.0)
+    model.eval()
+    for _ in range(a.eval_windows):
+        w = batch_at(tokens, rs, 1, a.context)
+        x, y = w[:, :-1], w[:, 1:]
+        lf, _ = model(x, "full")
+        out["full_loss"] += ce(lf, y).item() / a.eval_windows
+        if routed:
+            lg, p = model(x, "eval")
+            out["gated_loss"] += ce(lg, y).item() / a.eval_windows
+            agree = (lf.argmax(-1) == lg.argmax(-1)).float().mean().item()
+            out["top1_agreement"] += agree / a.eval_windows
+            out["mean_depth"] += (p >= 0.5).float().sum(-1).mean().item() / a.eval_windows
+    model.train()
+    return out
+
+
+def export(model, directory, tokenizer_path, routed):
+    s = model.s
+    os.makedirs(directory, exist_ok=True)
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+           "hidden_size": s.hidden, "intermediate_size": s.intermediate,
+           "num_hidden_layers": s.layers, "num_attention_heads": s.heads,
+           "num_key_value_heads": s.kv_heads, "vocab_size": s.vocab,
+           "max_position_embeddings": s.context, "rms_norm_eps": s.norm_eps,
+           "rope_theta": s.rope_theta, "tie_word_embeddings": True, "hidden_act": "silu",
+           "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32"}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    t = {"model.embed_tokens.weight": model.embed.weight, "model.norm.weight": model.norm.weight}
+    for i, layer in enumerate(model.layers):
+        p = "model.layers.%d." % i
+        t[p + "input_layernorm.weight"] = layer.input_layernorm.weight
+        t[p + "post_attention_layernorm.weight"] = layer.post_attention_layernorm.weight
+        for n in ("q", "k", "v", "o"):
+            t[p + "self_attn.%s_proj.weight" % n] = getattr(layer, n + "_proj").weight
+        for n in ("gate", "up", "down"):
+            t[p + "mlp.%s_proj.weight" % n] = getattr(layer, n + "_proj").weight
+    safetensors.save(os.path.join(directory, "model.safetensors"), t, metadata={"format": "pt"})
+    shutil.copyfile(tokenizer_path, os.path.join(directory, "tokenizer.model"))
+    if routed:
+        r = model.router
+        rc = RouterConfig(num_layers=s.layers, hidden_size=s.hidden,
+                          router_hidden=s.router_hidden, activation="silu", norm_eps=s.norm_eps,
+                          mode="forward", threshold=0.5, max_steps=s.layers,
+                          pinned_layers=sorted(model.pinned), kv_policy="propagate")
+        save_router(rc, {"norm": r.norm.weight, "fc1_w": r.fc1.weight, "fc1_b": r.fc1.bias,
+                         "fc2_w": r.fc2.weight, "fc2_b": r.fc2.bias}, directory)
+
+
+def run(a):
+    for name in ("steps", "batch", "layers", "hidden", "heads", "kv_heads", "context"):
+        if getattr(a, name) < 1:
+            raise ValueError("--%s must be >= 1" % name.replace("_", "-"))
+    if a.hidden % a.heads or a.heads % a.kv_heads or (a.hidden // a.heads) % 2:
+        raise ValueError("--hidden must split into --heads even-sized heads, "
+                         "and --heads into --kv-heads groups")
+    if not 0 < a.target_depth <= 1:
+        raise ValueError("--target-depth must lie in (0, 1]")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    tok_path = os.path.join(a.data, "tokenizer.model")
+    train = load_tokens(os.path.join(a.data, "train.u16"))
+    held = load_tokens(os.path.join(a.data, "heldout.u16"))
+    shape = Shape(vocab=vocab_size(tok_path), layers=a.layers, hidden=a.hidden, heads=a.heads,
+                  kv_heads=a.kv_heads, intermediate=a.intermediate, context=a.context,
+                  router_hidden=a.router_hidden)
+    routed = not a.no_router
+    model = RoutedDecoder(shape, routed=routed)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    keep = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": keep, "weight_decay": 0.0}], lr=a.lr,
+                            betas=(0.9, 0.95))
+    rs = np.random.RandomState(a.seed)
+    lam = 0.0
+    last_gated = None  # (kind, loss, executed fraction) of the latest gated step
+    curve = []
+    t0 = time.time()
+    params = sum(p.numel() for p in model.parameters())
+    print("train: %d parameters, %d steps of %d x %d tokens, %s" %
+          (params, a.steps, a.batch, a.context, "routed" if routed else "dense"),
+          file=sys.stderr)
+    for step in range(a.steps):
+        w = batch_at(train, rs, a.batch, a.context)
+        x, y = w[:, :-1], w[:, 1:]
+        kind, tau = step_kind(step, a, routed)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a)
+        logits, probs = model(x, kind, tau if tau is not None else 1.0)
+        loss = ce(logits, y)
+        total = loss
+        executed = None
+        if kind != "full":
+            executed = probs.mean()
+            total = loss + lam * executed
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if executed is not None:
+            lam = min(10.0, max(0.0, lam + a.lambda_lr * (executed.item() - a.target_depth)))
+            last_gated = (kind, loss.item(), executed.item())
+        point = {"step": step, "kind": kind, "loss": round(loss.item(), 4)}
+        if executed is not None:
+            point.update(executed=round(executed.item(), 4), **{"lambda": round(lam, 4)})
+        curve.append(point)
+        if step % a.log_every == 0 or step == a.steps - 1:
+            el = time.time() - t0
+            gated = "" if last_gated is None else "  last gated (%s): loss %.3f executed %.3f " \
+                "lambda %.3f" % (last_gated + (lam,))
+            print("step %5d %-4s loss %.3f%s  %.0f tok/s  %.0f s" %
+                  (step, kind, loss.item(), gated, (step + 1) * a.batch * a.context / el, el),
+                  file=sys.stderr, flush=True)
+    seconds = time.time() - t0
+    figures = heldout_figures(model, held, a, routed)
+    print("train: held-out %s" % json.dumps({k: round(v, 4) for k, v in figures.items()}),
+          file=sys.stderr)
+    export(model, a.out, tok_path, routed)
+    with open(os.path.join(a.out, "training.json"), "w") as f:
+        json.dump({"arguments": {k: v for k, v in vars(a).items() if k != "func"},
+                   "parameters": params, "tokens_seen": a.steps * a.batch * a.context,
+                   "seconds": round(seconds, 1), "torch": torch.__version__,
+                   "threads": torch.get_num_threads(), "heldout_windows": figures,
+                   "curve": curve}, f, indent=1)
+        f.write("\n")
+    return 0
+
+
+def load_trained(directory):
+    """A model directory written by export() -> RoutedDecoder (eval mode).
+
+    Reads config.json, model.safetensors and, when present, radial.json +
+    router.safetensors; shapes come from the config."""
+    with open(os.path.join(directory, "config.json")) as f:
+        cfg = json.load(f)
+    routed = os.path.exists(os.path.join(directory, "radial.json"))
+    router_hidden, pinned = 64, (0,)
+    if routed:
+        with open(os.path.join(directory, "radial.json")) as f:
+            rj = json.load(f)
+        router_hidden, pinned = rj["router_hidden"], tuple(rj["pinned_layers"])
+    s = Shape(vocab=cfg["vocab_size"], layers=cfg["num_hidden_layers"],
+              hidden=cfg["hidden_size"], heads=cfg["num_attention_heads"],
+              kv_heads=cfg["num_key_value_heads"], intermediate=cfg["intermediate_size"],
+              context=cfg["max_position_embeddings"], router_hidden=router_hidden,
+              rope_theta=cfg.get("rope_theta", 10000.0), norm_eps=cfg["rms_norm_eps"])
+    model = RoutedDecoder(s, pinned=pinned, routed=routed)
+    t = safetensors.load(os.path.join(directory, "model.safetensors"))
+    state = {"embed.weight": t["model.embed_tokens.weight"], "norm.weight": t["model.norm.weight"]}
+    for i in range(s.layers):
+        p = "model.layers.%d." % i
+        state["layers.%d.input_layernorm.weight" % i] = t[p + "input_layernorm.weight"]
+        state["layers.%d.post_attention_layernorm.weight" % i] = \
+            t[p + "post_attention_layernorm.weight"]
+        for n in ("q", "k", "v", "o"):
+            state["layers.%d.%s_proj.weight" % (i, n)] = t[p + "self_attn.%s_proj.weight" % n]
+        for n in ("gate", "up", "down"):
+            state["layers.%d.%s_proj.weight" % (i, n)] = t[p + "mlp.%s_proj.weight" % n]
+    if routed:
+        r = safetensors.load(os.path.join(directory, "router.safetensors"))
+        for k in ("norm.weight", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"):
+            state["router." + k] = r["router." + k]
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model.eval()
+
+
+def add_perplexity_arguments(p):
+    p.add_argument("--model", required=True, help="a model directory written by train")
+    p.add_argument("--data", required=True, help="text, one document per line")
+    p.add_argument("--max-tokens", type=int, default=256,
+                   help="documents cut to this many tokens, BOS included (as radial eval)")
+    p.add_argument("--threads", type=int, default=0)
+
+
+@torch.no_grad()
+def perplexity(a):
+    """Teacher-forced perplexity of every document (BOS + its ids, cut to
+    --max-tokens) at full depth, and with the router's hard gates
+    (threshold 0.5) when the model has one; printed as JSON."""
+    import sentencepiece
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model = load_trained(a.model)
+    sp = sentencepiece.SentencePieceProcessor(
+        model_file=os.path.join(a.model, "tokenizer.model"))
+    limit = min(a.max_tokens, model.s.context)
+    modes = ["full"] + (["eval"] if model.router is not None else [])
+    nll = {m: 0.0 for m in modes}
+    positions = docs = 0
+    agree = 0
+    with open(a.data, encoding="utf-8") as f:
+        for line in f:
+            ids = ([sp.bos_id()] + sp.encode(line.rstrip("\n")))[:limit]
+            if len(ids) < 2:
+                continue
+            w = torch.tensor([ids])
+            x, y = w[:, :-1], w[:, 1:]
+            out = {}
+            for m in modes:
+                logits, _ = model(x, m)
+                out[m] = logits
+                nll[m] += F.cross_entropy(logits[0], y[0], reduction="sum").item()
+            if "eval" in out:
+                agree += (out["full"].argmax(-1) == out["eval"].argmax(-1)).sum().item()
+            positions += y.numel()
+            docs += 1
+    if not positions:
+        raise ValueError("%s: no document of 2 tokens or more" % a.data)
+    res = {"documents": docs, "positions": positions,
+           "full_perplexity": math.exp(nll["full"] / positions)}
+    if "eval" in nll:
+        res["gated_perplexity"] = math.exp(nll["eval"] / positions)
+        res["gated_top1_agreement"] = agree / positions
+    json.dump(res, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
