@@ -92,7 +92,6 @@ def clean_rest(lines):
     indented bodies, code blocks (after '::') and underlines removed."""
     out = []
     skip_indent = None
-    prev_blank = True
     for raw in lines:
         line = raw.rstrip("\n")
         indent = len(line) - len(line.lstrip())
@@ -116,8 +115,6 @@ def clean_rest(lines):
         line = LITERAL.sub(r"\1", line)
         line = EMPH.sub(r"\2", line)
         out.append(line)
-        prev_blank = not line.strip()
-    del prev_blank
     return out
 
 

@@ -113,7 +113,7 @@ def step_kind(step, a, routed):
         return "full", None
     if f < a.hard_frac:
         g = (f - a.warmup_frac) / max(1e-9, a.hard_frac - a.warmup_frac)
-        return "soft", math.exp(math.log(1.0) + g * (math.log(0.1) - math.log(1.0)))
+        return "soft", 0.1 ** g  # tau from 1 to 0.1, geometrically
     return "hard", None
 
 
