@@ -25,7 +25,9 @@ TARGETS=("$@")
 command -v clang++-14 >/dev/null || { echo "fuzz.sh: clang++-14 not found (scripts/install-deps.sh)" >&2; exit 1; }
 t0=$(date +%s)
 if [ ! -f "$BUILD/build.ninja" ]; then
+  # -O1 with line tables (-g1), as the sanitizer builds of scripts/test.sh.
   CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
     -DRADIAL_FUZZ=ON -DRADIAL_CUDA=OFF -DRADIAL_BUILD_SERVER=OFF -DRADIAL_BUILD_TESTS=OFF >/dev/null
 fi
 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"

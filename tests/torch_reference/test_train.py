@@ -12,6 +12,10 @@ what radiald serves, or a trained router means nothing. Checked here:
     pinned, every layer's K/V from the position's hidden state at j) equal
     the reference's forward mode with the `propagate` KV policy, logits and
     paths, within LOGIT_TOL (float32 against float64);
+  - radial mode (train_radial.py): for single positions (where its
+    step-synchronous schedule is exact) the model's argmax routing equals
+    the reference's radial mode with `sparse` K/V: number of layers run,
+    revisits, exits before and at max_steps, and logits;
   - load_trained() reads the export back bit for bit;
   - `train` runs end to end on a tiny corpus (soft and hard gated steps),
     writes the files, training.json, and a model radiald's reference loads;
@@ -42,19 +46,20 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from radial_torch import forward, train, weights  # noqa: E402
 from radial_torch.train_model import RoutedDecoder, Shape  # noqa: E402
+from radial_torch.train_radial import forward_radial  # noqa: E402
 
 TOKENIZER = os.path.join(ROOT, "models", "stories260K", "tokenizer.model")  # 512 pieces
 LOGIT_TOL = 1e-4
 MIN_MARGIN = 1e-3
 
 
-def random_model(seed):
+def random_model(seed, pinned=(0,)):
     """A RoutedDecoder with weights large enough that layers matter and a
     router whose gates pass about half of the time."""
     torch.manual_seed(seed)
     s = Shape(vocab=512, layers=5, hidden=32, heads=4, kv_heads=2, intermediate=48,
               context=32, router_hidden=16)
-    m = RoutedDecoder(s)
+    m = RoutedDecoder(s, pinned=pinned)
     with torch.no_grad():
         for p in m.parameters():
             if p.dim() >= 2:
@@ -104,6 +109,34 @@ class TrainModel(unittest.TestCase):
                     self.assertGreater(skipped, 10, "the router skips too little to test")
                     self.assertLess(skipped, 4 * len(prompt), "the router skips everything")
 
+    def test_radial_single_positions_are_the_served_semantics(self):
+        m = random_model(4, pinned=())
+        with torch.no_grad():
+            m.router.fc2.bias[5] = -8.0  # the exit: rarer, so that passes revisit layers
+        d = os.path.join(self.tmp, "radial")
+        train.export(m, d, TOKENIZER, routed=True, mode="radial", max_steps=7)
+        ref_model = weights.load_model(d)
+        router = weights.load_router(d, ref_model.config)
+        self.assertEqual((router.config.mode, router.config.kv_policy), ("radial", "sparse"))
+        routing = forward.resolve_routing(router)
+        tokens = [int(t) for t in np.random.RandomState(4).randint(3, 512, 48)]
+        with torch.no_grad():
+            logits, _, steps, revisits = forward_radial(m, torch.tensor([tokens]).T, "eval",
+                                                        max_steps=7)
+        lengths, reused = [], 0
+        for i, tok in enumerate(tokens):
+            p = forward.Sequence(ref_model, router, routing).run_pass(tok)
+            self.assertGreater(p.route_margin, MIN_MARGIN, "near-tie: change seed")
+            self.assertEqual(steps[i, 0].item(), len(p.path), "token %d: %s" % (i, p.path))
+            self.assertEqual(revisits[i, 0].item(), len(p.path) - len(set(p.path)))
+            diff = (logits[i, 0].double() - p.logits).abs().max().item()
+            self.assertLess(diff, LOGIT_TOL, "token %d" % i)
+            lengths.append(len(p.path))
+            reused += len(p.path) > len(set(p.path))
+        self.assertIn(7, lengths, "no pass reaches max_steps")
+        self.assertTrue(any(n < 7 for n in lengths), "no pass exits before max_steps")
+        self.assertGreater(reused, 5, "too few passes revisit a layer to test")
+
     def test_load_trained_round_trip(self):
         m = random_model(3)
         d = os.path.join(self.tmp, "roundtrip")
@@ -133,9 +166,10 @@ class TrainModel(unittest.TestCase):
                              "--warmup-frac", "0", "--hard-frac", "0.5"] + list(extra))
 
     def test_train_end_to_end(self):
-        for routed in (True, False):
-            out = os.path.join(self.tmp, "run_%s" % routed)
-            a = self.args("--out", out, "--steps", "6", *([] if routed else ["--no-router"]))
+        for routed, mode in ((True, "forward"), (True, "radial"), (False, "forward")):
+            out = os.path.join(self.tmp, "run_%s_%s" % (routed, mode))
+            a = self.args("--out", out, "--steps", "6", "--mode", mode,
+                          *([] if routed else ["--no-router"]))
             self.assertEqual(train.run(a), 0)
             with open(os.path.join(out, "training.json")) as f:
                 info = json.load(f)
@@ -151,11 +185,17 @@ class TrainModel(unittest.TestCase):
             m = weights.load_model(out)
             self.assertEqual(m.config.num_layers, 3)
             if routed:
-                weights.load_router(out, m.config)
+                r = weights.load_router(out, m.config)
+                self.assertEqual(r.config.mode, mode)
+                self.assertEqual(train.load_trained(out).mode, mode)
+                if mode == "radial":
+                    self.assertIn("revisit_fraction", info["heldout_windows"])
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "--hidden must split"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--heads", "3"))
+        with self.assertRaisesRegex(ValueError, "--max-steps"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--max-steps", "4"))
         with self.assertRaisesRegex(ValueError, "--target-depth"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--target-depth", "0"))
         a = self.args("--out", os.path.join(self.tmp, "bad"))

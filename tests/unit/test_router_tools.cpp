@@ -260,6 +260,49 @@ TEST_CASE("eval: full depth and threshold 0 agree exactly with full depth", "[ro
   CHECK(to_json(res)["points"].size() == 7);
 }
 
+TEST_CASE("eval: a radial-mode router is evaluated in radial mode, with its reuse",
+          "[router-tools]") {
+  auto w = identity_model();
+  const int L = w->config.num_layers;
+  RouterWeights rw = make_random_router(w->config, 11, 8);
+  rw.config.mode = RouteMode::kRadial;
+  rw.config.kv_policy = KvPolicy::kSparse;
+  rw.config.max_steps = 2 * L;
+  rw.config.pinned_layers.clear();
+  auto r = std::make_shared<const RouterWeights>(rw);
+  EvalOptions o;
+  o.compute.threads = 1;
+  const EvalResult res = evaluate_router(w, r, random_corpus(3, 16, 5), o);
+  REQUIRE(res.points.size() == 2);  // full, radial: thresholds and policies do not apply
+  const EvalPoint& full = res.points[0];
+  const EvalPoint& rad = res.points[1];
+  CHECK(full.mode == RouteMode::kFull);
+  CHECK(full.revisit_fraction == 0.0);
+  CHECK(full.passes_with_revisit == 0.0);
+  CHECK(rad.mode == RouteMode::kRadial);
+  CHECK(rad.kv_policy == KvPolicy::kSparse);
+  CHECK(rad.positions == 45);
+  REQUIRE(rad.depth_hist.size() == static_cast<size_t>(2 * L + 1));
+  double total = 0, mean = 0, beyond_l = 0;
+  for (size_t d = 0; d < rad.depth_hist.size(); ++d) {
+    total += rad.depth_hist[d];
+    mean += d * rad.depth_hist[d];
+    if (static_cast<int>(d) > L) beyond_l += (d - L) * rad.depth_hist[d];
+  }
+  CHECK(total == Approx(1.0));
+  CHECK(mean == Approx(rad.mean_depth));
+  // A pass deeper than L revisits at least depth - L layers, and only a pass
+  // of depth >= 2 can revisit at all (no immediate repeat).
+  CHECK(rad.revisit_fraction * rad.mean_depth >= beyond_l - 1e-9);
+  CHECK(rad.passes_with_revisit <= 1.0 - rad.depth_hist[0] - rad.depth_hist[1] + 1e-9);
+  CHECK(rad.revisit_fraction > 0.0);  // this random router revisits layers
+  CHECK(to_json(res)["points"][1]["mode"] == "radial");
+  CHECK(to_json(res)["points"][1].contains("revisit_fraction"));
+  CHECK_FALSE(to_json(res)["points"][1].contains("threshold"));
+  CHECK(eval_csv(res).find("depth_" + std::to_string(2 * L)) != std::string::npos);
+  CHECK(eval_table(res).find("radial") != std::string::npos);
+}
+
 TEST_CASE("router tools: bad input gives clear errors", "[router-tools]") {
   auto w = identity_model();
   TempDir tmp("bad");

@@ -23,18 +23,20 @@ const std::string kUsage =
         "                   [--thresholds 0,0.3,0.5,0.7] [--kv-policy both|propagate|sparse]\n"
         "                   [--json FILE] [--csv FILE] [--plot FILE.png]\n"
         "\n"
-        "Teacher-forces every sequence through the scheduler at full depth and in forward\n"
-        "mode at each threshold, for each KV policy, and reports per configuration: mean\n"
-        "depth and its histogram over 0..L, compute fraction (layer FLOPs incl. router\n"
-        "evaluations and K/V-only rows, engine/flops.h) and what it saves, perplexity,\n"
-        "mean KL(full || routed) and top-1 agreement with full depth. The router defaults\n"
-        "to the model directory's.\n"
+        "Teacher-forces every sequence through the scheduler at full depth and routed: a\n"
+        "forward-mode router at each threshold, for each KV policy; a radial-mode router\n"
+        "in radial mode (its max_steps, sparse K/V). Reports per configuration: mean depth\n"
+        "and its histogram, compute fraction (layer FLOPs incl. router evaluations and\n"
+        "K/V-only rows, engine/flops.h) and what it saves, perplexity, mean KL(full ||\n"
+        "routed), top-1 agreement with full depth, and reuse: the share of executed\n"
+        "layers that revisit a layer the pass already ran (radial mode). The router\n"
+        "defaults to the model directory's.\n"
         "\n") +
     kCorpusUsage +
     "  --seed S             self-sampling seed (default 1000, unlike distill's 0, so that\n"
     "                       the default samples are held out from a default distillation)\n"
     "  --thresholds LIST    forward-mode thresholds in [0, 1] (default 0,0.3,0.5,0.7)\n"
-    "  --kv-policy P        both | propagate | sparse (default both)\n"
+    "  --kv-policy P        both | propagate | sparse (default both; forward mode)\n"
     "  --json FILE          write the results as JSON\n"
     "  --csv FILE           write the results as CSV (one row per configuration)\n"
     "  --plot FILE.png      write top-1 agreement and KL against compute\n";
@@ -67,6 +69,11 @@ int cmd_eval(int argc, char** argv) {
     ModelBundle b = load_bundle(src);
     require(b.router != nullptr, ErrorCode::kInvalidArgument,
             "no router to evaluate: give --router DIR (radial.json + router.safetensors)");
+    if (b.router->config.mode == RouteMode::kRadial &&
+        (args.get("thresholds") || args.get("kv-policy")))
+      throw UsageError{
+          "--thresholds and --kv-policy are for forward-mode routers; this one is "
+          "radial (sparse K/V, no threshold)"};
     const tools::Corpus corpus = tools::load_corpus(b.weights, b.tokenizer.get(), co);
     Progress bar("eval");
     const tools::EvalResult r = tools::evaluate_router(b.weights, b.router, corpus, eo,

@@ -22,9 +22,22 @@ namespace {
 struct Acc {
   long n = 0;
   double depth = 0, compute = 0, nll = 0, kl = 0;
-  long agree = 0;
+  long agree = 0, revisits = 0, passes_with_revisit = 0;
   std::vector<long> hist;
 };
+
+// Layers of `path` that it had visited before.
+int revisits(const std::vector<int>& path) {
+  std::vector<int> seen;
+  int n = 0;
+  for (int j : path) {
+    if (std::find(seen.begin(), seen.end(), j) != seen.end())
+      ++n;
+    else
+      seen.push_back(j);
+  }
+  return n;
+}
 
 // Teacher-forces sequences [begin, end) of `corpus` through `engine` with
 // the given routing; results in corpus order (relative to begin).
@@ -55,14 +68,18 @@ void accumulate(Acc& a, const Corpus& corpus, int begin, const std::vector<Seque
     const std::vector<int>& seq = corpus[begin + k];
     const SequenceResult& f = full[k];
     const SequenceResult& g = got[k];
-    require(g.prompt_logits.size() == seq.size() && g.prompt_depth.size() == seq.size(),
+    require(g.prompt_logits.size() == seq.size() && g.prompt_depth.size() == seq.size() &&
+                g.prompt_path.size() == seq.size(),
             ErrorCode::kInternal, "eval: missing prompt logits");
     for (size_t i = 0; i + 1 < seq.size(); ++i) {
       const float* lg = g.prompt_logits[i].data();
       const float* lf = f.prompt_logits[i].data();
       ++a.n;
       a.depth += g.prompt_depth[i];
-      ++a.hist[g.prompt_depth[i]];
+      ++a.hist[std::min<size_t>(g.prompt_depth[i], a.hist.size() - 1)];
+      const int rv = revisits(g.prompt_path[i]);
+      a.revisits += rv;
+      a.passes_with_revisit += rv > 0;
       a.compute += g.prompt_compute_fraction[i];
       a.nll -= log_prob(lg, vocab, seq[i + 1]);
       a.kl += kl_logits(lf, lg, vocab);
@@ -85,6 +102,8 @@ EvalPoint finish(const Acc& a, RouteMode mode, KvPolicy policy, float threshold)
   p.perplexity = std::exp(a.nll / n);
   p.kl = a.kl / n;
   p.top1 = a.agree / n;
+  p.revisit_fraction = a.depth > 0 ? a.revisits / a.depth : 0;
+  p.passes_with_revisit = a.passes_with_revisit / n;
   return p;
 }
 
@@ -116,14 +135,17 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   require(router != nullptr, ErrorCode::kInvalidArgument, "eval needs a router (--router DIR)");
   router->config.validate(c);
   router->validate();
-  require(router->config.mode == RouteMode::kForward, ErrorCode::kInvalidArgument,
-          "eval needs a forward-mode router, this one is '" +
-              std::string(route_mode_name(router->config.mode)) + "'");
+  const bool radial = router->config.mode == RouteMode::kRadial;
   for (float t : o.thresholds)
     require(t >= 0.f && t <= 1.f, ErrorCode::kInvalidArgument,
             "threshold must be in [0, 1], got " + std::to_string(t));
   std::vector<float> thresholds = o.thresholds;
   std::sort(thresholds.begin(), thresholds.end());
+  // Radial mode: one configuration, the router's own (sparse K/V, no threshold).
+  const std::vector<KvPolicy> policies =
+      radial ? std::vector<KvPolicy>{KvPolicy::kSparse} : o.policies;
+  if (radial) thresholds = {router->config.threshold};
+  const RouteMode mode = radial ? RouteMode::kRadial : RouteMode::kForward;
 
   // Groups of sequences whose prompt logits stay near 64 MB.
   const long budget = std::max<long>(16L << 20, static_cast<long>(c.max_position_embeddings) * V);
@@ -132,29 +154,29 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   const int group =
       static_cast<int>(std::clamp<long>(budget / (static_cast<long>(longest) * V), 1, 256));
   std::vector<std::unique_ptr<Engine>> engines;  // one per policy (its router's kv_policy)
-  for (KvPolicy pol : o.policies) {
+  for (KvPolicy pol : policies) {
     auto r = std::make_shared<RouterWeights>(*router);
     r->config.kv_policy = pol;
     engines.push_back(make_engine(
         w, r, backend_options_for(c, longest, 1, group, o.compute.threads), o.compute.backend));
   }
   Acc proto;
-  proto.hist.assign(L + 1, 0);
+  proto.hist.assign((radial ? std::max(L, router->config.max_steps) : L) + 1, 0);
   Acc full_acc = proto;
-  std::vector<Acc> accs(o.policies.size() * thresholds.size(), proto);
+  full_acc.hist.assign(L + 1, 0);
+  std::vector<Acc> accs(policies.size() * thresholds.size(), proto);
   const int n = static_cast<int>(corpus.size());
   for (int begin = 0; begin < n; begin += group) {
     const int end = std::min(n, begin + group);
     const auto full = teacher_force(*engines[0], corpus, begin, end, RouteMode::kFull, 0.f);
     accumulate(full_acc, corpus, begin, full, full, V);
-    for (size_t pi = 0; pi < o.policies.size(); ++pi)
+    for (size_t pi = 0; pi < policies.size(); ++pi)
       for (size_t ti = 0; ti < thresholds.size(); ++ti) {
-        const auto got =
-            teacher_force(*engines[pi], corpus, begin, end, RouteMode::kForward, thresholds[ti]);
+        const auto got = teacher_force(*engines[pi], corpus, begin, end, mode, thresholds[ti]);
         accumulate(accs[pi * thresholds.size() + ti], corpus, begin, full, got, V);
         if (progress)
           progress((begin + (end - begin) * (pi * thresholds.size() + ti + 1.0) /
-                                (o.policies.size() * thresholds.size())) /
+                                (policies.size() * thresholds.size())) /
                    n);
       }
   }
@@ -163,10 +185,10 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   res.sequences = n;
   res.positions = full_acc.n;
   res.points.push_back(finish(full_acc, RouteMode::kFull, KvPolicy::kPropagate, 0.f));
-  for (size_t pi = 0; pi < o.policies.size(); ++pi)
+  for (size_t pi = 0; pi < policies.size(); ++pi)
     for (size_t ti = 0; ti < thresholds.size(); ++ti)
-      res.points.push_back(finish(accs[pi * thresholds.size() + ti], RouteMode::kForward,
-                                  o.policies[pi], thresholds[ti]));
+      res.points.push_back(
+          finish(accs[pi * thresholds.size() + ti], mode, policies[pi], thresholds[ti]));
   return res;
 }
 
@@ -181,11 +203,11 @@ nlohmann::json to_json(const EvalResult& r) {
                      {"compute_saved", 1 - p.compute_fraction},
                      {"perplexity", p.perplexity},
                      {"kl", p.kl},
-                     {"top1_agreement", p.top1}};
-    if (p.mode != RouteMode::kFull) {
-      j["kv_policy"] = kv_policy_name(p.kv_policy);
-      j["threshold"] = p.threshold;
-    }
+                     {"top1_agreement", p.top1},
+                     {"revisit_fraction", p.revisit_fraction},
+                     {"passes_with_revisit", p.passes_with_revisit}};
+    if (p.mode != RouteMode::kFull) j["kv_policy"] = kv_policy_name(p.kv_policy);
+    if (p.mode == RouteMode::kForward) j["threshold"] = p.threshold;
     pts.push_back(j);
   }
   return {{"num_layers", r.num_layers},
@@ -200,9 +222,9 @@ std::string eval_table(const EvalResult& r) {
   std::snprintf(line, sizeof line, "%d sequences, %ld predicted positions, %d layers\n",
                 r.sequences, r.positions, r.num_layers);
   out += line;
-  std::snprintf(line, sizeof line, "%-8s %-10s %5s %6s %8s %7s %9s %8s %7s  %s\n", "mode",
-                "kv_policy", "thr", "depth", "compute", "saved", "ppl", "KL", "top-1",
-                "depth histogram 0..L (%)");
+  std::snprintf(line, sizeof line, "%-8s %-10s %5s %6s %8s %7s %9s %8s %7s %7s  %s\n", "mode",
+                "kv_policy", "thr", "depth", "compute", "saved", "ppl", "KL", "top-1", "revisit",
+                "depth histogram 0.. (%)");
   out += line;
   for (const auto& p : r.points) {
     std::string hist;
@@ -215,10 +237,11 @@ std::string eval_table(const EvalResult& r) {
     char thr[16];
     std::snprintf(thr, sizeof thr, "%.2f", p.threshold);
     std::snprintf(line, sizeof line,
-                  "%-8s %-10s %5s %6.2f %7.1f%% %6.1f%% %9.3f %8.4f %6.1f%%  %s\n",
+                  "%-8s %-10s %5s %6.2f %7.1f%% %6.1f%% %9.3f %8.4f %6.1f%% %6.1f%%  %s\n",
                   route_mode_name(p.mode), full ? "-" : kv_policy_name(p.kv_policy),
-                  full ? "-" : thr, p.mean_depth, 100 * p.compute_fraction,
-                  100 * (1 - p.compute_fraction), p.perplexity, p.kl, 100 * p.top1, hist.c_str());
+                  p.mode == RouteMode::kForward ? thr : "-", p.mean_depth, 100 * p.compute_fraction,
+                  100 * (1 - p.compute_fraction), p.perplexity, p.kl, 100 * p.top1,
+                  100 * p.revisit_fraction, hist.c_str());
     out += line;
   }
   return out;
@@ -227,20 +250,23 @@ std::string eval_table(const EvalResult& r) {
 std::string eval_csv(const EvalResult& r) {
   std::string out =
       "mode,kv_policy,threshold,positions,mean_depth,compute_fraction,compute_saved,perplexity,kl,"
-      "top1_agreement";
-  for (int d = 0; d <= r.num_layers; ++d) out += ",depth_" + std::to_string(d);
+      "top1_agreement,revisit_fraction,passes_with_revisit";
+  size_t bins = 0;
+  for (const auto& p : r.points) bins = std::max(bins, p.depth_hist.size());
+  for (size_t d = 0; d < bins; ++d) out += ",depth_" + std::to_string(d);
   out += "\n";
   for (const auto& p : r.points) {
     const bool full = p.mode == RouteMode::kFull;
     char line[512];
-    std::snprintf(line, sizeof line, "%s,%s,%s,%ld,%.6f,%.6f,%.6f,%.6f,%.8f,%.6f",
+    std::snprintf(line, sizeof line, "%s,%s,%s,%ld,%.6f,%.6f,%.6f,%.6f,%.8f,%.6f,%.6f,%.6f",
                   route_mode_name(p.mode), full ? "" : kv_policy_name(p.kv_policy),
-                  full ? "" : std::to_string(p.threshold).c_str(), p.positions, p.mean_depth,
-                  p.compute_fraction, 1 - p.compute_fraction, p.perplexity, p.kl, p.top1);
+                  p.mode == RouteMode::kForward ? std::to_string(p.threshold).c_str() : "",
+                  p.positions, p.mean_depth, p.compute_fraction, 1 - p.compute_fraction,
+                  p.perplexity, p.kl, p.top1, p.revisit_fraction, p.passes_with_revisit);
     out += line;
-    for (double h : p.depth_hist) {
+    for (size_t d = 0; d < bins; ++d) {
       char b[32];
-      std::snprintf(b, sizeof b, ",%.6f", h);
+      std::snprintf(b, sizeof b, ",%.6f", d < p.depth_hist.size() ? p.depth_hist[d] : 0.0);
       out += b;
     }
     out += "\n";
@@ -273,15 +299,21 @@ void plot_eval(const EvalResult& r, const std::string& png_path, const std::stri
         std::find(seen.begin(), seen.end(), p.kv_policy) == seen.end())
       seen.push_back(p.kv_policy);
   for (KvPolicy pol : seen) {
-    LineSeries a{
-        std::string("forward, ") + kv_policy_name(pol), {}, {}, {}, pol == KvPolicy::kSparse};
+    RouteMode m = RouteMode::kForward;
+    for (const auto& p : r.points)
+      if (p.mode != RouteMode::kFull && p.kv_policy == pol) m = p.mode;
+    LineSeries a{std::string(route_mode_name(m)) + ", " + kv_policy_name(pol),
+                 {},
+                 {},
+                 {},
+                 pol == KvPolicy::kSparse};
     for (const auto& p : r.points) {
       if (p.mode == RouteMode::kFull || p.kv_policy != pol) continue;
       a.x.push_back(p.compute_fraction);
       a.y.push_back(p.top1);
       char b[16];
       std::snprintf(b, sizeof b, "%.2f", p.threshold);
-      a.labels.push_back(b);
+      a.labels.push_back(p.mode == RouteMode::kForward ? b : "");
     }
     LineSeries k = a;
     k.y.clear();

@@ -1,13 +1,17 @@
 // Quality against compute of a router (`radial eval`). Every sequence is
 // teacher-forced: submitted to the Scheduler as a prompt with
 // keep_prompt_logits, once at full depth (mode full) and once per
-// configuration (forward mode, each KV policy, each threshold). At every
-// position i < n - 1 (the positions that predict a token of the sequence):
+// configuration: a forward-mode router at each KV policy and threshold; a
+// radial-mode router in radial mode (its own max_steps, `sparse` K/V; the
+// thresholds and policies do not apply). At every position i < n - 1 (the
+// positions that predict a token of the sequence):
 //  - depth and compute fraction of the position's pass (engine/flops.h
 //    semantics: full layers + router evaluations + K/V-only rows);
 //  - perplexity of token i + 1 under the configuration's logits;
 //  - KL(full || configuration) of the next-token distributions (nats);
-//  - top-1 agreement with full depth.
+//  - top-1 agreement with full depth;
+//  - reuse: the layers of the pass's path that it had run before (radial
+//    mode revisits layers; forward and full paths never do).
 #pragma once
 
 #include <functional>
@@ -38,17 +42,21 @@ struct EvalPoint {
   std::vector<double> depth_hist;  // [L + 1] fractions of positions at each depth
   double compute_fraction = 0;     // mean over positions
   double perplexity = 0, kl = 0, top1 = 0;
+  // Share of the executed layers that were revisits (a layer the pass had
+  // already run), and share of the passes with at least one revisit.
+  double revisit_fraction = 0, passes_with_revisit = 0;
 };
 
 struct EvalResult {
   int num_layers = 0;
   int sequences = 0;
   long positions = 0;
-  std::vector<EvalPoint> points;  // full first, then per policy, thresholds ascending
+  // Full first, then per policy, thresholds ascending (forward), or radial.
+  std::vector<EvalPoint> points;
 };
 
 // Throws Error(kInvalidArgument) for a threshold outside [0, 1], an empty
-// corpus or a router that is not a forward-mode router for `w`.
+// corpus or a router that is not a router for `w`.
 EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
                            std::shared_ptr<const RouterWeights> router, const Corpus& corpus,
                            const EvalOptions& opts,

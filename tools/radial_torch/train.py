@@ -19,16 +19,25 @@ Schedule of a routed run (--router, forward mode; train_model.py):
      (the decisions the server makes at threshold 0.5).
 lambda is a Lagrange multiplier, not a constant: after each gated step,
 lambda += --lambda-lr * (mean executed fraction - --target-depth), kept in
-[0, 10], so the run settles near the asked-for depth whatever the loss scale
+[0, 10] (radial mode: [-10, 10]), so the run settles near the asked-for depth
+whatever the loss scale
 (the compute-budget control of Mixture-of-Depths' capacity, as a soft
 constraint). Alternating full and routed passes follows LayerSkip's idea of
 training the early-exit paths and the full model together.
+
+Radial mode (--mode radial; train_radial.py): the router picks each
+token's next layer among all L and the exit, an immediate repeat excluded,
+so layers are skipped and revisited, up to --max-steps layers a pass; the
+same schedule (full-depth warm-up, then full and gated steps alternating,
+Gumbel-softmax annealed from 1 to 0.1, then straight-through argmax), with
+the penalty on the expected number of layers executed; K/V `sparse`.
 
 A dense run (--no-router) trains every layer on every step.
 
 Writes DIR/config.json, model.safetensors (F32; tied embeddings),
 tokenizer.model, and for a routed run radial.json + router.safetensors
-(mode forward, threshold 0.5, layer 0 pinned, kv_policy propagate), plus
+(forward: threshold 0.5, layer 0 pinned, kv_policy propagate; radial:
+kv_policy sparse, max_steps), plus
 DIR/training.json: the arguments, tokens seen, time, and the loss curve.
 """
 
@@ -46,6 +55,7 @@ import torch.nn.functional as F
 from radial_torch import safetensors
 from radial_torch.config import RouterConfig
 from radial_torch.train_model import RoutedDecoder, Shape
+from radial_torch.train_radial import forward_radial
 from radial_torch.weights import save_router
 
 
@@ -60,6 +70,10 @@ def add_arguments(p):
     p.add_argument("--context", type=int, default=256, help="training window (tokens)")
     p.add_argument("--router-hidden", type=int, default=64)
     p.add_argument("--no-router", action="store_true", help="dense baseline: no router")
+    p.add_argument("--mode", choices=("forward", "radial"), default="forward",
+                   help="routing mode the router is trained for (default forward)")
+    p.add_argument("--max-steps", type=int, default=0,
+                   help="radial mode: most layers a pass runs (0: the number of layers)")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=8, help="windows per step")
     p.add_argument("--lr", type=float, default=2e-3)
@@ -67,7 +81,8 @@ def add_arguments(p):
     p.add_argument("--warmup-frac", type=float, default=0.1)
     p.add_argument("--hard-frac", type=float, default=0.6)
     p.add_argument("--target-depth", type=float, default=0.5,
-                   help="executed fraction of the layers the gated steps aim at")
+                   help="executed fraction of the layers the gated steps aim at "
+                        "(radial mode: layers executed / L)")
     p.add_argument("--lambda-lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -128,6 +143,8 @@ def heldout_figures(model, tokens, a, routed):
     out = {"full_loss": 0.0}
     if routed:
         out.update(gated_loss=0.0, top1_agreement=0.0, mean_depth=0.0)
+    if routed and a.mode == "radial":
+        out.update(revisit_fraction=0.0)
     model.eval()
     for _ in range(a.eval_windows):
         w = batch_at(tokens, rs, 1, a.context)
@@ -135,16 +152,31 @@ def heldout_figures(model, tokens, a, routed):
         lf, _ = model(x, "full")
         out["full_loss"] += ce(lf, y).item() / a.eval_windows
         if routed:
-            lg, p = model(x, "eval")
+            lg, depth, revisits, _ = gated(model, x, "eval", 1.0, a)
             out["gated_loss"] += ce(lg, y).item() / a.eval_windows
             agree = (lf.argmax(-1) == lg.argmax(-1)).float().mean().item()
             out["top1_agreement"] += agree / a.eval_windows
-            out["mean_depth"] += (p >= 0.5).float().sum(-1).mean().item() / a.eval_windows
+            out["mean_depth"] += depth.float().mean().item() / a.eval_windows
+            if revisits is not None:
+                out["revisit_fraction"] += \
+                    revisits.sum().item() / max(1, depth.sum().item()) / a.eval_windows
     model.train()
     return out
 
 
-def export(model, directory, tokenizer_path, routed):
+def gated(model, x, kind, tau, a):
+    """A gated pass of the batch x in the run's mode -> (logits, executed
+    layers per token [B, T], revisits per token [B, T] or None, and, last,
+    the expected layers per token with gradient (the penalty))."""
+    if a.mode == "radial":
+        logits, expected, steps, revisits = forward_radial(model, x, kind, tau,
+                                                           a.max_steps or model.s.layers)
+        return logits, steps, revisits, expected
+    logits, probs = model(x, kind, tau)
+    return logits, (probs >= 0.5).sum(-1), None, probs.sum(-1).mean()
+
+
+def export(model, directory, tokenizer_path, routed, mode="forward", max_steps=0):
     s = model.s
     os.makedirs(directory, exist_ok=True)
     cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
@@ -170,10 +202,12 @@ def export(model, directory, tokenizer_path, routed):
     shutil.copyfile(tokenizer_path, os.path.join(directory, "tokenizer.model"))
     if routed:
         r = model.router
+        radial = mode == "radial"
         rc = RouterConfig(num_layers=s.layers, hidden_size=s.hidden,
                           router_hidden=s.router_hidden, activation="silu", norm_eps=s.norm_eps,
-                          mode="forward", threshold=0.5, max_steps=s.layers,
-                          pinned_layers=sorted(model.pinned), kv_policy="propagate")
+                          mode=mode, threshold=0.5, max_steps=max_steps or s.layers,
+                          pinned_layers=[] if radial else sorted(model.pinned),
+                          kv_policy="sparse" if radial else "propagate")
         save_router(rc, {"norm": r.norm.weight, "fc1_w": r.fc1.weight, "fc1_b": r.fc1.bias,
                          "fc2_w": r.fc2.weight, "fc2_b": r.fc2.bias}, directory)
 
@@ -187,6 +221,8 @@ def run(a):
                          "and --heads into --kv-heads groups")
     if not 0 < a.target_depth <= 1:
         raise ValueError("--target-depth must lie in (0, 1]")
+    if a.max_steps < 0 or (a.max_steps and a.mode != "radial"):
+        raise ValueError("--max-steps is for --mode radial, and must be >= 1")
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -197,7 +233,11 @@ def run(a):
                   kv_heads=a.kv_heads, intermediate=a.intermediate, context=a.context,
                   router_hidden=a.router_hidden)
     routed = not a.no_router
-    model = RoutedDecoder(shape, routed=routed)
+    radial = routed and a.mode == "radial"
+    model = RoutedDecoder(shape, pinned=() if radial else (0,), routed=routed)
+    if radial:
+        # Every choice equally likely at first (forward mode opens every gate).
+        torch.nn.init.zeros_(model.router.fc2.bias)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     keep = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
@@ -205,12 +245,16 @@ def run(a):
                             betas=(0.9, 0.95))
     rs = np.random.RandomState(a.seed)
     lam = 0.0
+    # Forward mode: a compute cap (lambda >= 0). Radial mode: a target from
+    # both sides, since a radial router that finds random layer orders
+    # harmful learns to exit at once (lambda < 0 then rewards depth).
+    lam_floor = -10.0 if radial else 0.0
     last_gated = None  # (kind, loss, executed fraction) of the latest gated step
     curve = []
     t0 = time.time()
     params = sum(p.numel() for p in model.parameters())
     print("train: %d parameters, %d steps of %d x %d tokens, %s" %
-          (params, a.steps, a.batch, a.context, "routed" if routed else "dense"),
+          (params, a.steps, a.batch, a.context, ("routed, " + a.mode) if routed else "dense"),
           file=sys.stderr)
     for step in range(a.steps):
         w = batch_at(train, rs, a.batch, a.context)
@@ -218,19 +262,22 @@ def run(a):
         kind, tau = step_kind(step, a, routed)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a)
-        logits, probs = model(x, kind, tau if tau is not None else 1.0)
-        loss = ce(logits, y)
-        total = loss
         executed = None
-        if kind != "full":
-            executed = probs.mean()
+        if kind == "full":
+            logits, _ = model(x, "full")
+            loss = total = ce(logits, y)
+        else:
+            logits, _, _, expected = gated(model, x, kind, tau or 1.0, a)
+            loss = ce(logits, y)
+            executed = expected / a.layers
             total = loss + lam * executed
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if executed is not None:
-            lam = min(10.0, max(0.0, lam + a.lambda_lr * (executed.item() - a.target_depth)))
+            lam += a.lambda_lr * (executed.item() - a.target_depth)
+            lam = min(10.0, max(lam_floor, lam))
             last_gated = (kind, loss.item(), executed.item())
         point = {"step": step, "kind": kind, "loss": round(loss.item(), 4)}
         if executed is not None:
@@ -238,16 +285,16 @@ def run(a):
         curve.append(point)
         if step % a.log_every == 0 or step == a.steps - 1:
             el = time.time() - t0
-            gated = "" if last_gated is None else "  last gated (%s): loss %.3f executed %.3f " \
+            note = "" if last_gated is None else "  last gated (%s): loss %.3f executed %.3f " \
                 "lambda %.3f" % (last_gated + (lam,))
             print("step %5d %-4s loss %.3f%s  %.0f tok/s  %.0f s" %
-                  (step, kind, loss.item(), gated, (step + 1) * a.batch * a.context / el, el),
+                  (step, kind, loss.item(), note, (step + 1) * a.batch * a.context / el, el),
                   file=sys.stderr, flush=True)
     seconds = time.time() - t0
     figures = heldout_figures(model, held, a, routed)
     print("train: held-out %s" % json.dumps({k: round(v, 4) for k, v in figures.items()}),
           file=sys.stderr)
-    export(model, a.out, tok_path, routed)
+    export(model, a.out, tok_path, routed, a.mode, a.max_steps)
     with open(os.path.join(a.out, "training.json"), "w") as f:
         json.dump({"arguments": {k: v for k, v in vars(a).items() if k != "func"},
                    "parameters": params, "tokens_seen": a.steps * a.batch * a.context,
@@ -266,11 +313,12 @@ def load_trained(directory):
     with open(os.path.join(directory, "config.json")) as f:
         cfg = json.load(f)
     routed = os.path.exists(os.path.join(directory, "radial.json"))
-    router_hidden, pinned = 64, (0,)
+    router_hidden, pinned, mode, max_steps = 64, (0,), "forward", 0
     if routed:
         with open(os.path.join(directory, "radial.json")) as f:
             rj = json.load(f)
         router_hidden, pinned = rj["router_hidden"], tuple(rj["pinned_layers"])
+        mode, max_steps = rj["mode"], rj["max_steps"]
     s = Shape(vocab=cfg["vocab_size"], layers=cfg["num_hidden_layers"],
               hidden=cfg["hidden_size"], heads=cfg["num_attention_heads"],
               kv_heads=cfg["num_key_value_heads"], intermediate=cfg["intermediate_size"],
@@ -293,6 +341,7 @@ def load_trained(directory):
         for k in ("norm.weight", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"):
             state["router." + k] = r["router." + k]
     model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.mode, model.max_steps = mode, max_steps  # the router's (forward or radial)
     return model.eval()
 
 
@@ -307,8 +356,9 @@ def add_perplexity_arguments(p):
 @torch.no_grad()
 def perplexity(a):
     """Teacher-forced perplexity of every document (BOS + its ids, cut to
-    --max-tokens) at full depth, and with the router's hard gates
-    (threshold 0.5) when the model has one; printed as JSON."""
+    --max-tokens) at full depth, and routed when the model has a router
+    (forward: hard gates at threshold 0.5; radial: the training-side
+    step-synchronous schedule, train_radial.py); printed as JSON."""
     import sentencepiece
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -329,7 +379,10 @@ def perplexity(a):
             x, y = w[:, :-1], w[:, 1:]
             out = {}
             for m in modes:
-                logits, _ = model(x, m)
+                if m == "eval" and model.mode == "radial":
+                    logits = forward_radial(model, x, "eval", 1.0, model.max_steps)[0]
+                else:
+                    logits, _ = model(x, m)
                 out[m] = logits
                 nll[m] += F.cross_entropy(logits[0], y[0], reduction="sum").item()
             if "eval" in out:
