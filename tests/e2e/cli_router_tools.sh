@@ -79,6 +79,37 @@ assert pts[0]["compute_fraction"] == 1
 PY
 check "eval invariants" [ $? -eq 0 ]
 
+# A radial-mode router (the distilled weights, read as radial: argmax over the
+# gates and the exit, revisits allowed, sparse K/V): eval runs radial mode and
+# reports reuse; the forward-mode options are refused.
+mkdir -p "$TMP/rr" && cp "$TMP/r/router.safetensors" "$TMP/rr/"
+/usr/bin/python3 - "$TMP/r/radial.json" "$TMP/rr/radial.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.update(mode="radial", kv_policy="sparse", max_steps=10, pinned_layers=[])
+json.dump(r, open(sys.argv[2], "w"))
+PY
+"$RADIAL" eval --model "$MODEL" --router "$TMP/rr" "${SMALL[@]}" --json "$TMP/er.json" \
+  --csv "$TMP/er.csv" >"$TMP/er.txt" 2>"$TMP/er.err"
+check "radial eval exits 0" [ $? -eq 0 ]
+check "radial eval prints the radial row" grep -q "^radial   sparse" "$TMP/er.txt"
+check "radial eval CSV has the revisit columns" grep -q "top1_agreement,revisit_fraction,passes_with_revisit" "$TMP/er.csv"
+/usr/bin/python3 - "$TMP/er.json" <<'PY'
+import json, sys
+pts = json.load(open(sys.argv[1]))["points"]
+assert [p["mode"] for p in pts] == ["full", "radial"], pts
+full, rad = pts
+assert full["revisit_fraction"] == 0 and full["passes_with_revisit"] == 0, full
+assert rad["kv_policy"] == "sparse" and "threshold" not in rad, rad
+assert len(rad["depth_histogram"]) == 11 and abs(sum(rad["depth_histogram"]) - 1) < 1e-9, rad
+assert 0 <= rad["revisit_fraction"] <= 1 and 0 <= rad["passes_with_revisit"] <= 1, rad
+# A pass deeper than the 5 layers must have revisited one.
+deep = sum(f for d, f in enumerate(rad["depth_histogram"]) if d > 5)
+assert rad["passes_with_revisit"] >= deep - 1e-9, rad
+PY
+check "radial eval invariants" [ $? -eq 0 ]
+expect_error "thresholds with a radial router" 2 "are for forward-mode routers" -- eval --model "$MODEL" --router "$TMP/rr" --thresholds 0.5
+
 # A random-weight model runs all three (the stories260K shape, to stay quick).
 DUMMY=(--dummy-config "$MODEL/config.json" --self-samples 2 --sample-tokens 24 --threads 1)
 "$RADIAL" profile "${DUMMY[@]}" >/dev/null 2>&1

@@ -60,13 +60,22 @@ def layer_rows(layer, h, pos, bidx, cache, cos, sin):
     V = V.index_put((bidx, pos), v)
     seen = seen.index_put((bidx, pos), torch.ones(n, dtype=torch.bool))
     group = s.heads // s.kv_heads
-    keys = K[bidx].repeat_interleave(group, dim=2)  # [n, T, H, hd]
-    vals = V[bidx].repeat_interleave(group, dim=2)
     T = K.shape[1]
-    allowed = seen[bidx] & (torch.arange(T)[None, :] <= pos[:, None])  # [n, T]
-    scores = torch.einsum("nhd,nthd->nht", q, keys) * (1.0 / math.sqrt(hd))
-    scores = scores.masked_fill(~allowed[:, None, :], float("-inf"))
-    a = torch.einsum("nht,nthd->nhd", torch.softmax(scores, dim=-1), vals)
+    # Per batch row b: its rows' queries against row b's T entries (no copy
+    # of the keys per query).
+    out = []
+    order = []
+    for b in torch.unique(bidx).tolist():
+        rows = torch.nonzero(bidx == b).squeeze(1)
+        keys = K[b].repeat_interleave(group, dim=1).transpose(0, 1)  # [H, T, hd]
+        vals = V[b].repeat_interleave(group, dim=1).transpose(0, 1)
+        qb = q[rows].transpose(0, 1)  # [H, m, hd]
+        allowed = seen[b][None, :] & (torch.arange(T)[None, :] <= pos[rows][:, None])  # [m, T]
+        scores = (qb @ keys.transpose(1, 2)) * (1.0 / math.sqrt(hd))  # [H, m, T]
+        scores = scores.masked_fill(~allowed[None], float("-inf"))
+        out.append((torch.softmax(scores, dim=-1) @ vals).transpose(0, 1))  # [m, H, hd]
+        order.append(rows)
+    a = torch.zeros(n, s.heads, hd).index_copy(0, torch.cat(order), torch.cat(out))
     h1 = h + layer.o_proj(a.reshape(n, s.heads * hd))
     x = layer.post_attention_layernorm(h1)
     delta = h1 + layer.down_proj(F.silu(layer.gate_proj(x)) * layer.up_proj(x)) - h
