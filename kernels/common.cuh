@@ -88,8 +88,10 @@ void dispatch_dtype(DType t, F&& f) {
     case DType::kBF16:
       f(static_cast<__nv_bfloat16*>(nullptr));
       return;
+    case DType::kQ8_0:  // blockwise weights only, never an activation
+      break;
   }
-  throw Error(ErrorCode::kInternal, "unknown dtype");
+  throw Error(ErrorCode::kInternal, "no elementwise kernel for this dtype");
 }
 
 inline int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,10 @@ inline double tolerance(DType t) {
       return 2e-3;
     case DType::kBF16:
       return 1.5e-2;
+    case DType::kQ8_0:  // blockwise, not an elementwise dtype
+      break;
   }
-  return 0;
+  throw std::invalid_argument("tolerance: not an elementwise dtype");
 }
 
 inline std::vector<float> random_vec(std::mt19937& rng, size_t n, float scale = 1.f) {
@@ -48,8 +51,10 @@ inline float round_to(float x, DType t) {
       return f16_to_f32(f32_to_f16(x));
     case DType::kBF16:
       return bf16_to_f32(f32_to_bf16(x));
+    case DType::kQ8_0:  // blockwise, not an elementwise dtype
+      break;
   }
-  return x;
+  throw std::invalid_argument("round_to: not an elementwise dtype");
 }
 inline std::vector<float> rounded(std::vector<float> v, DType t) {
   for (float& x : v) x = round_to(x, t);

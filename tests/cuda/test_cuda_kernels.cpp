@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "cuda_test_util.h"
 #include "engine/cpu/gemm.h"
@@ -146,8 +147,10 @@ double storage_roundoff(DType t) {
       return std::ldexp(1.0, -11);
     case DType::kBF16:
       return std::ldexp(1.0, -8);
+    case DType::kQ8_0:  // blockwise, not an elementwise dtype
+      break;
   }
-  return 0;
+  throw std::invalid_argument("storage_roundoff: not an elementwise dtype");
 }
 
 }  // namespace

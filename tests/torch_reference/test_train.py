@@ -137,6 +137,29 @@ class TrainModel(unittest.TestCase):
         self.assertTrue(any(n < 7 for n in lengths), "no pass exits before max_steps")
         self.assertGreater(reused, 5, "too few passes revisit a layer to test")
 
+    def test_radial_balance_loss(self):
+        """stats["balance"] is the Switch load-balancing loss: for one step,
+        L * sum_j f_j P_j over the tokens that choose a layer, P renormalised
+        over the layers; positive, at most L; with gradient."""
+        m = random_model(5, pinned=())
+        ids = torch.tensor([[int(t) for t in np.random.RandomState(5).randint(3, 512, 24)]])
+        stats = {}
+        forward_radial(m, ids, "eval", max_steps=1, stats=stats)
+        L = m.s.layers
+        with torch.no_grad():
+            p = torch.softmax(m.router(m.embed(ids).reshape(-1, m.s.hidden)), dim=-1)
+        choice = p.argmax(-1)
+        on = choice != L
+        self.assertGreater(int(on.sum()), 1)
+        f = torch.bincount(choice[on], minlength=L + 1)[:L].float() / on.sum()
+        q = p[on, :L] / p[on, :L].sum(-1, keepdim=True)
+        want = L * (f * q.mean(0)).sum()
+        self.assertAlmostEqual(stats["balance"].item(), want.item(), places=5)
+        stats = {}
+        forward_radial(m, ids, "hard", max_steps=4, stats=stats)
+        self.assertTrue(stats["balance"].requires_grad)
+        self.assertTrue(0 < stats["balance"].item() <= L)
+
     def test_load_trained_round_trip(self):
         m = random_model(3)
         d = os.path.join(self.tmp, "roundtrip")
@@ -169,7 +192,8 @@ class TrainModel(unittest.TestCase):
         for routed, mode in ((True, "forward"), (True, "radial"), (False, "forward")):
             out = os.path.join(self.tmp, "run_%s_%s" % (routed, mode))
             a = self.args("--out", out, "--steps", "6", "--mode", mode,
-                          *([] if routed else ["--no-router"]))
+                          *([] if routed else ["--no-router"]),
+                          *(["--balance", "0.5"] if mode == "radial" else []))
             self.assertEqual(train.run(a), 0)
             with open(os.path.join(out, "training.json")) as f:
                 info = json.load(f)
@@ -177,7 +201,8 @@ class TrainModel(unittest.TestCase):
             self.assertEqual(len(kinds), 6)
             if routed:
                 self.assertEqual(set(kinds), {"full", "soft", "hard"})
-                self.assertTrue(all(p["lambda"] >= 0 for p in info["curve"] if "lambda" in p))
+                floor = 0 if mode == "forward" else -10  # radial: two-sided
+                self.assertTrue(all(p["lambda"] >= floor for p in info["curve"] if "lambda" in p))
             else:
                 self.assertEqual(set(kinds), {"full"})
             self.assertTrue(all(np.isfinite(p["loss"]) for p in info["curve"]))
@@ -190,8 +215,34 @@ class TrainModel(unittest.TestCase):
                 self.assertEqual(train.load_trained(out).mode, mode)
                 if mode == "radial":
                     self.assertIn("revisit_fraction", info["heldout_windows"])
+                    self.assertTrue(all(("balance" in p) == (p["kind"] != "full")
+                                        for p in info["curve"]))
+
+    def test_distill(self):
+        """kl_to is KL(teacher || student): zero for equal logits, positive and
+        matching the closed form otherwise; --distill records it on the gated
+        steps of a run."""
+        t = torch.tensor([[[2.0, 0.0, -1.0]]])
+        self.assertAlmostEqual(train.kl_to(t, t.clone()).item(), 0.0, places=6)
+        s = torch.tensor([[[0.0, 1.0, 0.0]]])
+        p, q = torch.softmax(t, -1), torch.softmax(s, -1)
+        want = (p * (p.log() - q.log())).sum().item()
+        self.assertAlmostEqual(train.kl_to(t, s).item(), want, places=5)
+        self.assertGreater(want, 0.1)
+        out = os.path.join(self.tmp, "run_distill")
+        self.assertEqual(train.run(self.args("--out", out, "--steps", "6", "--distill", "1")), 0)
+        with open(os.path.join(out, "training.json")) as f:
+            curve = json.load(f)["curve"]
+        for point in curve:
+            self.assertEqual("kl_to_full" in point, point["kind"] != "full", point)
+            if "kl_to_full" in point:
+                self.assertTrue(np.isfinite(point["kl_to_full"]) and point["kl_to_full"] >= 0)
 
     def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "--balance"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--balance", "1"))
+        with self.assertRaisesRegex(ValueError, "--distill"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--distill", "-1"))
         with self.assertRaisesRegex(ValueError, "--hidden must split"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--heads", "3"))
         with self.assertRaisesRegex(ValueError, "--max-steps"):

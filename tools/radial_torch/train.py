@@ -23,7 +23,10 @@ lambda += --lambda-lr * (mean executed fraction - --target-depth), kept in
 whatever the loss scale
 (the compute-budget control of Mixture-of-Depths' capacity, as a soft
 constraint). Alternating full and routed passes follows LayerSkip's idea of
-training the early-exit paths and the full model together.
+training the early-exit paths and the full model together. --distill W adds
+W * KL(full-depth distribution, no gradient || gated distribution) to the
+gated steps (self-distillation, as early-exit models distil their exits from
+the last layer), aiming the routed passes at agreement with full depth.
 
 Radial mode (--mode radial; train_radial.py): the router picks each
 token's next layer among all L and the exit, an immediate repeat excluded,
@@ -84,6 +87,13 @@ def add_arguments(p):
                    help="executed fraction of the layers the gated steps aim at "
                         "(radial mode: layers executed / L)")
     p.add_argument("--lambda-lr", type=float, default=0.05)
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of a self-distillation term on gated steps: KL from the "
+                        "same batch's full-depth distribution (no gradient) to the gated "
+                        "one (default 0: off)")
+    p.add_argument("--balance", type=float, default=0.0,
+                   help="radial mode: weight of a load-balancing term over the layers "
+                        "(Switch Transformer's; default 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--log-every", type=int, default=10)
@@ -136,6 +146,12 @@ def ce(logits, targets):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+def kl_to(teacher_logits, logits):
+    """Mean over positions of KL(softmax(teacher) || softmax(logits))."""
+    t = F.log_softmax(teacher_logits, dim=-1)
+    return (t.exp() * (t - F.log_softmax(logits, dim=-1))).sum(-1).mean()
+
+
 @torch.no_grad()
 def heldout_figures(model, tokens, a, routed):
     """Mean loss at full depth and with hard gates, agreement, mean depth."""
@@ -164,13 +180,14 @@ def heldout_figures(model, tokens, a, routed):
     return out
 
 
-def gated(model, x, kind, tau, a):
+def gated(model, x, kind, tau, a, stats=None):
     """A gated pass of the batch x in the run's mode -> (logits, executed
     layers per token [B, T], revisits per token [B, T] or None, and, last,
-    the expected layers per token with gradient (the penalty))."""
+    the expected layers per token with gradient (the penalty)). Radial mode
+    fills stats (a dict, when given) as forward_radial does."""
     if a.mode == "radial":
         logits, expected, steps, revisits = forward_radial(model, x, kind, tau,
-                                                           a.max_steps or model.s.layers)
+                                                           a.max_steps or model.s.layers, stats)
         return logits, steps, revisits, expected
     logits, probs = model(x, kind, tau)
     return logits, (probs >= 0.5).sum(-1), None, probs.sum(-1).mean()
@@ -221,6 +238,10 @@ def run(a):
                          "and --heads into --kv-heads groups")
     if not 0 < a.target_depth <= 1:
         raise ValueError("--target-depth must lie in (0, 1]")
+    if a.distill < 0:
+        raise ValueError("--distill must be >= 0")
+    if a.balance < 0 or (a.balance and a.mode != "radial"):
+        raise ValueError("--balance is for --mode radial, and must be >= 0")
     if a.max_steps < 0 or (a.max_steps and a.mode != "radial"):
         raise ValueError("--max-steps is for --mode radial, and must be >= 1")
     if a.threads:
@@ -262,15 +283,24 @@ def run(a):
         kind, tau = step_kind(step, a, routed)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a)
-        executed = None
+        executed = kl = balance = None
         if kind == "full":
             logits, _ = model(x, "full")
             loss = total = ce(logits, y)
         else:
-            logits, _, _, expected = gated(model, x, kind, tau or 1.0, a)
+            stats = {} if a.balance > 0 else None
+            logits, _, _, expected = gated(model, x, kind, tau or 1.0, a, stats)
             loss = ce(logits, y)
             executed = expected / a.layers
             total = loss + lam * executed
+            if stats:
+                balance = stats["balance"]
+                total = total + a.balance * balance
+            if a.distill > 0:
+                with torch.no_grad():
+                    teacher, _ = model(x, "full")
+                kl = kl_to(teacher, logits)
+                total = total + a.distill * kl
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -282,6 +312,10 @@ def run(a):
         point = {"step": step, "kind": kind, "loss": round(loss.item(), 4)}
         if executed is not None:
             point.update(executed=round(executed.item(), 4), **{"lambda": round(lam, 4)})
+        if kl is not None:
+            point["kl_to_full"] = round(kl.item(), 4)
+        if balance is not None:
+            point["balance"] = round(balance.item(), 4)
         curve.append(point)
         if step % a.log_every == 0 or step == a.steps - 1:
             el = time.time() - t0

@@ -82,12 +82,20 @@ def layer_rows(layer, h, pos, bidx, cache, cos, sin):
     return delta, (K, V, seen)
 
 
-def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None):
+def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None, stats=None):
     """ids [B, T] -> (logits [B, T, V], expected layers per token (a scalar
     with gradient: the penalty), steps [B, T] executed, revisits [B, T]).
 
     gate_mode "soft" (Gumbel-softmax at temperature tau), "hard" (argmax,
-    straight-through) or "eval" (argmax). max_steps defaults to L."""
+    straight-through) or "eval" (argmax). max_steps defaults to L.
+
+    stats, a dict when given, receives "balance": the Switch Transformer
+    load-balancing loss over the L layers (exit left out), L * sum_j f_j P_j
+    with f_j the fraction of the tokens that go on choosing layer j and P_j
+    their mean probability of j renormalised over the layers (so that the
+    term cannot be lowered by exiting), averaged over the steps: about 1
+    when the load is even, L when every token takes one layer with
+    certainty; with gradient."""
     s = model.s
     L = s.layers
     max_steps = L if max_steps is None else max_steps
@@ -105,6 +113,7 @@ def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None):
     visited = torch.zeros(N, L, dtype=torch.bool)
     revisits = torch.zeros(N, dtype=torch.long)
     expected = h.new_zeros(())
+    balance, balance_steps = h.new_zeros(()), 0
     for _ in range(max_steps):
         if not bool(active.any()):
             break
@@ -125,6 +134,12 @@ def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None):
         scale = picked / picked.detach()
         expected = expected + (active.float() * (1 - p[:, L])).sum() / N
         active = active & (choice != L)
+        if stats is not None and bool(active.any()):
+            on = torch.nonzero(active).squeeze(1)
+            f = torch.bincount(choice[on], minlength=L + 1)[:L].float() / on.numel()
+            q = p[on, :L] / p[on, :L].sum(-1, keepdim=True)  # among the layers
+            balance = balance + L * (f * q.mean(0)).sum()
+            balance_steps += 1
         for j in range(L):
             idx = torch.nonzero(active & (choice == j)).squeeze(1)
             if idx.numel() == 0:
@@ -137,5 +152,7 @@ def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None):
         visited[rows, choice[rows]] = True
         last = torch.where(active, choice, last)
         steps = steps + active.long()
+    if stats is not None:
+        stats["balance"] = balance / max(1, balance_steps)
     logits = model.logits(h).view(B, T, -1)
     return logits, expected, steps.view(B, T), revisits.view(B, T)
