@@ -44,7 +44,7 @@ except ImportError as e:
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from radial_torch import forward, train, weights  # noqa: E402
+from radial_torch import forward, safetensors, train, weights  # noqa: E402
 from radial_torch.train_model import RoutedDecoder, Shape  # noqa: E402
 from radial_torch.train_radial import forward_radial  # noqa: E402
 
@@ -217,6 +217,54 @@ class TrainModel(unittest.TestCase):
                     self.assertIn("revisit_fraction", info["heldout_windows"])
                     self.assertTrue(all(("balance" in p) == (p["kind"] != "full")
                                         for p in info["curve"]))
+
+    def test_bf16_and_sharded_export(self):
+        """--bf16 trains under autocast (both modes); --export-dtype BF16
+        --shard-mib writes Hugging Face shards under the limit (a larger
+        tensor alone) with an index, which both loaders read; a later
+        single-file export removes the shards."""
+        for mode in ("forward", "radial"):
+            out = os.path.join(self.tmp, "run_bf16_" + mode)
+            a = self.args("--out", out, "--steps", "4", "--mode", mode, "--bf16",
+                          "--export-dtype", "BF16", "--shard-mib", "0.02")
+            self.assertEqual(train.run(a), 0)
+            with open(os.path.join(out, "training.json")) as f:
+                self.assertTrue(all(np.isfinite(p["loss"]) for p in json.load(f)["curve"]))
+            with open(os.path.join(out, "model.safetensors.index.json")) as f:
+                index = json.load(f)
+            shards = sorted(set(index["weight_map"].values()))
+            self.assertGreater(len(shards), 2)
+            self.assertEqual(shards, sorted(n for n in os.listdir(out)
+                                            if n.startswith("model-")))
+            self.assertFalse(os.path.exists(os.path.join(out, "model.safetensors")))
+            for shard in shards:
+                names = [n for n, f in index["weight_map"].items() if f == shard]
+                t = safetensors.load(os.path.join(out, shard))
+                nbytes = sum(v.numel() * 2 for v in t.values())
+                self.assertTrue(len(names) == 1 or nbytes <= 0.02 * 2 ** 20, shard)
+                self.assertTrue(all(v.dtype == torch.bfloat16 for v in t.values()))
+            self.assertEqual(index["metadata"]["total_size"],
+                             sum(v.numel() * 2 for v in weights.read_model_tensors(out).values()))
+            m = train.load_trained(out)
+            ref = weights.load_model(out)
+            self.assertTrue(torch.equal(m.embed.weight.double(), ref.embed))
+            train.export(m, out, TOKENIZER, routed=True, mode=mode)
+            self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors")))
+            self.assertFalse(any(n.startswith("model-") or n.endswith(".index.json")
+                                 for n in os.listdir(out)))
+
+    def test_max_seconds(self):
+        """--max-seconds stops the loop early and still exports; training.json
+        says how many steps ran."""
+        out = os.path.join(self.tmp, "run_timed")
+        self.assertEqual(train.run(self.args("--out", out, "--steps", "500",
+                                             "--max-seconds", "1e-9")), 0)
+        with open(os.path.join(out, "training.json")) as f:
+            info = json.load(f)
+        self.assertLess(info["steps_run"], 500)
+        self.assertEqual(len(info["curve"]), info["steps_run"])
+        self.assertEqual(info["tokens_seen"], info["steps_run"] * 2 * 16)
+        self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors")))
 
     def test_distill(self):
         """kl_to is KL(teacher || student): zero for equal logits, positive and

@@ -59,7 +59,7 @@ from radial_torch import safetensors
 from radial_torch.config import RouterConfig
 from radial_torch.train_model import RoutedDecoder, Shape
 from radial_torch.train_radial import forward_radial
-from radial_torch.weights import save_router
+from radial_torch.weights import read_model_tensors, save_router
 
 
 def add_arguments(p):
@@ -96,6 +96,17 @@ def add_arguments(p):
                         "(Switch Transformer's; default 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
+    p.add_argument("--bf16", action="store_true",
+                   help="train under bf16 autocast (weights and optimizer stay f32)")
+    p.add_argument("--export-dtype", choices=("F32", "BF16"), default="F32",
+                   help="dtype of the exported model.safetensors (default F32)")
+    p.add_argument("--shard-mib", type=float, default=0,
+                   help="export the weights in shards of at most this many MiB "
+                        "(model-0000K-of-0000N.safetensors + index; 0: one file)")
+    p.add_argument("--max-seconds", type=float, default=0,
+                   help="stop the step loop after this many seconds and export what "
+                        "was trained (training.json says so; 0: no limit)")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--eval-windows", type=int, default=32,
                    help="held-out windows for the closing loss figures")
@@ -154,7 +165,9 @@ def kl_to(teacher_logits, logits):
 
 @torch.no_grad()
 def heldout_figures(model, tokens, a, routed):
-    """Mean loss at full depth and with hard gates, agreement, mean depth."""
+    """Mean loss at full depth and with hard gates, agreement, mean depth
+    (f32, on the model's device)."""
+    device = next(model.parameters()).device
     rs = np.random.RandomState(12345)
     out = {"full_loss": 0.0}
     if routed:
@@ -163,7 +176,7 @@ def heldout_figures(model, tokens, a, routed):
         out.update(revisit_fraction=0.0)
     model.eval()
     for _ in range(a.eval_windows):
-        w = batch_at(tokens, rs, 1, a.context)
+        w = batch_at(tokens, rs, 1, a.context).to(device)
         x, y = w[:, :-1], w[:, 1:]
         lf, _ = model(x, "full")
         out["full_loss"] += ce(lf, y).item() / a.eval_windows
@@ -193,7 +206,45 @@ def gated(model, x, kind, tau, a, stats=None):
     return logits, (probs >= 0.5).sum(-1), None, probs.sum(-1).mean()
 
 
-def export(model, directory, tokenizer_path, routed, mode="forward", max_steps=0):
+def save_weights(directory, tensors, dtype="F32", shard_mib=0):
+    """model.safetensors, or (shard_mib > 0) Hugging Face shards of at most
+    shard_mib MiB each (a tensor larger than that alone in its shard), named
+    model-0000K-of-0000N.safetensors, with model.safetensors.index.json.
+    Weight files of an earlier export in the directory are removed first, so
+    that a loader cannot pick a stale one."""
+    for name in os.listdir(directory):
+        if name == "model.safetensors.index.json" or \
+                (name.startswith("model") and name.endswith(".safetensors")):
+            os.remove(os.path.join(directory, name))
+    if shard_mib <= 0:
+        safetensors.save(os.path.join(directory, "model.safetensors"), tensors, dtype=dtype,
+                         metadata={"format": "pt"})
+        return
+    limit = shard_mib * 1024 * 1024
+    width = 4 if dtype == "F32" else 2
+    shards, size = [[]], 0
+    for name in sorted(tensors):
+        nbytes = tensors[name].numel() * width
+        if shards[-1] and size + nbytes > limit:
+            shards.append([])
+            size = 0
+        shards[-1].append(name)
+        size += nbytes
+    weight_map, total = {}, 0
+    for i, names in enumerate(shards):
+        fname = "model-%05d-of-%05d.safetensors" % (i + 1, len(shards))
+        safetensors.save(os.path.join(directory, fname), {n: tensors[n] for n in names},
+                         dtype=dtype, metadata={"format": "pt"})
+        for n in names:
+            weight_map[n] = fname
+            total += tensors[n].numel() * width
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=1)
+        f.write("\n")
+
+
+def export(model, directory, tokenizer_path, routed, mode="forward", max_steps=0,
+           dtype="F32", shard_mib=0):
     s = model.s
     os.makedirs(directory, exist_ok=True)
     cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
@@ -215,7 +266,7 @@ def export(model, directory, tokenizer_path, routed, mode="forward", max_steps=0
             t[p + "self_attn.%s_proj.weight" % n] = getattr(layer, n + "_proj").weight
         for n in ("gate", "up", "down"):
             t[p + "mlp.%s_proj.weight" % n] = getattr(layer, n + "_proj").weight
-    safetensors.save(os.path.join(directory, "model.safetensors"), t, metadata={"format": "pt"})
+    save_weights(directory, t, dtype, shard_mib)
     shutil.copyfile(tokenizer_path, os.path.join(directory, "tokenizer.model"))
     if routed:
         r = model.router
@@ -244,6 +295,11 @@ def run(a):
         raise ValueError("--balance is for --mode radial, and must be >= 0")
     if a.max_steps < 0 or (a.max_steps and a.mode != "radial"):
         raise ValueError("--max-steps is for --mode radial, and must be >= 1")
+    if a.shard_mib < 0:
+        raise ValueError("--shard-mib must be >= 0")
+    device = torch.device(a.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device %s: torch sees no CUDA device" % a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -261,6 +317,8 @@ def run(a):
         torch.nn.init.zeros_(model.router.fc2.bias)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     keep = [p for n, p in model.named_parameters() if p.dim() < 2]
+    model.to(device)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.bf16)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
                              {"params": keep, "weight_decay": 0.0}], lr=a.lr,
                             betas=(0.9, 0.95))
@@ -277,19 +335,28 @@ def run(a):
     print("train: %d parameters, %d steps of %d x %d tokens, %s" %
           (params, a.steps, a.batch, a.context, ("routed, " + a.mode) if routed else "dense"),
           file=sys.stderr)
+    stopped_at = None
     for step in range(a.steps):
-        w = batch_at(train, rs, a.batch, a.context)
+        if a.max_seconds and time.time() - t0 > a.max_seconds:
+            stopped_at = step
+            print("train: --max-seconds %g reached, stopping at step %d of %d"
+                  % (a.max_seconds, step, a.steps), file=sys.stderr)
+            break
+        w = batch_at(train, rs, a.batch, a.context).to(device)
         x, y = w[:, :-1], w[:, 1:]
         kind, tau = step_kind(step, a, routed)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a)
         executed = kl = balance = None
         if kind == "full":
-            logits, _ = model(x, "full")
-            loss = total = ce(logits, y)
+            with autocast():
+                logits, _ = model(x, "full")
+            loss = total = ce(logits.float(), y)
         else:
             stats = {} if a.balance > 0 else None
-            logits, _, _, expected = gated(model, x, kind, tau or 1.0, a, stats)
+            with autocast():
+                logits, _, _, expected = gated(model, x, kind, tau or 1.0, a, stats)
+            logits = logits.float()
             loss = ce(logits, y)
             executed = expected / a.layers
             total = loss + lam * executed
@@ -297,9 +364,9 @@ def run(a):
                 balance = stats["balance"]
                 total = total + a.balance * balance
             if a.distill > 0:
-                with torch.no_grad():
+                with torch.no_grad(), autocast():
                     teacher, _ = model(x, "full")
-                kl = kl_to(teacher, logits)
+                kl = kl_to(teacher.float(), logits)
                 total = total + a.distill * kl
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -328,11 +395,15 @@ def run(a):
     figures = heldout_figures(model, held, a, routed)
     print("train: held-out %s" % json.dumps({k: round(v, 4) for k, v in figures.items()}),
           file=sys.stderr)
-    export(model, a.out, tok_path, routed, a.mode, a.max_steps)
+    export(model, a.out, tok_path, routed, a.mode, a.max_steps, a.export_dtype, a.shard_mib)
     with open(os.path.join(a.out, "training.json"), "w") as f:
         json.dump({"arguments": {k: v for k, v in vars(a).items() if k != "func"},
-                   "parameters": params, "tokens_seen": a.steps * a.batch * a.context,
+                   "parameters": params,
+                   "tokens_seen": (a.steps if stopped_at is None else stopped_at) *
+                   a.batch * a.context,
                    "seconds": round(seconds, 1), "torch": torch.__version__,
+                   "steps_run": a.steps if stopped_at is None else stopped_at,
+                   "device": str(device), "bf16": a.bf16,
                    "threads": torch.get_num_threads(), "heldout_windows": figures,
                    "curve": curve}, f, indent=1)
         f.write("\n")
@@ -342,8 +413,8 @@ def run(a):
 def load_trained(directory):
     """A model directory written by export() -> RoutedDecoder (eval mode).
 
-    Reads config.json, model.safetensors and, when present, radial.json +
-    router.safetensors; shapes come from the config."""
+    Reads config.json, model.safetensors (or its shards) and, when present,
+    radial.json + router.safetensors; shapes come from the config."""
     with open(os.path.join(directory, "config.json")) as f:
         cfg = json.load(f)
     routed = os.path.exists(os.path.join(directory, "radial.json"))
@@ -359,7 +430,7 @@ def load_trained(directory):
               context=cfg["max_position_embeddings"], router_hidden=router_hidden,
               rope_theta=cfg.get("rope_theta", 10000.0), norm_eps=cfg["rms_norm_eps"])
     model = RoutedDecoder(s, pinned=pinned, routed=routed)
-    t = safetensors.load(os.path.join(directory, "model.safetensors"))
+    t = read_model_tensors(directory)
     state = {"embed.weight": t["model.embed_tokens.weight"], "norm.weight": t["model.norm.weight"]}
     for i in range(s.layers):
         p = "model.layers.%d." % i

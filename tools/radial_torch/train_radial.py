@@ -56,9 +56,9 @@ def layer_rows(layer, h, pos, bidx, cache, cos, sin):
     q = apply_rope(layer.q_proj(x).view(n, s.heads, hd), c, si)
     k = apply_rope(layer.k_proj(x).view(n, s.kv_heads, hd), c, si)
     v = layer.v_proj(x).view(n, s.kv_heads, hd)
-    K = K.index_put((bidx, pos), k)
-    V = V.index_put((bidx, pos), v)
-    seen = seen.index_put((bidx, pos), torch.ones(n, dtype=torch.bool))
+    K = K.index_put((bidx, pos), k.to(K.dtype))  # (under autocast k may be bf16)
+    V = V.index_put((bidx, pos), v.to(V.dtype))
+    seen = seen.index_put((bidx, pos), torch.ones(n, dtype=torch.bool, device=h.device))
     group = s.heads // s.kv_heads
     T = K.shape[1]
     # Per batch row b: its rows' queries against row b's T entries (no copy
@@ -70,12 +70,14 @@ def layer_rows(layer, h, pos, bidx, cache, cos, sin):
         keys = K[b].repeat_interleave(group, dim=1).transpose(0, 1)  # [H, T, hd]
         vals = V[b].repeat_interleave(group, dim=1).transpose(0, 1)
         qb = q[rows].transpose(0, 1)  # [H, m, hd]
-        allowed = seen[b][None, :] & (torch.arange(T)[None, :] <= pos[rows][:, None])  # [m, T]
+        allowed = seen[b][None, :] & \
+            (torch.arange(T, device=h.device)[None, :] <= pos[rows][:, None])  # [m, T]
         scores = (qb @ keys.transpose(1, 2)) * (1.0 / math.sqrt(hd))  # [H, m, T]
         scores = scores.masked_fill(~allowed[None], float("-inf"))
         out.append((torch.softmax(scores, dim=-1) @ vals).transpose(0, 1))  # [m, H, hd]
         order.append(rows)
-    a = torch.zeros(n, s.heads, hd).index_copy(0, torch.cat(order), torch.cat(out))
+    out = torch.cat(out)
+    a = out.new_zeros(n, s.heads, hd).index_copy(0, torch.cat(order), out)
     h1 = h + layer.o_proj(a.reshape(n, s.heads * hd))
     x = layer.post_attention_layernorm(h1)
     delta = h1 + layer.down_proj(F.silu(layer.gate_proj(x)) * layer.up_proj(x)) - h
@@ -102,16 +104,17 @@ def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None, stats=None):
     B, T = ids.shape
     N = B * T
     h = model.embed(ids).reshape(N, s.hidden)
-    pos = torch.arange(T).repeat(B)
-    bidx = torch.arange(B).repeat_interleave(T)
+    dev = ids.device
+    pos = torch.arange(T, device=dev).repeat(B)
+    bidx = torch.arange(B, device=dev).repeat_interleave(T)
     hd = s.head_dim
-    caches = [(torch.zeros(B, T, s.kv_heads, hd), torch.zeros(B, T, s.kv_heads, hd),
-               torch.zeros(B, T, dtype=torch.bool)) for _ in range(L)]
-    active = torch.ones(N, dtype=torch.bool)
-    last = torch.full((N,), -1, dtype=torch.long)
-    steps = torch.zeros(N, dtype=torch.long)
-    visited = torch.zeros(N, L, dtype=torch.bool)
-    revisits = torch.zeros(N, dtype=torch.long)
+    caches = [(h.new_zeros(B, T, s.kv_heads, hd), h.new_zeros(B, T, s.kv_heads, hd),
+               torch.zeros(B, T, dtype=torch.bool, device=dev)) for _ in range(L)]
+    active = torch.ones(N, dtype=torch.bool, device=dev)
+    last = torch.full((N,), -1, dtype=torch.long, device=dev)
+    steps = torch.zeros(N, dtype=torch.long, device=dev)
+    visited = torch.zeros(N, L, dtype=torch.bool, device=dev)
+    revisits = torch.zeros(N, dtype=torch.long, device=dev)
     expected = h.new_zeros(())
     balance, balance_steps = h.new_zeros(()), 0
     for _ in range(max_steps):
@@ -146,7 +149,7 @@ def forward_radial(model, ids, gate_mode, tau=1.0, max_steps=None, stats=None):
                 continue
             delta, caches[j] = layer_rows(model.layers[j], h[idx], pos[idx], bidx[idx],
                                           caches[j], model.cos, model.sin)
-            h = h.index_add(0, idx, scale[idx, None] * delta)
+            h = h.index_add(0, idx, (scale[idx, None] * delta).to(h.dtype))
         rows = torch.nonzero(active).squeeze(1)
         revisits[rows] += visited[rows, choice[rows]].long()
         visited[rows, choice[rows]] = True

@@ -79,6 +79,11 @@ def _read_tensors(directory):
     return out
 
 
+def read_model_tensors(directory):
+    """{name: tensor} of a model directory's weights, single file or shards."""
+    return _read_tensors(directory)
+
+
 def _take(tensors, name, shape, dtype):
     if name not in tensors:
         raise KeyError("missing tensor %s" % name)
