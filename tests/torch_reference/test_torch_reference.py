@@ -73,6 +73,7 @@ STORIES = os.path.join(ROOT, "models", "stories260K")
 STORIES_PROMPT = [1, 403, 407, 261, 378]  # "Once upon a time"
 TRAINED = os.path.join(ROOT, "models", "radial-debian-3M")
 TRAINED_PROMPT = [1, 505, 266, 3638, 795, 3228]  # "In the beginning God created"
+TRAINED_RADIAL = os.path.join(ROOT, "models", "radial-debian-3M-radial")
 RANDOM_PROMPT = [1, 17, 42, 5, 88, 30]
 MAX_TOKENS = 12
 WORST = {"logit": 0.0, "route_margin": float("inf"), "token_margin": float("inf")}
@@ -252,6 +253,17 @@ class TorchReference(unittest.TestCase):
         for th in (0.3, 0.5):
             ref = self.compare(model, TRAINED, TRAINED, TRAINED_PROMPT, threshold=th)
             self.assertTrue(any(len(p.path) < 12 for p in ref.passes()), "nothing skipped")
+
+    def test_trained_radial_model(self):
+        """The radial-mode model trained by `radial_torch train --mode radial`:
+        full depth, and radial mode (argmax over the gates and the exit,
+        sparse K/V) with its router."""
+        model = weights.load_model(TRAINED_RADIAL)
+        self.compare(model, TRAINED_RADIAL, None, TRAINED_PROMPT)
+        ref = self.compare(model, TRAINED_RADIAL, TRAINED_RADIAL, TRAINED_PROMPT)
+        self.assertTrue(any(len(p.path) < 12 for p in ref.passes()), "nothing skipped")
+        self.assertTrue(any(len(set(p.path)) < len(p.path) for p in ref.passes()),
+                        "no pass revisits a layer")
 
     # -- the reference itself ----------------------------------------------
 
