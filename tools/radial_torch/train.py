@@ -222,24 +222,23 @@ def save_weights(directory, tensors, dtype="F32", shard_mib=0):
         return
     limit = shard_mib * 1024 * 1024
     width = 4 if dtype == "F32" else 2
+    nbytes = {n: t.numel() * width for n, t in tensors.items()}
     shards, size = [[]], 0
     for name in sorted(tensors):
-        nbytes = tensors[name].numel() * width
-        if shards[-1] and size + nbytes > limit:
+        if shards[-1] and size + nbytes[name] > limit:
             shards.append([])
             size = 0
         shards[-1].append(name)
-        size += nbytes
-    weight_map, total = {}, 0
+        size += nbytes[name]
+    weight_map = {}
     for i, names in enumerate(shards):
         fname = "model-%05d-of-%05d.safetensors" % (i + 1, len(shards))
         safetensors.save(os.path.join(directory, fname), {n: tensors[n] for n in names},
                          dtype=dtype, metadata={"format": "pt"})
-        for n in names:
-            weight_map[n] = fname
-            total += tensors[n].numel() * width
+        weight_map.update((n, fname) for n in names)
     with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
-        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=1)
+        json.dump({"metadata": {"total_size": sum(nbytes.values())}, "weight_map": weight_map},
+                  f, indent=1)
         f.write("\n")
 
 
@@ -335,10 +334,10 @@ def run(a):
     print("train: %d parameters, %d steps of %d x %d tokens, %s" %
           (params, a.steps, a.batch, a.context, ("routed, " + a.mode) if routed else "dense"),
           file=sys.stderr)
-    stopped_at = None
+    steps_run = a.steps
     for step in range(a.steps):
         if a.max_seconds and time.time() - t0 > a.max_seconds:
-            stopped_at = step
+            steps_run = step
             print("train: --max-seconds %g reached, stopping at step %d of %d"
                   % (a.max_seconds, step, a.steps), file=sys.stderr)
             break
@@ -399,10 +398,9 @@ def run(a):
     with open(os.path.join(a.out, "training.json"), "w") as f:
         json.dump({"arguments": {k: v for k, v in vars(a).items() if k != "func"},
                    "parameters": params,
-                   "tokens_seen": (a.steps if stopped_at is None else stopped_at) *
-                   a.batch * a.context,
+                   "tokens_seen": steps_run * a.batch * a.context,
                    "seconds": round(seconds, 1), "torch": torch.__version__,
-                   "steps_run": a.steps if stopped_at is None else stopped_at,
+                   "steps_run": steps_run,
                    "device": str(device), "bf16": a.bf16,
                    "threads": torch.get_num_threads(), "heldout_windows": figures,
                    "curve": curve}, f, indent=1)

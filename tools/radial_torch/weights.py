@@ -55,7 +55,7 @@ class RouterWeights:
     fc2_b: torch.Tensor              # [L + 1]
 
 
-def _read_tensors(directory):
+def read_model_tensors(directory):
     """{name: tensor} of model.safetensors, or of every shard of the index."""
     single = os.path.join(directory, "model.safetensors")
     if os.path.exists(single):
@@ -77,11 +77,6 @@ def _read_tensors(directory):
                                      % (index, name, shard))
                 out[name] = tensors[name]
     return out
-
-
-def read_model_tensors(directory):
-    """{name: tensor} of a model directory's weights, single file or shards."""
-    return _read_tensors(directory)
 
 
 def _take(tensors, name, shape, dtype):
@@ -106,7 +101,7 @@ def load_model(directory, dtype=torch.float64):
         for e in (eos if isinstance(eos, list) else [] if eos is None else [eos]):
             if e not in c.eos_token_ids:
                 c.eos_token_ids.append(int(e))
-    t = _read_tensors(directory)
+    t = read_model_tensors(directory)
     d, f, q, kv = c.hidden_size, c.intermediate_size, c.q_dim, c.kv_dim
     layers = []
     for i in range(c.num_layers):
