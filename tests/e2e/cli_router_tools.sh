@@ -64,6 +64,7 @@ check "eval exits 0" [ $? -eq 0 ]
 check "eval prints the table" grep -q "^forward  sparse" "$TMP/e.txt"
 check "eval writes a PNG" is_png "$TMP/e.png"
 check "eval writes CSV" grep -q "^full,,,[0-9]*," "$TMP/e.csv"
+check "eval reports near ties" grep -q "^near ties: [0-9.]*% of the positions" "$TMP/e.txt"
 /usr/bin/python3 - "$TMP/e.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
@@ -76,6 +77,12 @@ for p in pts:
     if p["mode"] == "forward" and p["threshold"] == 1:
         assert p["mean_depth"] == 1, p  # only the pinned layer 0
 assert pts[0]["compute_fraction"] == 1
+s = e["near_tie_share"]
+assert e["tie_margin"] == 0.1 and 0 <= s <= 1, e
+for p in pts:
+    c = p["top1_agreement_clear"]
+    assert (1 - s) * c - 1e-9 <= p["top1_agreement"] <= (1 - s) * c + s + 1e-9, (s, p)
+assert pts[0]["top1_agreement_clear"] == 1
 PY
 check "eval invariants" [ $? -eq 0 ]
 
@@ -93,7 +100,7 @@ PY
   --csv "$TMP/er.csv" >"$TMP/er.txt" 2>"$TMP/er.err"
 check "radial eval exits 0" [ $? -eq 0 ]
 check "radial eval prints the radial row" grep -q "^radial   sparse" "$TMP/er.txt"
-check "radial eval CSV has the revisit columns" grep -q "top1_agreement,revisit_fraction,passes_with_revisit" "$TMP/er.csv"
+check "radial eval CSV has the revisit columns" grep -q "top1_agreement,top1_agreement_clear,revisit_fraction,passes_with_revisit" "$TMP/er.csv"
 /usr/bin/python3 - "$TMP/er.json" <<'PY'
 import json, sys
 pts = json.load(open(sys.argv[1]))["points"]
@@ -136,6 +143,7 @@ check "the shipped router routes by default" [ $? -eq 0 ]
 expect_error "empty data file" 1 "no documents" -- profile --model "$MODEL" --data "$TMP/empty.txt"
 expect_error "missing data file" 1 "cannot open" -- distill --model "$MODEL" --data "$TMP/none.txt" --out "$TMP/x"
 expect_error "threshold out of range" 1 "threshold must be in [0, 1]" -- eval --model "$MODEL" --router "$TMP/r" --thresholds 0,1.5
+expect_error "tie margin out of range" 2 "--tie-margin must be a number >= 0" -- eval --model "$MODEL" --router "$TMP/r" --tie-margin -1
 expect_error "malformed thresholds" 1 "--thresholds expects" -- eval --model "$MODEL" --router "$TMP/r" --thresholds 0,abc
 mkdir -p "$TMP/other" && cp "$TMP/r/router.safetensors" "$TMP/other/"
 sed 's/"num_layers": 5/"num_layers": 3/' "$TMP/r/radial.json" >"$TMP/other/radial.json"

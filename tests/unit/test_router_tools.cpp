@@ -303,6 +303,46 @@ TEST_CASE("eval: a radial-mode router is evaluated in radial mode, with its reus
   CHECK(eval_table(res).find("radial") != std::string::npos);
 }
 
+TEST_CASE("eval: agreement splits into near ties and clear positions consistently",
+          "[router-tools]") {
+  auto w = identity_model();
+  auto r = std::make_shared<const RouterWeights>(make_random_router(w->config, 5, 8));
+  const Corpus corpus = random_corpus(3, 16, 5);
+  EvalOptions o;
+  o.thresholds = {0.5f, 1.f};
+  o.policies = {KvPolicy::kPropagate};
+  o.compute.threads = 1;
+  double last_share = -1;
+  bool some_disagreement = false;
+  for (double margin : {0.0, 0.1, 1.0, 10.0}) {
+    o.tie_margin = margin;
+    const EvalResult res = evaluate_router(w, r, corpus, o);
+    INFO("tie margin " << margin);
+    CHECK(res.tie_margin == margin);
+    CHECK(res.near_tie_share >= last_share);  // a wider margin makes more near ties
+    if (margin == 0.0) CHECK(res.near_tie_share == 0.0);
+    last_share = res.near_tie_share;
+    const double s = res.near_tie_share;
+    for (const EvalPoint& p : res.points) {
+      INFO(route_mode_name(p.mode) << " " << p.threshold);
+      if (p.mode == RouteMode::kFull) CHECK(p.top1_clear == 1.0);
+      if (margin == 0.0) CHECK(p.top1_clear == Approx(p.top1));
+      // top1 = (1 - s) * clear + s * (agreement at near ties), that in [0, 1].
+      CHECK(p.top1 >= (1 - s) * p.top1_clear - 1e-12);
+      CHECK(p.top1 <= (1 - s) * p.top1_clear + s + 1e-12);
+      some_disagreement = some_disagreement || p.top1 < 1.0;
+    }
+    CHECK(to_json(res)["near_tie_share"] == res.near_tie_share);
+    CHECK(to_json(res)["points"][1].contains("top1_agreement_clear"));
+    CHECK(eval_table(res).find("near ties: ") != std::string::npos);
+  }
+  CHECK(last_share > 0.0);
+  CHECK(some_disagreement);  // threshold 1 runs layer 0 only: the split is not vacuous
+  o.tie_margin = -0.5;
+  CHECK_THAT(error_of([&] { evaluate_router(w, r, corpus, o); }),
+             Catch::Contains("tie margin must be a finite number >= 0"));
+}
+
 TEST_CASE("router tools: bad input gives clear errors", "[router-tools]") {
   auto w = identity_model();
   TempDir tmp("bad");

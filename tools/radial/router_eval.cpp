@@ -23,8 +23,25 @@ struct Acc {
   long n = 0;
   double depth = 0, compute = 0, nll = 0, kl = 0;
   long agree = 0, revisits = 0, passes_with_revisit = 0;
+  long clear = 0, agree_clear = 0;  // positions that are not near ties
   std::vector<long> hist;
 };
+
+// Log-probability of the most likely token minus that of the second (the
+// gap between the two largest logits, nats).
+double top2_gap(const float* logits, int vocab) {
+  float a = -INFINITY, b = -INFINITY;  // largest, second largest
+  for (int i = 0; i < vocab; ++i) {
+    const float x = logits[i];
+    if (x > a) {
+      b = a;
+      a = x;
+    } else if (x > b) {
+      b = x;
+    }
+  }
+  return static_cast<double>(a) - b;
+}
 
 // Layers of `path` that it had visited before.
 int revisits(const std::vector<int>& path) {
@@ -63,7 +80,7 @@ std::vector<SequenceResult> teacher_force(Engine& engine, const Corpus& corpus, 
 }
 
 void accumulate(Acc& a, const Corpus& corpus, int begin, const std::vector<SequenceResult>& full,
-                const std::vector<SequenceResult>& got, int vocab) {
+                const std::vector<SequenceResult>& got, int vocab, double tie_margin) {
   for (size_t k = 0; k < got.size(); ++k) {
     const std::vector<int>& seq = corpus[begin + k];
     const SequenceResult& f = full[k];
@@ -83,8 +100,13 @@ void accumulate(Acc& a, const Corpus& corpus, int begin, const std::vector<Seque
       a.compute += g.prompt_compute_fraction[i];
       a.nll -= log_prob(lg, vocab, seq[i + 1]);
       a.kl += kl_logits(lf, lg, vocab);
-      a.agree +=
+      const bool agree =
           argmax({lg, static_cast<size_t>(vocab)}) == argmax({lf, static_cast<size_t>(vocab)});
+      a.agree += agree;
+      if (top2_gap(lf, vocab) >= tie_margin) {
+        ++a.clear;
+        a.agree_clear += agree;
+      }
     }
   }
 }
@@ -102,6 +124,7 @@ EvalPoint finish(const Acc& a, RouteMode mode, KvPolicy policy, float threshold)
   p.perplexity = std::exp(a.nll / n);
   p.kl = a.kl / n;
   p.top1 = a.agree / n;
+  p.top1_clear = a.clear > 0 ? static_cast<double>(a.agree_clear) / a.clear : 1.0;
   p.revisit_fraction = a.depth > 0 ? a.revisits / a.depth : 0;
   p.passes_with_revisit = a.passes_with_revisit / n;
   return p;
@@ -132,6 +155,8 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   const ModelConfig& c = w->config;
   const int L = c.num_layers, V = c.vocab_size;
   require(!corpus.empty(), ErrorCode::kInvalidArgument, "eval: no data");
+  require(o.tie_margin >= 0 && std::isfinite(o.tie_margin), ErrorCode::kInvalidArgument,
+          "tie margin must be a finite number >= 0, got " + std::to_string(o.tie_margin));
   require(router != nullptr, ErrorCode::kInvalidArgument, "eval needs a router (--router DIR)");
   router->config.validate(c);
   router->validate();
@@ -169,11 +194,11 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   for (int begin = 0; begin < n; begin += group) {
     const int end = std::min(n, begin + group);
     const auto full = teacher_force(*engines[0], corpus, begin, end, RouteMode::kFull, 0.f);
-    accumulate(full_acc, corpus, begin, full, full, V);
+    accumulate(full_acc, corpus, begin, full, full, V, o.tie_margin);
     for (size_t pi = 0; pi < policies.size(); ++pi)
       for (size_t ti = 0; ti < thresholds.size(); ++ti) {
         const auto got = teacher_force(*engines[pi], corpus, begin, end, mode, thresholds[ti]);
-        accumulate(accs[pi * thresholds.size() + ti], corpus, begin, full, got, V);
+        accumulate(accs[pi * thresholds.size() + ti], corpus, begin, full, got, V, o.tie_margin);
         if (progress)
           progress((begin + (end - begin) * (pi * thresholds.size() + ti + 1.0) /
                                 (policies.size() * thresholds.size())) /
@@ -184,6 +209,9 @@ EvalResult evaluate_router(std::shared_ptr<const ModelWeights> w,
   res.num_layers = L;
   res.sequences = n;
   res.positions = full_acc.n;
+  res.tie_margin = o.tie_margin;
+  res.near_tie_share =
+      full_acc.n > 0 ? 1.0 - static_cast<double>(full_acc.clear) / full_acc.n : 0.0;
   res.points.push_back(finish(full_acc, RouteMode::kFull, KvPolicy::kPropagate, 0.f));
   for (size_t pi = 0; pi < policies.size(); ++pi)
     for (size_t ti = 0; ti < thresholds.size(); ++ti)
@@ -204,16 +232,16 @@ nlohmann::json to_json(const EvalResult& r) {
                      {"perplexity", p.perplexity},
                      {"kl", p.kl},
                      {"top1_agreement", p.top1},
+                     {"top1_agreement_clear", p.top1_clear},
                      {"revisit_fraction", p.revisit_fraction},
                      {"passes_with_revisit", p.passes_with_revisit}};
     if (p.mode != RouteMode::kFull) j["kv_policy"] = kv_policy_name(p.kv_policy);
     if (p.mode == RouteMode::kForward) j["threshold"] = p.threshold;
     pts.push_back(j);
   }
-  return {{"num_layers", r.num_layers},
-          {"sequences", r.sequences},
-          {"positions", r.positions},
-          {"points", pts}};
+  return {{"num_layers", r.num_layers},         {"sequences", r.sequences},
+          {"positions", r.positions},           {"tie_margin", r.tie_margin},
+          {"near_tie_share", r.near_tie_share}, {"points", pts}};
 }
 
 std::string eval_table(const EvalResult& r) {
@@ -222,9 +250,14 @@ std::string eval_table(const EvalResult& r) {
   std::snprintf(line, sizeof line, "%d sequences, %ld predicted positions, %d layers\n",
                 r.sequences, r.positions, r.num_layers);
   out += line;
-  std::snprintf(line, sizeof line, "%-8s %-10s %5s %6s %8s %7s %9s %8s %7s %7s  %s\n", "mode",
-                "kv_policy", "thr", "depth", "compute", "saved", "ppl", "KL", "top-1", "revisit",
-                "depth histogram 0.. (%)");
+  std::snprintf(line, sizeof line,
+                "near ties: %.1f%% of the positions (full depth's top two tokens within %g in "
+                "log-probability); clear: top-1 agreement on the others\n",
+                100 * r.near_tie_share, r.tie_margin);
+  out += line;
+  std::snprintf(line, sizeof line, "%-8s %-10s %5s %6s %8s %7s %9s %8s %7s %7s %7s  %s\n", "mode",
+                "kv_policy", "thr", "depth", "compute", "saved", "ppl", "KL", "top-1", "clear",
+                "revisit", "depth histogram 0.. (%)");
   out += line;
   for (const auto& p : r.points) {
     std::string hist;
@@ -237,11 +270,11 @@ std::string eval_table(const EvalResult& r) {
     char thr[16];
     std::snprintf(thr, sizeof thr, "%.2f", p.threshold);
     std::snprintf(line, sizeof line,
-                  "%-8s %-10s %5s %6.2f %7.1f%% %6.1f%% %9.3f %8.4f %6.1f%% %6.1f%%  %s\n",
+                  "%-8s %-10s %5s %6.2f %7.1f%% %6.1f%% %9.3f %8.4f %6.1f%% %6.1f%% %6.1f%%  %s\n",
                   route_mode_name(p.mode), full ? "-" : kv_policy_name(p.kv_policy),
                   p.mode == RouteMode::kForward ? thr : "-", p.mean_depth, 100 * p.compute_fraction,
                   100 * (1 - p.compute_fraction), p.perplexity, p.kl, 100 * p.top1,
-                  100 * p.revisit_fraction, hist.c_str());
+                  100 * p.top1_clear, 100 * p.revisit_fraction, hist.c_str());
     out += line;
   }
   return out;
@@ -250,7 +283,7 @@ std::string eval_table(const EvalResult& r) {
 std::string eval_csv(const EvalResult& r) {
   std::string out =
       "mode,kv_policy,threshold,positions,mean_depth,compute_fraction,compute_saved,perplexity,kl,"
-      "top1_agreement,revisit_fraction,passes_with_revisit";
+      "top1_agreement,top1_agreement_clear,revisit_fraction,passes_with_revisit";
   size_t bins = 0;
   for (const auto& p : r.points) bins = std::max(bins, p.depth_hist.size());
   for (size_t d = 0; d < bins; ++d) out += ",depth_" + std::to_string(d);
@@ -258,11 +291,12 @@ std::string eval_csv(const EvalResult& r) {
   for (const auto& p : r.points) {
     const bool full = p.mode == RouteMode::kFull;
     char line[512];
-    std::snprintf(line, sizeof line, "%s,%s,%s,%ld,%.6f,%.6f,%.6f,%.6f,%.8f,%.6f,%.6f,%.6f",
+    std::snprintf(line, sizeof line, "%s,%s,%s,%ld,%.6f,%.6f,%.6f,%.6f,%.8f,%.6f,%.6f,%.6f,%.6f",
                   route_mode_name(p.mode), full ? "" : kv_policy_name(p.kv_policy),
                   p.mode == RouteMode::kForward ? std::to_string(p.threshold).c_str() : "",
                   p.positions, p.mean_depth, p.compute_fraction, 1 - p.compute_fraction,
-                  p.perplexity, p.kl, p.top1, p.revisit_fraction, p.passes_with_revisit);
+                  p.perplexity, p.kl, p.top1, p.top1_clear, p.revisit_fraction,
+                  p.passes_with_revisit);
     out += line;
     for (size_t d = 0; d < bins; ++d) {
       char b[32];
@@ -324,6 +358,16 @@ void plot_eval(const EvalResult& r, const std::string& png_path, const std::stri
     for (const auto& p : r.points)
       if (p.mode != RouteMode::kFull && p.kv_policy == pol) dep.x.push_back(p.mean_depth);
     agree.series.push_back(a);
+    if (seen.size() == 1) {  // one policy: its agreement on the clear positions, dashed
+      LineSeries c = a;
+      c.name += ", clear positions";
+      c.dashed = true;
+      c.labels.clear();
+      c.y.clear();
+      for (const auto& p : r.points)
+        if (p.mode != RouteMode::kFull && p.kv_policy == pol) c.y.push_back(p.top1_clear);
+      agree.series.push_back(c);
+    }
     kl.series.push_back(k);
     by_depth.series.push_back(dep);
   }

@@ -9,7 +9,11 @@
 //    semantics: full layers + router evaluations + K/V-only rows);
 //  - perplexity of token i + 1 under the configuration's logits;
 //  - KL(full || configuration) of the next-token distributions (nats);
-//  - top-1 agreement with full depth;
+//  - top-1 agreement with full depth, in all and on the "clear" positions:
+//    those where full depth's top-1 log-probability leads its second's by at
+//    least tie_margin nats (the others are near ties, where a small change
+//    of the logits flips the argmax; their share is reported once, from
+//    full depth);
 //  - reuse: the layers of the pass's path that it had run before (radial
 //    mode revisits layers; forward and full paths never do).
 #pragma once
@@ -30,6 +34,10 @@ namespace radial::tools {
 struct EvalOptions {
   std::vector<float> thresholds = {0.f, 0.3f, 0.5f, 0.7f};  // each in [0, 1]
   std::vector<KvPolicy> policies = {KvPolicy::kPropagate, KvPolicy::kSparse};
+  // A position is a near tie when full depth's two most probable tokens
+  // differ in log-probability by less than this (nats, >= 0; 0.1: the first
+  // is less than 1.105 times as likely as the second).
+  double tie_margin = 0.1;
   Compute compute;
 };
 
@@ -42,6 +50,8 @@ struct EvalPoint {
   std::vector<double> depth_hist;  // [L + 1] fractions of positions at each depth
   double compute_fraction = 0;     // mean over positions
   double perplexity = 0, kl = 0, top1 = 0;
+  // Top-1 agreement on the positions that are not near ties (1 when none).
+  double top1_clear = 0;
   // Share of the executed layers that were revisits (a layer the pass had
   // already run), and share of the passes with at least one revisit.
   double revisit_fraction = 0, passes_with_revisit = 0;
@@ -51,6 +61,8 @@ struct EvalResult {
   int num_layers = 0;
   int sequences = 0;
   long positions = 0;
+  double tie_margin = 0;
+  double near_tie_share = 0;  // positions that are near ties at full depth
   // Full first, then per policy, thresholds ascending (forward), or radial.
   std::vector<EvalPoint> points;
 };
@@ -66,7 +78,8 @@ nlohmann::json to_json(const EvalResult& r);
 std::string eval_table(const EvalResult& r);
 std::string eval_csv(const EvalResult& r);
 // Top-1 agreement and KL against the compute fraction, and agreement
-// against mean depth, one line per policy.
+// against mean depth, one line per policy (with a single policy, also its
+// agreement on the clear positions, dashed).
 void plot_eval(const EvalResult& r, const std::string& png_path, const std::string& title);
 
 // "0,0.3,0.5" -> {0, 0.3, 0.5}; throws Error(kInvalidArgument) for
