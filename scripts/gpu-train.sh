@@ -51,7 +51,8 @@ run() {
     (cd tools && "$PYTHON" -m radial_torch train --data "$work/corpus" --out "$work/model" \
       --device cuda --bf16 --export-dtype BF16 --shard-mib 15 \
       --layers 16 --hidden 384 --heads 6 --kv-heads 2 --intermediate 1024 --context 512 \
-      --router-hidden 128 --batch 32 --steps 4000 --distill 1 --log-every 100 \
+      --router-hidden 128 --batch 32 --steps 4000 --distill 3 --target-depth 0.58 \
+      --layer-dropout 0.1 --log-every 100 \
       --max-seconds "${MAX_SECONDS:-420}" "$@")
   } >"$out/train.log" 2>&1 || { tail -n 30 "$out/train.log" >&2; exit 1; }
   cp "$work"/model/model-0*.safetensors "$out/"

@@ -286,11 +286,48 @@ class TrainModel(unittest.TestCase):
             if "kl_to_full" in point:
                 self.assertTrue(np.isfinite(point["kl_to_full"]) and point["kl_to_full"] >= 0)
 
+    def test_layer_dropout(self):
+        """--layer-dropout P: on full-depth steps each token skips unpinned
+        layer j with probability P * j / (L - 1), its update dropped and not
+        rescaled; P = 0 is plain full depth. The expected output is rebuilt
+        layer by layer from the same random draws."""
+        m = random_model(5)
+        x = torch.randint(0, 512, (2, 16), generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            full, _ = m(x, "full")
+            same, _ = m(x, "full", layer_dropout=0.0)
+            torch.manual_seed(7)
+            got, _ = m(x, "full", layer_dropout=0.6)
+            torch.manual_seed(7)
+            T, L = x.shape[1], m.s.layers
+            cos, sin, mask = m.cos[:T], m.sin[:T], m.mask[:T, :T]
+            h = m.embed(x)
+            kept = []
+            for j, layer in enumerate(m.layers):
+                delta = layer(h, cos, sin, mask)
+                keep = torch.ones(2, T, 1)
+                if j > 0:  # layer 0 is pinned
+                    keep = (torch.rand(2, T, 1) >= 0.6 * j / (L - 1)).float()
+                kept.append(keep.mean().item())
+                h = h + keep * delta
+            want = m.logits(h)
+        self.assertTrue(torch.equal(full, same))
+        self.assertLess((got - want).abs().max().item(), LOGIT_TOL)
+        self.assertGreater((got - full).abs().max().item(), 0.1)
+        self.assertEqual(kept[0], 1.0)
+        self.assertTrue(0.0 < kept[-1] < 1.0 and kept[1] > kept[-1], kept)
+        out = os.path.join(self.tmp, "run_layer_dropout")
+        self.assertEqual(train.run(self.args("--out", out, "--steps", "4",
+                                             "--layer-dropout", "0.3")), 0)
+        self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors")))
+
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "--balance"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--balance", "1"))
         with self.assertRaisesRegex(ValueError, "--distill"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--distill", "-1"))
+        with self.assertRaisesRegex(ValueError, "--layer-dropout"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--layer-dropout", "1"))
         with self.assertRaisesRegex(ValueError, "--hidden must split"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--heads", "3"))
         with self.assertRaisesRegex(ValueError, "--max-steps"):

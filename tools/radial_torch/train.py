@@ -27,6 +27,9 @@ training the early-exit paths and the full model together. --distill W adds
 W * KL(full-depth distribution, no gradient || gated distribution) to the
 gated steps (self-distillation, as early-exit models distil their exits from
 the last layer), aiming the routed passes at agreement with full depth.
+--layer-dropout P makes the full-depth steps skip layer j of each token with
+probability P * j / (L - 1) (LayerSkip's depth-scaled layer dropout; layer 0
+pinned, no rescaling), so that the layers learn to work with others skipped.
 
 Radial mode (--mode radial; train_radial.py): the router picks each
 token's next layer among all L and the exit, an immediate repeat excluded,
@@ -91,6 +94,10 @@ def add_arguments(p):
                    help="weight of a self-distillation term on gated steps: KL from the "
                         "same batch's full-depth distribution (no gradient) to the gated "
                         "one (default 0: off)")
+    p.add_argument("--layer-dropout", type=float, default=0.0,
+                   help="full-depth training steps skip layer j of each token with "
+                        "probability W * j / (L - 1) (LayerSkip's layer dropout; the "
+                        "distillation teacher and evaluation keep every layer; default 0: off)")
     p.add_argument("--balance", type=float, default=0.0,
                    help="radial mode: weight of a load-balancing term over the layers "
                         "(Switch Transformer's; default 0: off)")
@@ -290,6 +297,8 @@ def run(a):
         raise ValueError("--target-depth must lie in (0, 1]")
     if a.distill < 0:
         raise ValueError("--distill must be >= 0")
+    if not 0 <= a.layer_dropout < 1:
+        raise ValueError("--layer-dropout must lie in [0, 1)")
     if a.balance < 0 or (a.balance and a.mode != "radial"):
         raise ValueError("--balance is for --mode radial, and must be >= 0")
     if a.max_steps < 0 or (a.max_steps and a.mode != "radial"):
@@ -349,7 +358,7 @@ def run(a):
         executed = kl = balance = None
         if kind == "full":
             with autocast():
-                logits, _ = model(x, "full")
+                logits, _ = model(x, "full", layer_dropout=a.layer_dropout)
             loss = total = ce(logits.float(), y)
         else:
             stats = {} if a.balance > 0 else None

@@ -166,10 +166,13 @@ class RoutedDecoder(nn.Module):
     def logits(self, h):
         return F.linear(self.norm(h), self.embed.weight)
 
-    def forward(self, ids, gate_mode="full", tau=1.0):
+    def forward(self, ids, gate_mode="full", tau=1.0, layer_dropout=0.0):
         """ids [B, T] -> (logits [B, T, V], gate probabilities [B, T, L] or None).
 
-        gate_mode: "full" runs every layer; "soft" uses binary-concrete gates
+        gate_mode: "full" runs every layer (with layer_dropout > 0, each token
+        skips unpinned layer j with probability layer_dropout * j / (L - 1),
+        LayerSkip's depth-scaled layer dropout, without rescaling, so that the
+        layers learn to work when others are skipped); "soft" uses binary-concrete gates
         at temperature tau; "hard" straight-through gates (threshold 0.5);
         "eval" hard gates without gradients' estimator (for measurement).
         The gate probabilities are sigmoid(g_j) of the unpinned layers (1 for
@@ -181,6 +184,12 @@ class RoutedDecoder(nn.Module):
         probs = []
         for j, layer in enumerate(self.layers):
             delta = layer(h, cos, sin, mask)
+            if gate_mode == "full" and layer_dropout > 0 and j not in self.pinned:
+                rate = layer_dropout * j / max(1, self.s.layers - 1)
+                keep = (torch.rand(B, T, 1, device=ids.device) >= rate).to(h.dtype)
+                h = h + keep * delta
+                probs.append(torch.ones(B, T, device=ids.device))
+                continue
             if gate_mode == "full" or j in self.pinned or self.router is None:
                 h = h + delta
                 probs.append(torch.ones(B, T, device=ids.device))
