@@ -94,9 +94,9 @@ def add_arguments(p):
                    help="weight of a self-distillation term on gated steps: KL from the "
                         "same batch's full-depth distribution (no gradient) to the gated "
                         "one (default 0: off)")
-    p.add_argument("--layer-dropout", type=float, default=0.0,
+    p.add_argument("--layer-dropout", type=float, default=0.0, metavar="P",
                    help="full-depth training steps skip layer j of each token with "
-                        "probability W * j / (L - 1) (LayerSkip's layer dropout; the "
+                        "probability P * j / (L - 1) (LayerSkip's layer dropout; the "
                         "distillation teacher and evaluation keep every layer; default 0: off)")
     p.add_argument("--balance", type=float, default=0.0,
                    help="radial mode: weight of a load-balancing term over the layers "
