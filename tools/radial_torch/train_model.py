@@ -172,9 +172,10 @@ class RoutedDecoder(nn.Module):
         gate_mode: "full" runs every layer (with layer_dropout > 0, each token
         skips unpinned layer j with probability layer_dropout * j / (L - 1),
         LayerSkip's depth-scaled layer dropout, without rescaling, so that the
-        layers learn to work when others are skipped); "soft" uses binary-concrete gates
-        at temperature tau; "hard" straight-through gates (threshold 0.5);
-        "eval" hard gates without gradients' estimator (for measurement).
+        layers learn to work when others are skipped); "soft" uses
+        binary-concrete gates at temperature tau; "hard" straight-through
+        gates (threshold 0.5); "eval" hard gates without gradients' estimator
+        (for measurement).
         The gate probabilities are sigmoid(g_j) of the unpinned layers (1 for
         pinned), the expected compute the penalty acts on."""
         B, T = ids.shape
@@ -184,13 +185,10 @@ class RoutedDecoder(nn.Module):
         probs = []
         for j, layer in enumerate(self.layers):
             delta = layer(h, cos, sin, mask)
-            if gate_mode == "full" and layer_dropout > 0 and j not in self.pinned:
-                rate = layer_dropout * j / max(1, self.s.layers - 1)
-                keep = (torch.rand(B, T, 1, device=ids.device) >= rate).to(h.dtype)
-                h = h + keep * delta
-                probs.append(torch.ones(B, T, device=ids.device))
-                continue
             if gate_mode == "full" or j in self.pinned or self.router is None:
+                if gate_mode == "full" and layer_dropout > 0 and j not in self.pinned:
+                    rate = layer_dropout * j / max(1, self.s.layers - 1)
+                    delta = delta * (torch.rand(B, T, 1, device=ids.device) >= rate).to(h.dtype)
                 h = h + delta
                 probs.append(torch.ones(B, T, device=ids.device))
                 continue
