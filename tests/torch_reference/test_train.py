@@ -321,6 +321,51 @@ class TrainModel(unittest.TestCase):
                                              "--layer-dropout", "0.3")), 0)
         self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors")))
 
+    def test_init_continues_a_run(self):
+        """--init loads an earlier run bit for bit (at lr 0 the export is the
+        input), a dense --init gives a routed run its layers and a fresh router,
+        another shape is refused."""
+        base = os.path.join(self.tmp, "run_True_forward")
+        if not os.path.exists(base):
+            self.assertEqual(train.run(self.args("--out", base, "--steps", "6")), 0)
+        out = os.path.join(self.tmp, "run_init")
+        self.assertEqual(train.run(self.args("--out", out, "--steps", "2", "--init", base,
+                                             "--lr", "0", "--lambda-init", "0.5")), 0)
+        a, b = train.load_trained(base).state_dict(), train.load_trained(out).state_dict()
+        self.assertEqual(sorted(a), sorted(b))
+        self.assertTrue(all(torch.equal(a[k], b[k]) for k in a))
+        with open(os.path.join(out, "training.json")) as f:
+            first = [p for p in json.load(f)["curve"] if "lambda" in p][0]
+        self.assertGreater(first["lambda"], 0.4)  # started at 0.5, one small update
+        dense = os.path.join(self.tmp, "run_False_forward")
+        if not os.path.exists(dense):
+            self.assertEqual(train.run(self.args("--out", dense, "--steps", "2",
+                                                 "--no-router")), 0)
+        out = os.path.join(self.tmp, "run_init_dense")
+        self.assertEqual(train.run(self.args("--out", out, "--steps", "2", "--init", dense,
+                                             "--lr", "0")), 0)
+        d, r = train.load_trained(dense).state_dict(), train.load_trained(out).state_dict()
+        self.assertTrue(all(torch.equal(d[k], r[k]) for k in d))
+        self.assertTrue(any(k.startswith("router.") for k in r))
+        with self.assertRaisesRegex(ValueError, "--init .* differs"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--init", base,
+                                "--intermediate", "64"))
+
+    def test_distill_mutual(self):
+        """--distill-mutual lets the distillation term train full depth too:
+        the same run without it ends with other layer weights."""
+        got = {}
+        for mutual in (False, True):
+            out = os.path.join(self.tmp, "run_mutual_%s" % mutual)
+            extra = ["--distill-mutual"] if mutual else []
+            self.assertEqual(train.run(self.args("--out", out, "--steps", "2", "--distill", "1",
+                                                 *extra)), 0)
+            got[mutual] = weights.read_model_tensors(out)
+        name = "model.layers.1.mlp.up_proj.weight"
+        self.assertFalse(torch.equal(got[False][name], got[True][name]))
+        with self.assertRaisesRegex(ValueError, "--distill-mutual"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--distill-mutual"))
+
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "--balance"):
             train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--balance", "1"))

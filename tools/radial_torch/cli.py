@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from radial_torch import forward, train, weights
+from radial_torch import forward, train, tune_router, weights
 from radial_torch.random_model import write_random_model, write_random_router
 
 
@@ -101,11 +101,16 @@ def main(argv):
     train.add_arguments(t)
     q = sub.add_parser("perplexity", help="held-out perplexity of a trained model directory")
     train.add_perplexity_arguments(q)
+    u = sub.add_parser("tune-router",
+                       help="retrain a model's router with its layers frozen (tune_router.py)")
+    tune_router.add_arguments(u)
     a = p.parse_args(argv)
     if a.command == "perplexity":
         return train.perplexity(a)
     if a.command == "train":
         return train.run(a)
+    if a.command == "tune-router":
+        return tune_router.run(a)
     if a.command == "generate":
         return cmd_generate(a)
     if a.command == "random-model":

@@ -26,7 +26,12 @@ constraint). Alternating full and routed passes follows LayerSkip's idea of
 training the early-exit paths and the full model together. --distill W adds
 W * KL(full-depth distribution, no gradient || gated distribution) to the
 gated steps (self-distillation, as early-exit models distil their exits from
-the last layer), aiming the routed passes at agreement with full depth.
+the last layer), aiming the routed passes at agreement with full depth;
+with --distill-mutual the full-depth pass of that term keeps its gradient,
+so full depth also moves towards the gated passes (agreement is symmetric;
+as deep mutual learning trains two networks towards each other).
+--init DIR starts from an earlier run's weights (router included when both
+are routed), --lambda-init from its last multiplier: a run continued.
 --layer-dropout P makes the full-depth steps skip layer j of each token with
 probability P * j / (L - 1) (LayerSkip's depth-scaled layer dropout; layer 0
 pinned, no rescaling), so that the layers learn to work with others skipped.
@@ -47,6 +52,7 @@ kv_policy sparse, max_steps), plus
 DIR/training.json: the arguments, tokens seen, time, and the loss curve.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -94,6 +100,15 @@ def add_arguments(p):
                    help="weight of a self-distillation term on gated steps: KL from the "
                         "same batch's full-depth distribution (no gradient) to the gated "
                         "one (default 0: off)")
+    p.add_argument("--distill-mutual", action="store_true",
+                   help="the --distill term also trains full depth (its pass keeps the "
+                        "gradient), so full depth moves towards the gated passes too")
+    p.add_argument("--init", metavar="DIR",
+                   help="start from a model directory written by train (its shape; the "
+                        "shape options must match it or be left at their defaults)")
+    p.add_argument("--lambda-init", type=float, default=0.0,
+                   help="starting value of the compute penalty's multiplier (e.g. the "
+                        "last lambda of the --init run's training.json)")
     p.add_argument("--layer-dropout", type=float, default=0.0, metavar="P",
                    help="full-depth training steps skip layer j of each token with "
                         "probability P * j / (L - 1) (LayerSkip's layer dropout; the "
@@ -200,6 +215,25 @@ def heldout_figures(model, tokens, a, routed):
     return out
 
 
+def start_from(model, a):
+    """Loads --init's weights into model (built from the options): the shapes
+    must be the same; a router in --init is used when the run has one (a
+    routed run from a dense --init keeps its fresh router)."""
+    init = load_trained(a.init)
+    # A dense --init has no router width to match.
+    expected = model.s if init.router is not None else \
+        dataclasses.replace(model.s, router_hidden=init.s.router_hidden)
+    if init.s != expected:
+        raise ValueError("--init %s: its shape %s differs from the options' %s"
+                         % (a.init, init.s, expected))
+    if model.router is not None and init.router is not None and init.mode != a.mode:
+        raise ValueError("--init %s: its router is for %s mode, the run's for %s"
+                         % (a.init, init.mode, a.mode))
+    state = {k: v for k, v in init.state_dict().items()
+             if model.router is not None or not k.startswith("router.")}
+    model.load_state_dict(state, strict=model.router is None or init.router is not None)
+
+
 def gated(model, x, kind, tau, a, stats=None):
     """A gated pass of the batch x in the run's mode -> (logits, executed
     layers per token [B, T], revisits per token [B, T] or None, and, last,
@@ -297,6 +331,10 @@ def run(a):
         raise ValueError("--target-depth must lie in (0, 1]")
     if a.distill < 0:
         raise ValueError("--distill must be >= 0")
+    if a.distill_mutual and not a.distill:
+        raise ValueError("--distill-mutual needs --distill W > 0")
+    if not -10 <= a.lambda_init <= 10:
+        raise ValueError("--lambda-init must lie in [-10, 10]")
     if not 0 <= a.layer_dropout < 1:
         raise ValueError("--layer-dropout must lie in [0, 1)")
     if a.balance < 0 or (a.balance and a.mode != "radial"):
@@ -323,6 +361,8 @@ def run(a):
     if radial:
         # Every choice equally likely at first (forward mode opens every gate).
         torch.nn.init.zeros_(model.router.fc2.bias)
+    if a.init:
+        start_from(model, a)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     keep = [p for n, p in model.named_parameters() if p.dim() < 2]
     model.to(device)
@@ -331,7 +371,7 @@ def run(a):
                              {"params": keep, "weight_decay": 0.0}], lr=a.lr,
                             betas=(0.9, 0.95))
     rs = np.random.RandomState(a.seed)
-    lam = 0.0
+    lam = a.lambda_init
     # Forward mode: a compute cap (lambda >= 0). Radial mode: a target from
     # both sides, since a radial router that finds random layer orders
     # harmful learns to exit at once (lambda < 0 then rewards depth).
@@ -372,7 +412,7 @@ def run(a):
                 balance = stats["balance"]
                 total = total + a.balance * balance
             if a.distill > 0:
-                with torch.no_grad(), autocast():
+                with torch.set_grad_enabled(a.distill_mutual), autocast():
                     teacher, _ = model(x, "full")
                 kl = kl_to(teacher.float(), logits)
                 total = total + a.distill * kl
