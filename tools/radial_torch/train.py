@@ -309,15 +309,23 @@ def export(model, directory, tokenizer_path, routed, mode="forward", max_steps=0
     save_weights(directory, t, dtype, shard_mib)
     shutil.copyfile(tokenizer_path, os.path.join(directory, "tokenizer.model"))
     if routed:
-        r = model.router
-        radial = mode == "radial"
-        rc = RouterConfig(num_layers=s.layers, hidden_size=s.hidden,
-                          router_hidden=s.router_hidden, activation="silu", norm_eps=s.norm_eps,
-                          mode=mode, threshold=0.5, max_steps=max_steps or s.layers,
-                          pinned_layers=[] if radial else sorted(model.pinned),
-                          kv_policy="sparse" if radial else "propagate")
-        save_router(rc, {"norm": r.norm.weight, "fc1_w": r.fc1.weight, "fc1_b": r.fc1.bias,
-                         "fc2_w": r.fc2.weight, "fc2_b": r.fc2.bias}, directory)
+        export_router(model, directory, mode, max_steps)
+
+
+def export_router(model, directory, mode="forward", max_steps=0):
+    """radial.json + router.safetensors of model's router: threshold 0.5 (the
+    training's hard gates); forward mode with the model's pinned layers and
+    `propagate` K/V (what train_model.py computes), radial mode with none
+    pinned and `sparse` K/V (train_radial.py)."""
+    s, r = model.s, model.router
+    radial = mode == "radial"
+    rc = RouterConfig(num_layers=s.layers, hidden_size=s.hidden,
+                      router_hidden=s.router_hidden, activation="silu", norm_eps=s.norm_eps,
+                      mode=mode, threshold=0.5, max_steps=max_steps or s.layers,
+                      pinned_layers=[] if radial else sorted(model.pinned),
+                      kv_policy="sparse" if radial else "propagate")
+    save_router(rc, {"norm": r.norm.weight, "fc1_w": r.fc1.weight, "fc1_b": r.fc1.bias,
+                     "fc2_w": r.fc2.weight, "fc2_b": r.fc2.bias}, directory)
 
 
 def run(a):

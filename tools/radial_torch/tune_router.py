@@ -21,13 +21,13 @@ where z are the gated pass's logits and a is full depth's top-1 token (the
 its margin where it does not: the top-1 agreement the evaluation counts,
 which KL weighs like any other difference), with straight-through hard
 gates (threshold 0.5, the decisions radiald makes) and propagate K/V
-(train_model.py), lambda a Lagrange multiplier
-steered towards --target-depth as in train.py (lambda += --lambda-lr *
-(executed - target) after each step, kept in [0, 10], starting at
---lambda-init). This is post-hoc router training as `radial distill` does
-for an ordinary model (docs/distill.md), but end to end through the
-network's own gates instead of from per-layer ablation targets: the router
-learns which skips its own later decisions can absorb.
+(train_model.py), lambda a Lagrange multiplier steered towards
+--target-depth as in train.py (lambda += --lambda-lr * (executed - target)
+after each step, kept in [0, 10], starting at --lambda-init). This is
+post-hoc router training as `radial distill` does for an ordinary model
+(docs/distill.md), but end to end through the network's own gates
+instead of from per-layer ablation targets: the router learns which skips
+its own later decisions can absorb.
 
 On radial-debian-3M (docs/training.md) this did not beat the co-trained
 router at 60% of the layers: what limits agreement there is the layers,
@@ -35,7 +35,8 @@ which only training them moves (train --distill-mutual).
 
 Batches are drawn from numpy's RandomState(--seed) over train.u16 as in
 train.py. Writes DIR2 as a copy of DIR (config, weights, tokenizer) with the
-new router.safetensors and radial.json (threshold 0.5), and tuning.json
+new router.safetensors and radial.json (threshold 0.5, `propagate` K/V,
+the policy the training model computes), and tuning.json
 (arguments, time, curve, held-out figures).
 """
 
@@ -49,9 +50,8 @@ import time
 import numpy as np
 import torch
 
-from radial_torch.config import RouterConfig
-from radial_torch.train import batch_at, ce, heldout_figures, kl_to, load_tokens, load_trained
-from radial_torch.weights import save_router
+from radial_torch.train import (batch_at, ce, export_router, heldout_figures, kl_to, load_tokens,
+                                load_trained)
 
 
 def add_arguments(p):
@@ -127,7 +127,6 @@ def run(a):
     print("tune-router: %d router parameters, %d steps of %d x %d tokens; before: %s" %
           (sum(p.numel() for p in params), a.steps, a.batch, context,
            json.dumps({k: round(v, 4) for k, v in before.items()})), file=sys.stderr)
-    model.train()
     for step in range(a.steps):
         w = batch_at(train, rs, a.batch, context)
         x, y = w[:, :-1], w[:, 1:]
@@ -185,20 +184,12 @@ def disagreement_hinge(teacher_logits, logits):
 
 
 def _export(model, a):
-    """DIR2 = DIR's files with the tuned router (radial.json keeps DIR's
-    pinned layers and K/V policy; threshold 0.5, as trained)."""
+    """DIR2 = DIR's files with the tuned router (forward mode, DIR's pinned
+    layers, threshold 0.5 and `propagate` K/V: what it was tuned for)."""
     os.makedirs(a.out, exist_ok=True)
     for name in os.listdir(a.model):
         src = os.path.join(a.model, name)
         if os.path.isfile(src) and name not in ("router.safetensors", "radial.json",
                                                 "training.json", "tuning.json"):
             shutil.copyfile(src, os.path.join(a.out, name))
-    with open(os.path.join(a.model, "radial.json")) as f:
-        old = json.load(f)
-    s, r = model.s, model.router
-    rc = RouterConfig(num_layers=s.layers, hidden_size=s.hidden, router_hidden=s.router_hidden,
-                      activation="silu", norm_eps=s.norm_eps, mode="forward", threshold=0.5,
-                      max_steps=s.layers, pinned_layers=sorted(model.pinned),
-                      kv_policy=old.get("kv_policy", "propagate"))
-    save_router(rc, {"norm": r.norm.weight, "fc1_w": r.fc1.weight, "fc1_b": r.fc1.bias,
-                     "fc2_w": r.fc2.weight, "fc2_b": r.fc2.bias}, a.out)
+    export_router(model, a.out)
