@@ -286,6 +286,32 @@ class TrainModel(unittest.TestCase):
             if "kl_to_full" in point:
                 self.assertTrue(np.isfinite(point["kl_to_full"]) and point["kl_to_full"] >= 0)
 
+    def test_agree_hinge(self):
+        """disagreement_hinge: 0 where the student's top-1 is the teacher's by
+        the margin, else the mean of the shortfall; --agree records it on the
+        gated steps of a run and needs --distill."""
+        teacher = torch.tensor([[[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]]])
+        agreeing = torch.tensor([[[1.0, 0.5, 0.0], [0.0, 5.0, 4.9]]])
+        self.assertEqual(train.disagreement_hinge(teacher, agreeing).item(), 0.0)
+        # With margin 0.5: position 0 leads by 0.5 (0), position 1 by 0.1 (0.4 short).
+        self.assertAlmostEqual(train.disagreement_hinge(teacher, agreeing, 0.5).item(),
+                               0.4 / 2, places=6)
+        # Position 0 prefers token 2 by 1.5 over the teacher's token 0; position 1 agrees.
+        student = torch.tensor([[[0.5, 1.0, 2.0], [0.0, 1.0, 0.5]]])
+        self.assertAlmostEqual(train.disagreement_hinge(teacher, student).item(),
+                               1.5 / 2, places=6)
+        out = os.path.join(self.tmp, "run_agree")
+        self.assertEqual(train.run(self.args("--out", out, "--steps", "6", "--distill", "1",
+                                             "--agree", "1", "--agree-margin", "1")), 0)
+        with open(os.path.join(out, "training.json")) as f:
+            curve = json.load(f)["curve"]
+        for point in curve:
+            self.assertEqual("agree_hinge" in point, point["kind"] != "full", point)
+        # Margin 1 on a barely trained model: the hinge is positive somewhere.
+        self.assertGreater(max(p.get("agree_hinge", 0) for p in curve), 0)
+        with self.assertRaisesRegex(ValueError, "--agree needs --distill"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--agree", "1"))
+
     def test_layer_dropout(self):
         """--layer-dropout P: on full-depth steps each token skips unpinned
         layer j with probability P * j / (L - 1), its update dropped and not

@@ -81,15 +81,6 @@ class TuneRouter(unittest.TestCase):
                              "--eval-windows", "2", "--threads", "1", "--log-every", "100"]
                             + list(extra))
 
-    def test_disagreement_hinge(self):
-        teacher = torch.tensor([[[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]]])
-        agreeing = torch.tensor([[[1.0, 0.5, 0.0], [0.0, 5.0, 4.9]]])
-        self.assertEqual(tune_router.disagreement_hinge(teacher, agreeing).item(), 0.0)
-        # Position 0 prefers token 2 by 1.5 over the teacher's token 0; position 1 agrees.
-        student = torch.tensor([[[0.5, 1.0, 2.0], [0.0, 1.0, 0.5]]])
-        self.assertAlmostEqual(tune_router.disagreement_hinge(teacher, student).item(),
-                               1.5 / 2, places=6)
-
     def test_tuning_changes_the_router_only(self):
         a = self.args("tuned", "--steps", "5", "--agree", "1", "--ce", "0.5", "--lr", "0.01")
         self.assertEqual(tune_router.run(a), 0)

@@ -103,6 +103,13 @@ def add_arguments(p):
     p.add_argument("--distill-mutual", action="store_true",
                    help="the --distill term also trains full depth (its pass keeps the "
                         "gradient), so full depth moves towards the gated passes too")
+    p.add_argument("--agree", type=float, default=0.0,
+                   help="weight of a hinge on gated steps: the gated pass's logit of the "
+                        "same batch's full-depth top-1 token must lead its other logits "
+                        "by --agree-margin (default 0: off)")
+    p.add_argument("--agree-margin", type=float, default=0.0,
+                   help="logit margin of the --agree hinge (default 0: only positions where "
+                        "the gated pass's top-1 differs)")
     p.add_argument("--init", metavar="DIR",
                    help="start from a model directory written by train (its shape; the "
                         "shape options must match it or be left at their defaults)")
@@ -177,6 +184,16 @@ def step_kind(step, a, routed):
 
 def ce(logits, targets):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def disagreement_hinge(teacher_logits, logits, margin=0.0):
+    """Mean over positions of relu(max_{k != a} z_k - z_a + margin), z =
+    logits [..., V], a = argmax of teacher_logits: 0 where z's top-1 is a by
+    at least margin (no gradient reaches the teacher through its argmax)."""
+    a = teacher_logits.argmax(-1, keepdim=True)
+    za = logits.gather(-1, a)
+    others = logits.scatter(-1, a, float("-inf"))
+    return torch.relu(others.max(-1, keepdim=True).values - za + margin).mean()
 
 
 def kl_to(teacher_logits, logits):
@@ -341,6 +358,10 @@ def run(a):
         raise ValueError("--distill must be >= 0")
     if a.distill_mutual and not a.distill:
         raise ValueError("--distill-mutual needs --distill W > 0")
+    if a.agree < 0 or a.agree_margin < 0:
+        raise ValueError("--agree and --agree-margin must be >= 0")
+    if a.agree and not a.distill:
+        raise ValueError("--agree needs --distill W > 0 (it shares that term's full-depth pass)")
     if not -10 <= a.lambda_init <= 10:
         raise ValueError("--lambda-init must lie in [-10, 10]")
     if not 0 <= a.layer_dropout < 1:
@@ -403,7 +424,7 @@ def run(a):
         kind, tau = step_kind(step, a, routed)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a)
-        executed = kl = balance = None
+        executed = kl = balance = hinge = None
         if kind == "full":
             with autocast():
                 logits, _ = model(x, "full", layer_dropout=a.layer_dropout)
@@ -424,6 +445,9 @@ def run(a):
                     teacher, _ = model(x, "full")
                 kl = kl_to(teacher.float(), logits)
                 total = total + a.distill * kl
+                if a.agree > 0:
+                    hinge = disagreement_hinge(teacher, logits, a.agree_margin)
+                    total = total + a.agree * hinge
         opt.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -439,6 +463,8 @@ def run(a):
             point["kl_to_full"] = round(kl.item(), 4)
         if balance is not None:
             point["balance"] = round(balance.item(), 4)
+        if hinge is not None:
+            point["agree_hinge"] = round(hinge.item(), 4)
         curve.append(point)
         if step % a.log_every == 0 or step == a.steps - 1:
             el = time.time() - t0

@@ -50,8 +50,8 @@ import time
 import numpy as np
 import torch
 
-from radial_torch.train import (batch_at, ce, export_router, heldout_figures, kl_to, load_tokens,
-                                load_trained)
+from radial_torch.train import (batch_at, ce, disagreement_hinge, export_router, heldout_figures,
+                                kl_to, load_tokens, load_trained)
 
 
 def add_arguments(p):
@@ -172,15 +172,6 @@ def run(a):
                    "heldout_after": after, "curve": curve}, f, indent=1)
         f.write("\n")
     return 0
-
-
-def disagreement_hinge(teacher_logits, logits):
-    """Mean over positions of relu(max_{k != a} z_k - z_a), z = logits [..., V],
-    a = argmax of teacher_logits: 0 where z's top-1 is a."""
-    a = teacher_logits.argmax(-1, keepdim=True)
-    za = logits.gather(-1, a)
-    others = logits.scatter(-1, a, float("-inf"))
-    return torch.relu(others.max(-1, keepdim=True).values - za).mean()
 
 
 def _export(model, a):
