@@ -266,6 +266,20 @@ class TrainModel(unittest.TestCase):
         self.assertEqual(info["tokens_seen"], info["steps_run"] * 2 * 16)
         self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors")))
 
+    def test_stop_after(self):
+        """--stop-after N runs the first N steps of the --steps schedule: the
+        same steps (kinds, losses) as the full run's first N, then exports."""
+        runs = {}
+        for name, extra in (("all", []), ("first3", ["--stop-after", "3"])):
+            out = os.path.join(self.tmp, "run_stop_" + name)
+            self.assertEqual(train.run(self.args("--out", out, "--steps", "6", *extra)), 0)
+            with open(os.path.join(out, "training.json")) as f:
+                runs[name] = json.load(f)
+        self.assertEqual(runs["first3"]["steps_run"], 3)
+        self.assertEqual(runs["first3"]["curve"], runs["all"]["curve"][:3])
+        with self.assertRaisesRegex(ValueError, "--stop-after"):
+            train.run(self.args("--out", os.path.join(self.tmp, "bad"), "--stop-after", "-1"))
+
     def test_distill(self):
         """kl_to is KL(teacher || student): zero for equal logits, positive and
         matching the closed form otherwise; --distill records it on the gated

@@ -136,6 +136,10 @@ def add_arguments(p):
     p.add_argument("--max-seconds", type=float, default=0,
                    help="stop the step loop after this many seconds and export what "
                         "was trained (training.json says so; 0: no limit)")
+    p.add_argument("--stop-after", type=int, default=0, metavar="N",
+                   help="run only the first N steps of the --steps schedule (its learning "
+                        "rate and gate phases unchanged): repeats a run that --max-seconds "
+                        "stopped at step N, batch for batch (0: all the steps)")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--eval-windows", type=int, default=32,
                    help="held-out windows for the closing loss figures")
@@ -372,6 +376,8 @@ def run(a):
         raise ValueError("--max-steps is for --mode radial, and must be >= 1")
     if a.shard_mib < 0:
         raise ValueError("--shard-mib must be >= 0")
+    if a.stop_after < 0:
+        raise ValueError("--stop-after must be >= 0")
     device = torch.device(a.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device %s: torch sees no CUDA device" % a.device)
@@ -414,6 +420,11 @@ def run(a):
           file=sys.stderr)
     steps_run = a.steps
     for step in range(a.steps):
+        if a.stop_after and step >= a.stop_after:
+            steps_run = step
+            print("train: --stop-after %d: stopping at step %d of %d"
+                  % (a.stop_after, step, a.steps), file=sys.stderr)
+            break
         if a.max_seconds and time.time() - t0 > a.max_seconds:
             steps_run = step
             print("train: --max-seconds %g reached, stopping at step %d of %d"
