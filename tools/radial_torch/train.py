@@ -30,8 +30,12 @@ the last layer), aiming the routed passes at agreement with full depth;
 with --distill-mutual the full-depth pass of that term keeps its gradient,
 so full depth also moves towards the gated passes (agreement is symmetric;
 as deep mutual learning trains two networks towards each other).
+--agree W adds W * a hinge on the gated logits' margin for full depth's
+top-1 token (disagreement_hinge), the top-1 agreement the evaluation counts.
 --init DIR starts from an earlier run's weights (router included when both
 are routed), --lambda-init from its last multiplier: a run continued.
+--stop-after N ends the loop after the first N steps of the --steps
+schedule (a run --max-seconds cut short, repeated batch for batch).
 --layer-dropout P makes the full-depth steps skip layer j of each token with
 probability P * j / (L - 1) (LayerSkip's depth-scaled layer dropout; layer 0
 pinned, no rescaling), so that the layers learn to work with others skipped.
