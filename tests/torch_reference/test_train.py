@@ -24,7 +24,6 @@ what radiald serves, or a trained router means nothing. Checked here:
 Exit status 77 (skipped) without torch or Debian's python3-sentencepiece.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -47,8 +46,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 from radial_torch import forward, safetensors, train, weights  # noqa: E402
 from radial_torch.train_model import RoutedDecoder, Shape  # noqa: E402
 from radial_torch.train_radial import forward_radial  # noqa: E402
+import tiny_training  # noqa: E402 (beside this file)
 
-TOKENIZER = os.path.join(ROOT, "models", "stories260K", "tokenizer.model")  # 512 pieces
+TOKENIZER = tiny_training.TOKENIZER
 LOGIT_TOL = 1e-4
 MIN_MARGIN = 1e-3
 
@@ -169,24 +169,9 @@ class TrainModel(unittest.TestCase):
             self.assertEqual(n, n2)
             self.assertTrue(torch.equal(a, b), n)
 
-    def corpus(self):
-        d = os.path.join(self.tmp, "corpus")
-        if not os.path.exists(d):
-            os.makedirs(d)
-            rs = np.random.RandomState(0)
-            rs.randint(3, 512, 4000).astype("<u2").tofile(os.path.join(d, "train.u16"))
-            rs.randint(3, 512, 1000).astype("<u2").tofile(os.path.join(d, "heldout.u16"))
-            shutil.copyfile(TOKENIZER, os.path.join(d, "tokenizer.model"))
-        return d
-
     def args(self, *extra):
-        p = argparse.ArgumentParser()
-        train.add_arguments(p)
-        return p.parse_args(["--data", self.corpus(), "--layers", "3", "--hidden", "32",
-                             "--heads", "2", "--kv-heads", "1", "--intermediate", "48",
-                             "--context", "16", "--router-hidden", "8", "--batch", "2",
-                             "--eval-windows", "2", "--threads", "1", "--log-every", "100",
-                             "--warmup-frac", "0", "--hard-frac", "0.5"] + list(extra))
+        return tiny_training.train_args(tiny_training.make_corpus(os.path.join(self.tmp, "corpus")),
+                                        "--hard-frac", "0.5", *extra)
 
     def test_train_end_to_end(self):
         for routed, mode in ((True, "forward"), (True, "radial"), (False, "forward")):

@@ -39,20 +39,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from radial_torch import safetensors, train, tune_router, weights  # noqa: E402
-
-TOKENIZER = os.path.join(ROOT, "models", "stories260K", "tokenizer.model")  # 512 pieces
+import tiny_training  # noqa: E402 (beside this file)
 
 
 class TuneRouter(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="test_tune_router.")
-        cls.data = os.path.join(cls.tmp, "corpus")
-        os.makedirs(cls.data)
-        rs = np.random.RandomState(0)
-        rs.randint(3, 512, 4000).astype("<u2").tofile(os.path.join(cls.data, "train.u16"))
-        rs.randint(3, 512, 1000).astype("<u2").tofile(os.path.join(cls.data, "heldout.u16"))
-        shutil.copyfile(TOKENIZER, os.path.join(cls.data, "tokenizer.model"))
+        cls.data = tiny_training.make_corpus(os.path.join(cls.tmp, "corpus"))
         cls.routed = cls.train_model("routed")
         cls.dense = cls.train_model("dense", "--no-router")
 
@@ -62,15 +56,9 @@ class TuneRouter(unittest.TestCase):
 
     @classmethod
     def train_model(cls, name, *extra):
-        p = argparse.ArgumentParser()
-        train.add_arguments(p)
         out = os.path.join(cls.tmp, name)
-        a = p.parse_args(["--data", cls.data, "--out", out, "--layers", "3", "--hidden", "32",
-                          "--heads", "2", "--kv-heads", "1", "--intermediate", "48",
-                          "--context", "16", "--router-hidden", "8", "--batch", "2",
-                          "--eval-windows", "2", "--threads", "1", "--log-every", "100",
-                          "--steps", "6", "--warmup-frac", "0"] + list(extra))
-        assert train.run(a) == 0
+        assert train.run(tiny_training.train_args(cls.data, "--out", out, "--steps", "6",
+                                                  *extra)) == 0
         return out
 
     def args(self, out, *extra, model=None):
