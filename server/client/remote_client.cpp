@@ -3,7 +3,10 @@
 #include "server/client/remote_client.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
@@ -284,7 +287,12 @@ struct Client::Impl {
   std::unique_ptr<hpb::Health::Stub> health;
 };
 
+namespace {
+std::atomic<bool> g_client_made{false};
+}  // namespace
+
 Client::Client(ChannelOptions options) : impl_(std::make_unique<Impl>()) {
+  g_client_made = true;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   if (!options.user_agent_prefix.empty()) args.SetUserAgentPrefix(options.user_agent_prefix);
@@ -438,6 +446,18 @@ Result<HealthStatus> Client::health(const std::string& service, const CallOption
     result.value = v >= 0 && v <= 3 ? static_cast<HealthStatus>(v) : HealthStatus::kUnknown;
   }
   return result;
+}
+
+bool wait_for_grpc_shutdown(std::chrono::milliseconds limit) {
+  if (!g_client_made) return true;
+  // grpc_is_initialized() takes the library's init lock, which the shutdown
+  // holds throughout, so false means the shutdown has finished.
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (grpc_is_initialized() != 0) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 }  // namespace radial::client

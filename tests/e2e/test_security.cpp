@@ -133,12 +133,14 @@ TEST_CASE("TLS + token: UNAUTHENTICATED without the token, health exempt", "[sec
         {cli, "generate", "--server", s.address(), "--tls-ca", f.dir() + "/ca.pem", "--token-file",
          f.token_path(), "--prompt-ids", "1", "--max-tokens", "4", "--ignore-eos", "--json"},
         "/dev/null", 60s);
+    INFO("radial generate output:\n" << ok.output);
     CHECK(ok.exit_code == 0);
     CHECK_THAT(ok.output, Catch::Contains("\"finish_reason\""));
     const CommandResult env =
         run_command({"/usr/bin/env", "RADIAL_TOKEN=" + f.token(), cli, "health", "--server",
                      s.address(), "--tls-ca", f.dir() + "/ca.pem"},
                     "/dev/null", 60s);
+    INFO("radial health output:\n" << env.output);
     CHECK(env.exit_code == 0);
     const CommandResult denied =
         run_command({"/usr/bin/env", "-u", "RADIAL_TOKEN", cli, "generate", "--server", s.address(),

@@ -5,6 +5,12 @@
 
 #include "tools/radial/commands.h"
 
+#ifdef RADIAL_WITH_CLIENT
+#include <chrono>
+
+#include "server/client/remote_client.h"
+#endif
+
 namespace {
 
 void usage(FILE* out) {
@@ -26,9 +32,7 @@ void usage(FILE* out) {
                "Run 'radial <command> --help' for the options of a command.\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -51,4 +55,15 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "radial: unknown command '%s'\n", cmd.c_str());
   usage(stderr);
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rc = run(argc, argv);
+#ifdef RADIAL_WITH_CLIENT
+  // The --server commands' gRPC threads finish before exit (remote_client.h).
+  radial::client::wait_for_grpc_shutdown(std::chrono::seconds(2));
+#endif
+  return rc;
 }
