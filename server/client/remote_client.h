@@ -268,7 +268,7 @@ class Client {
 // last channel's clean-up can fall on a gRPC thread, and the library then
 // shuts down on a detached thread; a process that exits meanwhile ends with
 // gRPC threads mid-exit (LeakSanitizer then reports the 904 bytes of OpenSSL's
-// per-thread error state of a TLS handshake thread: 3-5% of `radial health
+// per-thread error state of a TLS handshake thread: 2-5% of `radial health
 // --tls-ca` runs under ASan; grpc/grpc#38539 describes the same).
 bool wait_for_grpc_shutdown(std::chrono::milliseconds limit);
 
