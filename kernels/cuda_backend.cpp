@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "kernels/embed.cuh"
 #include "kernels/gather_scatter.cuh"
 #include "kernels/gemm.h"
+#include "kernels/gemv.cuh"
 #include "kernels/paged_attention.cuh"
 #include "kernels/plan/layer_plan.h"
 #include "kernels/plan/memory_plan.h"
@@ -39,6 +41,18 @@ constexpr int kStagingDepth = 4;
 constexpr size_t kCublasWorkspace = 32u << 20;
 
 std::byte* at(const DeviceBuffer& b, int64_t bytes) { return b.as<std::byte>() + bytes; }
+
+// CudaOptions::gemv_max_rows, or RADIAL_CUDA_GEMV_ROWS when set.
+int gemv_rows_setting(int configured) {
+  const char* env = std::getenv("RADIAL_CUDA_GEMV_ROWS");
+  if (env == nullptr || *env == '\0') return configured;
+  char* end = nullptr;
+  const long v = std::strtol(env, &end, 10);
+  require(*end == '\0' && v >= 0 && v <= kGemvMaxRows, ErrorCode::kInvalidArgument,
+          std::string("RADIAL_CUDA_GEMV_ROWS must be an integer in [0, ") +
+              std::to_string(kGemvMaxRows) + "], got '" + env + "'");
+  return static_cast<int>(v);
+}
 
 int32_t float_bits(float f) {
   int32_t i;
@@ -85,20 +99,29 @@ class CudaBackend final : public Backend {
   // Final norm + LM head of up to head_rows_ rows: logits_ [n, vocab].
   void head_forward(const int* slots, int n);
   void sync() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  // y = beta y + x . W^T (kernels/gemm.h's contract): the GEMV kernel for
+  // up to gemv_rows_ rows, cuBLAS otherwise.
+  void project(const void* x, int ldx, const void* w, DType in, void* y, int ldy, DType out,
+               int rows, int n, int k, float beta) {
+    if (rows <= gemv_rows_ && gemv_supported(x, ldx, w, in, rows, k))
+      gemv_xwt(x, ldx, w, in, y, ldy, out, rows, n, k, beta, stream_);
+    else
+      gemm_xwt(cublas_, x, ldx, w, in, y, ldy, out, rows, n, k, beta);
+  }
 
   const ModelConfig& c_;
   const RouterWeights* router_;
   BackendOptions opts_;
   DType dtype_;
   size_t es_;  // element size of dtype_
-  int rows_, head_rows_;
+  int rows_, head_rows_, gemv_rows_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   DeviceWeights w_;
   gpu::AttentionShape shape_;
   gpu::LayerPlan plan_;
   DeviceBuffer cublas_ws_, hidden_, resid_, normed_, normed32_, qkv_, att_, gate_up_, act_;
-  DeviceBuffer partial_o_, partial_ml_, logits_, router_hid_, gates_, ints_, out_ints_;
+  DeviceBuffer partial_o_, partial_ml_, logits_, sample_ws_, router_hid_, gates_, ints_, out_ints_;
   DeviceBuffer k_pool_, v_pool_;
   std::unique_ptr<StagingRing> staging_;
   PinnedBuffer host_ints_, host_gates_, host_logits_;
@@ -121,6 +144,7 @@ CudaBackend::CudaBackend(const ModelWeights& w, const RouterWeights* router, Bac
 
   rows_ = opts.batch_rows();
   head_rows_ = std::max(1, std::min(co.head_rows, rows_));
+  gemv_rows_ = gemv_rows_setting(co.gemv_max_rows);
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, co.device));
   shape_.num_heads = c_.num_heads;
@@ -160,6 +184,7 @@ CudaBackend::CudaBackend(const ModelWeights& w, const RouterWeights* router, Bac
   partial_o_ = DeviceBuffer(4LL * shape_.partial_capacity * c_.num_heads * c_.head_dim);
   partial_ml_ = DeviceBuffer(4LL * shape_.partial_capacity * c_.num_heads * 2);
   logits_ = DeviceBuffer(sz.logits);
+  sample_ws_ = DeviceBuffer(sample_workspace_bytes(head_rows_));
   if (router) {
     router_hid_ = DeviceBuffer(4LL * rows_ * router->config.router_hidden);
     gates_ = DeviceBuffer(4LL * rows_ * (c_.num_layers + 1));
@@ -226,9 +251,9 @@ void CudaBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   rmsnorm_rows(hidden_.as<float>(), P + lay.slot, n, d, lw.attn_norm.as<float>(), eps,
                normed_.get(), dtype_, resid_.as<float>(), stream_);
   // Q/K/V of the full rows; K/V of the kv_only rows into the same columns.
-  gemm_xwt(cublas_, normed_.get(), d, lw.wqkv.get(), dtype_, qkv_.get(), W, dtype_, nf, W, d, 0.f);
-  gemm_xwt(cublas_, at(normed_, nf * d * es_), d, at(lw.wqkv, int64_t{qd} * d * es_), dtype_,
-           at(qkv_, (int64_t{nf} * W + qd) * es_), W, dtype_, n - nf, 2 * kvd, d, 0.f);
+  project(normed_.get(), d, lw.wqkv.get(), dtype_, qkv_.get(), W, dtype_, nf, W, d, 0.f);
+  project(at(normed_, nf * d * es_), d, at(lw.wqkv, int64_t{qd} * d * es_), dtype_,
+          at(qkv_, (int64_t{nf} * W + qd) * es_), W, dtype_, n - nf, 2 * kvd, d, 0.f);
   RopeKvArgs rk;
   rk.qkv = qkv_.get();
   rk.ld = W;
@@ -275,15 +300,13 @@ void CudaBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
 
   // h += att . Wo^T, then h += down(act(gate) * up) of rmsnorm(h): the
   // residual adds are the GEMMs' beta = 1 on the fp32 rows.
-  gemm_xwt(cublas_, att_.get(), qd, lw.wo.get(), dtype_, resid_.get(), d, DType::kF32, nf, d, qd,
-           1.f);
+  project(att_.get(), qd, lw.wo.get(), dtype_, resid_.get(), d, DType::kF32, nf, d, qd, 1.f);
   rmsnorm_rows(resid_.as<float>(), nullptr, nf, d, lw.mlp_norm.as<float>(), eps, normed_.get(),
                dtype_, nullptr, stream_);
-  gemm_xwt(cublas_, normed_.get(), d, lw.wgate_up.get(), dtype_, gate_up_.get(), 2 * ff, dtype_, nf,
-           2 * ff, d, 0.f);
+  project(normed_.get(), d, lw.wgate_up.get(), dtype_, gate_up_.get(), 2 * ff, dtype_, nf, 2 * ff,
+          d, 0.f);
   gated_activation(gate_up_.get(), nf, ff, act_.get(), dtype_, c_.hidden_act, stream_);
-  gemm_xwt(cublas_, act_.get(), ff, lw.wdown.get(), dtype_, resid_.get(), d, DType::kF32, nf, d, ff,
-           1.f);
+  project(act_.get(), ff, lw.wdown.get(), dtype_, resid_.get(), d, DType::kF32, nf, d, ff, 1.f);
   scatter_rows(resid_.as<float>(), P + lay.slot, nf, d, hidden_.as<float>(), stream_);
 }
 
@@ -293,12 +316,12 @@ void CudaBackend::router_forward(const int* slots, int n) {
   const int d = c_.hidden_size, r = rc.router_hidden, g = rc.num_layers + 1;
   rmsnorm_rows(hidden_.as<float>(), slots, n, d, w_.router.norm.as<float>(), rc.norm_eps,
                normed32_.get(), DType::kF32, nullptr, stream_);
-  gemm_xwt(cublas_, normed32_.get(), d, w_.router.fc1_w.get(), DType::kF32, router_hid_.get(), r,
-           DType::kF32, n, r, d, 0.f);
+  project(normed32_.get(), d, w_.router.fc1_w.get(), DType::kF32, router_hid_.get(), r, DType::kF32,
+          n, r, d, 0.f);
   bias_activation(router_hid_.as<float>(), w_.router.fc1_b.as<float>(), n, r, true, rc.activation,
                   stream_);
-  gemm_xwt(cublas_, router_hid_.get(), r, w_.router.fc2_w.get(), DType::kF32, gates_.get(), g,
-           DType::kF32, n, g, r, 0.f);
+  project(router_hid_.get(), r, w_.router.fc2_w.get(), DType::kF32, gates_.get(), g, DType::kF32, n,
+          g, r, 0.f);
   bias_activation(gates_.as<float>(), w_.router.fc2_b.as<float>(), n, g, false, rc.activation,
                   stream_);
 }
@@ -347,8 +370,8 @@ void CudaBackend::head_forward(const int* slots, int n) {
   const int d = c_.hidden_size;
   rmsnorm_rows(hidden_.as<float>(), slots, n, d, w_.final_norm.as<float>(), c_.rms_norm_eps,
                normed_.get(), dtype_, nullptr, stream_);
-  gemm_xwt(cublas_, normed_.get(), d, w_.lm_head, dtype_, logits_.get(), c_.vocab_size, DType::kF32,
-           n, c_.vocab_size, d, 0.f);
+  project(normed_.get(), d, w_.lm_head, dtype_, logits_.get(), c_.vocab_size, DType::kF32, n,
+          c_.vocab_size, d, 0.f);
 }
 
 void CudaBackend::head_logits(std::span<const int> slots, float* out) {
@@ -389,7 +412,7 @@ void CudaBackend::head_sample(std::span<const int> slots, std::span<const TokenS
     staging_->upload(ints_.as<int>(), 5LL * n);
     head_forward(ints_.as<int>(), n);
     sample_rows(logits_.as<float>(), n, c_.vocab_size, ints_.as<int>() + n, out_ints_.as<int>() + b,
-                stream_);
+                sample_ws_.get(), stream_);
   }
   CUDA_CHECK(cudaMemcpyAsync(host_ints_.as<int>(), out_ints_.get(), sizeof(int) * total,
                              cudaMemcpyDeviceToHost, stream_));

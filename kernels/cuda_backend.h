@@ -17,6 +17,11 @@ struct CudaOptions {
   double gpu_memory_fraction = 0.9;  // device memory the backend may fill (KV pool sizing)
   int device = 0;
   int head_rows = 256;  // rows whose logits are computed at once
+  // Projections of at most this many rows use the GEMV kernel
+  // (kernels/gemv.cuh), larger ones cuBLAS; 0: cuBLAS always. The
+  // environment variable RADIAL_CUDA_GEMV_ROWS (0..8) overrides it, so a
+  // benchmark can compare both paths on one build.
+  int gemv_max_rows = 4;
 };
 
 // Whether a CUDA device can be used here (driver present, a device visible);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cfloat>
 #include <climits>
 
@@ -9,6 +10,10 @@ namespace radial::kernels {
 namespace {
 
 constexpr int kThreads = 1024;
+constexpr int kArgmaxThreads = 256;
+constexpr int kMaxSplits = 32;      // argmax CTAs per greedy row, at most
+constexpr int kMinSplitLen = 4096;  // ids per argmax CTA, at least
+constexpr int kTargetCtas = 264;    // argmax CTAs per call to aim for (2 x 132 SMs)
 
 // NaN -> -inf, +inf -> FLT_MAX, and -0 -> +0: sample_token compares
 // values, so -0 and +0 are one value and must map to one key below.
@@ -36,33 +41,53 @@ __device__ __forceinline__ bool better(const Best& a, const Best& b) {
   return a.id < b.id;
 }
 
-__device__ int block_argmax(const float* l, int vocab) {
+// The best of every thread's candidate (blockDim.x a multiple of 32);
+// every thread gets it. `better` is a total order, so the result does not
+// depend on how the candidates were split.
+__device__ Best block_best(Best best) {
   __shared__ Best warp_best[32];
-  Best best{0, -INFINITY, INT_MAX};
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-    const Best c{isnan(l[i]) ? 0 : 1, isnan(l[i]) ? -INFINITY : l[i], i};
-    if (better(c, best)) best = c;
-  }
   for (int o = 16; o > 0; o >>= 1) {
     const Best other{__shfl_xor_sync(0xffffffffu, best.valid, o),
                      __shfl_xor_sync(0xffffffffu, best.value, o),
                      __shfl_xor_sync(0xffffffffu, best.id, o)};
     if (better(other, best)) best = other;
   }
+  __syncthreads();  // warp_best may still be read by a previous call
   if ((threadIdx.x & 31) == 0) warp_best[threadIdx.x >> 5] = best;
   __syncthreads();
   if (threadIdx.x == 0) {
     for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w)
       if (better(warp_best[w], warp_best[0])) warp_best[0] = warp_best[w];
-    if (warp_best[0].id == INT_MAX) warp_best[0].id = 0;
   }
   __syncthreads();
-  return warp_best[0].id;
+  return warp_best[0];
+}
+
+__device__ __forceinline__ Best no_best() { return Best{0, -INFINITY, INT_MAX}; }  // below all
+
+// Greedy rows, first pass: CTA (s, row) writes the best of ids
+// [s * len, (s + 1) * len) to best[row * splits + s]. Rows with a
+// temperature are left to sample_kernel.
+__global__ void __launch_bounds__(kArgmaxThreads)
+    argmax_split_kernel(const float* __restrict__ logits, int vocab, int splits, int len,
+                        const int* __restrict__ params, Best* __restrict__ best) {
+  const int s = blockIdx.x, row = blockIdx.y;
+  if (__int_as_float(params[4 * row]) != 0.f) return;
+  const float* l = logits + static_cast<int64_t>(row) * vocab;
+  const int lo = s * len, hi = min(vocab, lo + len);
+  Best b = no_best();
+  for (int i = lo + static_cast<int>(threadIdx.x); i < hi; i += blockDim.x) {
+    const float v = l[i];
+    const Best c{isnan(v) ? 0 : 1, isnan(v) ? -INFINITY : v, i};
+    if (better(c, b)) b = c;
+  }
+  b = block_best(b);
+  if (threadIdx.x == 0) best[static_cast<int64_t>(row) * splits + s] = b;
 }
 
 __global__ void __launch_bounds__(kThreads)
     sample_kernel(const float* __restrict__ logits, int vocab, const int* __restrict__ params,
-                  int* __restrict__ tokens) {
+                  int splits, const Best* __restrict__ best, int* __restrict__ tokens) {
   __shared__ float scratch[32];
   __shared__ float prefix[kThreads];
   __shared__ int pick_first, pick_last;
@@ -72,9 +97,11 @@ __global__ void __launch_bounds__(kThreads)
   const int top_k = params[4 * row + 1];
   const float top_p = __int_as_float(params[4 * row + 2]);
   const float uniform = __int_as_float(params[4 * row + 3]);
-  if (temperature == 0.f) {
-    const int id = block_argmax(l, vocab);
-    if (threadIdx.x == 0) tokens[row] = id;
+  if (temperature == 0.f) {  // the best of argmax_split_kernel's splits
+    const Best b = block_best(static_cast<int>(threadIdx.x) < splits
+                                  ? best[static_cast<int64_t>(row) * splits + threadIdx.x]
+                                  : no_best());
+    if (threadIdx.x == 0) tokens[row] = b.id == INT_MAX ? 0 : b.id;
     return;
   }
   float mx = -INFINITY;
@@ -158,10 +185,23 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
+size_t sample_workspace_bytes(int rows) {
+  return sizeof(Best) * static_cast<size_t>(std::max(rows, 1)) * kMaxSplits;
+}
+
 void sample_rows(const float* logits, int n, int vocab, const int* params, int* tokens,
-                 cudaStream_t stream) {
+                 void* workspace, cudaStream_t stream) {
   if (n == 0) return;
-  sample_kernel<<<n, kThreads, 0, stream>>>(logits, vocab, params, tokens);
+  // Greedy rows: a row's argmax over many CTAs (one CTA scanning a 128k
+  // vocabulary took 58 us on an H200), then sample_kernel merges them.
+  int splits = std::clamp((kTargetCtas + n - 1) / n, 1, kMaxSplits);
+  splits = std::min(splits, std::max(1, (vocab + kMinSplitLen - 1) / kMinSplitLen));
+  const int len = (vocab + splits - 1) / splits;
+  Best* best = static_cast<Best*>(workspace);
+  argmax_split_kernel<<<dim3(splits, n), kArgmaxThreads, 0, stream>>>(logits, vocab, splits, len,
+                                                                      params, best);
+  CUDA_CHECK_LAUNCH(argmax_split_kernel);
+  sample_kernel<<<n, kThreads, 0, stream>>>(logits, vocab, params, splits, best, tokens);
   CUDA_CHECK_LAUNCH(sample_kernel);
 }
 

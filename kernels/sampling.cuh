@@ -6,9 +6,16 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
+
 namespace radial::kernels {
 
+// Device bytes `workspace` must hold for calls of up to `rows` rows.
+size_t sample_workspace_bytes(int rows);
+
+// Greedy rows take two kernels: a split argmax over many CTAs into
+// `workspace`, then the merge; the others one CTA each.
 void sample_rows(const float* logits, int n, int vocab, const int* params, int* tokens,
-                 cudaStream_t stream);
+                 void* workspace, cudaStream_t stream);
 
 }  // namespace radial::kernels

@@ -30,10 +30,15 @@
 #       bench-quick  short bench-engine runs: default model (bf16), Llama-3.2-1B shape
 #       tests        all cuda tests in one process (faster, less isolated)
 #       bench-small bench-1b bench-8b peer-1b peer-8b   the full benchmarks
+#       bench-1b-long  1B shape, 256 sequences of 2048-token prompts (KV-bound)
+#       gemv-ab      1B decode at 1, 4, 8 sequences with RADIAL_CUDA_GEMV_ROWS
+#                    0 (cuBLAS only), 4 (the default) and 8
 #       summary      the table of the results (printed last)
 #       peer-quick   bench/peer_hf.py eager on the 1B shape, bench-quick's sizes
 #       profile      ncu kernel durations of batch-1 decode steps (1B shape)
 #     Default stages: first-run = env tests-isolated sanitizer serve bench-quick summary.
+#     perf = env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile summary
+#     (the performance issue's first call; its second: bench-8b peer-1b peer-8b summary).
 #     One device command may run 10 minutes; first-run takes about 5.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -166,6 +171,9 @@ SANITIZE_CASES=(
   "racecheck|paged_attention matches cpu::attend on mixed batches"
   "racecheck|sample_rows draws what sample_token draws"
   "racecheck|rmsnorm_rows gathers and normalises like cpu::rmsnorm"
+  "racecheck|rope_write_kv rotates Q and K like cpu::Rope and stores K/V"
+  "racecheck|greedy rows split over many CTAs take the smallest id of the largest value"
+  "memcheck|gemv_xwt matches cpu::gemm_xwt for up to 8 rows"
 )
 stage_sanitizer() {
   local cs entry tool name rc
@@ -256,9 +264,9 @@ summary() {
     [ -f "$WORK/tests-summary" ] && { echo "cuda test cases (one process each):"; sed 's/^/  /' "$WORK/tests-summary"; }
     [ -f "$WORK/sanitizer-summary" ] && { echo "compute-sanitizer (exit 0: clean; 99: errors; 124: timeout):"; sed 's/^/  /' "$WORK/sanitizer-summary"; }
     [ -f "$dir/serve.txt" ] && { echo "serve:"; grep -E "FAIL|passed|SERVING after|identical|depth_count|exit:" "$dir/serve.txt" | sed 's/^/  /'; }
-    python3 - "$dir" <<'PY'
+    python3 - "$dir" "$WORK" <<'PY'
 import glob, json, os, sys
-d = sys.argv[1]
+d, work = sys.argv[1], sys.argv[2]
 def load(name):
     p = os.path.join(d, name)
     return json.load(open(p)) if os.path.exists(p) else None
@@ -268,7 +276,7 @@ def find(rows, workload_prefix, mode, seqs=None):
                 (seqs is None or r["seqs"] == seqs) and "tokens_per_s" in r:
             return r
     return None
-for name in ("small-bf16", "small-f32", "1b", "8b"):
+for name in ("small-bf16", "small-f32", "1b", "1b-long", "8b"):
     b = load("bench-%s.json" % name)
     if not b:
         continue
@@ -289,6 +297,23 @@ for name in ("1b", "8b"):
     q = find(p, "decode", "compile", 64)
     if r and q:
         print("target %s 64 seqs full %.0f tok/s vs torch.compile %.0f: %s" % (name, r["tokens_per_s"], q["tokens_per_s"], "MET" if r["tokens_per_s"] >= q["tokens_per_s"] else "MISSED"))
+for name in ("1b", "1b-long", "8b"):  # forward at half depth against full, beside the floors' ratio
+    b = load("bench-%s.json" % name)
+    for r in (b or {}).get("rows", []):
+        if r["mode"] != "forward" or not (r["workload"].startswith("prefill") or r["seqs"] == 256):
+            continue
+        f = find(b["rows"], r["workload"], "full", r["seqs"])
+        if f and f["tokens_per_s"] > 0 and f["floor_tokens_per_s"] > 0:
+            got = r["tokens_per_s"] / f["tokens_per_s"]
+            want = r["floor_tokens_per_s"] / f["floor_tokens_per_s"]
+            print("target %s %s x%d forward/full %.2fx vs floors' %.2fx: %.0f%% (target >= 90%%): %s" % (
+                name, r["workload"], r["seqs"], got, want, 100 * got / want, "MET" if got >= 0.9 * want else "MISSED"))
+for p in sorted(glob.glob(os.path.join(work, "bench-gemv*.json"))):
+    b = json.load(open(p))
+    for r in b["rows"]:
+        print("%-14s %-16s %-8s %4d  %10.1f tok/s  %5.1f%% of floor" % (
+            os.path.basename(p)[6:-5], r["workload"], r["mode"], r["seqs"], r["tokens_per_s"],
+            100 * r["tokens_per_s"] / max(r["floor_tokens_per_s"], 1e-9)))
 for p in sorted(glob.glob(os.path.join(d, "peer-*.json"))):
     for r in json.load(open(p)):
         print("peer %-22s %-16s %-8s %4d  %s" % (r["model"], r["workload"], r["mode"], r["seqs"],
@@ -304,6 +329,7 @@ if [ "${1:-}" = summary ]; then summary "${2:-}"; exit; fi
 setup
 stages=${*:-first-run}
 stages=${stages/first-run/env tests-isolated sanitizer serve bench-quick summary}
+stages=${stages/perf/env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile summary}
 for s in $stages; do
   t0=$SECONDS
   echo "=== stage $s"
@@ -323,6 +349,15 @@ for s in $stages; do
       bench small-bf16 --dtype bf16
       bench small-f32 --dtype f32 ;;
     bench-1b) bench 1b --dummy-config models/configs/llama-3.2-1b.json --threshold 0.5 ;;
+    bench-1b-long)  # the KV-bound regime: 256 sequences of 2048-token prompts
+      bench 1b-long --dummy-config models/configs/llama-3.2-1b.json --threshold 0.5 \
+        --concurrency 256 --prompt-len 2048 --gen-tokens 32 --prefill-seqs 0 ;;
+    gemv-ab)  # decode projections of <= N rows by the GEMV kernel: N = 0 (cuBLAS), 4, 8
+      for rows in 0 4 8; do
+        RADIAL_CUDA_GEMV_ROWS=$rows BENCH_JSON_DIR=$WORK bench "gemv$rows" \
+          --dummy-config models/configs/llama-3.2-1b.json --modes full --concurrency 1,4,8 \
+          --gen-tokens 128 --prefill-seqs 0
+      done ;;
     bench-8b) bench 8b --dummy-config models/configs/llama-3.1-8b.json --threshold 0.5 ;;
     peer-quick)
       peer 1b models/configs/llama-3.2-1b.json --modes eager --concurrency 1,8,64 \

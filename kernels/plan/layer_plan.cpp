@@ -59,13 +59,15 @@ void LayerPlan::build(std::span<const LayerRow> rows, const AttentionShape& shap
     table_offset_[p] = table_of_[r.block_table];
   }
 
-  // Tiles: runs of rows with one table and consecutive entries.
+  // Tiles: runs of rows with one table and increasing entries. A gap (rows
+  // of the chunk that skip this layer) costs nothing: the tile reads the
+  // entries up to its last row's once, which two tiles would read twice.
   const int tile_rows = shape.tile_rows();
   tile_start_.clear();
   for (int p = 0; p < nf_; ++p) {
     const bool joins = !tile_start_.empty() && p - tile_start_.back() < tile_rows &&
                        rows[order_[p]].block_table == rows[order_[p - 1]].block_table &&
-                       entries_[p] == entries_[p - 1] + 1;
+                       entries_[p] > entries_[p - 1];
     if (!joins) tile_start_.push_back(p);
   }
   const int tiles = static_cast<int>(tile_start_.size());

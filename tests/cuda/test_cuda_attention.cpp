@@ -109,18 +109,21 @@ TEST_CASE("paged_attention matches cpu::attend on mixed batches", "[cuda][kernel
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16})
     for (Shape s : {Shape{8, 4, 8, 16}, Shape{32, 8, 64, 16}, Shape{12, 12, 128, 4},
                     Shape{16, 1, 256, 16}, Shape{6, 2, 34, 8}})
-      for (int variant = 0; variant < 3; ++variant) {
+      for (int variant = 0; variant < 4; ++variant) {
         INFO(dtype_name(t) << " heads " << s.heads << "/" << s.kv_heads << " hd " << s.head_dim
                            << " variant " << variant);
         const int kvd = s.kv_heads * s.head_dim, qd = s.heads * s.head_dim, bs = s.block_size;
         // Sequences (cached entries, chunk rows, last row kv_only): a long
         // decode row, a prompt chunk with a cached prefix, a one-token
         // sequence, a sparse table (entries < positions), and (variant 2)
-        // many short decode rows. The pool holds exactly their blocks, in a
+        // many short decode rows, (variant 3) a routed prompt chunk whose
+        // every third row skips the layer (K/V-only), so its full rows'
+        // tiles have gaps. The pool holds exactly their blocks, in a
         // shuffled order.
         struct Seq {
           int cached, chunk;
           bool kv_only_tail;
+          int skip_every = 0;  // rows k with k % skip_every == skip_every - 1 are kv_only
         };
         std::vector<Seq> seqs = {{variant == 0 ? 1500 : 700, 1, false},
                                  {40, variant == 1 ? 77 : 19, true},
@@ -128,6 +131,7 @@ TEST_CASE("paged_attention matches cpu::attend on mixed batches", "[cuda][kernel
                                  {5, 3, false}};
         if (variant == 2)
           for (int i = 0; i < 60; ++i) seqs.push_back({i * 3, 1, i % 4 == 0});
+        if (variant == 3) seqs.push_back({300, 50, false, 3});
         int pool_blocks = 0;
         for (const Seq& q : seqs) pool_blocks += (q.cached + q.chunk + bs - 1) / bs;
         std::vector<std::vector<int>> tables;
@@ -147,7 +151,8 @@ TEST_CASE("paged_attention matches cpu::attend on mixed batches", "[cuda][kernel
             r.slot = slot++;
             r.entry = q.cached + k;
             r.position = 3 * r.entry;
-            r.kv_only = q.kv_only_tail && k == q.chunk - 1;
+            r.kv_only = (q.kv_only_tail && k == q.chunk - 1) ||
+                        (q.skip_every > 0 && k % q.skip_every == q.skip_every - 1);
             r.block_table = tables.back().data();
             rows.push_back(r);
           }

@@ -17,6 +17,7 @@
 #include "kernels/embed.cuh"
 #include "kernels/gather_scatter.cuh"
 #include "kernels/gemm.h"
+#include "kernels/gemv.cuh"
 #include "kernels/rmsnorm.cuh"
 #include "kernels/router.cuh"
 #include "kernels/swiglu.cuh"
@@ -154,6 +155,62 @@ double storage_roundoff(DType t) {
 }
 
 }  // namespace
+
+TEST_CASE("gemv_xwt matches cpu::gemm_xwt for up to 8 rows", "[cuda][kernels]") {
+  // The decode projections' kernel, with the bounds of the cuBLAS test
+  // below; x with a leading dimension past k; y in fp32 (beta 0 and 1) and
+  // in the dtype. Each row alone gives the same bits as within the call.
+  std::mt19937 rng(14);
+  for (DType t : kDtypes)
+    for (int rows : {1, 2, 3, 4, 5, 8})
+      for (auto [n, k] : {std::pair{5, 8}, std::pair{64, 128}, std::pair{1000, 96},
+                          std::pair{256, 4096}, std::pair{3, 2056}})
+        for (float beta : {0.f, 1.f}) {
+          INFO(dtype_name(t) << " rows " << rows << " n " << n << " k " << k << " beta " << beta);
+          const int ldx = k + 8;
+          auto xs = rounded(random_vec(rng, static_cast<size_t>(rows) * ldx), t);
+          std::vector<float> x;  // the rows' first k columns
+          for (int i = 0; i < rows; ++i)
+            x.insert(x.end(), xs.begin() + size_t(i) * ldx, xs.begin() + size_t(i) * ldx + k);
+          auto w = rounded(random_vec(rng, static_cast<size_t>(n) * k), t);
+          auto y0 = random_vec(rng, static_cast<size_t>(rows) * n);
+          std::vector<float> want(y0.size());
+          cpu::gemm_xwt(x.data(), k, w.data(), nullptr, want.data(), n, rows, n, k, nullptr);
+          if (beta == 1.f)
+            for (size_t i = 0; i < want.size(); ++i) want[i] += y0[i];
+          const double bound =
+              2 * gemm_error_bound(x, w, beta == 1.f ? &y0 : nullptr, want, rows, n, k);
+          DeviceBuffer dx = to_device(xs, t), dw = to_device(w, t), dy = to_device(y0);
+          REQUIRE(kernels::gemv_supported(dx.get(), ldx, dw.get(), t, rows, k));
+          kernels::gemv_xwt(dx.get(), ldx, dw.get(), t, dy.get(), n, DType::kF32, rows, n, k, beta,
+                            nullptr);
+          const std::vector<float> got = to_host(dy.get(), want.size());
+          const double err = rel_error(got, want);
+          INFO("relative error " << err << ", bound " << bound);
+          CHECK(err <= bound);
+          if (beta == 0.f) {
+            DeviceBuffer dyt = poisoned(want.size() * dtype_size(t));
+            kernels::gemv_xwt(dx.get(), ldx, dw.get(), t, dyt.get(), n, t, rows, n, k, 0.f,
+                              nullptr);
+            const double ut = storage_roundoff(t);
+            CHECK(rel_error(to_host(dyt.get(), want.size(), t), want) <= (1 + ut) * bound + ut);
+            // The last row alone: the same bits as in the call.
+            DeviceBuffer one = poisoned(4LL * n);
+            kernels::gemv_xwt(dx.as<std::byte>() + size_t(rows - 1) * ldx * dtype_size(t), ldx,
+                              dw.get(), t, one.get(), n, DType::kF32, 1, n, k, 0.f, nullptr);
+            const std::vector<float> alone = to_host(one.get(), n);
+            CHECK(std::equal(alone.begin(), alone.end(), got.begin() + size_t(rows - 1) * n));
+          }
+        }
+  // What it does not take: no rows, too many, a k that is not whole
+  // 16-byte vectors, a misaligned W.
+  DeviceBuffer buf(4096);
+  CHECK_FALSE(kernels::gemv_supported(buf.get(), 64, buf.get(), DType::kBF16, 0, 64));
+  CHECK_FALSE(kernels::gemv_supported(buf.get(), 64, buf.get(), DType::kBF16, 9, 64));
+  CHECK_FALSE(kernels::gemv_supported(buf.get(), 64, buf.get(), DType::kBF16, 1, 60));
+  CHECK_FALSE(kernels::gemv_supported(buf.get(), 64, buf.as<std::byte>() + 2, DType::kBF16, 1, 64));
+  CHECK(kernels::gemv_supported(buf.get(), 64, buf.get(), DType::kF32, 1, 60));
+}
 
 TEST_CASE("gemm_xwt through cuBLAS matches cpu::gemm_xwt", "[cuda][kernels]") {
   // fp32 runs without TF32 (CUBLAS_DEFAULT_MATH); bf16/f16 inputs with

@@ -39,8 +39,9 @@ TEST_CASE("sample_rows draws what sample_token draws", "[cuda][kernels]") {
       std::memcpy(&packed[4 * i + 2], &ps[i].top_p, 4);
       std::memcpy(&packed[4 * i + 3], &ps[i].uniform, 4);
     }
-    DeviceBuffer dl = to_device(logits), dp = ints_to_device(packed), dt = poisoned(n * 4);
-    kernels::sample_rows(dl.as<float>(), n, vocab, dp.as<int>(), dt.as<int>(), nullptr);
+    DeviceBuffer dl = to_device(logits), dp = ints_to_device(packed), dt = poisoned(n * 4),
+                 ws(kernels::sample_workspace_bytes(n));
+    kernels::sample_rows(dl.as<float>(), n, vocab, dp.as<int>(), dt.as<int>(), ws.get(), nullptr);
     const std::vector<int> got = ints_to_host(dt.get(), n);
     for (int i = 0; i < n; ++i) {
       INFO("vocab " << vocab << " row " << i << " T " << ps[i].temperature << " k " << ps[i].top_k
@@ -79,11 +80,58 @@ TEST_CASE("sample_rows treats -0 and +0 as one value, like sample_token", "[cuda
     packed[1] = c.p.top_k;
     std::memcpy(&packed[2], &c.p.top_p, 4);
     std::memcpy(&packed[3], &c.p.uniform, 4);
-    DeviceBuffer dl = to_device(c.logits), dp = ints_to_device(packed), dt = poisoned(4);
-    kernels::sample_rows(dl.as<float>(), 1, vocab, dp.as<int>(), dt.as<int>(), nullptr);
+    DeviceBuffer dl = to_device(c.logits), dp = ints_to_device(packed), dt = poisoned(4),
+                 ws(kernels::sample_workspace_bytes(1));
+    kernels::sample_rows(dl.as<float>(), 1, vocab, dp.as<int>(), dt.as<int>(), ws.get(), nullptr);
     const int want = sample_token(c.logits, c.p);
     INFO("case with k " << c.p.top_k << " p " << c.p.top_p << " u " << c.p.uniform);
     CHECK(ints_to_host(dt.get(), 1)[0] == want);
   }
   CHECK(sample_token(cases[0].logits, cases[0].p) == 2);
+}
+
+TEST_CASE("greedy rows split over many CTAs take the smallest id of the largest value",
+          "[cuda][kernels]") {
+  // 1, 3 and 40 greedy rows of a 128256-id vocabulary (32, 32 and 7 CTAs a
+  // row): the largest value twice, in different CTAs' ranges (ids 4000 and
+  // 128000, or 70000 and 70001 in one range); NaN everywhere but one id; all
+  // NaN (id 0, as sample_token); all -inf.
+  const int vocab = 128256;
+  std::mt19937 rng(5);
+  for (int n : {1, 3, 40}) {
+    std::vector<float> logits = random_vec(rng, static_cast<size_t>(n) * vocab, 3.f);
+    for (int i = 0; i < n; ++i) {
+      float* row = logits.data() + static_cast<size_t>(i) * vocab;
+      switch (i % 5) {
+        case 0:
+          row[4000] = row[128000] = 99.f;
+          break;
+        case 1:
+          row[70001] = row[70000] = 99.f;
+          break;
+        case 2:
+          std::fill(row, row + vocab, NAN);
+          row[100000] = -5.f;
+          break;
+        case 3:
+          std::fill(row, row + vocab, NAN);
+          break;
+        case 4:
+          std::fill(row, row + vocab, -INFINITY);
+          break;
+      }
+    }
+    std::vector<int> packed(4 * n, 0);  // temperature 0: greedy
+    DeviceBuffer dl = to_device(logits), dp = ints_to_device(packed), dt = poisoned(n * 4),
+                 ws(kernels::sample_workspace_bytes(n));
+    kernels::sample_rows(dl.as<float>(), n, vocab, dp.as<int>(), dt.as<int>(), ws.get(), nullptr);
+    const std::vector<int> got = ints_to_host(dt.get(), n);
+    const int expected[5] = {4000, 70000, 100000, 0, 0};
+    for (int i = 0; i < n; ++i) {
+      INFO("rows " << n << " row " << i);
+      std::span<const float> row(logits.data() + static_cast<size_t>(i) * vocab, vocab);
+      CHECK(got[i] == sample_token(row, TokenSampling{}));
+      CHECK(got[i] == expected[i % 5]);
+    }
+  }
 }

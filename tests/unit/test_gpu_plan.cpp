@@ -138,6 +138,31 @@ TEST_CASE("layer plan: a prompt chunk forms tiles of consecutive entries", "[gpu
   CHECK(LayerPlan::max_packed_ints(30, 3, 40, shape_for(32, 8, 16, 4096)) >= p.layout().total);
 }
 
+TEST_CASE("layer plan: a routed chunk's full rows form tiles across the skipped rows",
+          "[gpu_plan]") {
+  std::vector<int> table = {2, 5, 1};
+  std::vector<LayerRow> rows;
+  // Entries 10..39, every third row K/V-only (it skips the layer): the 20
+  // full rows have gaps in their entries but one table.
+  for (int e = 10; e < 40; ++e) rows.push_back({e, e, table.data(), e, e % 3 == 0});
+  LayerPlan p;
+  p.build(rows, shape_for(32, 8, 16, 4096));
+  REQUIRE(p.nf() == 20);
+  std::set<int> starts;
+  for (const AttentionItem& it : p.items()) {
+    CHECK(it.rows <= 4);
+    starts.insert(it.row0);
+    for (int r = it.row0 + 1; r < it.row0 + it.rows; ++r)
+      CHECK(p.entries()[r] > p.entries()[r - 1]);
+  }
+  CHECK(starts.size() == 5);  // 20 full rows: 5 tiles of 4, not 10 runs
+  // Another sequence's row never joins, even with the next entry.
+  std::vector<int> other = {7};
+  rows = {{0, 3, table.data(), 3, false}, {1, 4, other.data(), 4, false}};
+  p.build(rows, shape_for(32, 8, 16, 4096));
+  CHECK(p.num_items() == 2);
+}
+
 TEST_CASE("layer plan: staging is bounded by the rows' context, not the whole pool", "[gpu_plan]") {
   // A large pool (stories260K at 0.9 of an H200 is millions of blocks) must
   // not size the staging buffers: 256 rows of a 512-entry context need at
