@@ -36,8 +36,9 @@
 #       summary      the table of the results (printed last)
 #       peer-quick   bench/peer_hf.py eager on the 1B shape, bench-quick's sizes
 #       profile      ncu kernel durations of batch-1 decode steps (1B shape)
+#       profile-forward64  the same for forward mode at 64 sequences
 #     Default stages: first-run = env tests-isolated sanitizer serve bench-quick summary.
-#     perf = env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile summary
+#     perf = env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile profile-forward64 summary
 #     (the performance issue's first call; its second: bench-8b peer-1b peer-8b summary).
 #     One device command may run 10 minutes; first-run takes about 5.
 set -uo pipefail
@@ -222,15 +223,15 @@ peer() {  # peer NAME CONFIG [peer_hf args...]
 # Nsight Compute's duration of each kernel over a window of decode steps
 # (clocks left alone), summed by kernel; steps = launches of embed_rows.
 # The measured ms/step minus the kernels' sum is host work and launch gaps.
-stage_profile() {
-  local ncu
+stage_profile() {  # stage_profile [MODE [SEQUENCES]] (default: full 1)
+  local ncu mode=${1:-full} seqs=${2:-1}
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
-  echo "=== profile: ncu kernel durations, decode 1B shape, 1 sequence, full depth" | tee -a "$RESULTS/bench.txt"
+  echo "=== profile: ncu kernel durations, decode 1B shape, $seqs sequence(s), $mode mode" | tee -a "$RESULTS/bench.txt"
   if [ -z "$ncu" ]; then echo "ncu not found" | tee -a "$RESULTS/bench.txt"; return 0; fi
   LD_LIBRARY_PATH=$LIBPATH timeout -k 5 "${PROFILE_TIMEOUT:-150}" "$ncu" --clock-control none \
     --metrics gpu__time_duration.sum --csv --launch-skip "${PROFILE_SKIP:-4000}" \
     --launch-count "${PROFILE_COUNT:-600}" "$PWD/$GPU_DIR/bin/radial" bench-engine --backend cuda \
-    --dummy-config models/configs/llama-3.2-1b.json --concurrency 1 --modes full \
+    --dummy-config models/configs/llama-3.2-1b.json --concurrency "$seqs" --modes "$mode" --threshold 0.5 \
     --prompt-len 128 --gen-tokens 64 --prefill-seqs 1 --prefill-len 128 >"$WORK/ncu.csv" 2>"$WORK/ncu.err"
   echo "ncu exit: $?" | tee -a "$RESULTS/bench.txt"
   python3 - "$WORK/ncu.csv" <<'PY' 2>&1 | tee -a "$RESULTS/bench.txt"
@@ -329,7 +330,7 @@ if [ "${1:-}" = summary ]; then summary "${2:-}"; exit; fi
 setup
 stages=${*:-first-run}
 stages=${stages/first-run/env tests-isolated sanitizer serve bench-quick summary}
-stages=${stages/perf/env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile summary}
+stages=${stages/perf/env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile profile-forward64 summary}
 for s in $stages; do
   t0=$SECONDS
   echo "=== stage $s"
@@ -363,6 +364,7 @@ for s in $stages; do
       peer 1b models/configs/llama-3.2-1b.json --modes eager --concurrency 1,8,64 \
         --prompt-len 256 --gen-tokens 32 --prefill-len 1024 --prefill-seqs 4 ;;
     profile) stage_profile ;;
+    profile-forward64) stage_profile forward 64 ;;
     peer-1b) peer 1b models/configs/llama-3.2-1b.json ;;
     peer-8b) peer 8b models/configs/llama-3.1-8b.json ;;
     summary) summary ;;
