@@ -5,15 +5,20 @@
 #   1. radiald (dtype default for the backend: bf16 on cuda; the shipped
 #      forward-mode router) becomes SERVING; the time it took is printed
 #   2. a streamed generation with per-token depth
-#   3. 8 greedy requests, one at a time, then all 8 at once: the tokens of
-#      each are compared with its solo run (differences are counted and
-#      printed; GEMM algorithms may differ by batch size in bf16)
+#   3. 8 greedy requests, one at a time, then all 8 at once: each gets its
+#      48 tokens, and its tokens and path are compared with its solo run.
+#      In bf16 the differences are counted and printed, not failed: a row's
+#      projections run in the GEMV kernel or cuBLAS by the batch's size,
+#      whose fp32 sums differ in order, and one bf16 rounding apart can
+#      flip a near-tie later on. Step 6 requires identity in f32.
 #   4. /metrics: radial_token_depth counts exactly the tokens generated so
 #      far, and the per-layer counters are there
 #   5. SIGTERM while 16 long requests run: each still gets all its tokens,
 #      radiald exits 0
-#   6. a second radiald in f32 without the router: its greedy tokens equal
-#      local generation on the CPU backend (the reference path)
+#   6. a second radiald in f32 with the router: the solo and concurrent
+#      runs of step 3 identical (tokens and paths), and its greedy tokens
+#      and paths equal local generation on the CPU backend (the reference
+#      path), in forward mode and in full mode
 # usage: gpu-serve-check.sh RADIAL RADIALD [BACKEND]
 #   RADIAL, RADIALD: the binaries (wrappers that set their library path are
 #   fine: they must exec the real program, so that signals reach it)
@@ -88,39 +93,42 @@ generated=60
 # 3. Solo, then concurrent, greedy requests.
 PROMPTS=("Once upon a time" "The little dog" "Lily and Tom" "One day, a bird" "The sun was" \
   "Sam had a red ball" "In the park" "Mom said")
-for i in "${!PROMPTS[@]}"; do
-  timeout 120 "$RADIAL" generate --server "$SERVER" --prompt "${PROMPTS[$i]}" --max-tokens 48 \
-    --ignore-eos --json >"$TMP/solo$i.json" 2>>"$TMP/solo.err" || echo "  solo request $i failed"
-done
-CONC_PIDS=()
-for i in "${!PROMPTS[@]}"; do
-  timeout 120 "$RADIAL" generate --server "$SERVER" --prompt "${PROMPTS[$i]}" --max-tokens 48 \
-    --ignore-eos --json >"$TMP/conc$i.json" 2>>"$TMP/conc.err" &
-  CONC_PIDS+=($!)
-done
-wait_rc=0
-for j in "${CONC_PIDS[@]}"; do wait "$j" || wait_rc=1; done
-check "8 concurrent requests exit 0" [ $wait_rc -eq 0 ]
-"$PY" - "$TMP" "${#PROMPTS[@]}" <<'PY'
+solo_vs_concurrent() {  # solo_vs_concurrent NAME STRICT(0|1): step 3 against $SERVER
+  local name=$1 strict=$2 i j wait_rc=0 pids=()
+  for i in "${!PROMPTS[@]}"; do
+    timeout 120 "$RADIAL" generate --server "$SERVER" --prompt "${PROMPTS[$i]}" --max-tokens 48 \
+      --ignore-eos --json >"$TMP/$name-solo$i.json" 2>>"$TMP/$name-solo.err" || echo "  $name: solo request $i failed"
+  done
+  for i in "${!PROMPTS[@]}"; do
+    timeout 120 "$RADIAL" generate --server "$SERVER" --prompt "${PROMPTS[$i]}" --max-tokens 48 \
+      --ignore-eos --json >"$TMP/$name-conc$i.json" 2>>"$TMP/$name-conc.err" &
+    pids+=($!)
+  done
+  for j in "${pids[@]}"; do wait "$j" || wait_rc=1; done
+  check "$name: 8 concurrent requests exit 0" [ $wait_rc -eq 0 ]
+  "$PY" - "$TMP" "$name" "${#PROMPTS[@]}" "$strict" <<'PY'
 import json, sys, os
-d, n = sys.argv[1], int(sys.argv[2])
+d, name, n, strict = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 same, diff = 0, []
 for i in range(n):
-    a = json.load(open(os.path.join(d, "solo%d.json" % i)))
-    b = json.load(open(os.path.join(d, "conc%d.json" % i)))
+    a = json.load(open(os.path.join(d, "%s-solo%d.json" % (name, i))))
+    b = json.load(open(os.path.join(d, "%s-conc%d.json" % (name, i))))
     assert len(a["tokens"]) == len(b["tokens"]) == 48, (i, len(a["tokens"]), len(b["tokens"]))
     if a["tokens"] == b["tokens"] and a["path"] == b["path"]:
         same += 1
     else:
         k = next(k for k in range(48) if a["tokens"][k] != b["tokens"][k] or a["path"][k] != b["path"][k])
         diff.append("request %d parts at token %d" % (i, k))
-print("  concurrent vs solo: %d of %d identical (tokens and paths)%s" % (same, n, "; " + ", ".join(diff) if diff else ""))
-depths = [x for i in range(n) for x in json.load(open(os.path.join(d, "solo%d.json" % i)))["depth"]]
-print("  solo mean depth %.3f over %d tokens" % (sum(depths) / len(depths), len(depths)))
-sys.exit(0 if same == n else 3)
+print("  %s: concurrent vs solo: %d of %d identical (tokens and paths)%s%s" % (
+    name, same, n, "; " + ", ".join(diff) if diff else "", "" if strict else " (reported, not required)"))
+depths = [x for i in range(n) for x in json.load(open(os.path.join(d, "%s-solo%d.json" % (name, i))))["depth"]]
+print("  %s: solo mean depth %.3f over %d tokens" % (name, sum(depths) / len(depths), len(depths)))
+sys.exit(0 if same == n or not strict else 3)
 PY
-rc=$?
-check "concurrent greedy requests equal their solo runs" [ $rc -eq 0 ]
+  check "$name: concurrent greedy requests get their tokens$([ "$strict" = 1 ] && echo ", equal to their solo runs")" [ $? -eq 0 ]
+}
+# Strict on the CPU backend (batch-invariant by design), reported in bf16.
+solo_vs_concurrent bf16 "$([ "$BACKEND" = cpu ] && echo 1 || echo 0)"
 generated=$((generated + 2 * 8 * 48))
 
 # 4. Metrics.
@@ -166,15 +174,19 @@ server_rc=$?
 check "radiald exits 0 after the drain" [ $server_rc -eq 0 ]
 tail -n 3 "$TMP/bf16.log" | sed 's/^/  log: /'
 
-# 6. f32 without the router: the server's tokens are the CPU reference's.
-if start_server f32 --dtype f32 --no-router; then
-  for i in 0 1 2; do
-    timeout 120 "$RADIAL" generate --server "$SERVER" --prompt "${PROMPTS[$i]}" --max-tokens 100 \
-      --ignore-eos --json >"$TMP/f32_remote$i.json" 2>/dev/null
-    timeout 120 "$RADIAL" generate --model "$MODEL" --no-router --prompt "${PROMPTS[$i]}" \
-      --max-tokens 100 --ignore-eos --json >"$TMP/f32_local$i.json" 2>/dev/null
-    "$PY" -c "import json,sys; a=json.load(open('$TMP/f32_remote$i.json')); b=json.load(open('$TMP/f32_local$i.json')); sys.exit(a['tokens']!=b['tokens'] or len(a['tokens'])!=100)"
-    check "f32 server tokens equal the CPU's (prompt $i)" [ $? -eq 0 ]
+# 6. f32 with the router: solo and concurrent runs identical; the server's
+# tokens and paths are the CPU reference's, in forward and in full mode.
+if start_server f32 --dtype f32; then
+  solo_vs_concurrent f32 1
+  for mode in forward full; do
+    for i in 0 1 2; do
+      timeout 120 "$RADIAL" generate --server "$SERVER" --prompt "${PROMPTS[$i]}" --max-tokens 100 \
+        --mode $mode --ignore-eos --json >"$TMP/f32_remote$i.json" 2>/dev/null
+      timeout 120 "$RADIAL" generate --model "$MODEL" --prompt "${PROMPTS[$i]}" --max-tokens 100 \
+        --mode $mode --ignore-eos --json >"$TMP/f32_local$i.json" 2>/dev/null
+      "$PY" -c "import json,sys; a=json.load(open('$TMP/f32_remote$i.json')); b=json.load(open('$TMP/f32_local$i.json')); sys.exit(a['tokens']!=b['tokens'] or a['path']!=b['path'] or len(a['tokens'])!=100)"
+      check "f32 server tokens and paths equal the CPU's ($mode mode, prompt $i)" [ $? -eq 0 ]
+    done
   done
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID"
   check "f32 radiald exits 0" [ $? -eq 0 ]
