@@ -130,6 +130,24 @@ __global__ void __launch_bounds__(kWarps * 32) attention_partial_kernel(Attentio
       }
     }
   }
+  // One split per row (num_partials == nf): the result itself, as the
+  // combine kernel would write it (its weights are then exactly 1).
+  if (a.num_partials == a.nf) {
+#pragma unroll
+    for (int s = 0; s < kQueriesPerWarp; ++s) {
+      const int q = warp + kWarps * s;
+      if (q >= nq) continue;
+      const int r = row0 + q / group, h = kvh * group + q % group;
+      const float inv = 1.f / l[s];  // l > 0: a row sees at least its own entry
+      T* out = static_cast<T*>(a.out) + static_cast<int64_t>(r) * a.ldo + h * hd;
+#pragma unroll
+      for (int i = 0; i < kMaxDimsPerLane; ++i) {
+        const int dd = lane + 32 * i;
+        if (dd < hd) out[dd] = from_f32<T>(acc[s][i] * inv);
+      }
+    }
+    return;
+  }
   // Partial results of every query of the tile (empty ones too: l = 0).
 #pragma unroll
   for (int s = 0; s < kQueriesPerWarp; ++s) {
@@ -203,6 +221,7 @@ void paged_attention(const AttentionArgs& a, cudaStream_t stream) {
     attention_partial_kernel<T>
         <<<dim3(a.num_items, a.num_kv_heads), kWarps * 32, smem, stream>>>(a);
     CUDA_CHECK_LAUNCH(attention_partial_kernel);
+    if (a.num_partials == a.nf) return;  // written directly: one split per row
     attention_combine_kernel<T><<<dim3(a.nf, a.num_heads), 32, 0, stream>>>(a);
     CUDA_CHECK_LAUNCH(attention_combine_kernel);
   });

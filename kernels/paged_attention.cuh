@@ -9,7 +9,9 @@
 // Two kernels: one CTA per (item, kv head) computes unnormalised partial
 // results (running max m, sum l, sum of p * v) of the item's entry range
 // for the tile's queries; a combine kernel merges the splits of each
-// (row, head) and writes out in `dtype`. fp32 arithmetic throughout.
+// (row, head) and writes out in `dtype`. When every row has one split
+// (num_partials == nf) the first kernel writes out itself, with the same
+// bits. fp32 arithmetic throughout.
 #pragma once
 
 #include <cuda_runtime_api.h>
