@@ -38,8 +38,11 @@
 #       profile      ncu kernel durations of batch-1 decode steps (1B shape)
 #       profile-forward64  the same for forward mode at 64 sequences
 #     Default stages: first-run = env tests-isolated sanitizer serve bench-quick summary.
-#     perf = env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile profile-forward64 summary
-#     (the performance issue's first call; its second: bench-8b peer-1b peer-8b summary).
+#     The performance issue's two calls (about 5 and 8 minutes, estimated):
+#     perf  = env tests-isolated bench-1b bench-1b-long gemv-ab profile summary
+#     perf2 = bench-8b peer-1b peer-8b sanitizer profile-forward64 summary
+#     Every stage writes its results as it goes: a call cut short keeps them,
+#     and `scripts/gpu-check.sh summary DIR` redoes the summary here.
 #     One device command may run 10 minutes; first-run takes about 5.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -330,7 +333,8 @@ if [ "${1:-}" = summary ]; then summary "${2:-}"; exit; fi
 setup
 stages=${*:-first-run}
 stages=${stages/first-run/env tests-isolated sanitizer serve bench-quick summary}
-stages=${stages/perf/env tests-isolated sanitizer bench-1b bench-1b-long gemv-ab profile profile-forward64 summary}
+stages=${stages/perf2/bench-8b peer-1b peer-8b sanitizer profile-forward64 summary}
+stages=${stages/perf/env tests-isolated bench-1b bench-1b-long gemv-ab profile summary}
 for s in $stages; do
   t0=$SECONDS
   echo "=== stage $s"
