@@ -217,6 +217,7 @@ void Engine::route(std::span<Pass* const> passes) {
     router_work_.seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     router_work_.evals += static_cast<int>(need.size());
+    ++router_work_.calls;
     for (size_t i = 0; i < need.size(); ++i) {
       ++need[i]->router_evals;
       need[i]->target = targets_[i];
@@ -229,6 +230,7 @@ void Engine::route(std::span<Pass* const> passes) {
   router_work_.seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   router_work_.evals += static_cast<int>(need.size());
+  ++router_work_.calls;
   for (size_t i = 0; i < need.size(); ++i) {
     Pass* p = need[i];
     ++p->router_evals;

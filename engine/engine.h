@@ -111,10 +111,12 @@ class Engine {
   // r.node, Error(kResourceExhausted) if the KV pool runs out.
   void run(const NodeRun& r);
 
-  // Router work since the last call (evaluations, seconds), then reset.
+  // Router work since the last call (evaluations, seconds, backend calls:
+  // on a GPU each call is a host round trip), then reset.
   struct RouterWork {
     int evals = 0;
     double seconds = 0;
+    int calls = 0;
   };
   RouterWork take_router_work();
 

@@ -287,9 +287,10 @@ for name in ("small-bf16", "small-f32", "1b", "1b-long", "8b"):
     print("bench-engine %-10s %s, %.0f GB/s, %.0f TFLOP/s measured" % (
         name, b["backend"], b["bandwidth_bytes_per_s"] / 1e9, b["gemm_flops_per_s"] / 1e12))
     for r in b["rows"]:
-        print("  %-16s %-8s %4d  depth %5.2f  %10.1f tok/s  floor %10.1f  %5.1f%%" % (
+        print("  %-16s %-8s %4d  depth %5.2f  %10.1f tok/s  floor %10.1f  %5.1f%%  %7.3f ms/step  calls %4.1f  waits %4.1f" % (
             r["workload"], r["mode"], r["seqs"], r["depth"], r["tokens_per_s"],
-            r["floor_tokens_per_s"], 100 * r["tokens_per_s"] / max(r["floor_tokens_per_s"], 1e-9)))
+            r["floor_tokens_per_s"], 100 * r["tokens_per_s"] / max(r["floor_tokens_per_s"], 1e-9),
+            r["ms_per_step"], r.get("layer_calls_per_step", 0), r.get("host_waits_per_step", 0)))
 for name in ("1b", "8b"):
     b, p = load("bench-%s.json" % name), load("peer-%s.json" % name)
     rows = b["rows"] if b else None

@@ -51,6 +51,19 @@ TEST_CASE("bench-engine runs on the CPU backend and writes its table", "[bench_e
     CHECK(r["bytes_per_step"].get<double>() > 0);
     if (r["mode"] == "full") CHECK(r["depth"].get<double>() == 5.0);
     if (r["mode"] == "forward") CHECK(r["depth"].get<double>() <= 5.0);
+    // Full mode: one call per layer and one wait (the head's tokens). Forward
+    // mode: a call per layer some pass is at, and a routing wait after the
+    // embedding and after each layer that ran a full row, except the last.
+    const double calls = r["layer_calls_per_step"], waits = r["host_waits_per_step"];
+    if (r["mode"] == "full") {
+      CHECK(calls == 5.0);
+      CHECK(waits == 1.0);
+    } else {
+      CHECK(calls >= 1.0);
+      CHECK(calls <= 5.0);
+      CHECK(waits >= 2.0);  // the embedding's routing and the head
+      CHECK(waits <= 1.0 + calls + 1.0);
+    }
   }
   CHECK(rows[0]["workload"] == "decode 6+4");
   CHECK(rows[2]["workload"] == "prefill 20");

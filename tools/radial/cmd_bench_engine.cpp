@@ -53,7 +53,9 @@ const char* kUsage =
     "Each figure has its floor beside it: the bytes the step must read (weights of every\n"
     "layer some pass runs, K/V-only projections, the LM head, the KV entries attention\n"
     "reads) over the measured copy bandwidth, or its FLOPs over the measured GEMM rate,\n"
-    "whichever is larger, as a tokens/s ceiling, and the achieved fraction of it.\n";
+    "whichever is larger, as a tokens/s ceiling, and the achieved fraction of it.\n"
+    "calls: layer calls per step; waits: backend calls per step the host waits for\n"
+    "(routing decisions, the head's tokens), each a host round trip on a GPU.\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -110,6 +112,7 @@ struct Row {
   int seqs = 0;
   double depth = 0, tokens_per_s = 0, floor_tokens_per_s = 0, ms_per_step = 0;
   double bytes_per_step = 0, flops_per_step = 0;
+  double layer_calls_per_step = 0, host_waits_per_step = 0;  // SweepCost's counts
 };
 
 class Bench {
@@ -177,6 +180,8 @@ class Bench {
     row.ms_per_step = 1000 * stats_of(step_s).p50;
     row.bytes_per_step = steps ? (total.weight_bytes + total.kv_bytes) / steps : 0;
     row.flops_per_step = steps ? total.flops / steps : 0;
+    row.layer_calls_per_step = steps ? total.layer_calls / steps : 0;
+    row.host_waits_per_step = steps ? total.host_waits / steps : 0;
     return row;
   }
 
@@ -211,6 +216,8 @@ class Bench {
     row.ms_per_step = 1000 * stats_of(step_s).p50;
     row.bytes_per_step = (total.weight_bytes + total.kv_bytes) / step_s.size();
     row.flops_per_step = total.flops / step_s.size();
+    row.layer_calls_per_step = total.layer_calls / step_s.size();
+    row.host_waits_per_step = total.host_waits / step_s.size();
     return row;
   }
 
@@ -365,14 +372,15 @@ int cmd_bench_engine(int argc, char** argv) {
       if (prefill_seqs > 0) table.push_back(bench.prefill_only(routing, prefill_seqs, prefill_len));
     }
 
-    std::printf("  %-16s %-8s %5s %6s %12s %12s %8s %10s\n", "workload", "mode", "seqs", "depth",
-                "tok/s", "floor tok/s", "of floor", "ms/step");
+    std::printf("  %-16s %-8s %5s %6s %12s %12s %8s %10s %6s %6s\n", "workload", "mode", "seqs",
+                "depth", "tok/s", "floor tok/s", "of floor", "ms/step", "calls", "waits");
     nlohmann::json rows_json = nlohmann::json::array();
     for (const Row& r : table) {
-      std::printf("  %-16s %-8s %5d %6.2f %12.1f %12.1f %7.1f%% %10.3f\n", r.workload.c_str(),
-                  r.mode.c_str(), r.seqs, r.depth, r.tokens_per_s, r.floor_tokens_per_s,
+      std::printf("  %-16s %-8s %5d %6.2f %12.1f %12.1f %7.1f%% %10.3f %6.1f %6.1f\n",
+                  r.workload.c_str(), r.mode.c_str(), r.seqs, r.depth, r.tokens_per_s,
+                  r.floor_tokens_per_s,
                   r.floor_tokens_per_s > 0 ? 100 * r.tokens_per_s / r.floor_tokens_per_s : 0.0,
-                  r.ms_per_step);
+                  r.ms_per_step, r.layer_calls_per_step, r.host_waits_per_step);
       rows_json.push_back({{"workload", r.workload},
                            {"mode", r.mode},
                            {"seqs", r.seqs},
@@ -381,7 +389,9 @@ int cmd_bench_engine(int argc, char** argv) {
                            {"floor_tokens_per_s", r.floor_tokens_per_s},
                            {"ms_per_step", r.ms_per_step},
                            {"bytes_per_step", r.bytes_per_step},
-                           {"flops_per_step", r.flops_per_step}});
+                           {"flops_per_step", r.flops_per_step},
+                           {"layer_calls_per_step", r.layer_calls_per_step},
+                           {"host_waits_per_step", r.host_waits_per_step}});
     }
     if (auto path = args.get("json")) {
       nlohmann::json j;

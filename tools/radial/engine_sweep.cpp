@@ -25,6 +25,7 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
       if (p.node == node) batch_.push_back(&p);
   };
 
+  engine_.take_router_work();  // count this sweep's routing calls only
   for (Pass& p : passes) engine_.start_pass(p);
   gather(kNodeEmbed);
   engine_.run(NodeRun{kNodeEmbed, batch_});
@@ -45,6 +46,7 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
       cost_.kv_bytes += kv_es_ * 2 * kvd;  // its own entry written
     }
     cost_.weight_bytes += full > 0 ? layer_weights : kv_weights;
+    cost_.layer_calls += 1;
     engine_.run(NodeRun{j, batch_});
   }
   int evals = -router_evals_before;
@@ -61,10 +63,12 @@ void SweepDriver::sweep(std::vector<Pass>& passes, const TokenSampling& sampling
     head.sampling = params_;
     head.tokens = drawn_.data();
     engine_.run(head);
+    cost_.host_waits += 1;
     tokens.insert(tokens.end(), drawn_.begin(), drawn_.end());
     cost_.weight_bytes += es_ * c.vocab_size * d;
     cost_.flops += 2.0 * batch_.size() * c.vocab_size * d;
   }
+  cost_.host_waits += engine_.take_router_work().calls;
   for (const Pass& p : passes)
     require(p.node == engine_.done_node(), ErrorCode::kInternal, "bench: a pass did not finish");
 }

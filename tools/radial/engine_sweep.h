@@ -21,10 +21,15 @@ struct SweepCost {
   double weight_bytes = 0;  // projections read (each layer call once), LM head, router
   double kv_bytes = 0;      // K and V entries read by attention, and written
   double flops = 0;
+  // Backend calls: layer calls (forward_layer), and the calls the host waits
+  // for (routing decisions and the head's tokens: on a GPU, round trips).
+  double layer_calls = 0, host_waits = 0;
   void add(const SweepCost& o) {
     weight_bytes += o.weight_bytes;
     kv_bytes += o.kv_bytes;
     flops += o.flops;
+    layer_calls += o.layer_calls;
+    host_waits += o.host_waits;
   }
 };
 
