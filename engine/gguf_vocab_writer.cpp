@@ -13,6 +13,7 @@
 #include "engine/gguf_loader.h"
 #include "engine/gguf_writer.h"
 #include "engine/input_file.h"
+#include "engine/json_input.h"
 
 namespace radial {
 
@@ -79,8 +80,7 @@ class ProtoReader {
 void add_chat_template(const fs::path& dir, GgufMetadata& kv) {
   const fs::path cfg = dir / "tokenizer_config.json";
   if (!fs::is_regular_file(cfg)) return;
-  const json j = json::parse(read_input_file(cfg.string(), 64 << 20), nullptr, false);
-  require(!j.is_discarded(), ErrorCode::kCorrupt, cfg.string() + ": not valid JSON");
+  const json j = read_json_file(cfg.string(), 64 << 20);
   if (j.is_object() && j.contains("chat_template") && j["chat_template"].is_string())
     kv.emplace_back("tokenizer.chat_template", gguf_string(j["chat_template"].get<std::string>()));
 }
@@ -173,12 +173,15 @@ GgufMetadata gguf_sentencepiece_metadata(const std::string& path, int vocab_size
   return kv;
 }
 
-GgufMetadata gguf_bpe_metadata(const std::string& path, int vocab_size) {
-  const json j = json::parse(read_input_file(path, kMaxTokenizerBytes), nullptr, false);
+namespace {
+
+// gguf_bpe_metadata without its guard against JSON type errors.
+GgufMetadata bpe_metadata(const std::string& path, int vocab_size) {
+  const json j = read_json_file(path, kMaxTokenizerBytes);
   const auto fail = [&](ErrorCode code, const std::string& what) {
     throw Error(code, path + ": " + what);
   };
-  if (j.is_discarded() || !j.is_object() || !j.contains("model") || !j["model"].is_object())
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
     fail(ErrorCode::kCorrupt, "not a tokenizer.json");
   const json& model = j["model"];
   if (model.value("type", "") != "BPE" || !model.contains("vocab") || !model["vocab"].is_object())
@@ -252,6 +255,17 @@ GgufMetadata gguf_bpe_metadata(const std::string& path, int vocab_size) {
   kv.emplace_back("tokenizer.ggml.add_bos_token", gguf_bool(add_bos));
   add_chat_template(fs::path(path).parent_path(), kv);
   return kv;
+}
+
+}  // namespace
+
+GgufMetadata gguf_bpe_metadata(const std::string& path, int vocab_size) {
+  try {
+    return bpe_metadata(path, vocab_size);
+  } catch (const json::exception& e) {
+    // A field of another type than the checks expect: a clear error.
+    throw Error(ErrorCode::kCorrupt, path + ": unexpected structure (" + e.what() + ")");
+  }
 }
 
 GgufMetadata gguf_tokenizer_metadata_of(const std::string& path) {

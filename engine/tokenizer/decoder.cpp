@@ -223,7 +223,7 @@ void add_post_processor(const json& j, const std::string& where, const std::stri
       const std::string iat = at + ".single[" + std::to_string(i) + "]";
       if (item.is_object() && item.contains("Sequence")) {
         const json& seq = item["Sequence"];
-        if (!seq.is_object() || seq.value("id", std::string()) != "A" || seen_sequence)
+        if (!seq.is_object() || !seq.contains("id") || seq["id"] != "A" || seen_sequence)
           throw Error(ErrorCode::kUnsupported,
                       iat + ": a single template must hold sequence A once");
         seen_sequence = true;

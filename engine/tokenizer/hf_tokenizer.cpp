@@ -72,6 +72,8 @@ HfTokenizer::HfTokenizer(const json& j, const std::string& file, const Tokenizer
           [&]() -> const json& {
             const json& m = member(j, "model");
             require(m.is_object(), ErrorCode::kCorrupt, file + ": model must be an object");
+            require(!m.contains("type") || m["type"].is_string(), ErrorCode::kCorrupt,
+                    file + ": model.type must be a string");
             const std::string type = m.value("type", std::string("BPE"));
             require(type == "BPE", ErrorCode::kUnsupported,
                     file + ": model type \"" + type + "\" is not supported");
@@ -196,13 +198,19 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_path,
   require(j.is_object(), ErrorCode::kCorrupt, json_path + ": must be a JSON object");
   const TokenizerConfig config =
       config_path.empty() ? TokenizerConfig{} : load_tokenizer_config(config_path);
-  return std::make_unique<HfTokenizer>(j, json_path, config);
+  return hf_tokenizer_from_json(j, json_path, config);
 }
 
 std::unique_ptr<Tokenizer> hf_tokenizer_from_json(const nlohmann::json& j, const std::string& what,
                                                   const TokenizerConfig& config) {
   require(j.is_object(), ErrorCode::kCorrupt, what + ": must be a JSON object");
-  return std::make_unique<HfTokenizer>(j, what, config);
+  try {
+    return std::make_unique<HfTokenizer>(j, what, config);
+  } catch (const nlohmann::json::exception& e) {
+    // A field of another type than the parser checks for: still a clear
+    // error about the file, never an unexpected exception.
+    throw Error(ErrorCode::kCorrupt, what + ": unexpected structure (" + e.what() + ")");
+  }
 }
 
 }  // namespace radial

@@ -275,6 +275,20 @@ TEST_CASE("GGUF writer: a byte-level BPE tokenizer.json round-trips as gpt2", "[
   // A Metaspace (Llama-2) tokenizer.json is not byte-level BPE.
   expect_error([&] { gguf_bpe_metadata(npm_tokenizer_dir("llama2") + "/tokenizer.json", 32000); },
                ErrorCode::kUnsupported, {"tokenizer.json", "llama-bpe"});
+  // Fields of another type than expected: clear errors naming the file.
+  auto j = read_json(src);
+  const std::string bad = dir.file("tokenizer.json");
+  j["model"]["type"] = 7;
+  std::ofstream(bad, std::ios::trunc) << j.dump();
+  expect_error([&] { gguf_bpe_metadata(bad, 128256); }, ErrorCode::kCorrupt,
+               {"tokenizer.json", "unexpected structure"});
+  j = read_json(src);
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", {{{"SpecialToken", 3}}}}};
+  std::ofstream(bad, std::ios::trunc) << j.dump();
+  expect_error([&] { gguf_bpe_metadata(bad, 128256); }, ErrorCode::kCorrupt,
+               {"tokenizer.json", "unexpected structure"});
+  std::ofstream(bad, std::ios::trunc) << std::string(100, '[') << std::string(100, ']');
+  expect_error([&] { gguf_bpe_metadata(bad, 128256); }, ErrorCode::kCorrupt, {"nested deeper"});
 }
 
 TEST_CASE("GGUF writer: stories260K.gguf -> F32 -> the same weights, config and vocabulary",

@@ -232,6 +232,15 @@ TEST_CASE("hf tokenizer: unsupported constructs are load errors naming them", "[
           {"merges[2]"});
   refused([](auto& j) { j["added_tokens"][0]["id"] = "x"; }, ErrorCode::kCorrupt,
           {"added_tokens[0]"});
+  // Fields of another type than expected (found by fuzz_hf_tokenizer: a
+  // null sequence id ended the process with nlohmann's type_error).
+  refused([](auto& j) { j["model"]["type"] = 7; }, ErrorCode::kCorrupt, {"model.type"});
+  refused(
+      [](auto& j) {
+        j["post_processor"] = {{"type", "TemplateProcessing"},
+                               {"single", {{{"Sequence", {{"id", nullptr}}}}}}};
+      },
+      ErrorCode::kUnsupported, {"single[0]", "sequence A"});
   std::ofstream(dir.file("tokenizer.json"), std::ios::trunc) << "{not json";
   test::expect_error([&] { Tokenizer::load(dir.file("tokenizer.json")); }, ErrorCode::kCorrupt,
                      {"not valid JSON"});
