@@ -1,6 +1,7 @@
 #include "engine/tokenizer/decoder.h"
 
 #include <algorithm>
+#include <climits>
 
 #include "engine/error.h"
 #include "engine/json_input.h"
@@ -236,7 +237,7 @@ void add_post_processor(const json& j, const std::string& where, const std::stri
           throw Error(ErrorCode::kCorrupt,
                       iat + ": special token \"" + name + "\" is not in special_tokens");
         for (const json& id : specials[name]["ids"]) {
-          if (!id.is_number_unsigned())
+          if (!id.is_number_unsigned() || id.get<uint64_t>() > INT_MAX)
             throw Error(ErrorCode::kCorrupt,
                         at + ".special_tokens[\"" + name + "\"].ids must be ids");
           (seen_sequence ? pp->suffix : pp->prefix).push_back(id.get<int>());
