@@ -154,6 +154,28 @@ double storage_roundoff(DType t) {
   throw std::invalid_argument("storage_roundoff: not an elementwise dtype");
 }
 
+// One projection case: x [rows, k] and W [n, k] rounded to the dtype, y0
+// [rows, n], the CPU's result (plus y0 when beta is 1) and the error bound
+// against it. The CPU reference itself sums in fp32: the bound covers both
+// sides' rounding (twice the one-sided bound).
+struct GemmCase {
+  std::vector<float> x, w, y0, want;
+  double bound = 0;
+};
+
+GemmCase gemm_case(std::mt19937& rng, DType t, int rows, int n, int k, float beta) {
+  GemmCase c;
+  c.x = rounded(random_vec(rng, static_cast<size_t>(rows) * k), t);
+  c.w = rounded(random_vec(rng, static_cast<size_t>(n) * k), t);
+  c.y0 = random_vec(rng, static_cast<size_t>(rows) * n);
+  c.want.resize(c.y0.size());
+  cpu::gemm_xwt(c.x.data(), k, c.w.data(), nullptr, c.want.data(), n, rows, n, k, nullptr);
+  if (beta == 1.f)
+    for (size_t i = 0; i < c.want.size(); ++i) c.want[i] += c.y0[i];
+  c.bound = 2 * gemm_error_bound(c.x, c.w, beta == 1.f ? &c.y0 : nullptr, c.want, rows, n, k);
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("gemv_xwt matches cpu::gemm_xwt for up to 8 rows", "[cuda][kernels]") {
@@ -167,20 +189,16 @@ TEST_CASE("gemv_xwt matches cpu::gemm_xwt for up to 8 rows", "[cuda][kernels]") 
                           std::pair{256, 4096}, std::pair{3, 2056}})
         for (float beta : {0.f, 1.f}) {
           INFO(dtype_name(t) << " rows " << rows << " n " << n << " k " << k << " beta " << beta);
+          const GemmCase c = gemm_case(rng, t, rows, n, k, beta);
+          const std::vector<float>& want = c.want;
+          const double bound = c.bound;
+          // x with a leading dimension past k, the columns between random.
           const int ldx = k + 8;
-          auto xs = rounded(random_vec(rng, static_cast<size_t>(rows) * ldx), t);
-          std::vector<float> x;  // the rows' first k columns
+          std::vector<float> xs = rounded(random_vec(rng, static_cast<size_t>(rows) * ldx), t);
           for (int i = 0; i < rows; ++i)
-            x.insert(x.end(), xs.begin() + size_t(i) * ldx, xs.begin() + size_t(i) * ldx + k);
-          auto w = rounded(random_vec(rng, static_cast<size_t>(n) * k), t);
-          auto y0 = random_vec(rng, static_cast<size_t>(rows) * n);
-          std::vector<float> want(y0.size());
-          cpu::gemm_xwt(x.data(), k, w.data(), nullptr, want.data(), n, rows, n, k, nullptr);
-          if (beta == 1.f)
-            for (size_t i = 0; i < want.size(); ++i) want[i] += y0[i];
-          const double bound =
-              2 * gemm_error_bound(x, w, beta == 1.f ? &y0 : nullptr, want, rows, n, k);
-          DeviceBuffer dx = to_device(xs, t), dw = to_device(w, t), dy = to_device(y0);
+            std::copy(c.x.begin() + size_t(i) * k, c.x.begin() + size_t(i + 1) * k,
+                      xs.begin() + size_t(i) * ldx);
+          DeviceBuffer dx = to_device(xs, t), dw = to_device(c.w, t), dy = to_device(c.y0);
           REQUIRE(kernels::gemv_supported(dx.get(), ldx, dw.get(), t, rows, k));
           kernels::gemv_xwt(dx.get(), ldx, dw.get(), t, dy.get(), n, DType::kF32, rows, n, k, beta,
                             nullptr);
@@ -222,21 +240,13 @@ TEST_CASE("gemm_xwt through cuBLAS matches cpu::gemm_xwt", "[cuda][kernels]") {
            {std::pair{5, 7}, std::pair{64, 128}, std::pair{1000, 96}, std::pair{256, 4096}})
         for (float beta : {0.f, 1.f}) {
           INFO(dtype_name(t) << " rows " << rows << " n " << n << " k " << k << " beta " << beta);
-          auto x = rounded(random_vec(rng, static_cast<size_t>(rows) * k), t);
-          auto w = rounded(random_vec(rng, static_cast<size_t>(n) * k), t);
-          auto y0 = random_vec(rng, static_cast<size_t>(rows) * n);
-          std::vector<float> want(y0.size());
-          cpu::gemm_xwt(x.data(), k, w.data(), nullptr, want.data(), n, rows, n, k, nullptr);
-          if (beta == 1.f)
-            for (size_t i = 0; i < want.size(); ++i) want[i] += y0[i];
-          // The CPU reference itself sums in fp32: the bound covers both
-          // sides' rounding (twice the one-sided bound).
-          const double bound =
-              2 * gemm_error_bound(x, w, beta == 1.f ? &y0 : nullptr, want, rows, n, k);
+          const GemmCase c = gemm_case(rng, t, rows, n, k, beta);
+          const std::vector<float>& want = c.want;
+          const double bound = c.bound;
           cublasHandle_t h;
           CUBLAS_CHECK(cublasCreate(&h));
           CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
-          DeviceBuffer dx = to_device(x, t), dw = to_device(w, t), dy = to_device(y0);
+          DeviceBuffer dx = to_device(c.x, t), dw = to_device(c.w, t), dy = to_device(c.y0);
           kernels::gemm_xwt(h, dx.get(), k, dw.get(), t, dy.get(), n, DType::kF32, rows, n, k,
                             beta);
           const double err = rel_error(to_host(dy.get(), want.size()), want);
