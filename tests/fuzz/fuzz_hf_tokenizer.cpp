@@ -1,11 +1,14 @@
 // libFuzzer target: a Hugging Face tokenizer.json as radiald reads it from
 // a model directory (Tokenizer::load of the file), then, when it loads, a
-// few texts through encode, decode and the streaming detokenizer.
+// few texts through encode, decode and the streaming detokenizer; and the
+// same file as `radial convert` reads it for a GGUF vocabulary
+// (gguf_bpe_metadata).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "engine/error.h"
+#include "engine/gguf_writer.h"
 #include "engine/tokenizer.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -22,6 +25,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (int id : ids) (void)detok.push(id);
       (void)detok.flush();
     }
+  } catch (const radial::Error&) {
+  }
+  try {
+    (void)radial::gguf_bpe_metadata(path, 1 << 20);
   } catch (const radial::Error&) {
   }
   return 0;
