@@ -130,14 +130,16 @@ __global__ void __launch_bounds__(kWarps * 32) attention_partial_kernel(Attentio
       }
     }
   }
-  // One split per row (num_partials == nf): the result itself, as the
-  // combine kernel would write it (its weights are then exactly 1).
-  if (a.num_partials == a.nf) {
+  // Each query's result: with one split per row (num_partials == nf) the
+  // output itself, as the combine kernel would write it (its weights are
+  // then exactly 1); otherwise the partial result (empty ones too: l = 0).
+  const bool direct = a.num_partials == a.nf;
 #pragma unroll
-    for (int s = 0; s < kQueriesPerWarp; ++s) {
-      const int q = warp + kWarps * s;
-      if (q >= nq) continue;
-      const int r = row0 + q / group, h = kvh * group + q % group;
+  for (int s = 0; s < kQueriesPerWarp; ++s) {
+    const int q = warp + kWarps * s;
+    if (q >= nq) continue;
+    const int r = row0 + q / group, h = kvh * group + q % group;
+    if (direct) {
       const float inv = 1.f / l[s];  // l > 0: a row sees at least its own entry
       T* out = static_cast<T*>(a.out) + static_cast<int64_t>(r) * a.ldo + h * hd;
 #pragma unroll
@@ -145,15 +147,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_partial_kernel(Attentio
         const int dd = lane + 32 * i;
         if (dd < hd) out[dd] = from_f32<T>(acc[s][i] * inv);
       }
+      continue;
     }
-    return;
-  }
-  // Partial results of every query of the tile (empty ones too: l = 0).
-#pragma unroll
-  for (int s = 0; s < kQueriesPerWarp; ++s) {
-    const int q = warp + kWarps * s;
-    if (q >= nq) continue;
-    const int r = row0 + q / group, h = kvh * group + q % group;
     const int64_t pi = static_cast<int64_t>(a.partial_base[r] + split) * a.num_heads + h;
 #pragma unroll
     for (int i = 0; i < kMaxDimsPerLane; ++i) {

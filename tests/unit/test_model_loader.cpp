@@ -25,11 +25,7 @@
 namespace radial {
 namespace {
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-using test::expect_error;
-using test::TempDir;
-using namespace test;
+using namespace test;  // model_files.h: fs, json and the file helpers
 
 // Runs `radial convert` with the given arguments, capturing stdout/stderr.
 int run_convert(std::vector<std::string> args, std::string* out = nullptr,

@@ -20,11 +20,7 @@
 namespace radial {
 namespace {
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-using test::expect_error;
-using test::TempDir;
-using namespace test;
+using namespace test;  // model_files.h: fs, json and the file helpers
 
 TEST_CASE("loader: malformed llama2.c files", "[loader]") {
   TempDir tmp("bad-bin");
