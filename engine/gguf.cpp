@@ -340,13 +340,16 @@ Tensor GgufFile::read_as(const GgufTensorInfo& t, DType dtype) const {
   const bool same16 = (dtype == DType::kF16 && t.type == GgmlType::kF16) ||
                       (dtype == DType::kBF16 && t.type == GgmlType::kBF16);
   const bool q8 = dtype == DType::kQ8_0 && t.type == GgmlType::kQ8_0 && !t.ne.empty();
-  if (!same16 && !q8) {
+  const bool kquant = ((dtype == DType::kQ4_K && t.type == GgmlType::kQ4_K) ||
+                       (dtype == DType::kQ6_K && t.type == GgmlType::kQ6_K)) &&
+                      !t.ne.empty();
+  if (!same16 && !q8 && !kquant) {
     Tensor f = read_f32(t);
     return dtype == DType::kF32 ? f : f.to(dtype);
   }
   const std::vector<uint8_t> raw = read_raw(t);
   Tensor out = Tensor::zeros(dtype, t.shape());
-  if (same16) {
+  if (same16 || kquant) {  // the same bytes (K-quant blocks row after row)
     std::memcpy(out.data(), raw.data(), out.nbytes);
     return out;
   }

@@ -89,6 +89,11 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n);
 // d = amax / 127 (stored as fp16), q[i] = roundf(x[i] * id) with id = 1 / d,
 // or 0 when d is 0. ggml_dequantize(kQ8_0, ...) is its inverse up to rounding.
 void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n);
+// Quantizes `n` floats (a multiple of 256) to n / 256 GGUF Q4_K blocks of
+// 144 bytes, or Q6_K blocks of 210 bytes, at `dst`, as llama.cpp's
+// quantize_row_q4_K_ref / quantize_row_q6_K_ref do (engine/kquant.h).
+void quantize_row_q4_k(const float* src, uint8_t* dst, int64_t n);
+void quantize_row_q6_k(const float* src, uint8_t* dst, int64_t n);
 
 class GgufFile {
  public:
@@ -114,9 +119,10 @@ class GgufFile {
 
   // The tensor dequantized to F32, shaped shape(). Throws kCorrupt on a short read.
   Tensor read_f32(const GgufTensorInfo& t) const;
-  // The tensor as `dtype`, shaped shape(): F16, BF16 and Q8_0 tensors read as
-  // their own dtype keep their bits (Q8_0 blocks repacked into the Tensor
-  // layout, engine/tensor.h); anything else goes through F32.
+  // The tensor as `dtype`, shaped shape(): F16, BF16, Q8_0, Q4_K and Q6_K
+  // tensors read as their own dtype keep their bits (Q8_0 blocks repacked
+  // into the Tensor layout, engine/tensor.h; K-quant blocks as they are);
+  // anything else goes through F32.
   Tensor read_as(const GgufTensorInfo& t, DType dtype) const;
 
  private:

@@ -222,10 +222,12 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
       m.fail(ErrorCode::kCorrupt, name + ": expected " + shape_string(shape) + ", got " +
                                       shape_string(t->shape()) + " (ne reversed)");
     if (shape.size() != 2) return f.read_f32(*t);  // norms: F32
-    DType file = DType::kF32;  // a type the CPU backend cannot keep is dequantized
+    DType file = DType::kF32;  // every type gguf.h reads is one the CPU backend keeps
     if (t->type == GgmlType::kF16) file = DType::kF16;
     if (t->type == GgmlType::kBF16) file = DType::kBF16;
     if (t->type == GgmlType::kQ8_0) file = DType::kQ8_0;
+    if (t->type == GgmlType::kQ4_K) file = DType::kQ4_K;
+    if (t->type == GgmlType::kQ6_K) file = DType::kQ6_K;
     return f.read_as(*t, matrix_dtype_for(opts, file));
   };
   w.embed = read("token_embd.weight", {c.vocab_size, d});

@@ -8,11 +8,15 @@
 // each head, row j * head_dim/2 + i -> row 2i + j, per Q head and per K/V
 // head), the inverse of save_hf_model's permute_to_half_split; interleaved
 // weights (llama2.c, GGUF inputs) are written as they are.
+//
+// Q4_K_M: the tensor types of llama.cpp's llama_tensor_get_type for
+// LLAMA_FTYPE_MOSTLY_Q4_K_M and the llama architecture (gguf_writer.h).
 #include <cmath>
 #include <utility>
 
 #include "engine/error.h"
 #include "engine/gguf_writer.h"
+#include "engine/kquant.h"
 
 namespace radial {
 
@@ -50,8 +54,11 @@ void check_supported(const ModelConfig& c) {
 // `tokens`: the vocabulary by id, when known (null otherwise).
 GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::string& name,
                             const std::vector<std::string>* tokens) {
-  // llama_ftype: ALL_F32 0, MOSTLY_Q8_0 7, MOSTLY_BF16 32.
-  const uint32_t file_type = type == GgufOutType::kF32 ? 0 : type == GgufOutType::kQ8_0 ? 7 : 32;
+  // llama_ftype: ALL_F32 0, MOSTLY_Q8_0 7, MOSTLY_Q4_K_M 15, MOSTLY_BF16 32.
+  const uint32_t file_type = type == GgufOutType::kF32    ? 0
+                             : type == GgufOutType::kQ8_0 ? 7
+                             : type == GgufOutType::kBF16 ? 32
+                                                          : 15;
   GgufMetadata kv = {
       {"general.architecture", gguf_string("llama")},
       {"general.name", gguf_string(name)},
@@ -94,6 +101,19 @@ GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::s
   return kv;
 }
 
+// llama.cpp's use_more_bits: Q4_K_M gives attn_v and ffn_down of layer i
+// of n Q6_K in the first and last eighth of the layers and in every third
+// layer between.
+bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+// K-quant `want` for a matrix with rows of `cols` values, or llama.cpp's
+// fallback when the rows are not whole super-blocks: Q8_0 (llama.cpp's for
+// Q6_K; for Q4_K it takes Q5_0, which is not written here), else F16.
+GgmlType k_quant_or_fallback(GgmlType want, int64_t cols) {
+  if (cols % kKQuantBlock == 0) return want;
+  return cols % ggml_block_size(GgmlType::kQ8_0) == 0 ? GgmlType::kQ8_0 : GgmlType::kF16;
+}
+
 bool is_end_id_key(const std::string& key) {
   for (const char* k : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
                         "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
@@ -107,7 +127,9 @@ GgufOutType parse_gguf_out_type(const std::string& s) {
   if (s == "f32") return GgufOutType::kF32;
   if (s == "bf16") return GgufOutType::kBF16;
   if (s == "q8_0") return GgufOutType::kQ8_0;
-  throw Error(ErrorCode::kInvalidArgument, "out type must be f32, bf16 or q8_0, got \"" + s + "\"");
+  if (s == "q4_k_m") return GgufOutType::kQ4_K_M;
+  throw Error(ErrorCode::kInvalidArgument,
+              "out type must be f32, bf16, q8_0 or q4_k_m, got \"" + s + "\"");
 }
 
 const char* gguf_out_type_name(GgufOutType t) {
@@ -118,6 +140,8 @@ const char* gguf_out_type_name(GgufOutType t) {
       return "bf16";
     case GgufOutType::kQ8_0:
       return "q8_0";
+    case GgufOutType::kQ4_K_M:
+      return "q4_k_m";
   }
   return "?";
 }
@@ -150,27 +174,38 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
   std::vector<Tensor> data;  // F32 (permuted copies where needed), in write order
   std::vector<std::pair<std::string, GgmlType>> names;
   data.reserve(4 + 9 * w.layers.size());
-  auto put = [&](const std::string& n, const Tensor& t, bool rope = false) {
+  // `k_type`: the matrix's type in Q4_K_M (before any fallback); other out
+  // types store every matrix as `matrix`.
+  auto put = [&](const std::string& n, const Tensor& t, bool rope = false,
+                 GgmlType k_type = GgmlType::kQ4_K) {
     const Tensor f = t.dtype == DType::kF32 ? t : t.to(DType::kF32);  // shares, or converts
     data.push_back(permute && rope ? permute_to_interleaved(f, c.head_dim) : f);
-    names.emplace_back(n, t.shape.size() == 1 ? GgmlType::kF32 : matrix);
+    const GgmlType stored = t.shape.size() == 1 ? GgmlType::kF32
+                            : type == GgufOutType::kQ4_K_M
+                                ? k_quant_or_fallback(k_type, t.shape.back())
+                                : matrix;
+    names.emplace_back(n, stored);
   };
-  put("token_embd.weight", w.embed);
-  for (size_t i = 0; i < w.layers.size(); ++i) {
+  // Q4_K_M quantizes tied embeddings, which are also the output, as the output.
+  put("token_embd.weight", w.embed, false,
+      c.tie_word_embeddings ? GgmlType::kQ6_K : GgmlType::kQ4_K);
+  const int n_layers = static_cast<int>(w.layers.size());
+  for (int i = 0; i < n_layers; ++i) {
     const LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
+    const GgmlType more_bits = use_more_bits(i, n_layers) ? GgmlType::kQ6_K : GgmlType::kQ4_K;
     put(p + "attn_norm.weight", l.attn_norm);
     put(p + "attn_q.weight", l.wq, true);
     put(p + "attn_k.weight", l.wk, true);
-    put(p + "attn_v.weight", l.wv);
+    put(p + "attn_v.weight", l.wv, false, more_bits);
     put(p + "attn_output.weight", l.wo);
     put(p + "ffn_norm.weight", l.mlp_norm);
     put(p + "ffn_gate.weight", l.w_gate);
     put(p + "ffn_up.weight", l.w_up);
-    put(p + "ffn_down.weight", l.w_down);
+    put(p + "ffn_down.weight", l.w_down, false, more_bits);
   }
   put("output_norm.weight", w.final_norm);
-  if (!c.tie_word_embeddings) put("output.weight", w.lm_head);
+  if (!c.tie_word_embeddings) put("output.weight", w.lm_head, false, GgmlType::kQ6_K);
 
   std::vector<GgufTensorOut> tensors;
   for (size_t i = 0; i < data.size(); ++i)

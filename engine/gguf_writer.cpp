@@ -6,12 +6,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "engine/error.h"
+#include "engine/kquant.h"
 
 namespace radial {
 
@@ -79,6 +83,26 @@ void put_value(Bytes& out, const std::string& key, const GgufValue& v) {
   for (double x : v.nums) put_scalar(out, v.elem_type, static_cast<int64_t>(x), x, key);
 }
 
+// quantize(x, dst, n) over n values (whole 256-value blocks) of `bytes` per
+// block, the blocks spread over the machine's threads: a K-quant block is a
+// least-squares search of its own (about 180 s for a 1B model on one
+// thread), and blocks do not depend on each other, so the bytes are the
+// same for any split.
+void quantize_blocks_parallel(void (*quantize)(const float*, uint8_t*, int64_t), const float* x,
+                              uint8_t* dst, int64_t n, int64_t bytes) {
+  const int64_t blocks = n / kKQuantBlock;
+  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 64);
+  const int64_t chunks = std::clamp<int64_t>(blocks / 256, 1, threads);
+  std::vector<std::thread> workers;
+  const auto run = [&](int64_t c) {
+    const int64_t b0 = blocks * c / chunks, b1 = blocks * (c + 1) / chunks;
+    quantize(x + b0 * kKQuantBlock, dst + b0 * bytes, (b1 - b0) * kKQuantBlock);
+  };
+  for (int64_t c = 1; c < chunks; ++c) workers.emplace_back(run, c);
+  run(0);
+  for (std::thread& w : workers) w.join();
+}
+
 // The tensor's data encoded as `type` (its F32 values, row-major).
 std::string encode(const Tensor& t, GgmlType type) {
   const int64_t n = t.numel();
@@ -98,6 +122,12 @@ std::string encode(const Tensor& t, GgmlType type) {
       break;
     case GgmlType::kQ8_0:  // rows are whole blocks, so the rows run on as one sequence
       quantize_row_q8_0(x, dst, n);
+      break;
+    case GgmlType::kQ4_K:
+      quantize_blocks_parallel(&quantize_row_q4_k, x, dst, n, kQ4KBlockBytes);
+      break;
+    case GgmlType::kQ6_K:
+      quantize_blocks_parallel(&quantize_row_q6_k, x, dst, n, kQ6KBlockBytes);
       break;
     default:
       break;  // refused by write_gguf before
@@ -215,7 +245,8 @@ void write_gguf(const std::string& path, const GgufMetadata& kv,
         t.data->shape.size() > 4)
       fail("not an F32 tensor of 1 to 4 dims");
     const bool encodable = t.type == GgmlType::kF32 || t.type == GgmlType::kF16 ||
-                           t.type == GgmlType::kBF16 || t.type == GgmlType::kQ8_0;
+                           t.type == GgmlType::kBF16 || t.type == GgmlType::kQ8_0 ||
+                           t.type == GgmlType::kQ4_K || t.type == GgmlType::kQ6_K;
     if (!encodable) fail(std::string("cannot write ggml type ") + ggml_type_name(t.type));
     const int64_t cols = t.data->shape.back();
     if (cols % ggml_block_size(t.type) != 0)

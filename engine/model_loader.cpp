@@ -116,7 +116,7 @@ Tensor permute_to_half_split(const Tensor& t, int head_dim) {
 
 DType matrix_dtype_for(const LoadOptions& opts, DType file) {
   if (opts.matrix_dtype) return *opts.matrix_dtype;
-  return file;  // F32, F16, BF16 and Q8_0 can all be kept
+  return file;  // every file type the loaders read can be kept
 }
 
 Tensor as_matrix_dtype(Tensor t, DType dtype) { return t.dtype == dtype ? t : t.to(dtype); }

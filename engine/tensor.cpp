@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/kquant.h"
 
 namespace radial {
 
@@ -20,24 +21,39 @@ const char* dtype_name(DType t) {
       return "BF16";
     case DType::kQ8_0:
       return "Q8_0";
+    case DType::kQ4_K:
+      return "Q4_K";
+    case DType::kQ6_K:
+      return "Q6_K";
   }
   return "?";
 }
 
 size_t dtype_size(DType t) {
-  require(t != DType::kQ8_0, ErrorCode::kInternal, "Q8_0 has no per-element size");
+  require(!dtype_is_quantized(t), ErrorCode::kInternal,
+          std::string(dtype_name(t)) + " has no per-element size");
   return t == DType::kF32 ? 4 : 2;
 }
 
-bool dtype_is_quantized(DType t) { return t == DType::kQ8_0; }
+bool dtype_is_quantized(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+}
 
 size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
-  if (dtype != DType::kQ8_0) return static_cast<size_t>(n) * dtype_size(dtype);
+  if (!dtype_is_quantized(dtype)) return static_cast<size_t>(n) * dtype_size(dtype);
   const int64_t k = shape.empty() ? 1 : shape.back();
-  const int64_t rows = k == 0 ? 0 : n / k, kp = q8_row_stride(k);
-  return static_cast<size_t>(rows * (kp + kp / kQ8Block * 2));
+  const int64_t rows = k == 0 ? 0 : n / k;
+  if (dtype == DType::kQ8_0) {
+    const int64_t kp = q8_row_stride(k);
+    return static_cast<size_t>(rows * (kp + kp / kQ8Block * 2));
+  }
+  require(k % kKQuantBlock == 0, ErrorCode::kInvalidArgument,
+          std::string(dtype_name(dtype)) + " rows must be whole blocks of 256 values, got " +
+              shape_string(shape));
+  const int64_t block = dtype == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
+  return static_cast<size_t>(rows * (k / kKQuantBlock) * block);
 }
 
 uint16_t quantize_q8_0_block(const float* x, int n, int8_t* q) {
@@ -173,6 +189,13 @@ const uint16_t* Tensor::q8_scales() const {
   return reinterpret_cast<const uint16_t*>(storage.get() + rows() * q8_row_stride(cols()));
 }
 
+const uint8_t* Tensor::kquant_row(int64_t r) const {
+  require(dtype == DType::kQ4_K || dtype == DType::kQ6_K, ErrorCode::kInternal,
+          "tensor is not Q4_K or Q6_K");
+  const int64_t block = dtype == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
+  return reinterpret_cast<const uint8_t*>(storage.get()) + r * (cols() / kKQuantBlock) * block;
+}
+
 void Tensor::rows_f32(int64_t row0, int64_t n, float* out) const {
   const int64_t k = cols();
   require(row0 >= 0 && n >= 0 && row0 + n <= rows(), ErrorCode::kInternal,
@@ -199,6 +222,20 @@ void Tensor::rows_f32(int64_t row0, int64_t n, float* out) const {
         const uint16_t* sc = q8_scales() + (row0 + r) * (kp / kQ8Block);
         for (int64_t i = 0; i < k; ++i)
           out[r * k + i] = f16_to_f32(sc[i / kQ8Block]) * static_cast<float>(q[i]);
+      }
+      return;
+    }
+    case DType::kQ4_K:
+    case DType::kQ6_K: {
+      const bool q4 = dtype == DType::kQ4_K;
+      const int64_t bytes = q4 ? kQ4KBlockBytes : kQ6KBlockBytes;
+      for (int64_t r = 0; r < n; ++r) {
+        const uint8_t* blocks = kquant_row(row0 + r);
+        for (int64_t b = 0; b < k / kKQuantBlock; ++b) {
+          float* y = out + r * k + b * kKQuantBlock;
+          q4 ? dequantize_q4_k_block(blocks + b * bytes, y)
+             : dequantize_q6_k_block(blocks + b * bytes, y);
+        }
       }
       return;
     }
@@ -230,6 +267,16 @@ Tensor Tensor::to(DType out) const {
         const int64_t kp = q8_row_stride(k);
         quantize_q8_0_row(row.data(), k, reinterpret_cast<int8_t*>(r.data()) + i * kp,
                           const_cast<uint16_t*>(r.q8_scales()) + i * (kp / kQ8Block));
+        break;
+      }
+      case DType::kQ4_K:
+      case DType::kQ6_K: {
+        auto* blocks = const_cast<uint8_t*>(r.kquant_row(i));
+        const int64_t bytes = out == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
+        for (int64_t b = 0; b < k / kKQuantBlock; ++b)
+          out == DType::kQ4_K
+              ? quantize_q4_k_block(row.data() + b * kKQuantBlock, blocks + b * bytes)
+              : quantize_q6_k_block(row.data() + b * kKQuantBlock, blocks + b * bytes);
         break;
       }
     }

@@ -15,16 +15,20 @@ namespace radial {
 // one f16 scale d and 32 int8 quants q, and stands for the values d * q
 // (exact in f32: 11 + 8 significant bits). Storage of a [rows, k] tensor:
 // the quants int8[rows][kp] (kp = k rounded up to 32) then the scales
-// f16[rows][kp / 32]. The other dtypes are plain element arrays.
-enum class DType { kF32, kF16, kBF16, kQ8_0 };
+// f16[rows][kp / 32]. kQ4_K and kQ6_K are GGUF's K-quant blocks as the file
+// stores them (engine/kquant.h): 2-D weight matrices whose k is a multiple of
+// 256, each row k / 256 blocks of 144 (Q4_K) or 210 (Q6_K) bytes. The other
+// dtypes are plain element arrays.
+enum class DType { kF32, kF16, kBF16, kQ8_0, kQ4_K, kQ6_K };
 
 const char* dtype_name(DType t);
-// Bytes per element; throws kInternal for kQ8_0 (no per-element size: see
-// tensor_bytes).
+// Bytes per element; throws kInternal for the quantized dtypes (no
+// per-element size: see tensor_bytes).
 size_t dtype_size(DType t);
 bool dtype_is_quantized(DType t);
-// The storage bytes of a tensor of `dtype` and `shape` (kQ8_0: the rows are
-// all dimensions but the last, which is k).
+// The storage bytes of a tensor of `dtype` and `shape` (quantized dtypes: the
+// rows are all dimensions but the last, which is k; K-quants need k % 256 ==
+// 0, else kInvalidArgument).
 size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape);
 inline constexpr int64_t kQ8Block = 32;
 inline int64_t q8_row_stride(int64_t k) { return (k + kQ8Block - 1) / kQ8Block * kQ8Block; }
@@ -60,13 +64,16 @@ struct Tensor {
   const std::byte* data() const { return storage.get(); }
 
   // A copy converted to `to` (a plain copy when the dtype already matches).
-  // To kQ8_0 needs a tensor of at least one dimension.
+  // To a quantized dtype needs a tensor of at least one dimension (and for
+  // K-quants a last dimension that is a multiple of 256).
   Tensor to(DType to) const;
 
   // kQ8_0 parts (dtype must be kQ8_0): quants [rows][q8_row_stride(k)] and
   // f16 scales [rows][q8_row_stride(k) / 32].
   const int8_t* q8_quants() const;
   const uint16_t* q8_scales() const;
+  // kQ4_K / kQ6_K rows: the blocks of row r start at kquant_row(r).
+  const uint8_t* kquant_row(int64_t r) const;
   int64_t rows() const;  // numel / the last dimension (1 for a scalar)
   int64_t cols() const;  // the last dimension (1 for a scalar)
 

@@ -27,6 +27,10 @@ const char* dtype_option_name(DType t) {
       return "f16";
     case DType::kQ8_0:
       return "q8_0";
+    case DType::kQ4_K:  // only ever a file's type (--dtype auto), not an option
+      return "q4_k";
+    case DType::kQ6_K:
+      return "q6_k";
   }
   return "?";
 }
@@ -76,10 +80,10 @@ BackendFactory backend_factory(const BackendChoice& choice) {
     }
 #ifdef RADIAL_WITH_CUDA_BACKEND
     for (const Tensor* t : weights.matrices())
-      if (t->dtype == DType::kQ8_0)
+      if (dtype_is_quantized(t->dtype))
         throw Error(ErrorCode::kInvalidArgument,
-                    "the CUDA backend uploads F32, BF16 or F16 weights, not Q8_0 (load with "
-                    "load_matrix_dtype)");
+                    std::string("the CUDA backend uploads F32, BF16 or F16 weights, not ") +
+                        dtype_name(t->dtype) + " (load with load_matrix_dtype)");
     CudaOptions co;
     co.dtype = choice.resolved_dtype();
     co.gpu_memory_fraction = choice.gpu_memory_fraction;

@@ -449,7 +449,9 @@ void CudaBackend::read_kv(int block, int offset, float* k, float* v) {
           std::memcpy(&h, raw.data() + 2 * i, 2), dst[i] = bf16_to_f32(h);
           break;
         case DType::kQ8_0:  // never a KV dtype (check_backend_choice)
-          throw Error(ErrorCode::kInternal, "Q8_0 KV cache");
+        case DType::kQ4_K:
+        case DType::kQ6_K:
+          throw Error(ErrorCode::kInternal, "a quantized KV cache");
       }
     }
   };

@@ -15,6 +15,8 @@ cudaDataType_t cuda_type(DType t) {
     case DType::kBF16:
       return CUDA_R_16BF;
     case DType::kQ8_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;
   }
   throw Error(ErrorCode::kInternal, "no cuBLAS type for this dtype");

@@ -134,6 +134,23 @@ constexpr double kParallelMinFlops = 1 << 18;
 
 }  // namespace
 
+void split_gemm_columns(ThreadPool* pool, int64_t n, int64_t m, int64_t k,
+                        const std::function<void(int64_t, int64_t)>& cols) {
+  if (n <= 0 || m <= 0) return;
+  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(m) *
+                       static_cast<double>(std::max<int64_t>(k, 1));
+  const int64_t units = (m + kColUnit - 1) / kColUnit;
+  if (pool == nullptr || pool->size() <= 1 || flops < kParallelMinFlops || units < 2) {
+    cols(0, m);
+    return;
+  }
+  const double unit_flops = flops / static_cast<double>(units);
+  const auto grain = static_cast<int64_t>(std::ceil(kParallelMinFlops / 2 / unit_flops));
+  pool->parallel_for(units, grain, [&](int64_t begin, int64_t end) {
+    cols(begin * kColUnit, std::min(end * kColUnit, m));
+  });
+}
+
 GemmPath gemm_path() {
   static const GemmPath path = choose_path();
   return path;
@@ -145,18 +162,7 @@ void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const float* w, con
   if (k < 0) k = 0;
   const GemmArgs g{x, ldx, w, bias, y, ldy, n, k};
   const ColsFn cols = cols_fn(path);
-  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(m) *
-                       static_cast<double>(std::max<int64_t>(k, 1));
-  const int64_t units = (m + kColUnit - 1) / kColUnit;
-  if (pool == nullptr || pool->size() <= 1 || flops < kParallelMinFlops || units < 2) {
-    cols(g, 0, m);
-    return;
-  }
-  const double unit_flops = flops / static_cast<double>(units);
-  const auto grain = static_cast<int64_t>(std::ceil(kParallelMinFlops / 2 / unit_flops));
-  pool->parallel_for(units, grain, [&](int64_t begin, int64_t end) {
-    cols(g, begin * kColUnit, std::min(end * kColUnit, m));
-  });
+  split_gemm_columns(pool, n, m, k, [&](int64_t m0, int64_t m1) { cols(g, m0, m1); });
 }
 
 float dot_on(GemmPath path, const float* a, const float* b, int64_t k) {

@@ -27,9 +27,10 @@ void gemm_xwt(const float* x, int64_t ldx, const float* w, const float* bias, fl
 // (each of these dtypes is exact in f32), so y is bit-identical to gemm_xwt
 // on w.to(F32), with its batch invariance; compact weights are widened in
 // registers or in a cached block, so only their compact bytes are read from
-// memory. Q8_0: integer dot products on x quantized on the fly (gemm_q8.h),
-// batch-invariant and identical on every path, but not equal to the f32
-// GEMM (x is rounded to 8 bits per 32-value block, as llama.cpp does).
+// memory. Q8_0, Q4_K, Q6_K: integer dot products on x quantized on the fly
+// (gemm_q8.h, gemm_kquant.h), batch-invariant and identical on every path,
+// but not equal to the f32 GEMM (x is rounded to 8 bits per 32-value block,
+// as llama.cpp does).
 void gemm_xwt(const float* x, int64_t ldx, const Tensor& w, const float* bias, float* y,
               int64_t ldy, int64_t n, ThreadPool* pool);
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace radial {
 struct Tensor;
@@ -49,6 +50,13 @@ void gemm_cols_avx512(const GemmArgs& a, int64_t m0, int64_t m1);
 float dot_scalar(const float* a, const float* b, int64_t k);
 float dot_avx2(const float* a, const float* b, int64_t k);
 float dot_avx512(const float* a, const float* b, int64_t k);
+
+// Runs cols(m0, m1) over column ranges covering [0, m) of an n x m x k GEMM:
+// on the calling thread for a small GEMM or without a pool, else split in
+// whole 16-column units over the pool (every GEMM of the CPU backend threads
+// this way; a column's result never depends on the split).
+void split_gemm_columns(ThreadPool* pool, int64_t n, int64_t m, int64_t k,
+                        const std::function<void(int64_t, int64_t)>& cols);
 
 // Whether this CPU (and OS) can run `path`.
 bool gemm_path_supported(GemmPath path);

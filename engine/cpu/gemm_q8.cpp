@@ -82,10 +82,6 @@ void q8_cols_scalar(const QuantizedRows& x, const Tensor& w, const float* bias, 
   }
 }
 
-// Threading as gemm_xwt: units of 16 columns, no thread under ~2^17 FLOP.
-constexpr int64_t kColUnit = 16;
-constexpr double kParallelMinFlops = 1 << 18;
-
 }  // namespace
 
 bool q8_vnni_supported() {
@@ -108,32 +104,34 @@ void gemm_q8_cols(GemmPath path, const QuantizedRows& x, const Tensor& w, const 
     q8_cols_scalar(x, w, bias, y, ldy, n, m0, m1);
 }
 
-void gemm_q8(GemmPath path, const float* x, int64_t ldx, const Tensor& w, const float* bias,
-             float* y, int64_t ldy, int64_t n, ThreadPool* pool) {
-  require(w.dtype == DType::kQ8_0 && w.shape.size() == 2, ErrorCode::kInternal,
-          "gemm_q8: the weights are not a Q8_0 matrix");
-  const int64_t m = w.shape[0], k = w.shape[1], kp = q8_row_stride(k), nb = kp / kQ8Block;
-  if (n <= 0 || m <= 0) return;
-  // The quantized x rows, reused across calls on this thread.
+QuantizedRows quantize_rows_q8(const float* x, int64_t ldx, int64_t n, int64_t k, bool block_sums) {
+  const int64_t kp = q8_row_stride(k), nb = kp / kQ8Block;
+  // Reused across calls on this thread.
   thread_local std::vector<int8_t> qx;
-  thread_local std::vector<float> dx;
+  thread_local std::vector<float> dx, xs;
   if (qx.size() < static_cast<size_t>(n * kp)) qx.resize(static_cast<size_t>(n * kp));
   if (dx.size() < static_cast<size_t>(n * nb)) dx.resize(static_cast<size_t>(n * nb));
   for (int64_t i = 0; i < n; ++i)
     quantize_row_q8_f32scale(x + i * ldx, k, qx.data() + i * kp, dx.data() + i * nb);
-  const QuantizedRows q{qx.data(), dx.data(), kp};
-
-  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(m) *
-                       static_cast<double>(std::max<int64_t>(k, 1));
-  const int64_t units = (m + kColUnit - 1) / kColUnit;
-  if (pool == nullptr || pool->size() <= 1 || flops < kParallelMinFlops || units < 2) {
-    gemm_q8_cols(path, q, w, bias, y, ldy, n, 0, m);
-    return;
+  if (!block_sums) return QuantizedRows{qx.data(), dx.data(), kp};
+  if (xs.size() < static_cast<size_t>(n * nb)) xs.resize(static_cast<size_t>(n * nb));
+  for (int64_t b = 0; b < n * nb; ++b) {
+    int32_t sum = 0;  // |sum| <= 32 * 127: exact as a float
+    for (int64_t t = 0; t < kQ8Block; ++t) sum += qx[static_cast<size_t>(b * kQ8Block + t)];
+    xs[static_cast<size_t>(b)] = static_cast<float>(sum);
   }
-  const double unit_flops = flops / static_cast<double>(units);
-  const auto grain = static_cast<int64_t>(std::ceil(kParallelMinFlops / 2 / unit_flops));
-  pool->parallel_for(units, grain, [&](int64_t begin, int64_t end) {
-    gemm_q8_cols(path, q, w, bias, y, ldy, n, begin * kColUnit, std::min(end * kColUnit, m));
+  return QuantizedRows{qx.data(), dx.data(), kp, xs.data()};
+}
+
+void gemm_q8(GemmPath path, const float* x, int64_t ldx, const Tensor& w, const float* bias,
+             float* y, int64_t ldy, int64_t n, ThreadPool* pool) {
+  require(w.dtype == DType::kQ8_0 && w.shape.size() == 2, ErrorCode::kInternal,
+          "gemm_q8: the weights are not a Q8_0 matrix");
+  const int64_t m = w.shape[0], k = w.shape[1];
+  if (n <= 0 || m <= 0) return;
+  const QuantizedRows q = quantize_rows_q8(x, ldx, n, k, false);
+  split_gemm_columns(pool, n, m, k, [&](int64_t m0, int64_t m1) {
+    gemm_q8_cols(path, q, w, bias, y, ldy, n, m0, m1);
   });
 }
 

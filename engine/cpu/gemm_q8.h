@@ -43,8 +43,14 @@ inline int64_t q8_column_block(int64_t kp) {
 struct QuantizedRows {
   const int8_t* qx;
   const float* dx;
-  int64_t kp;  // k rounded up to 32
+  int64_t kp;                 // k rounded up to 32
+  const float* xs = nullptr;  // [n][kp / 32] block sums of qx, when asked for
 };
+
+// x's n rows quantized by quantize_row_q8_f32scale into buffers owned by the
+// calling thread (valid until its next call); with block_sums, also xs: the
+// exact sum of each block's quants (the K-quant GEMM's Q4_K mins use them).
+QuantizedRows quantize_rows_q8(const float* x, int64_t ldx, int64_t n, int64_t k, bool block_sums);
 
 // The quantization of one x row (k floats) into qx[kp] and dx[kp / 32]:
 // per block, amax = max |x| over its non-NaN values, dx = amax / 127,

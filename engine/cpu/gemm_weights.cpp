@@ -1,5 +1,6 @@
 // gemm_xwt for a weight matrix of any dtype (gemm.h): F32 goes straight to
-// the f32 GEMM; Q8_0 to the integer GEMM (gemm_q8.h). BF16 and F16: the
+// the f32 GEMM; Q8_0 and the K-quants to the integer GEMMs (gemm_q8.h,
+// gemm_kquant.h). BF16 and F16: the
 // AVX-512 micro-kernel reads them directly and widens each 16-weight chunk in
 // registers (gemm_avx512.cpp); the other paths widen a block of rows at a
 // time into a per-thread f32 buffer (widen_rows.cpp) and run their f32
@@ -13,6 +14,7 @@
 
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/gemm_kernels.h"
+#include "engine/cpu/gemm_kquant.h"
 #include "engine/cpu/gemm_q8.h"
 #include "engine/cpu/thread_pool.h"
 #include "engine/error.h"
@@ -27,10 +29,6 @@ namespace {
 constexpr int64_t kSmallBatchRows = 4;
 constexpr int64_t kSmallBlockBytes = 24 * 1024;
 constexpr int64_t kLargeBlockBytes = 512 * 1024;
-// Thread split, as gemm.cpp: units of 16 columns, and no thread gets less
-// than about 2^17 FLOP.
-constexpr int64_t kColUnit = 16;
-constexpr double kParallelMinFlops = 1 << 18;
 
 int64_t block_rows(int64_t n, int64_t k) {
   const int64_t bytes = n <= kSmallBatchRows ? kSmallBlockBytes : kLargeBlockBytes;
@@ -75,18 +73,12 @@ void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const Tensor& w, co
     gemm_q8(path, x, ldx, w, bias, y, ldy, n, pool);
     return;
   }
-  if (n <= 0 || m <= 0) return;
-  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(m) *
-                       static_cast<double>(std::max<int64_t>(k, 1));
-  const int64_t units = (m + kColUnit - 1) / kColUnit;
-  if (pool == nullptr || pool->size() <= 1 || flops < kParallelMinFlops || units < 2) {
-    compact_cols(path, x, ldx, w, bias, y, ldy, n, 0, m);
+  if (w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K) {  // gemm_kquant.h
+    gemm_kquant(path, x, ldx, w, bias, y, ldy, n, pool);
     return;
   }
-  const double unit_flops = flops / static_cast<double>(units);
-  const auto grain = static_cast<int64_t>(std::ceil(kParallelMinFlops / 2 / unit_flops));
-  pool->parallel_for(units, grain, [&](int64_t begin, int64_t end) {
-    compact_cols(path, x, ldx, w, bias, y, ldy, n, begin * kColUnit, std::min(end * kColUnit, m));
+  split_gemm_columns(pool, n, m, k, [&](int64_t m0, int64_t m1) {
+    compact_cols(path, x, ldx, w, bias, y, ldy, n, m0, m1);
   });
 }
 

@@ -29,7 +29,9 @@ inline double tolerance(DType t) {
       return 2e-3;
     case DType::kBF16:
       return 1.5e-2;
-    case DType::kQ8_0:  // blockwise, not an elementwise dtype
+    case DType::kQ8_0:  // blockwise, not elementwise dtypes
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;
   }
   throw std::invalid_argument("tolerance: not an elementwise dtype");
@@ -51,7 +53,9 @@ inline float round_to(float x, DType t) {
       return f16_to_f32(f32_to_f16(x));
     case DType::kBF16:
       return bf16_to_f32(f32_to_bf16(x));
-    case DType::kQ8_0:  // blockwise, not an elementwise dtype
+    case DType::kQ8_0:  // blockwise, not elementwise dtypes
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;
   }
   throw std::invalid_argument("round_to: not an elementwise dtype");

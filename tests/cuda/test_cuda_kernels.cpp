@@ -148,7 +148,9 @@ double storage_roundoff(DType t) {
       return std::ldexp(1.0, -11);
     case DType::kBF16:
       return std::ldexp(1.0, -8);
-    case DType::kQ8_0:  // blockwise, not an elementwise dtype
+    case DType::kQ8_0:  // blockwise, not elementwise dtypes
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;
   }
   throw std::invalid_argument("storage_roundoff: not an elementwise dtype");

@@ -269,7 +269,8 @@ TEST_CASE("Loading: each matrix dtype, norms always F32", "[dtype][loader]") {
   CHECK(load_hf_model(dir, {.matrix_dtype = {}}).layers[0].wq.dtype == DType::kF32);
 }
 
-TEST_CASE("Loading: a GGUF file keeps F16, BF16 and Q8_0 tensors as they are", "[dtype][gguf]") {
+TEST_CASE("Loading: a GGUF file keeps F16, BF16, Q8_0 and Q4_K tensors as they are",
+          "[dtype][gguf]") {
   const std::string path = data_path("gguf/tiny_mixed.gguf");
   const ModelWeights f = load_gguf_model(path);
   const ModelWeights a = load_gguf_model(path, {.matrix_dtype = {}});
@@ -277,7 +278,7 @@ TEST_CASE("Loading: a GGUF file keeps F16, BF16 and Q8_0 tensors as they are", "
   CHECK(l.wq.dtype == DType::kF16);
   CHECK(l.wk.dtype == DType::kBF16);
   CHECK(l.w_gate.dtype == DType::kQ8_0);
-  CHECK(l.w_down.dtype == DType::kF32);  // Q4_K: dequantized
+  CHECK(l.w_down.dtype == DType::kQ4_K);
   auto fn = f.matrices(), an = a.matrices();
   for (size_t i = 0; i < fn.size(); ++i) {
     const Tensor wide = an[i]->to(DType::kF32);

@@ -1,0 +1,257 @@
+// The K-quant kernels with AVX512-VNNI (gemm_kquant.h): one zmm register
+// holds two consecutive x blocks (the even one in lanes 0..7, the odd one in
+// lanes 8..15, as the definition splits them), and dpbusd sums the unsigned
+// weight quants times the signed x quants over each lane's 4 positions:
+//   Q4_K  the quants are 0..15, so dpbusd gives the sum of q * qx directly;
+//         the mins go to 8 lanes (one per sub-block) of their own
+//         accumulator, once per super-block;
+//   Q6_K  the quants are 0..63 before the -32, so each lane starts from
+//         -32 times the sum of its 4 x quants.
+// Tiles of up to 4 x rows by 4 weight rows share each loaded block. Only
+// called when q8_vnni_supported().
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "engine/cpu/gemm_kquant.h"
+#include "engine/kquant.h"
+#include "engine/tensor.h"
+
+// GCC 12 reports the deliberate self-initialisation inside the
+// _mm512_undefined_* helpers of the cast intrinsics; it is not a use.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define RADIAL_KQ_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+namespace radial::cpu {
+namespace {
+
+RADIAL_KQ_VNNI inline float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// The definition's tree16 of a zmm and tree8 of a ymm.
+RADIAL_KQ_VNNI inline float tree8(__m256 s) {
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+  return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 1, 1, 1))));
+}
+RADIAL_KQ_VNNI inline float tree16(__m512 a) {
+  return tree8(_mm256_add_ps(_mm512_castps512_ps256(a),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))));
+}
+
+// Eight unsigned bytes as eight floats.
+RADIAL_KQ_VNNI inline __m256 bytes_to_ps(uint64_t v) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
+}
+
+struct Tile {
+  const int8_t* qx;  // row 0 of the tile's x quants (row stride kp)
+  const float* dx;   // its block scales (row stride nb)
+  const float* xs;   // its block sums (Q4_K)
+  const uint8_t* w;  // column 0's blocks (column stride row_bytes)
+  int64_t kp, nb, row_bytes, nsb;
+  const float* bias;  // at column 0, or null
+  float* y;           // y[0][0], row stride ldy
+  int64_t ldy;
+};
+
+template <int R, int C>
+RADIAL_KQ_VNNI void q4k_tile(const Tile& a) {
+  __m512 acc[R][C];
+  alignas(32) float macc[R][C][8];
+  alignas(32) float coef[R][C][8];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm512_setzero_ps();
+      _mm256_store_ps(macc[r][c], _mm256_setzero_ps());
+    }
+  __m512i idx[4];  // blocks 2p and 2p + 1 of the 8 spread over the two halves
+  for (int p = 0; p < 4; ++p)
+    idx[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t s = 0; s < a.nsb; ++s) {
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* blk = a.w + c * a.row_bytes + s * kQ4KBlockBytes;
+      uint32_t q[3];
+      std::memcpy(q, blk + 4, 12);
+      const uint64_t sc = (q[0] & 0x3f3f3f3fu) |
+                          uint64_t{(q[2] & 0x0f0f0f0fu) | ((q[0] >> 6) & 0x03030303u) << 4} << 32;
+      const uint64_t mn = (q[1] & 0x3f3f3f3fu) |
+                          uint64_t{((q[2] >> 4) & 0x0f0f0f0fu) | ((q[1] >> 6) & 0x03030303u) << 4}
+                              << 32;
+      const __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(f16_at(blk)), bytes_to_ps(sc));
+      const __m256 dmn = _mm256_mul_ps(_mm256_set1_ps(f16_at(blk + 2)), bytes_to_ps(mn));
+      for (int r = 0; r < R; ++r) {
+        const __m256 dxv = _mm256_loadu_ps(a.dx + r * a.nb + 8 * s);
+        _mm256_store_ps(coef[r][c], _mm256_mul_ps(dsc, dxv));
+        const __m256 xsv = _mm256_loadu_ps(a.xs + r * a.nb + 8 * s);
+        _mm256_store_ps(macc[r][c],
+                        _mm256_fmadd_ps(_mm256_mul_ps(dmn, dxv), xsv, _mm256_load_ps(macc[r][c])));
+      }
+    }
+    for (int p = 0; p < 4; ++p) {
+      __m512i xv[R];
+      for (int r = 0; r < R; ++r) xv[r] = _mm512_loadu_si512(a.qx + r * a.kp + 256 * s + 64 * p);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* blk = a.w + c * a.row_bytes + s * kQ4KBlockBytes;
+        const uint8_t* qs = blk + 16 + 32 * p;
+        // The same block of the tile after next, one point per pair 48 bytes
+        // apart or less (0, 48, 96, 143): every cache line of its 144 bytes.
+        _mm_prefetch(
+            reinterpret_cast<const char*>(blk + (p == 3 ? 143 : 48 * p) + 2 * C * a.row_bytes),
+            _MM_HINT_T0);
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+        const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, nibble)),
+                                              _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble), 1);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m512i sum = _mm512_dpbusd_epi32(zero, wv, xv[r]);
+          const __m512 cv =
+              _mm512_permutexvar_ps(idx[p], _mm512_castps256_ps512(_mm256_load_ps(coef[r][c])));
+          acc[r][c] = _mm512_fmadd_ps(cv, _mm512_cvtepi32_ps(sum), acc[r][c]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      const float v = tree16(acc[r][c]) - tree8(_mm256_load_ps(macc[r][c]));
+      a.y[r * a.ldy + c] = a.bias ? v + a.bias[c] : v;
+    }
+}
+
+template <int R, int C>
+RADIAL_KQ_VNNI void q6k_tile(const Tile& a) {
+  __m512 acc[R][C];
+  alignas(64) float dsc[C][16];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  // Lane L of pair p: scale 4p + L / 4 of the 16, x block 2p + L / 8 of the 8.
+  __m512i scale_idx[4], block_idx[4];
+  for (int p = 0; p < 4; ++p) {
+    scale_idx[p] = _mm512_setr_epi32(4 * p, 4 * p, 4 * p, 4 * p, 4 * p + 1, 4 * p + 1, 4 * p + 1,
+                                     4 * p + 1, 4 * p + 2, 4 * p + 2, 4 * p + 2, 4 * p + 2,
+                                     4 * p + 3, 4 * p + 3, 4 * p + 3, 4 * p + 3);
+    block_idx[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0F), low2 = _mm512_set1_epi8(0x03);
+  const __m512i thirty_two = _mm512_set1_epi8(32);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t s = 0; s < a.nsb; ++s) {
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* blk = a.w + c * a.row_bytes + s * kQ6KBlockBytes;
+      _mm_prefetch(reinterpret_cast<const char*>(blk + kQ6KBlockBytes - 1 + 2 * C * a.row_bytes),
+                   _MM_HINT_T0);
+      const __m512 sc = _mm512_cvtepi32_ps(
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192))));
+      _mm512_store_ps(dsc[c], _mm512_mul_ps(_mm512_set1_ps(f16_at(blk + 208)), sc));
+    }
+    for (int p = 0; p < 4; ++p) {
+      const int half = p / 2;
+      __m512i xv[R], start[R];
+      __m512 dxp[R];
+      for (int r = 0; r < R; ++r) {
+        xv[r] = _mm512_loadu_si512(a.qx + r * a.kp + 256 * s + 64 * p);
+        start[r] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, thirty_two, xv[r]));
+        dxp[r] = _mm512_permutexvar_ps(
+            block_idx[p], _mm512_castps256_ps512(_mm256_loadu_ps(a.dx + r * a.nb + 8 * s)));
+      }
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* blk = a.w + c * a.row_bytes + s * kQ6KBlockBytes;
+        // The same block of the tile after next, 64 bytes apart (0, 64, 128,
+        // 192; its last byte once a block, below): every line of its 210
+        // bytes, qh and the scales too.
+        _mm_prefetch(reinterpret_cast<const char*>(blk + 64 * p + 2 * C * a.row_bytes),
+                     _MM_HINT_T0);
+        // Blocks 4h, 4h + 1 (p even) or 4h + 2, 4h + 3 (p odd) of half h:
+        // the nibbles of ql[64h .. 64h + 63] and 2 bits of qh[32h .. 32h + 31].
+        const __m512i ql = _mm512_loadu_si512(blk + 64 * half);
+        const __m256i qh =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * half));
+        const __m512i qh2 =
+            _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const int shift = p % 2 == 0 ? 0 : 4;
+        const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(ql, shift), low4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(qh2, shift), low2);
+        const __m512i wv = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+        const __m512 scp = _mm512_permutexvar_ps(scale_idx[p], _mm512_load_ps(dsc[c]));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m512i sum = _mm512_dpbusd_epi32(start[r], wv, xv[r]);
+          acc[r][c] =
+              _mm512_fmadd_ps(_mm512_mul_ps(scp, dxp[r]), _mm512_cvtepi32_ps(sum), acc[r][c]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      const float v = tree16(acc[r][c]);
+      a.y[r * a.ldy + c] = a.bias ? v + a.bias[c] : v;
+    }
+}
+
+template <int R>
+RADIAL_KQ_VNNI void panel(bool q4, Tile a, int64_t jb, int64_t je) {
+  int64_t j = jb;
+  const Tile base = a;
+  for (; j + 4 <= je; j += 4) {
+    a.w = base.w + j * a.row_bytes;
+    a.bias = base.bias ? base.bias + j : nullptr;
+    a.y = base.y + j;
+    q4 ? q4k_tile<R, 4>(a) : q6k_tile<R, 4>(a);
+  }
+  for (; j < je; ++j) {
+    a.w = base.w + j * a.row_bytes;
+    a.bias = base.bias ? base.bias + j : nullptr;
+    a.y = base.y + j;
+    q4 ? q4k_tile<R, 1>(a) : q6k_tile<R, 1>(a);
+  }
+}
+
+}  // namespace
+
+RADIAL_KQ_VNNI void gemm_kquant_rows_vnni(const QuantizedRows& x, const Tensor& w,
+                                          const float* bias, float* y, int64_t ldy, int64_t n,
+                                          int64_t m0, int64_t m1) {
+  const bool q4 = w.dtype == DType::kQ4_K;
+  const int64_t nsb = w.cols() / kKQuantBlock, nb = x.kp / kQ8Block;
+  const int64_t row_bytes = nsb * (q4 ? kQ4KBlockBytes : kQ6KBlockBytes);
+  const int64_t mb = kquant_column_block(row_bytes);
+  for (int64_t jb = m0; jb < m1; jb += mb) {  // a block of columns stays in L2 across rows
+    const int64_t je = std::min(jb + mb, m1);
+    for (int64_t i = 0; i < n;) {
+      const int64_t rows = n - i >= 4 ? 4 : n - i >= 2 ? 2 : 1;
+      const Tile a{x.qx + i * x.kp,
+                   x.dx + i * nb,
+                   x.xs ? x.xs + i * nb : nullptr,
+                   w.kquant_row(0),
+                   x.kp,
+                   nb,
+                   row_bytes,
+                   nsb,
+                   bias,
+                   y + i * ldy,
+                   ldy};
+      if (rows == 4)
+        panel<4>(q4, a, jb, je);
+      else if (rows == 2)
+        panel<2>(q4, a, jb, je);
+      else
+        panel<1>(q4, a, jb, je);
+      i += rows;
+    }
+  }
+}
+
+}  // namespace radial::cpu

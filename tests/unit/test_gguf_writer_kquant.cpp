@@ -1,0 +1,152 @@
+// The GGUF writer's q4_k_m out type: llama.cpp's Q4_K_M recipe of Q4_K and
+// Q6_K tensors, each holding its source through the quantizer bit for bit,
+// and the fallbacks for rows that are not whole 256-value blocks. The
+// quantizers themselves: test_kquant_quantize.cpp.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+#include "engine/gguf.h"
+#include "engine/gguf_loader.h"
+#include "engine/gguf_writer.h"
+#include "engine/model_loader.h"
+#include "kquant_test_util.h"
+#include "test_util.h"
+#include "tools/radial/commands.h"
+
+using namespace radial;
+using namespace radial::test;
+
+namespace {
+
+// `radial convert ARGS`: its exit code; `said` gets its output.
+int run_convert(std::vector<std::string> args, std::string& said) {
+  args.insert(args.begin(), "convert");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  std::ostringstream o;
+  auto* old_out = std::cout.rdbuf(o.rdbuf());
+  auto* old_err = std::cerr.rdbuf(o.rdbuf());
+  const int rc = cli::cmd_convert(static_cast<int>(argv.size()), argv.data());
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  said = o.str();
+  return rc;
+}
+
+bool ends_with(const std::string& s, const std::string& end) {
+  return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+}
+
+// The GGUF file at `path` (a q4_k_m file of `w`, whose Q/K rows are
+// interleaved so that none are permuted): each tensor has type want(name)
+// and holds the source's values through that type's quantizer, bit for bit,
+// within the type's RMS error.
+template <typename Want>
+void check_q4_k_m_file(const std::string& path, const ModelWeights& w, Want want) {
+  const GgufFile f = GgufFile::open(path);
+  CHECK(f.find("general.file_type")->i == 15);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  std::vector<std::pair<std::string, const Tensor*>> src = {{"token_embd.weight", &w.embed},
+                                                            {"output_norm.weight", &w.final_norm}};
+  if (!w.config.tie_word_embeddings) src.emplace_back("output.weight", &w.lm_head);
+  const char* names[] = {"attn_norm", "attn_q",   "attn_k", "attn_v",  "attn_output",
+                         "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
+  const Tensor LayerWeights::*members[] = {
+      &LayerWeights::attn_norm, &LayerWeights::wq,   &LayerWeights::wk,
+      &LayerWeights::wv,        &LayerWeights::wo,   &LayerWeights::mlp_norm,
+      &LayerWeights::w_gate,    &LayerWeights::w_up, &LayerWeights::w_down};
+  for (size_t i = 0; i < w.layers.size(); ++i)
+    for (int k = 0; k < 9; ++k)
+      src.emplace_back("blk." + std::to_string(i) + "." + names[k] + ".weight",
+                       &(w.layers[i].*members[k]));
+  CHECK(f.tensors().size() == src.size());
+  for (const auto& [name, t] : src) {
+    INFO(name);
+    const GgufTensorInfo* info = f.tensor(name);
+    REQUIRE(info);
+    CHECK(ggml_type_name(info->type) == std::string(ggml_type_name(want(name))));
+    const int64_t n = t->numel();
+    std::vector<uint8_t> q(ggml_row_bytes(info->type, n));
+    const float* x = t->f32();
+    const GgmlType type = info->type;
+    if (type == GgmlType::kQ4_K) quantize_row_q4_k(x, q.data(), n);
+    if (type == GgmlType::kQ6_K) quantize_row_q6_k(x, q.data(), n);
+    if (type == GgmlType::kQ8_0) quantize_row_q8_0(x, q.data(), n);
+    if (type == GgmlType::kF16)
+      for (int64_t i = 0; i < n; ++i) put_f16(&q[2 * i], x[i]);
+    if (type == GgmlType::kF32) std::memcpy(q.data(), x, q.size());
+    Block expect(n);
+    ggml_dequantize(info->type, q.data(), expect.data(), n);
+    const Tensor got = f.read_f32(*info);
+    const Block y(got.f32(), got.f32() + got.numel()), a(x, x + n);
+    CHECK(y == expect);
+    CHECK(rms(a, &y) <= (info->type == GgmlType::kQ4_K ? 0.075 : 0.02) * rms(a));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("GGUF writer: q4_k_m is llama.cpp's Q4_K_M mix of Q4_K and Q6_K", "[gguf][kquant]") {
+  CHECK(parse_gguf_out_type("q4_k_m") == GgufOutType::kQ4_K_M);
+  CHECK(gguf_out_type_name(GgufOutType::kQ4_K_M) == std::string("q4_k_m"));
+  TempDir dir("kquant-q4km");
+  ModelConfig c;  // every matrix's rows a multiple of 256
+  c.hidden_size = 256;
+  c.intermediate_size = 512;
+  c.num_layers = 8;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 64;
+  c.vocab_size = 96;
+  c.max_position_embeddings = 64;
+  c.rope_layout = RopeLayout::kInterleaved;
+  const ModelWeights w = make_random_model(c, 3);
+  save_gguf_model(w, dir.file("m.gguf"), GgufOutType::kQ4_K_M, "m", {});
+  // use_more_bits(i, 8): i < 1, i >= 7 or (i - 1) % 3 == 2: layers 0, 3, 6, 7.
+  check_q4_k_m_file(dir.file("m.gguf"), w, [](const std::string& n) {
+    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+    if (n == "output.weight") return GgmlType::kQ6_K;
+    const bool v_or_down = ends_with(n, "attn_v.weight") || ends_with(n, "ffn_down.weight");
+    for (const char* more : {"blk.0.", "blk.3.", "blk.6.", "blk.7."})
+      if (v_or_down && n.rfind(more, 0) == 0) return GgmlType::kQ6_K;
+    return GgmlType::kQ4_K;
+  });
+
+  // Tied embeddings are quantized as the output; one layer: use_more_bits(0, 1).
+  c.num_layers = 1;
+  c.tie_word_embeddings = true;
+  const ModelWeights tied = make_random_model(c, 4);
+  save_gguf_model(tied, dir.file("t.gguf"), GgufOutType::kQ4_K_M, "t", {});
+  check_q4_k_m_file(dir.file("t.gguf"), tied, [](const std::string& n) {
+    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+    const bool v_or_down = ends_with(n, "attn_v.weight") || ends_with(n, "ffn_down.weight");
+    return n == "token_embd.weight" || v_or_down ? GgmlType::kQ6_K : GgmlType::kQ4_K;
+  });
+
+  // write_gguf itself: K-quant rows must be whole super-blocks.
+  const Tensor t = Tensor::zeros(DType::kF32, {2, 64});
+  const auto write = [&] { write_gguf(dir.file("b.gguf"), {}, {{"x.w", &t, GgmlType::kQ4_K}}); };
+  expect_error(write, ErrorCode::kInvalidArgument, {"x.w", "64", "multiple of 256"});
+}
+
+TEST_CASE("GGUF writer: q4_k_m falls back to Q8_0 (F16) for rows that are not whole blocks",
+          "[gguf][kquant]") {
+  // stories260K: d = 64 (Q8_0), hidden_dim 172 (ffn_down's rows: F16).
+  TempDir dir("kquant-q4km-fallback");
+  const std::string out = dir.file("s.gguf");
+  std::string said;
+  REQUIRE(run_convert({"--input", default_model_dir(), "--to", "gguf", "--out-type", "q4_k_m",
+                       "--out", out},
+                      said) == 0);
+  CHECK_THAT(said, Catch::Contains("GGUF q4_k_m"));
+  // The llama2.c checkpoint the HF directory came from: interleaved Q/K rows.
+  const ModelWeights w = load_llama2c_model(data_path("stories260K/stories260K.bin"));
+  check_q4_k_m_file(out, w, [](const std::string& n) {
+    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+    return ends_with(n, "ffn_down.weight") ? GgmlType::kF16 : GgmlType::kQ8_0;
+  });
+  CHECK(load_gguf_model(out).config.hidden_size == 64);
+}
