@@ -246,7 +246,7 @@ class GgufParser {
     require(ggml_block_size(t.type) > 0, ErrorCode::kUnsupported,
             f_.path_ + ": tensor " + t.name + ": ggml type " + std::to_string(type) + " (" +
                 ggml_type_name(t.type) +
-                ") is not supported (F32, F16, BF16, Q8_0, Q4_K and Q6_K are)");
+                ") is not supported (F32, F16, BF16, Q8_0, Q4_K, Q5_K and Q6_K are)");
     check(t.ne[0] % ggml_block_size(t.type) == 0,
           "tensor " + t.name + ": row length " + std::to_string(t.ne[0]) +
               " is not a multiple of the " + ggml_type_name(t.type) + " block size " +
@@ -341,6 +341,7 @@ Tensor GgufFile::read_as(const GgufTensorInfo& t, DType dtype) const {
                       (dtype == DType::kBF16 && t.type == GgmlType::kBF16);
   const bool q8 = dtype == DType::kQ8_0 && t.type == GgmlType::kQ8_0 && !t.ne.empty();
   const bool kquant = ((dtype == DType::kQ4_K && t.type == GgmlType::kQ4_K) ||
+                       (dtype == DType::kQ5_K && t.type == GgmlType::kQ5_K) ||
                        (dtype == DType::kQ6_K && t.type == GgmlType::kQ6_K)) &&
                       !t.ne.empty();
   if (!same16 && !q8 && !kquant) {

@@ -45,6 +45,7 @@ enum class GgmlType : uint32_t {
   kF16 = 1,
   kQ8_0 = 8,
   kQ4_K = 12,
+  kQ5_K = 13,
   kQ6_K = 14,
   kBF16 = 30
 };
@@ -90,9 +91,11 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n);
 // or 0 when d is 0. ggml_dequantize(kQ8_0, ...) is its inverse up to rounding.
 void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n);
 // Quantizes `n` floats (a multiple of 256) to n / 256 GGUF Q4_K blocks of
-// 144 bytes, or Q6_K blocks of 210 bytes, at `dst`, as llama.cpp's
-// quantize_row_q4_K_ref / quantize_row_q6_K_ref do (engine/kquant.h).
+// 144 bytes, Q5_K blocks of 176 bytes, or Q6_K blocks of 210 bytes, at
+// `dst`, as llama.cpp's quantize_row_q4_K_ref / quantize_row_q5_K_ref /
+// quantize_row_q6_K_ref do (engine/kquant.h).
 void quantize_row_q4_k(const float* src, uint8_t* dst, int64_t n);
+void quantize_row_q5_k(const float* src, uint8_t* dst, int64_t n);
 void quantize_row_q6_k(const float* src, uint8_t* dst, int64_t n);
 
 class GgufFile {
@@ -101,7 +104,7 @@ class GgufFile {
   // (bad magic, truncation, counts or lengths beyond the file or the bounds,
   // duplicate keys or tensors, dims, offsets or sizes outside the data
   // section), kUnsupported (a version other than 2 or 3, an unknown value
-  // type, a tensor type other than F32/F16/BF16/Q8_0/Q4_K/Q6_K, naming it).
+  // type, a tensor type other than F32/F16/BF16/Q8_0/Q4_K/Q5_K/Q6_K, naming it).
   static GgufFile open(const std::string& path);
   // True when the file at `path` starts with the GGUF magic.
   static bool has_magic(const std::string& path);
@@ -119,7 +122,7 @@ class GgufFile {
 
   // The tensor dequantized to F32, shaped shape(). Throws kCorrupt on a short read.
   Tensor read_f32(const GgufTensorInfo& t) const;
-  // The tensor as `dtype`, shaped shape(): F16, BF16, Q8_0, Q4_K and Q6_K
+  // The tensor as `dtype`, shaped shape(): F16, BF16, Q8_0, Q4_K, Q5_K and Q6_K
   // tensors read as their own dtype keep their bits (Q8_0 blocks repacked
   // into the Tensor layout, engine/tensor.h; K-quant blocks as they are);
   // anything else goes through F32.

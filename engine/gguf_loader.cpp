@@ -227,6 +227,7 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
     if (t->type == GgmlType::kBF16) file = DType::kBF16;
     if (t->type == GgmlType::kQ8_0) file = DType::kQ8_0;
     if (t->type == GgmlType::kQ4_K) file = DType::kQ4_K;
+    if (t->type == GgmlType::kQ5_K) file = DType::kQ5_K;
     if (t->type == GgmlType::kQ6_K) file = DType::kQ6_K;
     return f.read_as(*t, matrix_dtype_for(opts, file));
   };

@@ -9,8 +9,9 @@
 // head), the inverse of save_hf_model's permute_to_half_split; interleaved
 // weights (llama2.c, GGUF inputs) are written as they are.
 //
-// Q4_K_M: the tensor types of llama.cpp's llama_tensor_get_type for
-// LLAMA_FTYPE_MOSTLY_Q4_K_M and the llama architecture (gguf_writer.h).
+// Q4_K_M, Q5_K_M: the tensor types of llama.cpp's llama_tensor_get_type
+// for LLAMA_FTYPE_MOSTLY_Q4_K_M / Q5_K_M and the llama architecture
+// (gguf_writer.h).
 #include <cmath>
 #include <utility>
 
@@ -54,11 +55,13 @@ void check_supported(const ModelConfig& c) {
 // `tokens`: the vocabulary by id, when known (null otherwise).
 GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::string& name,
                             const std::vector<std::string>* tokens) {
-  // llama_ftype: ALL_F32 0, MOSTLY_Q8_0 7, MOSTLY_Q4_K_M 15, MOSTLY_BF16 32.
-  const uint32_t file_type = type == GgufOutType::kF32    ? 0
-                             : type == GgufOutType::kQ8_0 ? 7
-                             : type == GgufOutType::kBF16 ? 32
-                                                          : 15;
+  // llama_ftype: ALL_F32 0, MOSTLY_Q8_0 7, MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_M
+  // 17, MOSTLY_BF16 32.
+  const uint32_t file_type = type == GgufOutType::kF32      ? 0
+                             : type == GgufOutType::kQ8_0   ? 7
+                             : type == GgufOutType::kQ4_K_M ? 15
+                             : type == GgufOutType::kQ5_K_M ? 17
+                                                            : 32;
   GgufMetadata kv = {
       {"general.architecture", gguf_string("llama")},
       {"general.name", gguf_string(name)},
@@ -101,14 +104,15 @@ GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::s
   return kv;
 }
 
-// llama.cpp's use_more_bits: Q4_K_M gives attn_v and ffn_down of layer i
-// of n Q6_K in the first and last eighth of the layers and in every third
-// layer between.
+// llama.cpp's use_more_bits: Q4_K_M and Q5_K_M give attn_v and ffn_down
+// of layer i of n Q6_K in the first and last eighth of the layers and in
+// every third layer between.
 bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 // K-quant `want` for a matrix with rows of `cols` values, or llama.cpp's
 // fallback when the rows are not whole super-blocks: Q8_0 (llama.cpp's for
-// Q6_K; for Q4_K it takes Q5_0, which is not written here), else F16.
+// Q6_K; for Q4_K and Q5_K it takes Q5_0 and Q5_1, which are not written
+// here: their blocks are 32 values, as Q8_0's), else F16.
 GgmlType k_quant_or_fallback(GgmlType want, int64_t cols) {
   if (cols % kKQuantBlock == 0) return want;
   return cols % ggml_block_size(GgmlType::kQ8_0) == 0 ? GgmlType::kQ8_0 : GgmlType::kF16;
@@ -128,8 +132,9 @@ GgufOutType parse_gguf_out_type(const std::string& s) {
   if (s == "bf16") return GgufOutType::kBF16;
   if (s == "q8_0") return GgufOutType::kQ8_0;
   if (s == "q4_k_m") return GgufOutType::kQ4_K_M;
+  if (s == "q5_k_m") return GgufOutType::kQ5_K_M;
   throw Error(ErrorCode::kInvalidArgument,
-              "out type must be f32, bf16, q8_0 or q4_k_m, got \"" + s + "\"");
+              "out type must be f32, bf16, q8_0, q4_k_m or q5_k_m, got \"" + s + "\"");
 }
 
 const char* gguf_out_type_name(GgufOutType t) {
@@ -142,6 +147,8 @@ const char* gguf_out_type_name(GgufOutType t) {
       return "q8_0";
     case GgufOutType::kQ4_K_M:
       return "q4_k_m";
+    case GgufOutType::kQ5_K_M:
+      return "q5_k_m";
   }
   return "?";
 }
@@ -170,30 +177,31 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
   const GgmlType matrix = type == GgufOutType::kF32    ? GgmlType::kF32
                           : type == GgufOutType::kBF16 ? GgmlType::kBF16
                                                        : GgmlType::kQ8_0;
+  // The K-quant mixes: most matrices `base`, some Q6_K.
+  const bool k_mix = type == GgufOutType::kQ4_K_M || type == GgufOutType::kQ5_K_M;
+  const GgmlType base = type == GgufOutType::kQ5_K_M ? GgmlType::kQ5_K : GgmlType::kQ4_K;
   const bool permute = c.rope_layout == RopeLayout::kHalfSplit;
   std::vector<Tensor> data;  // F32 (permuted copies where needed), in write order
   std::vector<std::pair<std::string, GgmlType>> names;
   data.reserve(4 + 9 * w.layers.size());
-  // `k_type`: the matrix's type in Q4_K_M (before any fallback); other out
-  // types store every matrix as `matrix`.
-  auto put = [&](const std::string& n, const Tensor& t, bool rope = false,
-                 GgmlType k_type = GgmlType::kQ4_K) {
+  // `q6`: the matrix is Q6_K in the K-quant mixes (before any fallback),
+  // else `base`; other out types store every matrix as `matrix`.
+  auto put = [&](const std::string& n, const Tensor& t, bool rope = false, bool q6 = false) {
     const Tensor f = t.dtype == DType::kF32 ? t : t.to(DType::kF32);  // shares, or converts
     data.push_back(permute && rope ? permute_to_interleaved(f, c.head_dim) : f);
     const GgmlType stored = t.shape.size() == 1 ? GgmlType::kF32
-                            : type == GgufOutType::kQ4_K_M
-                                ? k_quant_or_fallback(k_type, t.shape.back())
+                            : k_mix
+                                ? k_quant_or_fallback(q6 ? GgmlType::kQ6_K : base, t.shape.back())
                                 : matrix;
     names.emplace_back(n, stored);
   };
-  // Q4_K_M quantizes tied embeddings, which are also the output, as the output.
-  put("token_embd.weight", w.embed, false,
-      c.tie_word_embeddings ? GgmlType::kQ6_K : GgmlType::kQ4_K);
+  // The mixes quantize tied embeddings, which are also the output, as the output.
+  put("token_embd.weight", w.embed, false, c.tie_word_embeddings);
   const int n_layers = static_cast<int>(w.layers.size());
   for (int i = 0; i < n_layers; ++i) {
     const LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
-    const GgmlType more_bits = use_more_bits(i, n_layers) ? GgmlType::kQ6_K : GgmlType::kQ4_K;
+    const bool more_bits = use_more_bits(i, n_layers);
     put(p + "attn_norm.weight", l.attn_norm);
     put(p + "attn_q.weight", l.wq, true);
     put(p + "attn_k.weight", l.wk, true);
@@ -205,7 +213,7 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
     put(p + "ffn_down.weight", l.w_down, false, more_bits);
   }
   put("output_norm.weight", w.final_norm);
-  if (!c.tie_word_embeddings) put("output.weight", w.lm_head, false, GgmlType::kQ6_K);
+  if (!c.tie_word_embeddings) put("output.weight", w.lm_head, false, true);
 
   std::vector<GgufTensorOut> tensors;
   for (size_t i = 0; i < data.size(); ++i)

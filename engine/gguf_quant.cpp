@@ -1,8 +1,9 @@
 // Dequantization of the ggml tensor types a GGUF file may hold, per the ggml
-// block layouts, and row quantization to Q8_0, Q4_K and Q6_K (the GGUF
-// writer's --out-type q8_0 and q4_k_m); all little-endian, fp16 = IEEE half:
+// block layouts, and row quantization to Q8_0, Q4_K, Q5_K and Q6_K (the
+// GGUF writer's --out-type q8_0, q4_k_m and q5_k_m); all little-endian,
+// fp16 = IEEE half:
 //   Q8_0  32 values:  fp16 d, int8 q[32];  x = d * q
-//   Q4_K, Q6_K        256-value super-blocks: engine/kquant.h
+//   Q4_K, Q5_K, Q6_K  256-value super-blocks: engine/kquant.h
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -36,6 +37,8 @@ const char* ggml_type_name(GgmlType t) {
       return "Q8_0";
     case GgmlType::kQ4_K:
       return "Q4_K";
+    case GgmlType::kQ5_K:
+      return "Q5_K";
     case GgmlType::kQ6_K:
       return "Q6_K";
   }
@@ -57,6 +60,7 @@ int64_t ggml_block_size(GgmlType t) {
     case GgmlType::kQ8_0:
       return 32;
     case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
       return 256;
   }
@@ -75,6 +79,8 @@ uint64_t ggml_row_bytes(GgmlType t, int64_t n) {
       return blocks * 34;
     case GgmlType::kQ4_K:
       return blocks * 144;
+    case GgmlType::kQ5_K:
+      return blocks * 176;
     case GgmlType::kQ6_K:
       return blocks * 210;
   }
@@ -98,6 +104,9 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
     case GgmlType::kQ4_K:
       for (int64_t i = 0; i < n / 256; ++i) dequantize_q4_k_block(src + 144 * i, dst + 256 * i);
       return;
+    case GgmlType::kQ5_K:
+      for (int64_t i = 0; i < n / 256; ++i) dequantize_q5_k_block(src + 176 * i, dst + 256 * i);
+      return;
     case GgmlType::kQ6_K:
       for (int64_t i = 0; i < n / 256; ++i) dequantize_q6_k_block(src + 210 * i, dst + 256 * i);
       return;
@@ -115,6 +124,11 @@ void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n) {
 void quantize_row_q4_k(const float* src, uint8_t* dst, int64_t n) {
   for (int64_t b = 0; b < n / kKQuantBlock; ++b)
     quantize_q4_k_block(src + kKQuantBlock * b, dst + kQ4KBlockBytes * b);
+}
+
+void quantize_row_q5_k(const float* src, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kKQuantBlock; ++b)
+    quantize_q5_k_block(src + kKQuantBlock * b, dst + kQ5KBlockBytes * b);
 }
 
 void quantize_row_q6_k(const float* src, uint8_t* dst, int64_t n) {

@@ -126,6 +126,9 @@ std::string encode(const Tensor& t, GgmlType type) {
     case GgmlType::kQ4_K:
       quantize_blocks_parallel(&quantize_row_q4_k, x, dst, n, kQ4KBlockBytes);
       break;
+    case GgmlType::kQ5_K:
+      quantize_blocks_parallel(&quantize_row_q5_k, x, dst, n, kQ5KBlockBytes);
+      break;
     case GgmlType::kQ6_K:
       quantize_blocks_parallel(&quantize_row_q6_k, x, dst, n, kQ6KBlockBytes);
       break;
@@ -246,7 +249,8 @@ void write_gguf(const std::string& path, const GgufMetadata& kv,
       fail("not an F32 tensor of 1 to 4 dims");
     const bool encodable = t.type == GgmlType::kF32 || t.type == GgmlType::kF16 ||
                            t.type == GgmlType::kBF16 || t.type == GgmlType::kQ8_0 ||
-                           t.type == GgmlType::kQ4_K || t.type == GgmlType::kQ6_K;
+                           t.type == GgmlType::kQ4_K || t.type == GgmlType::kQ5_K ||
+                           t.type == GgmlType::kQ6_K;
     if (!encodable) fail(std::string("cannot write ggml type ") + ggml_type_name(t.type));
     const int64_t cols = t.data->shape.back();
     if (cols % ggml_block_size(t.type) != 0)

@@ -5,8 +5,9 @@
 //   save_gguf_model   ModelWeights -> llama.* metadata and llama.cpp's
 //                     tensor names, Q/K rows in the interleaved order that
 //                     llama.cpp's GGUFs hold (load_gguf_model reads them as
-//                     such), norms F32, matrices F32, BF16, Q8_0 or
-//                     llama.cpp's Q4_K_M mix of Q4_K and Q6_K;
+//                     such), norms F32, matrices F32, BF16, Q8_0, or
+//                     llama.cpp's Q4_K_M / Q5_K_M mix of Q4_K / Q5_K and
+//                     Q6_K;
 //   gguf_*_metadata   the tokenizer.* metadata of a SentencePiece
 //                     tokenizer.model ("llama"), a byte-level BPE
 //                     tokenizer.json ("gpt2", gguf_vocab_writer.cpp), or
@@ -34,7 +35,7 @@ GgufValue gguf_strings(std::vector<std::string> v);
 GgufValue gguf_numbers(GgufValueType elem, std::vector<double> v);
 
 // One tensor to write: `data` is F32 (any shape of 1 to 4 dims, row-major)
-// and is stored as `type` (F32, F16, BF16, Q8_0, Q4_K or Q6_K; the
+// and is stored as `type` (F32, F16, BF16, Q8_0, Q4_K, Q5_K or Q6_K; the
 // quantized types as llama.cpp's reference quantizers write them).
 struct GgufTensorOut {
   std::string name;
@@ -52,8 +53,9 @@ struct GgufTensorOut {
 void write_gguf(const std::string& path, const GgufMetadata& kv,
                 const std::vector<GgufTensorOut>& tensors);
 
-enum class GgufOutType { kF32, kBF16, kQ8_0, kQ4_K_M };
-// "f32" | "bf16" | "q8_0" | "q4_k_m"; throws Error(kInvalidArgument) otherwise.
+enum class GgufOutType { kF32, kBF16, kQ8_0, kQ4_K_M, kQ5_K_M };
+// "f32" | "bf16" | "q8_0" | "q4_k_m" | "q5_k_m"; throws
+// Error(kInvalidArgument) otherwise.
 GgufOutType parse_gguf_out_type(const std::string& s);
 const char* gguf_out_type_name(GgufOutType t);
 
@@ -70,15 +72,17 @@ const char* gguf_out_type_name(GgufOutType t);
 // empty: tokenizer.ggml.model "no_vocab", which llama.cpp accepts and
 // radiald refuses to tokenize with). Norm weights are F32, the other
 // tensors `type`; Q8_0 needs each matrix's row length to be a multiple of
-// 32, else Error(kInvalidArgument) naming the tensor. kQ4_K_M is llama.cpp's
-// Q4_K_M recipe (its llama_tensor_get_type for the llama architecture;
-// general.file_type 15): output.weight Q6_K (token_embd.weight instead when
-// the embeddings are tied: llama.cpp quantizes a shared embedding as the
-// output); attn_v.weight and ffn_down.weight of layer i of n Q6_K where
-// use_more_bits holds (i < n/8, i >= 7n/8 or (i - n/8) % 3 == 2), else Q4_K;
-// every other matrix Q4_K. A matrix whose row length is not a multiple of
-// 256 falls back, as in llama.cpp, to Q8_0 (llama.cpp's fallback for Q6_K;
-// for Q4_K it takes Q5_0, which this writer does not encode), or to F16
+// 32, else Error(kInvalidArgument) naming the tensor. kQ4_K_M and kQ5_K_M
+// are llama.cpp's Q4_K_M and Q5_K_M recipes (its llama_tensor_get_type for
+// the llama architecture; general.file_type 15 and 17), which differ only
+// in the base type, Q4_K or Q5_K: output.weight Q6_K (token_embd.weight
+// instead when the embeddings are tied: llama.cpp quantizes a shared
+// embedding as the output); attn_v.weight and ffn_down.weight of layer i of
+// n Q6_K where use_more_bits holds (i < n/8, i >= 7n/8 or
+// (i - n/8) % 3 == 2), else the base type; every other matrix the base
+// type. A matrix whose row length is not a multiple of 256 falls back, as
+// in llama.cpp, to Q8_0 (llama.cpp's fallback for Q6_K; for Q4_K and Q5_K
+// it takes Q5_0 and Q5_1, which this writer does not encode), or to F16
 // when the row length is not a multiple of 32 either. output.weight is
 // omitted when the embeddings are tied. Throws Error(kUnsupported) for what
 // a llama GGUF cannot hold here: Q/K/V biases, Llama-3 RoPE scaling, an

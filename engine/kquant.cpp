@@ -36,6 +36,25 @@ void dequantize_q4_k_block(const uint8_t* b, float* y) {
   }
 }
 
+void dequantize_q5_k_block(const uint8_t* b, float* y) {
+  const float d = half_at(b), dmin = half_at(b + 2);
+  uint8_t sc[8], m[8];
+  kquant_q4k_scales(b + 4, sc, m);
+  const uint8_t* qh = b + 16;
+  const uint8_t* qs = b + 48;
+  for (int p = 0; p < 4; ++p) {
+    const int t0 = 2 * p, t1 = 2 * p + 1;
+    const float d0 = d * sc[t0], d1 = d * sc[t1];
+    const float o0 = dmin * m[t0], o1 = dmin * m[t1];
+    for (int l = 0; l < 32; ++l) {
+      const int q0 = (qs[32 * p + l] & 0xF) | ((qh[l] >> t0) & 1) << 4;
+      const int q1 = (qs[32 * p + l] >> 4) | ((qh[l] >> t1) & 1) << 4;
+      y[64 * p + l] = d0 * static_cast<float>(q0) - o0;
+      y[64 * p + 32 + l] = d1 * static_cast<float>(q1) - o1;
+    }
+  }
+}
+
 void dequantize_q6_k_block(const uint8_t* b, float* y) {
   const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
   const float d = half_at(b + 208);

@@ -1,14 +1,16 @@
-// K-quant quantization (kquant.h): one Q4_K or Q6_K block from 256 floats,
-// by the algorithm of llama.cpp's reference quantizers (ggml-quants.c:
-// quantize_row_q4_K_ref with make_qkx2_quants, quantize_row_q6_K_ref with
-// make_qx_quants). Each step computes in f32, in the same order as theirs, so
-// that the blocks come out as llama.cpp's quantize tool writes them.
+// K-quant quantization (kquant.h): one Q4_K, Q5_K or Q6_K block from 256
+// floats, by the algorithm of llama.cpp's reference quantizers
+// (ggml-quants.c: quantize_row_q4_K_ref and quantize_row_q5_K_ref with
+// make_qkx2_quants, quantize_row_q6_K_ref with make_qx_quants). Each step
+// computes in f32, in the same order as theirs, so that the blocks come out
+// as llama.cpp's quantize tool writes them.
 //
-// Both go in three steps: (1) per sub-block, a scale (and for Q4_K a min)
-// fitted to its values by a weighted least-squares search over a few
+// All go in three steps: (1) per sub-block, a scale (and for Q4_K and Q5_K
+// a min) fitted to its values by a weighted least-squares search over a few
 // candidate grids; (2) those scales quantized against one fp16 super-block
-// scale (6 bits for Q4_K, int8 for Q6_K); (3) every value requantized with
-// the scale the block will actually hold.
+// scale (6 bits for Q4_K and Q5_K, int8 for Q6_K); (3) every value
+// requantized with the scale the block will actually hold. Q4_K and Q5_K
+// differ only in the largest quant (15, 31) and the grids searched.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -43,26 +45,37 @@ void without_nan(const float* x, float* out) {
   for (int64_t i = 0; i < kKQuantBlock; ++i) out[i] = std::isnan(x[i]) ? 0.f : x[i];
 }
 
-// ---- Q4_K
+// ---- Q4_K and Q5_K: 6-bit scales and mins, 4- or 5-bit quants
 
-constexpr int kQ4Sub = 32;       // values per sub-block
-constexpr int kQ4Max = 15;       // largest 4-bit quant
-constexpr int kQ4ScaleMax = 63;  // largest 6-bit scale / min
+constexpr int kMinSub = 32;     // values per sub-block
+constexpr int kScaleMax = 63;   // largest 6-bit scale / min
+constexpr int kMinHeader = 16;  // d, dmin, the 12 bytes of packed scales and mins
 
-// Fits the 32 values x of one sub-block as x ~ scale * q - min, q in 0..15,
-// min >= 0, minimizing sum w * (scale * q - min - x)^2 (make_qkx2_quants
-// with nmax 15, rmin -1, rdelta 0.1, 20 steps). The start is the grid
-// spanning [min(x, 0), max(x)] in 15 steps; then, for 21 grid densities
-// (14 + 0.1 s) / (max - min) steps per unit, s = 0..20, the values are
-// rounded onto the grid and scale and min refitted to those quants by
-// weighted least squares; the fit with the least weighted error wins. As in
-// llama.cpp, the grid's origin follows the best min found so far. Returns
-// the scale, sets `min` (>= 0) and the quants q.
-float fit_q4_sub_block(const float* x, const float* w, float& min, uint8_t* q) {
+// The search make_qkx2_quants does for Q4_K or Q5_K: quants 0..nmax, and
+// grids of nmax + first + 0.1 s steps across the values' range tried for
+// s = 0..steps (its rmin = first, rdelta = 0.1, nstep = steps).
+struct MinGrid {
+  int nmax;
+  float first;
+  int steps;
+};
+constexpr MinGrid kQ4Grid = {15, -1.f, 20};   // quantize_row_q4_K_ref
+constexpr MinGrid kQ5Grid = {31, -0.5f, 15};  // quantize_row_q5_K_ref
+
+// Fits the 32 values x of one sub-block as x ~ scale * q - min, q in
+// 0..g.nmax, min >= 0, minimizing sum w * (scale * q - min - x)^2
+// (make_qkx2_quants with rdelta 0.1). The start is the grid spanning
+// [min(x, 0), max(x)] in g.nmax steps; then, for the grid densities
+// (g.nmax + g.first + 0.1 s) / (max - min) steps per unit, s = 0..g.steps,
+// the values are rounded onto the grid and scale and min refitted to those
+// quants by weighted least squares; the fit with the least weighted error
+// wins. As in llama.cpp, the grid's origin follows the best min found so
+// far. Returns the scale, sets `min` (>= 0) and the quants q.
+float fit_min_sub_block(const float* x, const float* w, const MinGrid& g, float& min, uint8_t* q) {
   float lo = x[0], hi = x[0];
   float sum_w = w[0];
   float sum_x = sum_w * x[0];
-  for (int i = 1; i < kQ4Sub; ++i) {
+  for (int i = 1; i < kMinSub; ++i) {
     lo = std::min(lo, x[i]);
     hi = std::max(hi, x[i]);
     sum_w += w[i];
@@ -70,31 +83,31 @@ float fit_q4_sub_block(const float* x, const float* w, float& min, uint8_t* q) {
   }
   if (lo > 0) lo = 0;  // the min only ever subtracts: a positive block keeps min 0
   if (hi == lo) {      // constant (or zero) sub-block: all of it in the min
-    std::fill(q, q + kQ4Sub, 0);
+    std::fill(q, q + kMinSub, 0);
     min = -lo;
     return 0.f;
   }
   // The weighted squared error of x ~ scale * l + offset (offset = -min).
   const auto error = [&](const uint8_t* l, float scale, float offset) {
     float e = 0;
-    for (int i = 0; i < kQ4Sub; ++i) {
+    for (int i = 0; i < kMinSub; ++i) {
       const float diff = scale * l[i] + offset - x[i];
       e += w[i] * (diff * diff);
     }
     return e;
   };
-  float iscale = kQ4Max / (hi - lo);
+  float iscale = g.nmax / (hi - lo);
   float scale = 1 / iscale;
-  for (int i = 0; i < kQ4Sub; ++i)
-    q[i] = static_cast<uint8_t>(std::clamp(nearest_int(iscale * (x[i] - lo)), 0, kQ4Max));
+  for (int i = 0; i < kMinSub; ++i)
+    q[i] = static_cast<uint8_t>(std::clamp(nearest_int(iscale * (x[i] - lo)), 0, g.nmax));
   float best = error(q, scale, lo);
 
-  uint8_t cand[kQ4Sub];
-  for (int step = 0; step <= 20; ++step) {
-    iscale = (-1.f + 0.1f * step + kQ4Max) / (hi - lo);
+  uint8_t cand[kMinSub];
+  for (int step = 0; step <= g.steps; ++step) {
+    iscale = (g.first + 0.1f * step + g.nmax) / (hi - lo);
     float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < kQ4Sub; ++i) {
-      const int l = std::clamp(nearest_int(iscale * (x[i] - lo)), 0, kQ4Max);
+    for (int i = 0; i < kMinSub; ++i) {
+      const int l = std::clamp(nearest_int(iscale * (x[i] - lo)), 0, g.nmax);
       cand[i] = static_cast<uint8_t>(l);
       sum_l += w[i] * l;
       sum_l2 += w[i] * l * l;
@@ -111,7 +124,7 @@ float fit_q4_sub_block(const float* x, const float* w, float& min, uint8_t* q) {
     }
     const float e = error(cand, this_scale, this_offset);
     if (e < best) {
-      std::copy(cand, cand + kQ4Sub, q);
+      std::copy(cand, cand + kMinSub, q);
       best = e;
       scale = this_scale;
       lo = this_offset;
@@ -121,32 +134,32 @@ float fit_q4_sub_block(const float* x, const float* w, float& min, uint8_t* q) {
   return scale;
 }
 
-}  // namespace
-
-void quantize_q4_k_block(const float* input, uint8_t* block) {
+// The part Q4_K and Q5_K share: writes the block's first 16 bytes (d, dmin,
+// the packed scales and mins) and sets q[0..255] to the quants in
+// 0..g.nmax, against the scales as stored.
+void quantize_min_block(const float* input, const MinGrid& g, uint8_t* block, uint8_t* q) {
   float x[kKQuantBlock];
   without_nan(input, x);
-  uint8_t q[kKQuantBlock];
   float scales[8], mins[8];
   float max_scale = 0, max_min = 0;
   // (1) Each sub-block's scale and min, values weighted by rms + |x|.
   for (int t = 0; t < 8; ++t) {
-    const float* xs = x + kQ4Sub * t;
+    const float* xs = x + kMinSub * t;
     float sum_x2 = 0;
-    for (int l = 0; l < kQ4Sub; ++l) sum_x2 += xs[l] * xs[l];
-    const float rms = std::sqrt(sum_x2 / kQ4Sub);
-    float w[kQ4Sub];
-    for (int l = 0; l < kQ4Sub; ++l) w[l] = rms + std::fabs(xs[l]);
-    scales[t] = fit_q4_sub_block(xs, w, mins[t], q + kQ4Sub * t);
+    for (int l = 0; l < kMinSub; ++l) sum_x2 += xs[l] * xs[l];
+    const float rms = std::sqrt(sum_x2 / kMinSub);
+    float w[kMinSub];
+    for (int l = 0; l < kMinSub; ++l) w[l] = rms + std::fabs(xs[l]);
+    scales[t] = fit_min_sub_block(xs, w, g, mins[t], q + kMinSub * t);
     max_scale = std::max(max_scale, scales[t]);
     max_min = std::max(max_min, mins[t]);
   }
 
   // (2) Scales and mins to 6 bits against d = max_scale / 63 and
   // dmin = max_min / 63, packed as kquant_q4k_scales reads them.
-  std::memset(block, 0, kQ4KBlockBytes);
-  const float inv_scale = max_scale > 0 ? kQ4ScaleMax / max_scale : 0.f;
-  const float inv_min = max_min > 0 ? kQ4ScaleMax / max_min : 0.f;
+  std::memset(block, 0, kMinHeader);
+  const float inv_scale = max_scale > 0 ? kScaleMax / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? kScaleMax / max_min : 0.f;
   uint8_t* packed = block + 4;
   for (int t = 0; t < 8; ++t) {
     const auto sc = static_cast<uint8_t>(std::clamp(nearest_int(inv_scale * scales[t]), 0, 63));
@@ -160,11 +173,11 @@ void quantize_q4_k_block(const float* input, uint8_t* block) {
       packed[t] |= static_cast<uint8_t>((m >> 4) << 6);
     }
   }
-  write_f16(block, max_scale / kQ4ScaleMax);
-  write_f16(block + 2, max_min / kQ4ScaleMax);
+  write_f16(block, max_scale / kScaleMax);
+  write_f16(block + 2, max_min / kScaleMax);
 
   // (3) The quants again, against the stored scales: q = round((x + dmin *
-  // m) / (d * sc)) in 0..15. A sub-block whose scale quantized to 0 keeps
+  // m) / (d * sc)) in 0..nmax. A sub-block whose scale quantized to 0 keeps
   // the quants of its fit (they are multiplied by 0), as in llama.cpp.
   const float d = read_f16(block), dmin = read_f16(block + 2);
   uint8_t sc[8], m[8];
@@ -173,16 +186,40 @@ void quantize_q4_k_block(const float* input, uint8_t* block) {
     const float step = d * sc[t];
     if (step == 0) continue;
     const float offset = dmin * m[t];
-    for (int l = 0; l < kQ4Sub; ++l) {
-      const int i = kQ4Sub * t + l;
-      q[i] = static_cast<uint8_t>(std::clamp(nearest_int((x[i] + offset) / step), 0, kQ4Max));
+    for (int l = 0; l < kMinSub; ++l) {
+      const int i = kMinSub * t + l;
+      q[i] = static_cast<uint8_t>(std::clamp(nearest_int((x[i] + offset) / step), 0, g.nmax));
     }
   }
+}
+
+}  // namespace
+
+void quantize_q4_k_block(const float* input, uint8_t* block) {
+  uint8_t q[kKQuantBlock];
+  quantize_min_block(input, kQ4Grid, block, q);
   // Sub-blocks 2p and 2p + 1 share qs[32p .. 32p + 31]: low and high nibbles.
-  uint8_t* qs = block + 16;
+  uint8_t* qs = block + kMinHeader;
   for (int p = 0; p < 4; ++p)
     for (int l = 0; l < 32; ++l)
       qs[32 * p + l] = static_cast<uint8_t>(q[64 * p + l] | (q[64 * p + 32 + l] << 4));
+}
+
+void quantize_q5_k_block(const float* input, uint8_t* block) {
+  uint8_t q[kKQuantBlock];
+  quantize_min_block(input, kQ5Grid, block, q);
+  // The low 4 bits as Q4_K's nibbles (sub-blocks 2p and 2p + 1 in the low
+  // and high nibbles of qs[32p + l]); the fifth bit of value l of sub-block
+  // t is bit t of qh[l].
+  uint8_t* qh = block + kMinHeader;
+  uint8_t* qs = qh + 32;
+  std::memset(qh, 0, 32);
+  for (int p = 0; p < 4; ++p)
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t q0 = q[64 * p + l], q1 = q[64 * p + 32 + l];
+      qs[32 * p + l] = static_cast<uint8_t>((q0 & 15) | ((q1 & 15) << 4));
+      qh[l] |= static_cast<uint8_t>(((q0 >> 4) << (2 * p)) | ((q1 >> 4) << (2 * p + 1)));
+    }
 }
 
 // ---- Q6_K

@@ -23,6 +23,8 @@ const char* dtype_name(DType t) {
       return "Q8_0";
     case DType::kQ4_K:
       return "Q4_K";
+    case DType::kQ5_K:
+      return "Q5_K";
     case DType::kQ6_K:
       return "Q6_K";
   }
@@ -35,8 +37,13 @@ size_t dtype_size(DType t) {
   return t == DType::kF32 ? 4 : 2;
 }
 
-bool dtype_is_quantized(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+bool dtype_is_quantized(DType t) { return t == DType::kQ8_0 || kquant_block_bytes(t) > 0; }
+
+int64_t kquant_block_bytes(DType t) {
+  return t == DType::kQ4_K   ? kQ4KBlockBytes
+         : t == DType::kQ5_K ? kQ5KBlockBytes
+         : t == DType::kQ6_K ? kQ6KBlockBytes
+                             : 0;
 }
 
 size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
@@ -52,8 +59,7 @@ size_t tensor_bytes(DType dtype, const std::vector<int64_t>& shape) {
   require(k % kKQuantBlock == 0, ErrorCode::kInvalidArgument,
           std::string(dtype_name(dtype)) + " rows must be whole blocks of 256 values, got " +
               shape_string(shape));
-  const int64_t block = dtype == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
-  return static_cast<size_t>(rows * (k / kKQuantBlock) * block);
+  return static_cast<size_t>(rows * (k / kKQuantBlock) * kquant_block_bytes(dtype));
 }
 
 uint16_t quantize_q8_0_block(const float* x, int n, int8_t* q) {
@@ -190,9 +196,8 @@ const uint16_t* Tensor::q8_scales() const {
 }
 
 const uint8_t* Tensor::kquant_row(int64_t r) const {
-  require(dtype == DType::kQ4_K || dtype == DType::kQ6_K, ErrorCode::kInternal,
-          "tensor is not Q4_K or Q6_K");
-  const int64_t block = dtype == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
+  const int64_t block = kquant_block_bytes(dtype);
+  require(block > 0, ErrorCode::kInternal, "tensor is not a K-quant matrix");
   return reinterpret_cast<const uint8_t*>(storage.get()) + r * (cols() / kKQuantBlock) * block;
 }
 
@@ -226,16 +231,16 @@ void Tensor::rows_f32(int64_t row0, int64_t n, float* out) const {
       return;
     }
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K: {
-      const bool q4 = dtype == DType::kQ4_K;
-      const int64_t bytes = q4 ? kQ4KBlockBytes : kQ6KBlockBytes;
+      const int64_t bytes = kquant_block_bytes(dtype);
+      void (*dequantize)(const uint8_t*, float*) = dtype == DType::kQ4_K   ? dequantize_q4_k_block
+                                                   : dtype == DType::kQ5_K ? dequantize_q5_k_block
+                                                                           : dequantize_q6_k_block;
       for (int64_t r = 0; r < n; ++r) {
         const uint8_t* blocks = kquant_row(row0 + r);
-        for (int64_t b = 0; b < k / kKQuantBlock; ++b) {
-          float* y = out + r * k + b * kKQuantBlock;
-          q4 ? dequantize_q4_k_block(blocks + b * bytes, y)
-             : dequantize_q6_k_block(blocks + b * bytes, y);
-        }
+        for (int64_t b = 0; b < k / kKQuantBlock; ++b)
+          dequantize(blocks + b * bytes, out + r * k + b * kKQuantBlock);
       }
       return;
     }
@@ -270,13 +275,15 @@ Tensor Tensor::to(DType out) const {
         break;
       }
       case DType::kQ4_K:
+      case DType::kQ5_K:
       case DType::kQ6_K: {
         auto* blocks = const_cast<uint8_t*>(r.kquant_row(i));
-        const int64_t bytes = out == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
+        const int64_t bytes = kquant_block_bytes(out);
+        void (*quantize)(const float*, uint8_t*) = out == DType::kQ4_K   ? quantize_q4_k_block
+                                                   : out == DType::kQ5_K ? quantize_q5_k_block
+                                                                         : quantize_q6_k_block;
         for (int64_t b = 0; b < k / kKQuantBlock; ++b)
-          out == DType::kQ4_K
-              ? quantize_q4_k_block(row.data() + b * kKQuantBlock, blocks + b * bytes)
-              : quantize_q6_k_block(row.data() + b * kKQuantBlock, blocks + b * bytes);
+          quantize(row.data() + b * kKQuantBlock, blocks + b * bytes);
         break;
       }
     }

@@ -15,17 +15,19 @@ namespace radial {
 // one f16 scale d and 32 int8 quants q, and stands for the values d * q
 // (exact in f32: 11 + 8 significant bits). Storage of a [rows, k] tensor:
 // the quants int8[rows][kp] (kp = k rounded up to 32) then the scales
-// f16[rows][kp / 32]. kQ4_K and kQ6_K are GGUF's K-quant blocks as the file
-// stores them (engine/kquant.h): 2-D weight matrices whose k is a multiple of
-// 256, each row k / 256 blocks of 144 (Q4_K) or 210 (Q6_K) bytes. The other
-// dtypes are plain element arrays.
-enum class DType { kF32, kF16, kBF16, kQ8_0, kQ4_K, kQ6_K };
+// f16[rows][kp / 32]. kQ4_K, kQ5_K and kQ6_K are GGUF's K-quant blocks as the
+// file stores them (engine/kquant.h): 2-D weight matrices whose k is a
+// multiple of 256, each row k / 256 blocks of 144 (Q4_K), 176 (Q5_K) or 210
+// (Q6_K) bytes. The other dtypes are plain element arrays.
+enum class DType { kF32, kF16, kBF16, kQ8_0, kQ4_K, kQ5_K, kQ6_K };
 
 const char* dtype_name(DType t);
 // Bytes per element; throws kInternal for the quantized dtypes (no
 // per-element size: see tensor_bytes).
 size_t dtype_size(DType t);
 bool dtype_is_quantized(DType t);
+// Bytes of one 256-value block of a K-quant dtype (Q4_K, Q5_K, Q6_K), else 0.
+int64_t kquant_block_bytes(DType t);
 // The storage bytes of a tensor of `dtype` and `shape` (quantized dtypes: the
 // rows are all dimensions but the last, which is k; K-quants need k % 256 ==
 // 0, else kInvalidArgument).
@@ -72,7 +74,7 @@ struct Tensor {
   // f16 scales [rows][q8_row_stride(k) / 32].
   const int8_t* q8_quants() const;
   const uint16_t* q8_scales() const;
-  // kQ4_K / kQ6_K rows: the blocks of row r start at kquant_row(r).
+  // K-quant rows: the blocks of row r start at kquant_row(r).
   const uint8_t* kquant_row(int64_t r) const;
   int64_t rows() const;  // numel / the last dimension (1 for a scalar)
   int64_t cols() const;  // the last dimension (1 for a scalar)

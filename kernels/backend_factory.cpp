@@ -29,6 +29,8 @@ const char* dtype_option_name(DType t) {
       return "q8_0";
     case DType::kQ4_K:  // only ever a file's type (--dtype auto), not an option
       return "q4_k";
+    case DType::kQ5_K:
+      return "q5_k";
     case DType::kQ6_K:
       return "q6_k";
   }

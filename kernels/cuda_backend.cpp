@@ -450,6 +450,7 @@ void CudaBackend::read_kv(int block, int offset, float* k, float* v) {
           break;
         case DType::kQ8_0:  // never a KV dtype (check_backend_choice)
         case DType::kQ4_K:
+        case DType::kQ5_K:
         case DType::kQ6_K:
           throw Error(ErrorCode::kInternal, "a quantized KV cache");
       }

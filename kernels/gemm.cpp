@@ -16,6 +16,7 @@ cudaDataType_t cuda_type(DType t) {
       return CUDA_R_16BF;
     case DType::kQ8_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;
   }

@@ -15,10 +15,16 @@ namespace {
 
 float f16_at(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
 
-// The 4-bit quant of position p (< 256) of a Q4_K block.
+// The 4-bit quant of position p (< 256) of a Q4_K block, or the 5-bit one
+// of a Q5_K block (qs after qh, the fifth bit in qh).
 int q4k_quant(const uint8_t* block, int p) {
   const uint8_t byte = block[16 + 32 * (p / 64) + p % 32];
   return (p % 64) < 32 ? byte & 0xF : byte >> 4;
+}
+int q5k_quant(const uint8_t* block, int p) {
+  const uint8_t byte = block[48 + 32 * (p / 64) + p % 32];
+  const int low = (p % 64) < 32 ? byte & 0xF : byte >> 4;
+  return low | ((block[16 + p % 32] >> (p / 32)) & 1) << 4;
 }
 
 // The 6-bit quant of position p (< 256) of a Q6_K block, minus 32.
@@ -31,14 +37,15 @@ int q6k_quant(const uint8_t* block, int p) {
   return (nibble | ((qh[l] >> (2 * part)) & 3) << 4) - 32;
 }
 
-float q4k_element(const QuantizedRows& x, int64_t i, const uint8_t* row, int64_t nsb) {
+// Q4_K, or Q5_K when q5.
+float q4k_element(const QuantizedRows& x, int64_t i, const uint8_t* row, int64_t nsb, bool q5) {
   const int64_t nb = x.kp / kQ8Block;
   const int8_t* qx = x.qx + i * x.kp;
   const float* dx = x.dx + i * nb;
   const float* xs = x.xs + i * nb;
   float acc[16] = {}, macc[8] = {};
   for (int64_t s = 0; s < nsb; ++s) {
-    const uint8_t* block = row + s * kQ4KBlockBytes;
+    const uint8_t* block = row + s * (q5 ? kQ5KBlockBytes : kQ4KBlockBytes);
     const float d = f16_at(block), dmin = f16_at(block + 2);
     uint8_t sc[8], m[8];
     kquant_q4k_scales(block + 4, sc, m);
@@ -50,7 +57,8 @@ float q4k_element(const QuantizedRows& x, int64_t i, const uint8_t* row, int64_t
         int32_t sum = 0;
         for (int e = 0; e < 4; ++e) {
           const int p = 32 * t + 4 * l + e;
-          sum += q4k_quant(block, p) * static_cast<int32_t>(qx[b * kQ8Block + 4 * l + e]);
+          const int q = q5 ? q5k_quant(block, p) : q4k_quant(block, p);
+          sum += q * static_cast<int32_t>(qx[b * kQ8Block + 4 * l + e]);
         }
         acc[h + l] = std::fma(c, static_cast<float>(sum), acc[h + l]);
       }
@@ -98,11 +106,11 @@ int64_t kquant_column_block(int64_t row_bytes) {
 void gemm_kquant_rows_scalar(const QuantizedRows& x, const Tensor& w, const float* bias, float* y,
                              int64_t ldy, int64_t n, int64_t m0, int64_t m1) {
   const int64_t nsb = w.cols() / kKQuantBlock;
-  const bool q4 = w.dtype == DType::kQ4_K;
+  const bool q6 = w.dtype == DType::kQ6_K, q5 = w.dtype == DType::kQ5_K;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = m0; j < m1; ++j) {
-      const float r =
-          q4 ? q4k_element(x, i, w.kquant_row(j), nsb) : q6k_element(x, i, w.kquant_row(j), nsb);
+      const float r = q6 ? q6k_element(x, i, w.kquant_row(j), nsb)
+                         : q4k_element(x, i, w.kquant_row(j), nsb, q5);
       y[i * ldy + j] = bias ? r + bias[j] : r;
     }
 }
@@ -119,12 +127,11 @@ void gemm_kquant_cols(GemmPath path, const QuantizedRows& x, const Tensor& w, co
 
 void gemm_kquant(GemmPath path, const float* x, int64_t ldx, const Tensor& w, const float* bias,
                  float* y, int64_t ldy, int64_t n, ThreadPool* pool) {
-  require((w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K) && w.shape.size() == 2 &&
-              w.cols() % kKQuantBlock == 0,
-          ErrorCode::kInternal, "gemm_kquant: the weights are not a Q4_K or Q6_K matrix");
+  require(kquant_block_bytes(w.dtype) > 0 && w.shape.size() == 2 && w.cols() % kKQuantBlock == 0,
+          ErrorCode::kInternal, "gemm_kquant: the weights are not a K-quant matrix");
   const int64_t m = w.shape[0], k = w.shape[1];
   if (n <= 0 || m <= 0) return;
-  const QuantizedRows q = quantize_rows_q8(x, ldx, n, k, w.dtype == DType::kQ4_K);
+  const QuantizedRows q = quantize_rows_q8(x, ldx, n, k, w.dtype != DType::kQ6_K);
   split_gemm_columns(pool, n, m, k, [&](int64_t m0, int64_t m1) {
     gemm_kquant_cols(path, q, w, bias, y, ldy, n, m0, m1);
   });

@@ -1,5 +1,5 @@
 // The K-quant GEMM of the CPU backend: y[n, m] = x[n, k] * W^T (+ bias) for
-// a Q4_K or Q6_K weight matrix W [m, k] (GGUF's blocks as the file stores
+// a Q4_K, Q5_K or Q6_K weight matrix W [m, k] (GGUF's blocks as the file stores
 // them, engine/kquant.h; k a multiple of 256), with integer dot products on
 // x quantized on the fly exactly as for Q8_0 (gemm_q8.h: 32-value blocks,
 // an f32 scale dx_b and int8 quants qx per block b).
@@ -19,6 +19,7 @@
 //     3. r = tree16(acc) - tree8(macc), where tree16 is gemm_q8.h's tree
 //        (s[l] = acc[l] + acc[l + 8], then + 4, + 2, + 1 apart) and tree8
 //        its last three levels on macc; y = r + bias[j] when a bias is given.
+//   Q5_K: exactly as Q4_K, with q the 5-bit quants (0..31; |s| < 2^14).
 //   Q6_K (q the 6-bit quants, d the f16 scale, sc_u the int8 scale of the
 //   16-value sub-block u = 2t + l / 4 that holds the lane's positions):
 //     1. acc[l] = +0;

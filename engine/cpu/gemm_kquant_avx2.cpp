@@ -1,7 +1,8 @@
-// The K-quant integer kernels on AVX2 (gemm_kquant.h), Q4_K and Q6_K. The
-// quants are unpacked to unsigned bytes (Q4_K 0..15, Q6_K 0..63) so that
-// maddubs with the signed x quants is exact (at most 2 * 63 * 128 per int16),
-// then madd with ones gives the 8 int32 lane sums of a 32-value block. Q6_K
+// The K-quant integer kernels on AVX2 (gemm_kquant.h), Q4_K, Q5_K and Q6_K.
+// The quants are unpacked to unsigned bytes (Q4_K 0..15, Q5_K 0..31, Q6_K
+// 0..63) so that maddubs with the signed x quants is exact (at most
+// 2 * 63 * 128 per int16), then madd with ones gives the 8 int32 lane sums
+// of a 32-value block. Q5_K runs Q4_K's tile, or-ing in the fifth bit. Q6_K
 // subtracts 32 * (the pair sums of x), computed once per x block, in int16
 // (exact: |difference| <= 24320). Even blocks accumulate in one ymm register
 // (lanes 0..7 of the definition), odd blocks in another (lanes 8..15); the
@@ -57,20 +58,36 @@ RADIAL_KQ_AVX2 inline __m256 bytes_to_ps(uint32_t lo, uint32_t hi) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
 }
 
-// y[0..C) (+ bias) for one x row against the Q4_K rows w + c * rb (c < C).
-template <int C>
+// Bit t (< 8) of every byte of v, as bit 4 (0x10) of that byte (t is a
+// constant once the loops are unrolled; no shift crosses a byte).
+RADIAL_KQ_AVX2 inline __m256i bit_as_16(__m256i v, int t) {
+  const __m256i u = t == 0   ? _mm256_slli_epi16(v, 4)
+                    : t == 1 ? _mm256_slli_epi16(v, 3)
+                    : t == 2 ? _mm256_slli_epi16(v, 2)
+                    : t == 3 ? _mm256_slli_epi16(v, 1)
+                    : t == 4 ? v
+                    : t == 5 ? _mm256_srli_epi16(v, 1)
+                    : t == 6 ? _mm256_srli_epi16(v, 2)
+                             : _mm256_srli_epi16(v, 3);
+  return _mm256_and_si256(u, _mm256_set1_epi8(0x10));
+}
+
+// y[0..C) (+ bias) for one x row against the Q4_K rows (Q5_K when Q5)
+// w + c * rb (c < C).
+template <int C, bool Q5>
 RADIAL_KQ_AVX2 void tile_q4k(const int8_t* qx, const float* dx, const float* xs, const uint8_t* w,
                              int64_t rb, int64_t nsb, const float* bias, float* y) {
   __m256 acc[C][2], macc[C];
   for (int c = 0; c < C; ++c) acc[c][0] = acc[c][1] = macc[c] = _mm256_setzero_ps();
   const __m256i low = _mm256_set1_epi8(0x0F);
+  constexpr int64_t kBytes = Q5 ? kQ5KBlockBytes : kQ4KBlockBytes, kQs = Q5 ? 48 : 16;
   for (int64_t s = 0; s < nsb; ++s) {
     const __m256 dx8 = _mm256_loadu_ps(dx + 8 * s), xs8 = _mm256_loadu_ps(xs + 8 * s);
     alignas(32) float cs[C][8];  // (d * sc_t) * dx_b, t < 8
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) {
-      const uint8_t* blk = w + c * rb + s * kQ4KBlockBytes;
-      prefetch_block<kQ4KBlockBytes>(blk + 2 * C * rb);
+      const uint8_t* blk = w + c * rb + s * kBytes;
+      prefetch_block<kBytes>(blk + 2 * C * rb);
       uint32_t q[3];
       std::memcpy(q, blk + 4, 12);  // kquant_q4k_scales, four bytes at a time
       const uint32_t sc_hi = (q[2] & 0x0F0F0F0F) | ((q[0] >> 6) & 0x03030303) << 4;
@@ -88,9 +105,15 @@ RADIAL_KQ_AVX2 void tile_q4k(const int8_t* qx, const float* dx, const float* xs,
       const __m256i x0 = load32(xb + 64 * p), x1 = load32(xb + 64 * p + 32);
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
-        const __m256i q = load32(w + c * rb + s * kQ4KBlockBytes + 16 + 32 * p);
-        const __m256i s0 = lane_dot(_mm256_and_si256(q, low), x0);
-        const __m256i s1 = lane_dot(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), x1);
+        const uint8_t* blk = w + c * rb + s * kBytes;
+        const __m256i q = load32(blk + kQs + 32 * p);
+        __m256i q0 = _mm256_and_si256(q, low), q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+        if constexpr (Q5) {
+          const __m256i qh = load32(blk + 16);
+          q0 = _mm256_or_si256(q0, bit_as_16(qh, 2 * p));
+          q1 = _mm256_or_si256(q1, bit_as_16(qh, 2 * p + 1));
+        }
+        const __m256i s0 = lane_dot(q0, x0), s1 = lane_dot(q1, x1);
         acc[c][0] =
             _mm256_fmadd_ps(_mm256_broadcast_ss(&cs[c][2 * p]), _mm256_cvtepi32_ps(s0), acc[c][0]);
         acc[c][1] = _mm256_fmadd_ps(_mm256_broadcast_ss(&cs[c][2 * p + 1]), _mm256_cvtepi32_ps(s1),
@@ -163,15 +186,28 @@ RADIAL_KQ_AVX2 void tile_q6k(const int8_t* qx, const float* dx, const uint8_t* w
   }
 }
 
+// The tile for the type of w.
+template <int C>
+RADIAL_KQ_AVX2 inline void tile(DType dt, const int8_t* qx, const float* dx, const float* xs,
+                                const uint8_t* w, int64_t rb, int64_t nsb, const float* bias,
+                                float* y) {
+  if (dt == DType::kQ6_K)
+    tile_q6k<C>(qx, dx, w, rb, nsb, bias, y);
+  else if (dt == DType::kQ5_K)
+    tile_q4k<C, true>(qx, dx, xs, w, rb, nsb, bias, y);
+  else
+    tile_q4k<C, false>(qx, dx, xs, w, rb, nsb, bias, y);
+}
+
 }  // namespace
 
 RADIAL_KQ_AVX2 void gemm_kquant_rows_avx2(const QuantizedRows& x, const Tensor& w,
                                           const float* bias, float* y, int64_t ldy, int64_t n,
                                           int64_t m0, int64_t m1) {
   if (m0 >= m1 || n <= 0) return;
-  const bool q4 = w.dtype == DType::kQ4_K;
+  const DType dt = w.dtype;
   const int64_t nsb = w.cols() / kKQuantBlock, nb = x.kp / kQ8Block;
-  const int64_t rb = nsb * (q4 ? kQ4KBlockBytes : kQ6KBlockBytes);
+  const int64_t rb = nsb * kquant_block_bytes(dt);
   const int64_t mb = kquant_column_block(rb);
   const uint8_t* w0 = w.kquant_row(0);
   for (int64_t jb = m0; jb < m1; jb += mb) {  // a block of columns stays in L2 across rows
@@ -179,23 +215,13 @@ RADIAL_KQ_AVX2 void gemm_kquant_rows_avx2(const QuantizedRows& x, const Tensor& 
     for (int64_t i = 0; i < n; ++i) {
       const int8_t* qxi = x.qx + i * x.kp;
       const float* dxi = x.dx + i * nb;
-      const float* xsi = q4 ? x.xs + i * nb : nullptr;
+      const float* xsi = dt != DType::kQ6_K ? x.xs + i * nb : nullptr;
       float* yi = y + i * ldy;
       int64_t j = jb;
-      for (; j + 4 <= je; j += 4) {
-        const float* bj = bias ? bias + j : nullptr;
-        if (q4)
-          tile_q4k<4>(qxi, dxi, xsi, w0 + j * rb, rb, nsb, bj, yi + j);
-        else
-          tile_q6k<4>(qxi, dxi, w0 + j * rb, rb, nsb, bj, yi + j);
-      }
-      for (; j < je; ++j) {
-        const float* bj = bias ? bias + j : nullptr;
-        if (q4)
-          tile_q4k<1>(qxi, dxi, xsi, w0 + j * rb, rb, nsb, bj, yi + j);
-        else
-          tile_q6k<1>(qxi, dxi, w0 + j * rb, rb, nsb, bj, yi + j);
-      }
+      for (; j + 4 <= je; j += 4)
+        tile<4>(dt, qxi, dxi, xsi, w0 + j * rb, rb, nsb, bias ? bias + j : nullptr, yi + j);
+      for (; j < je; ++j)
+        tile<1>(dt, qxi, dxi, xsi, w0 + j * rb, rb, nsb, bias ? bias + j : nullptr, yi + j);
     }
   }
 }

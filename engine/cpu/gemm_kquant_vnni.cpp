@@ -2,9 +2,9 @@
 // holds two consecutive x blocks (the even one in lanes 0..7, the odd one in
 // lanes 8..15, as the definition splits them), and dpbusd sums the unsigned
 // weight quants times the signed x quants over each lane's 4 positions:
-//   Q4_K  the quants are 0..15, so dpbusd gives the sum of q * qx directly;
-//         the mins go to 8 lanes (one per sub-block) of their own
-//         accumulator, once per super-block;
+//   Q4_K  the quants are 0..15 (Q5_K: 0..31, the fifth bit from qh), so
+//   Q5_K  dpbusd gives the sum of q * qx directly; the mins go to 8 lanes
+//         (one per sub-block) of their own accumulator, once per super-block;
 //   Q6_K  the quants are 0..63 before the -32, so each lane starts from
 //         -32 times the sum of its 4 x quants.
 // Tiles of up to 4 x rows by 4 weight rows share each loaded block. Only
@@ -46,6 +46,13 @@ RADIAL_KQ_VNNI inline float tree16(__m512 a) {
                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))));
 }
 
+// ((qh >> t) & 1) << 4 in every byte: Q5_K's fifth bit of sub-block t.
+RADIAL_KQ_VNNI inline __m256i fifth_bit(__m256i qh, int t) {
+  const __m256i v = t <= 4 ? _mm256_sll_epi16(qh, _mm_cvtsi32_si128(4 - t))
+                           : _mm256_srl_epi16(qh, _mm_cvtsi32_si128(t - 4));
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
 // Eight unsigned bytes as eight floats.
 RADIAL_KQ_VNNI inline __m256 bytes_to_ps(uint64_t v) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
@@ -62,8 +69,11 @@ struct Tile {
   int64_t ldy;
 };
 
-template <int R, int C>
+// Q4_K, or Q5_K when Q5.
+template <int R, int C, bool Q5>
 RADIAL_KQ_VNNI void q4k_tile(const Tile& a) {
+  constexpr int64_t kBytes = Q5 ? kQ5KBlockBytes : kQ4KBlockBytes;
+  constexpr int64_t kQs = Q5 ? 48 : 16;  // where the nibbles start
   __m512 acc[R][C];
   alignas(32) float macc[R][C][8];
   alignas(32) float coef[R][C][8];
@@ -79,7 +89,7 @@ RADIAL_KQ_VNNI void q4k_tile(const Tile& a) {
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t s = 0; s < a.nsb; ++s) {
     for (int c = 0; c < C; ++c) {
-      const uint8_t* blk = a.w + c * a.row_bytes + s * kQ4KBlockBytes;
+      const uint8_t* blk = a.w + c * a.row_bytes + s * kBytes;
       uint32_t q[3];
       std::memcpy(q, blk + 4, 12);
       const uint64_t sc = (q[0] & 0x3f3f3f3fu) |
@@ -102,16 +112,23 @@ RADIAL_KQ_VNNI void q4k_tile(const Tile& a) {
       for (int r = 0; r < R; ++r) xv[r] = _mm512_loadu_si512(a.qx + r * a.kp + 256 * s + 64 * p);
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
-        const uint8_t* blk = a.w + c * a.row_bytes + s * kQ4KBlockBytes;
-        const uint8_t* qs = blk + 16 + 32 * p;
-        // The same block of the tile after next, one point per pair 48 bytes
-        // apart or less (0, 48, 96, 143): every cache line of its 144 bytes.
+        const uint8_t* blk = a.w + c * a.row_bytes + s * kBytes;
+        const uint8_t* qs = blk + kQs + 32 * p;
+        // The same block of the tile after next, one point per pair, less
+        // than 64 bytes apart from its first byte to its last: every cache
+        // line of the block.
         _mm_prefetch(
-            reinterpret_cast<const char*>(blk + (p == 3 ? 143 : 48 * p) + 2 * C * a.row_bytes),
+            reinterpret_cast<const char*>(blk + p * (kBytes - 1) / 3 + 2 * C * a.row_bytes),
             _MM_HINT_T0);
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
-        const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, nibble)),
-                                              _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble), 1);
+        __m256i lo = _mm256_and_si256(v, nibble);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+        if constexpr (Q5) {
+          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+          lo = _mm256_or_si256(lo, fifth_bit(qh, 2 * p));
+          hi = _mm256_or_si256(hi, fifth_bit(qh, 2 * p + 1));
+        }
+        const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const __m512i sum = _mm512_dpbusd_epi32(zero, wv, xv[r]);
@@ -201,21 +218,32 @@ RADIAL_KQ_VNNI void q6k_tile(const Tile& a) {
     }
 }
 
+// The tiles of one dtype.
+template <int R, int C>
+RADIAL_KQ_VNNI void tile_of(DType dt, const Tile& a) {
+  if (dt == DType::kQ4_K)
+    q4k_tile<R, C, false>(a);
+  else if (dt == DType::kQ5_K)
+    q4k_tile<R, C, true>(a);
+  else
+    q6k_tile<R, C>(a);
+}
+
 template <int R>
-RADIAL_KQ_VNNI void panel(bool q4, Tile a, int64_t jb, int64_t je) {
+RADIAL_KQ_VNNI void panel(DType dt, Tile a, int64_t jb, int64_t je) {
   int64_t j = jb;
   const Tile base = a;
   for (; j + 4 <= je; j += 4) {
     a.w = base.w + j * a.row_bytes;
     a.bias = base.bias ? base.bias + j : nullptr;
     a.y = base.y + j;
-    q4 ? q4k_tile<R, 4>(a) : q6k_tile<R, 4>(a);
+    tile_of<R, 4>(dt, a);
   }
   for (; j < je; ++j) {
     a.w = base.w + j * a.row_bytes;
     a.bias = base.bias ? base.bias + j : nullptr;
     a.y = base.y + j;
-    q4 ? q4k_tile<R, 1>(a) : q6k_tile<R, 1>(a);
+    tile_of<R, 1>(dt, a);
   }
 }
 
@@ -224,9 +252,8 @@ RADIAL_KQ_VNNI void panel(bool q4, Tile a, int64_t jb, int64_t je) {
 RADIAL_KQ_VNNI void gemm_kquant_rows_vnni(const QuantizedRows& x, const Tensor& w,
                                           const float* bias, float* y, int64_t ldy, int64_t n,
                                           int64_t m0, int64_t m1) {
-  const bool q4 = w.dtype == DType::kQ4_K;
   const int64_t nsb = w.cols() / kKQuantBlock, nb = x.kp / kQ8Block;
-  const int64_t row_bytes = nsb * (q4 ? kQ4KBlockBytes : kQ6KBlockBytes);
+  const int64_t row_bytes = nsb * kquant_block_bytes(w.dtype);
   const int64_t mb = kquant_column_block(row_bytes);
   for (int64_t jb = m0; jb < m1; jb += mb) {  // a block of columns stays in L2 across rows
     const int64_t je = std::min(jb + mb, m1);
@@ -244,11 +271,11 @@ RADIAL_KQ_VNNI void gemm_kquant_rows_vnni(const QuantizedRows& x, const Tensor& 
                    y + i * ldy,
                    ldy};
       if (rows == 4)
-        panel<4>(q4, a, jb, je);
+        panel<4>(w.dtype, a, jb, je);
       else if (rows == 2)
-        panel<2>(q4, a, jb, je);
+        panel<2>(w.dtype, a, jb, je);
       else
-        panel<1>(q4, a, jb, je);
+        panel<1>(w.dtype, a, jb, je);
       i += rows;
     }
   }

@@ -73,7 +73,7 @@ void gemm_xwt_on(GemmPath path, const float* x, int64_t ldx, const Tensor& w, co
     gemm_q8(path, x, ldx, w, bias, y, ldy, n, pool);
     return;
   }
-  if (w.dtype == DType::kQ4_K || w.dtype == DType::kQ6_K) {  // gemm_kquant.h
+  if (kquant_block_bytes(w.dtype) > 0) {  // gemm_kquant.h
     gemm_kquant(path, x, ldx, w, bias, y, ldy, n, pool);
     return;
   }

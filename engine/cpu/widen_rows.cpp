@@ -2,8 +2,8 @@
 // GEMM (gemm_weights.cpp) and embedding lookups. Every value of these formats
 // is exact in f32, so all paths produce the same floats as Tensor::rows_f32;
 // the SIMD versions are only faster. K-quant rows (only ever looked up: their
-// GEMM is gemm_kquant.h) take Tensor::rows_f32 on every path. Compiled with function-level target attributes; only
-// called after the runtime check (gemm_path_supported).
+// GEMM is gemm_kquant.h) take Tensor::rows_f32 on every path. Compiled with function-level target
+// attributes; only called after the runtime check (gemm_path_supported).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -79,8 +79,7 @@ RADIAL_AVX2 void widen_q8_row_avx2(const int8_t* q, const uint16_t* sc, int64_t 
 
 void widen_rows_on(GemmPath path, const Tensor& w, int64_t row0, int64_t n, float* out) {
   const int64_t k = w.cols();
-  if (path == GemmPath::kScalar || w.dtype == DType::kF32 || w.dtype == DType::kQ4_K ||
-      w.dtype == DType::kQ6_K) {
+  if (path == GemmPath::kScalar || w.dtype == DType::kF32 || kquant_block_bytes(w.dtype) > 0) {
     w.rows_f32(row0, n, out);
     return;
   }

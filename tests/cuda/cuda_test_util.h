@@ -31,6 +31,7 @@ inline double tolerance(DType t) {
       return 1.5e-2;
     case DType::kQ8_0:  // blockwise, not elementwise dtypes
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;
   }
@@ -55,6 +56,7 @@ inline float round_to(float x, DType t) {
       return bf16_to_f32(f32_to_bf16(x));
     case DType::kQ8_0:  // blockwise, not elementwise dtypes
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;
   }

@@ -150,6 +150,7 @@ double storage_roundoff(DType t) {
       return std::ldexp(1.0, -8);
     case DType::kQ8_0:  // blockwise, not elementwise dtypes
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;
   }

@@ -1,7 +1,8 @@
-// The GGUF writer's q4_k_m out type: llama.cpp's Q4_K_M recipe of Q4_K and
-// Q6_K tensors, each holding its source through the quantizer bit for bit,
-// and the fallbacks for rows that are not whole 256-value blocks. The
-// quantizers themselves: test_kquant_quantize.cpp.
+// The GGUF writer's q4_k_m and q5_k_m out types: llama.cpp's Q4_K_M and
+// Q5_K_M recipes of Q4_K / Q5_K and Q6_K tensors, each holding its source
+// through the quantizer bit for bit, and the fallbacks for rows that are not
+// whole 256-value blocks. The quantizers themselves:
+// test_kquant_quantize.cpp.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -41,14 +42,15 @@ bool ends_with(const std::string& s, const std::string& end) {
   return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
 }
 
-// The GGUF file at `path` (a q4_k_m file of `w`, whose Q/K rows are
-// interleaved so that none are permuted): each tensor has type want(name)
-// and holds the source's values through that type's quantizer, bit for bit,
-// within the type's RMS error.
+// The GGUF file at `path` (a q4_k_m or q5_k_m file of `w`, whose Q/K rows
+// are interleaved so that none are permuted): general.file_type is
+// `file_type`, and each tensor has type want(name) and holds the source's
+// values through that type's quantizer, bit for bit, within the type's RMS
+// error.
 template <typename Want>
-void check_q4_k_m_file(const std::string& path, const ModelWeights& w, Want want) {
+void check_k_mix_file(const std::string& path, const ModelWeights& w, int file_type, Want want) {
   const GgufFile f = GgufFile::open(path);
-  CHECK(f.find("general.file_type")->i == 15);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  CHECK(f.find("general.file_type")->i == file_type);
   std::vector<std::pair<std::string, const Tensor*>> src = {{"token_embd.weight", &w.embed},
                                                             {"output_norm.weight", &w.final_norm}};
   if (!w.config.tie_word_embeddings) src.emplace_back("output.weight", &w.lm_head);
@@ -73,6 +75,7 @@ void check_q4_k_m_file(const std::string& path, const ModelWeights& w, Want want
     const float* x = t->f32();
     const GgmlType type = info->type;
     if (type == GgmlType::kQ4_K) quantize_row_q4_k(x, q.data(), n);
+    if (type == GgmlType::kQ5_K) quantize_row_q5_k(x, q.data(), n);
     if (type == GgmlType::kQ6_K) quantize_row_q6_k(x, q.data(), n);
     if (type == GgmlType::kQ8_0) quantize_row_q8_0(x, q.data(), n);
     if (type == GgmlType::kF16)
@@ -83,17 +86,39 @@ void check_q4_k_m_file(const std::string& path, const ModelWeights& w, Want want
     const Tensor got = f.read_f32(*info);
     const Block y(got.f32(), got.f32() + got.numel()), a(x, x + n);
     CHECK(y == expect);
-    CHECK(rms(a, &y) <= (info->type == GgmlType::kQ4_K ? 0.075 : 0.02) * rms(a));
+    const double bound = type == GgmlType::kQ4_K ? 0.075 : type == GgmlType::kQ5_K ? 0.04 : 0.02;
+    CHECK(rms(a, &y) <= bound * rms(a));
   }
 }
 
-}  // namespace
+// The mixes' types for the 8-layer model of the tests below (untied):
+// norms F32, output.weight Q6_K, attn_v and ffn_down Q6_K where
+// use_more_bits(i, 8) holds (i < 1, i >= 7 or (i - 1) % 3 == 2: layers 0, 3,
+// 6, 7), every other matrix `base`.
+auto mix_of_8_layers(GgmlType base) {
+  return [base](const std::string& n) {
+    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+    if (n == "output.weight") return GgmlType::kQ6_K;
+    const bool v_or_down = ends_with(n, "attn_v.weight") || ends_with(n, "ffn_down.weight");
+    for (const char* more : {"blk.0.", "blk.3.", "blk.6.", "blk.7."})
+      if (v_or_down && n.rfind(more, 0) == 0) return GgmlType::kQ6_K;
+    return base;
+  };
+}
 
-TEST_CASE("GGUF writer: q4_k_m is llama.cpp's Q4_K_M mix of Q4_K and Q6_K", "[gguf][kquant]") {
-  CHECK(parse_gguf_out_type("q4_k_m") == GgufOutType::kQ4_K_M);
-  CHECK(gguf_out_type_name(GgufOutType::kQ4_K_M) == std::string("q4_k_m"));
-  TempDir dir("kquant-q4km");
-  ModelConfig c;  // every matrix's rows a multiple of 256
+// The mixes' types for a one-layer model with tied embeddings:
+// token_embd.weight quantized as the output, use_more_bits(0, 1) holds.
+auto mix_of_1_tied_layer(GgmlType base) {
+  return [base](const std::string& n) {
+    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+    const bool v_or_down = ends_with(n, "attn_v.weight") || ends_with(n, "ffn_down.weight");
+    return n == "token_embd.weight" || v_or_down ? GgmlType::kQ6_K : base;
+  };
+}
+
+// A model whose every matrix has rows a multiple of 256.
+ModelConfig whole_blocks_config() {
+  ModelConfig c;
   c.hidden_size = 256;
   c.intermediate_size = 512;
   c.num_layers = 8;
@@ -103,28 +128,26 @@ TEST_CASE("GGUF writer: q4_k_m is llama.cpp's Q4_K_M mix of Q4_K and Q6_K", "[gg
   c.vocab_size = 96;
   c.max_position_embeddings = 64;
   c.rope_layout = RopeLayout::kInterleaved;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("GGUF writer: q4_k_m is llama.cpp's Q4_K_M mix of Q4_K and Q6_K", "[gguf][kquant]") {
+  CHECK(parse_gguf_out_type("q4_k_m") == GgufOutType::kQ4_K_M);
+  CHECK(gguf_out_type_name(GgufOutType::kQ4_K_M) == std::string("q4_k_m"));
+  TempDir dir("kquant-q4km");
+  ModelConfig c = whole_blocks_config();
   const ModelWeights w = make_random_model(c, 3);
   save_gguf_model(w, dir.file("m.gguf"), GgufOutType::kQ4_K_M, "m", {});
-  // use_more_bits(i, 8): i < 1, i >= 7 or (i - 1) % 3 == 2: layers 0, 3, 6, 7.
-  check_q4_k_m_file(dir.file("m.gguf"), w, [](const std::string& n) {
-    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
-    if (n == "output.weight") return GgmlType::kQ6_K;
-    const bool v_or_down = ends_with(n, "attn_v.weight") || ends_with(n, "ffn_down.weight");
-    for (const char* more : {"blk.0.", "blk.3.", "blk.6.", "blk.7."})
-      if (v_or_down && n.rfind(more, 0) == 0) return GgmlType::kQ6_K;
-    return GgmlType::kQ4_K;
-  });
+  check_k_mix_file(dir.file("m.gguf"), w, 15, mix_of_8_layers(GgmlType::kQ4_K));
 
-  // Tied embeddings are quantized as the output; one layer: use_more_bits(0, 1).
+  // Tied embeddings are quantized as the output.
   c.num_layers = 1;
   c.tie_word_embeddings = true;
   const ModelWeights tied = make_random_model(c, 4);
   save_gguf_model(tied, dir.file("t.gguf"), GgufOutType::kQ4_K_M, "t", {});
-  check_q4_k_m_file(dir.file("t.gguf"), tied, [](const std::string& n) {
-    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
-    const bool v_or_down = ends_with(n, "attn_v.weight") || ends_with(n, "ffn_down.weight");
-    return n == "token_embd.weight" || v_or_down ? GgmlType::kQ6_K : GgmlType::kQ4_K;
-  });
+  check_k_mix_file(dir.file("t.gguf"), tied, 15, mix_of_1_tied_layer(GgmlType::kQ4_K));
 
   // write_gguf itself: K-quant rows must be whole super-blocks.
   const Tensor t = Tensor::zeros(DType::kF32, {2, 64});
@@ -132,21 +155,49 @@ TEST_CASE("GGUF writer: q4_k_m is llama.cpp's Q4_K_M mix of Q4_K and Q6_K", "[gg
   expect_error(write, ErrorCode::kInvalidArgument, {"x.w", "64", "multiple of 256"});
 }
 
-TEST_CASE("GGUF writer: q4_k_m falls back to Q8_0 (F16) for rows that are not whole blocks",
+TEST_CASE("GGUF writer: q5_k_m is llama.cpp's Q5_K_M mix of Q5_K and Q6_K", "[gguf][kquant]") {
+  CHECK(parse_gguf_out_type("q5_k_m") == GgufOutType::kQ5_K_M);
+  CHECK(gguf_out_type_name(GgufOutType::kQ5_K_M) == std::string("q5_k_m"));
+  TempDir dir("kquant-q5km");
+  ModelConfig c = whole_blocks_config();
+  const ModelWeights w = make_random_model(c, 5);
+  save_gguf_model(w, dir.file("m.gguf"), GgufOutType::kQ5_K_M, "m", {});
+  check_k_mix_file(dir.file("m.gguf"), w, 17, mix_of_8_layers(GgmlType::kQ5_K));
+
+  c.num_layers = 1;
+  c.tie_word_embeddings = true;
+  const ModelWeights tied = make_random_model(c, 6);
+  save_gguf_model(tied, dir.file("t.gguf"), GgufOutType::kQ5_K_M, "t", {});
+  check_k_mix_file(dir.file("t.gguf"), tied, 17, mix_of_1_tied_layer(GgmlType::kQ5_K));
+
+  // radiald reads the Q5_K blocks back as they are: Tensor::to(kQ5_K)'s.
+  const GgufFile f = GgufFile::open(dir.file("m.gguf"));
+  const GgufTensorInfo* info = f.tensor("blk.1.attn_q.weight");
+  REQUIRE(info);
+  const Tensor kept = f.read_as(*info, DType::kQ5_K), expect = w.layers[1].wq.to(DType::kQ5_K);
+  CHECK(kept.dtype == DType::kQ5_K);
+  REQUIRE(kept.nbytes == expect.nbytes);
+  CHECK(std::memcmp(kept.data(), expect.data(), expect.nbytes) == 0);
+}
+
+TEST_CASE("GGUF writer: q4_k_m, q5_k_m fall back to Q8_0 (F16) for rows not whole blocks",
           "[gguf][kquant]") {
-  // stories260K: d = 64 (Q8_0), hidden_dim 172 (ffn_down's rows: F16).
-  TempDir dir("kquant-q4km-fallback");
-  const std::string out = dir.file("s.gguf");
-  std::string said;
-  REQUIRE(run_convert({"--input", default_model_dir(), "--to", "gguf", "--out-type", "q4_k_m",
-                       "--out", out},
-                      said) == 0);
-  CHECK_THAT(said, Catch::Contains("GGUF q4_k_m"));
-  // The llama2.c checkpoint the HF directory came from: interleaved Q/K rows.
+  // stories260K: d = 64 (Q8_0), hidden_dim 172 (ffn_down's rows: F16). The
+  // llama2.c checkpoint the HF directory came from: interleaved Q/K rows.
   const ModelWeights w = load_llama2c_model(data_path("stories260K/stories260K.bin"));
-  check_q4_k_m_file(out, w, [](const std::string& n) {
-    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
-    return ends_with(n, "ffn_down.weight") ? GgmlType::kF16 : GgmlType::kQ8_0;
-  });
-  CHECK(load_gguf_model(out).config.hidden_size == 64);
+  TempDir dir("kquant-kmix-fallback");
+  for (const auto& [type, file_type] : {std::pair{"q4_k_m", 15}, std::pair{"q5_k_m", 17}}) {
+    INFO(type);
+    const std::string out = dir.file(std::string(type) + ".gguf");
+    std::string said;
+    REQUIRE(run_convert(
+                {"--input", default_model_dir(), "--to", "gguf", "--out-type", type, "--out", out},
+                said) == 0);
+    CHECK_THAT(said, Catch::Contains(std::string("GGUF ") + type));
+    check_k_mix_file(out, w, file_type, [](const std::string& n) {
+      if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+      return ends_with(n, "ffn_down.weight") ? GgmlType::kF16 : GgmlType::kQ8_0;
+    });
+    CHECK(load_gguf_model(out).config.hidden_size == 64);
+  }
 }

@@ -1,4 +1,4 @@
-// Q4_K and Q6_K weight matrices on the CPU backend: the GEMM of
+// Q4_K, Q5_K and Q6_K weight matrices on the CPU backend: the GEMM of
 // gemm_kquant.h through gemm_xwt on every dispatch path (the scalar path is
 // the definition), batch sizes and thread counts; its distance from the f32
 // GEMM on the dequantized weights; GGUF files keeping their K-quant blocks;
@@ -38,14 +38,14 @@ Tensor random_kquant(DType dt, int64_t m, int64_t k, uint32_t seed) {
   std::uniform_real_distribution<float> scale(-0.004f, 0.004f);
   auto* p = reinterpret_cast<uint8_t*>(t.data());
   for (size_t i = 0; i < t.nbytes; ++i) p[i] = static_cast<uint8_t>(byte(rng));
-  const int64_t bytes = dt == DType::kQ4_K ? kQ4KBlockBytes : kQ6KBlockBytes;
+  const int64_t bytes = kquant_block_bytes(dt);
   const auto put = [](uint8_t* at, float v) {
     const uint16_t h = f32_to_f16(v);
     std::memcpy(at, &h, 2);
   };
   for (int64_t b = 0; b < m * (k / kKQuantBlock); ++b) {
     uint8_t* block = p + b * bytes;
-    if (dt == DType::kQ4_K) {
+    if (dt != DType::kQ6_K) {  // Q4_K, Q5_K: d and dmin
       put(block, std::fabs(scale(rng)));
       put(block + 2, std::fabs(scale(rng)));
     } else {
@@ -75,7 +75,7 @@ std::vector<GemmPath> paths() {
 TEST_CASE("K-quant GEMM: one definition on every path, batch size and thread count",
           "[dtype][gemm][kquant]") {
   cpu::ThreadPool pool(2);
-  for (DType dt : {DType::kQ4_K, DType::kQ6_K}) {
+  for (DType dt : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     for (int64_t k : {256, 768, 2048}) {
       const int64_t m = k == 2048 ? 70 : 37;
       const Tensor w = random_kquant(dt, m, k, static_cast<uint32_t>(k) + 11);
@@ -109,7 +109,7 @@ TEST_CASE("K-quant GEMM: one definition on every path, batch size and thread cou
 
 TEST_CASE("K-quant GEMM: within the 8-bit rounding of x of the f32 GEMM on the dequantized weights",
           "[dtype][gemm][kquant]") {
-  for (DType dt : {DType::kQ4_K, DType::kQ6_K}) {
+  for (DType dt : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     const int64_t m = 29, k = 1024, n = 6;
     const Tensor w = random_kquant(dt, m, k, 77);
     const Tensor wide = w.to(DType::kF32);
@@ -160,8 +160,13 @@ TEST_CASE("K-quant GEMM: a matrix whose rows are not whole 256-value blocks is r
       ErrorCode::kInvalidArgument, {"Q6_K", "256"});
 }
 
-TEST_CASE("CPU backend: a Q4_K_M GGUF keeps its K-quant blocks and generates batch-invariantly",
-          "[dtype][kquant][batch]") {
+TEST_CASE(
+    "CPU backend: Q4_K_M and Q5_K_M GGUFs keep their K-quant blocks and generate "
+    "batch-invariantly",
+    "[dtype][kquant][batch]") {
+  const auto out_type = GENERATE(GgufOutType::kQ4_K_M, GgufOutType::kQ5_K_M);
+  const DType base = out_type == GgufOutType::kQ4_K_M ? DType::kQ4_K : DType::kQ5_K;
+  INFO(gguf_out_type_name(out_type));
   TempDir dir("kquant-model");
   ModelConfig c;  // every matrix's rows whole 256-value blocks
   c.hidden_size = 256;
@@ -173,15 +178,15 @@ TEST_CASE("CPU backend: a Q4_K_M GGUF keeps its K-quant blocks and generates bat
   c.vocab_size = 300;
   c.max_position_embeddings = 128;
   c.rope_layout = RopeLayout::kInterleaved;
-  save_gguf_model(make_random_model(c, 21), dir.file("m.gguf"), GgufOutType::kQ4_K_M, "m", {});
+  save_gguf_model(make_random_model(c, 21), dir.file("m.gguf"), out_type, "m", {});
   auto quant =
       std::make_shared<ModelWeights>(load_gguf_model(dir.file("m.gguf"), {.matrix_dtype = {}}));
   auto wide = std::make_shared<ModelWeights>(load_gguf_model(dir.file("m.gguf")));
-  CHECK(quant->layers[1].wq.dtype == DType::kQ4_K);
+  CHECK(quant->layers[1].wq.dtype == base);
   CHECK(quant->layers[2].w_down.dtype == DType::kQ6_K);  // use_more_bits(2, 3)
   CHECK(quant->lm_head.dtype == DType::kQ6_K);
   CHECK(wide->layers[1].wq.dtype == DType::kF32);
-  CHECK(quant->weight_bytes() * 5 < wide->weight_bytes());
+  CHECK(quant->weight_bytes() * 4 < wide->weight_bytes());
 
   std::vector<GenerateRequest> reqs;
   for (int i = 0; i < 4; ++i) {

@@ -1,5 +1,5 @@
-// The K-quant GEMM kernels (engine/cpu/gemm_kquant.h) on Q4_K / Q6_K
-// matrices of random blocks: the AVX2 kernel gives the scalar definition's
+// The K-quant GEMM kernels (engine/cpu/gemm_kquant.h) on Q4_K / Q5_K /
+// Q6_K matrices of random blocks: the AVX2 kernel gives the scalar definition's
 // bits for every shape, bias, column range and output stride; a row's result
 // does not depend on the batch; and both are near the f32 GEMM on the
 // dequantized weights (the error of 8-bit activations).
@@ -29,14 +29,14 @@ Tensor random_kquant(DType dt, int64_t m, int64_t k, uint32_t seed) {
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
   Tensor t = Tensor::zeros(dt, {m, k});
-  const bool q4 = dt == DType::kQ4_K;
-  const int64_t bytes = q4 ? kQ4KBlockBytes : kQ6KBlockBytes;
+  const bool q6 = dt == DType::kQ6_K;  // else Q4_K / Q5_K: d, dmin at bytes 0 and 2
+  const int64_t bytes = kquant_block_bytes(dt);
   for (int64_t r = 0; r < m; ++r) {
     auto* row = const_cast<uint8_t*>(t.kquant_row(r));
     for (int64_t b = 0; b < k / kKQuantBlock; ++b) {
       uint8_t* blk = row + b * bytes;
       for (int64_t i = 0; i < bytes; ++i) blk[i] = static_cast<uint8_t>(byte(rng));
-      for (int64_t off : q4 ? std::vector<int64_t>{0, 2} : std::vector<int64_t>{208}) {
+      for (int64_t off : q6 ? std::vector<int64_t>{208} : std::vector<int64_t>{0, 2}) {
         const uint16_t h = f32_to_f16(scale(rng));
         blk[off] = static_cast<uint8_t>(h & 0xFF);
         blk[off + 1] = static_cast<uint8_t>(h >> 8);
@@ -75,7 +75,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-constexpr DType kTypes[] = {DType::kQ4_K, DType::kQ6_K};
+constexpr DType kTypes[] = {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 }  // namespace
 

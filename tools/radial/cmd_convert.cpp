@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kUsage =
     "usage: radial convert [--from llama2c|hf|gguf|random] --input PATH [--to hf|gguf]\n"
-    "                      --out DIR|FILE [--out-type f32|bf16|q8_0|q4_k_m]\n"
+    "                      --out DIR|FILE [--out-type f32|bf16|q8_0|q4_k_m|q5_k_m]\n"
     "                      [--tokenizer PATH] [--seed N]\n"
     "\n"
     "Writes the model at PATH as a Hugging Face directory DIR (--to hf, the default):\n"
@@ -49,11 +49,12 @@ constexpr const char* kUsage =
     "  --out-type T        gguf: how matrices are stored: f32 (default), bf16 (rounded to\n"
     "                      nearest even), q8_0 (blocks of 32 with an fp16 scale, as\n"
     "                      llama.cpp quantizes; every matrix's row length must be a\n"
-    "                      multiple of 32) or q4_k_m (llama.cpp's Q4_K_M mix: Q4_K, with\n"
-    "                      Q6_K for output.weight (or tied token_embd.weight) and for\n"
-    "                      attn_v and ffn_down in some layers; a matrix whose row length\n"
-    "                      is not a multiple of 256 falls back to Q8_0, or F16 when it is\n"
-    "                      not a multiple of 32 either); norms stay F32\n"
+    "                      multiple of 32), q4_k_m or q5_k_m (llama.cpp's Q4_K_M and\n"
+    "                      Q5_K_M mixes: Q4_K or Q5_K, with Q6_K for output.weight (or\n"
+    "                      tied token_embd.weight) and for attn_v and ffn_down in some\n"
+    "                      layers; a matrix whose row length is not a multiple of 256\n"
+    "                      falls back to Q8_0, or F16 when it is not a multiple of 32\n"
+    "                      either); norms stay F32\n"
     "  --tokenizer PATH    a SentencePiece model, or a tokenizer.json or a directory holding\n"
     "                      one; default: the hf input's tokenizer.model, else (gguf only)\n"
     "                      its tokenizer.json; a gguf input's own vocabulary.\n"
@@ -136,7 +137,8 @@ int cmd_convert(int argc, char** argv) {
     try {
       type = parse_gguf_out_type(*out_type);
     } catch (const Error&) {
-      return usage_error("--out-type must be f32, bf16, q8_0 or q4_k_m, got \"" + *out_type + "\"");
+      return usage_error("--out-type must be f32, bf16, q8_0, q4_k_m or q5_k_m, got \"" +
+                         *out_type + "\"");
     }
   }
   if (*to == "gguf" && (out->back() == '/' || fs::is_directory(*out)))
