@@ -46,13 +46,6 @@ RADIAL_KQ_VNNI inline float tree16(__m512 a) {
                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))));
 }
 
-// ((qh >> t) & 1) << 4 in every byte: Q5_K's fifth bit of sub-block t.
-RADIAL_KQ_VNNI inline __m256i fifth_bit(__m256i qh, int t) {
-  const __m256i v = t <= 4 ? _mm256_sll_epi16(qh, _mm_cvtsi32_si128(4 - t))
-                           : _mm256_srl_epi16(qh, _mm_cvtsi32_si128(t - 4));
-  return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
-
 // Eight unsigned bytes as eight floats.
 RADIAL_KQ_VNNI inline __m256 bytes_to_ps(uint64_t v) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(v))));
@@ -85,7 +78,12 @@ RADIAL_KQ_VNNI void q4k_tile(const Tile& a) {
   __m512i idx[4];  // blocks 2p and 2p + 1 of the 8 spread over the two halves
   for (int p = 0; p < 4; ++p)
     idx[p] = _mm512_inserti64x4(_mm512_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1), 1);
-  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m512i nibble = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+  const __m512i nibble_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+  __m512i fifth_bit[4];  // bit 2p of qh's bytes in the low half, 2p + 1 in the high
+  for (int p = 0; p < 4; ++p)
+    fifth_bit[p] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * p))),
+                                      _mm256_set1_epi8(static_cast<char>(2 << (2 * p))), 1);
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t s = 0; s < a.nsb; ++s) {
     for (int c = 0; c < C; ++c) {
@@ -120,15 +118,16 @@ RADIAL_KQ_VNNI void q4k_tile(const Tile& a) {
         _mm_prefetch(
             reinterpret_cast<const char*>(blk + p * (kBytes - 1) / 3 + 2 * C * a.row_bytes),
             _MM_HINT_T0);
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
-        __m256i lo = _mm256_and_si256(v, nibble);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
-        if constexpr (Q5) {
-          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
-          lo = _mm256_or_si256(lo, fifth_bit(qh, 2 * p));
-          hi = _mm256_or_si256(hi, fifth_bit(qh, 2 * p + 1));
+        // The 32 bytes in both halves, shifted by 0 and 4: the low nibbles
+        // (sub-block 2p) in the low half, the high ones (2p + 1) in the high.
+        const __m512i v =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)));
+        __m512i wv = _mm512_and_si512(_mm512_srlv_epi16(v, nibble_shift), nibble);
+        if constexpr (Q5) {  // + 16 where qh holds the fifth bit of the sub-block
+          const __m512i qh = _mm512_broadcast_i64x4(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)));
+          wv = _mm512_mask_add_epi8(wv, _mm512_test_epi8_mask(qh, fifth_bit[p]), wv, sixteen);
         }
-        const __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const __m512i sum = _mm512_dpbusd_epi32(zero, wv, xv[r]);
