@@ -19,6 +19,7 @@
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/gemm_kernels.h"
 #include "engine/cpu/thread_pool.h"
+#include "gemm_paths.h"
 
 using radial::cpu::dot;
 using radial::cpu::dot_on;
@@ -27,6 +28,7 @@ using radial::cpu::gemm_xwt;
 using radial::cpu::gemm_xwt_on;
 using radial::cpu::GemmPath;
 using radial::cpu::ThreadPool;
+using radial::test::supported_gemm_paths;
 
 namespace {
 
@@ -40,14 +42,6 @@ std::vector<float> random_vec(size_t size, uint32_t seed, float lo = -1.0f, floa
 
 bool same_bits(const float* a, const float* b, size_t count) {
   return std::memcmp(a, b, count * sizeof(float)) == 0;
-}
-
-std::vector<GemmPath> supported_paths() {
-  std::vector<GemmPath> paths;
-  for (GemmPath p : {GemmPath::kScalar, GemmPath::kAvx2, GemmPath::kAvx512}) {
-    if (gemm_path_supported(p)) paths.push_back(p);
-  }
-  return paths;
 }
 
 // y = x * w^T (+ bias) with dense strides, on the process's dispatch path.
@@ -95,7 +89,7 @@ TEST_CASE("gemm matches a double-precision reference", "[gemm]") {
 }
 
 TEST_CASE("gemm is bit-identical on every dispatch path", "[gemm]") {
-  const auto paths = supported_paths();
+  const auto paths = supported_gemm_paths();
   INFO("dispatch path in use: " << radial::cpu::gemm_path_name(radial::cpu::gemm_path()));
   const int64_t shapes[][3] = {{1, 1, 1},   {1, 7, 300},   {3, 17, 17},   {5, 13, 16},
                                {17, 3, 65}, {37, 53, 172}, {64, 64, 768}, {9, 100, 2049}};

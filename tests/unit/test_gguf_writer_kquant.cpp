@@ -133,51 +133,46 @@ ModelConfig whole_blocks_config() {
 
 }  // namespace
 
-TEST_CASE("GGUF writer: q4_k_m is llama.cpp's Q4_K_M mix of Q4_K and Q6_K", "[gguf][kquant]") {
-  CHECK(parse_gguf_out_type("q4_k_m") == GgufOutType::kQ4_K_M);
-  CHECK(gguf_out_type_name(GgufOutType::kQ4_K_M) == std::string("q4_k_m"));
-  TempDir dir("kquant-q4km");
+TEST_CASE("GGUF writer: q4_k_m and q5_k_m are llama.cpp's Q4_K_M and Q5_K_M mixes",
+          "[gguf][kquant]") {
+  struct Mix {
+    const char* name;
+    GgufOutType type;
+    GgmlType base;
+    DType dtype;
+    int file_type;
+  };
+  const Mix mix = GENERATE(Mix{"q4_k_m", GgufOutType::kQ4_K_M, GgmlType::kQ4_K, DType::kQ4_K, 15},
+                           Mix{"q5_k_m", GgufOutType::kQ5_K_M, GgmlType::kQ5_K, DType::kQ5_K, 17});
+  INFO(mix.name);
+  CHECK(parse_gguf_out_type(mix.name) == mix.type);
+  CHECK(gguf_out_type_name(mix.type) == std::string(mix.name));
+  TempDir dir("kquant-kmix");
   ModelConfig c = whole_blocks_config();
   const ModelWeights w = make_random_model(c, 3);
-  save_gguf_model(w, dir.file("m.gguf"), GgufOutType::kQ4_K_M, "m", {});
-  check_k_mix_file(dir.file("m.gguf"), w, 15, mix_of_8_layers(GgmlType::kQ4_K));
+  save_gguf_model(w, dir.file("m.gguf"), mix.type, "m", {});
+  check_k_mix_file(dir.file("m.gguf"), w, mix.file_type, mix_of_8_layers(mix.base));
+
+  // radiald reads the blocks back as they are: Tensor::to's.
+  const GgufFile f = GgufFile::open(dir.file("m.gguf"));
+  const GgufTensorInfo* info = f.tensor("blk.1.attn_q.weight");
+  REQUIRE(info);
+  const Tensor kept = f.read_as(*info, mix.dtype), expect = w.layers[1].wq.to(mix.dtype);
+  CHECK(kept.dtype == mix.dtype);
+  REQUIRE(kept.nbytes == expect.nbytes);
+  CHECK(std::memcmp(kept.data(), expect.data(), expect.nbytes) == 0);
 
   // Tied embeddings are quantized as the output.
   c.num_layers = 1;
   c.tie_word_embeddings = true;
   const ModelWeights tied = make_random_model(c, 4);
-  save_gguf_model(tied, dir.file("t.gguf"), GgufOutType::kQ4_K_M, "t", {});
-  check_k_mix_file(dir.file("t.gguf"), tied, 15, mix_of_1_tied_layer(GgmlType::kQ4_K));
+  save_gguf_model(tied, dir.file("t.gguf"), mix.type, "t", {});
+  check_k_mix_file(dir.file("t.gguf"), tied, mix.file_type, mix_of_1_tied_layer(mix.base));
 
   // write_gguf itself: K-quant rows must be whole super-blocks.
   const Tensor t = Tensor::zeros(DType::kF32, {2, 64});
-  const auto write = [&] { write_gguf(dir.file("b.gguf"), {}, {{"x.w", &t, GgmlType::kQ4_K}}); };
+  const auto write = [&] { write_gguf(dir.file("b.gguf"), {}, {{"x.w", &t, mix.base}}); };
   expect_error(write, ErrorCode::kInvalidArgument, {"x.w", "64", "multiple of 256"});
-}
-
-TEST_CASE("GGUF writer: q5_k_m is llama.cpp's Q5_K_M mix of Q5_K and Q6_K", "[gguf][kquant]") {
-  CHECK(parse_gguf_out_type("q5_k_m") == GgufOutType::kQ5_K_M);
-  CHECK(gguf_out_type_name(GgufOutType::kQ5_K_M) == std::string("q5_k_m"));
-  TempDir dir("kquant-q5km");
-  ModelConfig c = whole_blocks_config();
-  const ModelWeights w = make_random_model(c, 5);
-  save_gguf_model(w, dir.file("m.gguf"), GgufOutType::kQ5_K_M, "m", {});
-  check_k_mix_file(dir.file("m.gguf"), w, 17, mix_of_8_layers(GgmlType::kQ5_K));
-
-  c.num_layers = 1;
-  c.tie_word_embeddings = true;
-  const ModelWeights tied = make_random_model(c, 6);
-  save_gguf_model(tied, dir.file("t.gguf"), GgufOutType::kQ5_K_M, "t", {});
-  check_k_mix_file(dir.file("t.gguf"), tied, 17, mix_of_1_tied_layer(GgmlType::kQ5_K));
-
-  // radiald reads the Q5_K blocks back as they are: Tensor::to(kQ5_K)'s.
-  const GgufFile f = GgufFile::open(dir.file("m.gguf"));
-  const GgufTensorInfo* info = f.tensor("blk.1.attn_q.weight");
-  REQUIRE(info);
-  const Tensor kept = f.read_as(*info, DType::kQ5_K), expect = w.layers[1].wq.to(DType::kQ5_K);
-  CHECK(kept.dtype == DType::kQ5_K);
-  REQUIRE(kept.nbytes == expect.nbytes);
-  CHECK(std::memcmp(kept.data(), expect.data(), expect.nbytes) == 0);
 }
 
 TEST_CASE("GGUF writer: q4_k_m, q5_k_m fall back to Q8_0 (F16) for rows not whole blocks",

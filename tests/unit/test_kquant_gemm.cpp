@@ -21,6 +21,7 @@
 #include "engine/kquant.h"
 #include "engine/model_loader.h"
 #include "engine_harness.h"
+#include "gemm_paths.h"
 #include "test_util.h"
 
 using namespace radial;
@@ -63,13 +64,6 @@ Tensor random_rows(int64_t n, int64_t k, uint32_t seed) {
   return t;
 }
 
-std::vector<GemmPath> paths() {
-  std::vector<GemmPath> out;
-  for (GemmPath p : {GemmPath::kScalar, GemmPath::kAvx2, GemmPath::kAvx512})
-    if (cpu::gemm_path_supported(p)) out.push_back(p);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("K-quant GEMM: one definition on every path, batch size and thread count",
@@ -84,7 +78,7 @@ TEST_CASE("K-quant GEMM: one definition on every path, batch size and thread cou
       const Tensor xs = random_rows(17, k, 5);
       std::vector<float> want(static_cast<size_t>(17 * m));
       cpu::gemm_xwt_on(GemmPath::kScalar, xs.f32(), k, w, bias.data(), want.data(), m, 17, nullptr);
-      for (GemmPath p : paths()) {
+      for (GemmPath p : supported_gemm_paths()) {
         for (int64_t n : {1, 2, 3, 5, 8, 17}) {
           for (cpu::ThreadPool* tp : {static_cast<cpu::ThreadPool*>(nullptr), &pool}) {
             INFO(dtype_name(dt) << " k " << k << " n " << n << " on " << cpu::gemm_path_name(p)

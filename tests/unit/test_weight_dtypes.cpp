@@ -21,6 +21,7 @@
 #include "engine/gguf_loader.h"
 #include "engine/model_loader.h"
 #include "engine_harness.h"
+#include "gemm_paths.h"
 #include "kernels/backend_factory.h"
 #include "test_util.h"
 
@@ -39,13 +40,6 @@ Tensor random_matrix(int64_t m, int64_t k, uint32_t seed) {
   Tensor t = Tensor::zeros(DType::kF32, {m, k});
   for (int64_t i = 0; i < m * k; ++i) t.f32()[i] = dist(rng);
   return t;
-}
-
-std::vector<GemmPath> paths() {
-  std::vector<GemmPath> out;
-  for (GemmPath p : {GemmPath::kScalar, GemmPath::kAvx2, GemmPath::kAvx512})
-    if (cpu::gemm_path_supported(p)) out.push_back(p);
-  return out;
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -102,7 +96,7 @@ TEST_CASE("Compact weights: widening is exact on every path", "[dtype]") {
   for (DType dt : kCompact) {
     const Tensor c = f.to(dt);
     const Tensor want = c.to(DType::kF32);
-    for (GemmPath p : paths()) {
+    for (GemmPath p : supported_gemm_paths()) {
       INFO(dtype_name(dt) << " on " << cpu::gemm_path_name(p));
       std::vector<float> out(5 * 100);
       cpu::widen_rows_on(p, c, 2, 5, out.data());
@@ -127,7 +121,7 @@ TEST_CASE("Compact weights: the GEMM equals the f32 GEMM on the widened values, 
       const Tensor c = f.to(dt);
       const Tensor wide = c.to(DType::kF32);
       std::vector<float> first;
-      for (GemmPath p : paths()) {
+      for (GemmPath p : supported_gemm_paths()) {
         for (int64_t n : {1, 2, 3, 5, 8, 17}) {
           for (cpu::ThreadPool* tp : {static_cast<cpu::ThreadPool*>(nullptr), &pool}) {
             INFO(dtype_name(dt) << " k " << k << " n " << n << " on " << cpu::gemm_path_name(p)
@@ -161,7 +155,7 @@ TEST_CASE("Q8_0 GEMM: one definition on every path, batch-invariant, near f32", 
     // The scalar path is the definition.
     std::vector<float> want(static_cast<size_t>(17 * m));
     cpu::gemm_xwt_on(GemmPath::kScalar, xs.f32(), k, q, bias.data(), want.data(), m, 17, nullptr);
-    for (GemmPath p : paths()) {
+    for (GemmPath p : supported_gemm_paths()) {
       for (int64_t n : {1, 2, 3, 5, 8, 17}) {
         for (cpu::ThreadPool* tp : {static_cast<cpu::ThreadPool*>(nullptr), &pool}) {
           INFO("k " << k << " n " << n << " on " << cpu::gemm_path_name(p)
