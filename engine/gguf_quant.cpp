@@ -16,10 +16,9 @@ namespace radial {
 namespace {
 
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-float half(const uint8_t* p) { return f16_to_f32(le16(p)); }
 
 void dequant_q8_0(const uint8_t* b, float* y) {
-  const float d = half(b);
+  const float d = f16_bytes_to_f32(b);
   for (int i = 0; i < 32; ++i) y[i] = d * static_cast<float>(static_cast<int8_t>(b[2 + i]));
 }
 

@@ -17,12 +17,8 @@ void kquant_q4k_scales(const uint8_t* q, uint8_t sc[8], uint8_t m[8]) {
   }
 }
 
-namespace {
-float half_at(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
-}  // namespace
-
 void dequantize_q4_k_block(const uint8_t* b, float* y) {
-  const float d = half_at(b), dmin = half_at(b + 2);
+  const float d = f16_bytes_to_f32(b), dmin = f16_bytes_to_f32(b + 2);
   uint8_t sc[8], m[8];
   kquant_q4k_scales(b + 4, sc, m);
   const uint8_t* qs = b + 16;
@@ -37,7 +33,7 @@ void dequantize_q4_k_block(const uint8_t* b, float* y) {
 }
 
 void dequantize_q5_k_block(const uint8_t* b, float* y) {
-  const float d = half_at(b), dmin = half_at(b + 2);
+  const float d = f16_bytes_to_f32(b), dmin = f16_bytes_to_f32(b + 2);
   uint8_t sc[8], m[8];
   kquant_q4k_scales(b + 4, sc, m);
   const uint8_t* qh = b + 16;
@@ -57,7 +53,7 @@ void dequantize_q5_k_block(const uint8_t* b, float* y) {
 
 void dequantize_q6_k_block(const uint8_t* b, float* y) {
   const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
-  const float d = half_at(b + 208);
+  const float d = f16_bytes_to_f32(b + 208);
   for (int h = 0; h < 2; ++h) {
     const uint8_t* ql = b + 64 * h;
     const uint8_t* qh = b + 128 + 32 * h;

@@ -36,8 +36,9 @@ inline constexpr int64_t kQ6KBlockBytes = 210;
 // m_t = (q[t + 4] >> 4) | (q[t] >> 6) << 4.
 void kquant_q4k_scales(const uint8_t* packed, uint8_t sc[8], uint8_t m[8]);
 
-// The 256 values one block stands for (exact in f32 for Q6_K; for Q4_K each
-// value is fl(fl(d * sc_t) * q) - fl(dmin * m_t), as ggml computes it).
+// The 256 values one block stands for (exact in f32 for Q6_K; for Q4_K and
+// Q5_K each value is fl(fl(d * sc_t) * q) - fl(dmin * m_t), as ggml computes
+// it).
 void dequantize_q4_k_block(const uint8_t* block, float* y);
 void dequantize_q5_k_block(const uint8_t* block, float* y);
 void dequantize_q6_k_block(const uint8_t* block, float* y);

@@ -33,7 +33,6 @@ int nearest_int(float v) {
   return static_cast<int>(std::nearbyint(std::clamp(v, -4194304.f, 4194304.f)));
 }
 
-float read_f16(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
 void write_f16(uint8_t* p, float v) {
   const uint16_t h = f32_to_f16(v);
   p[0] = static_cast<uint8_t>(h & 0xFF);
@@ -179,7 +178,7 @@ void quantize_min_block(const float* input, const MinGrid& g, uint8_t* block, ui
   // (3) The quants again, against the stored scales: q = round((x + dmin *
   // m) / (d * sc)) in 0..nmax. A sub-block whose scale quantized to 0 keeps
   // the quants of its fit (they are multiplied by 0), as in llama.cpp.
-  const float d = read_f16(block), dmin = read_f16(block + 2);
+  const float d = f16_bytes_to_f32(block), dmin = f16_bytes_to_f32(block + 2);
   uint8_t sc[8], m[8];
   kquant_q4k_scales(packed, sc, m);
   for (int t = 0; t < 8; ++t) {
@@ -312,7 +311,7 @@ void quantize_q6_k_block(const float* input, uint8_t* block) {
 
   // (3) The quants again, against the stored scales: l = round(x / (d *
   // sc)) in -32..31 (a sub-block whose scale quantized to 0 keeps its fit's).
-  const float d = read_f16(block + 208);
+  const float d = f16_bytes_to_f32(block + 208);
   for (int t = 0; t < 16; ++t) {
     const float step = d * sc[t];
     if (step == 0) continue;

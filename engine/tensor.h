@@ -46,6 +46,10 @@ void quantize_q8_0_row(const float* x, int64_t k, int8_t* qs, uint16_t* scales);
 // Scalar conversions (round to nearest even for float -> half types).
 float bf16_to_f32(uint16_t v);
 float f16_to_f32(uint16_t v);
+// The little-endian IEEE half at p (GGUF's block scales), as f32.
+inline float f16_bytes_to_f32(const uint8_t* p) {
+  return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+}
 uint16_t f32_to_bf16(float v);
 uint16_t f32_to_f16(float v);
 

@@ -36,11 +36,7 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelWeights& w, const RouterWeights* router, const BackendOptions& opts)
       : w_(w), c_(w.config), router_(router), opts_(opts), pool_(opts.threads), rope_(w.config) {
-    for (const Tensor* t : w.matrices())
-      require(t->dtype == DType::kF32 || t->dtype == DType::kBF16 || t->dtype == DType::kF16 ||
-                  dtype_is_quantized(t->dtype),
-              ErrorCode::kInvalidArgument,
-              "the CPU backend computes with F32, BF16, F16, Q8_0, Q4_K, Q5_K or Q6_K weights");
+    // Every DType is a weight format gemm_xwt computes with (engine/cpu/gemm.h).
     require(opts.max_slots > 0, ErrorCode::kInvalidArgument, "max_slots must be positive");
     hidden_.assign(static_cast<size_t>(opts.max_slots) * c_.hidden_size, 0.f);
     const size_t kv_floats = static_cast<size_t>(opts.kv_blocks) * opts.kv_block_size * c_.kv_dim();

@@ -13,8 +13,6 @@
 namespace radial::cpu {
 namespace {
 
-float f16_at(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
-
 // The 4-bit quant of position p (< 256) of a Q4_K block, or the 5-bit one
 // of a Q5_K block (qs after qh, the fifth bit in qh).
 int q4k_quant(const uint8_t* block, int p) {
@@ -46,7 +44,7 @@ float q4k_element(const QuantizedRows& x, int64_t i, const uint8_t* row, int64_t
   float acc[16] = {}, macc[8] = {};
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* block = row + s * (q5 ? kQ5KBlockBytes : kQ4KBlockBytes);
-    const float d = f16_at(block), dmin = f16_at(block + 2);
+    const float d = f16_bytes_to_f32(block), dmin = f16_bytes_to_f32(block + 2);
     uint8_t sc[8], m[8];
     kquant_q4k_scales(block + 4, sc, m);
     for (int t = 0; t < 8; ++t) {
@@ -77,7 +75,7 @@ float q6k_element(const QuantizedRows& x, int64_t i, const uint8_t* row, int64_t
   for (int64_t s = 0; s < nsb; ++s) {
     const uint8_t* block = row + s * kQ6KBlockBytes;
     const auto* sc = reinterpret_cast<const int8_t*>(block + 192);
-    const float d = f16_at(block + 208);
+    const float d = f16_bytes_to_f32(block + 208);
     for (int t = 0; t < 8; ++t) {
       const int64_t b = 8 * s + t;
       const int h = 8 * static_cast<int>(b % 2);

@@ -21,8 +21,6 @@ using namespace radial::test;
 
 namespace {
 
-float f16_at(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
-
 Block gaussian(Rng& rng, float sigma = 1.f) {
   Block x(kKQuantBlock);
   for (float& v : x) v = sigma * rng.normal();
@@ -49,9 +47,9 @@ struct Decoded {
     uint8_t sc[8], m[8];
     if (with_min) kquant_q4k_scales(b + 4, sc, m);
     for (int i = 0; i < 256; ++i) {
-      step[i] = with_min ? f16_at(b) * sc[i / 32]
-                         : f16_at(b + 208) * static_cast<int8_t>(b[192 + i / 16]);
-      if (with_min) offset[i] = f16_at(b + 2) * m[i / 32];
+      step[i] = with_min ? f16_bytes_to_f32(b) * sc[i / 32]
+                         : f16_bytes_to_f32(b + 208) * static_cast<int8_t>(b[192 + i / 16]);
+      if (with_min) offset[i] = f16_bytes_to_f32(b + 2) * m[i / 32];
     }
   }
 };
