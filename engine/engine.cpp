@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string>
 
 #include "engine/error.h"
@@ -85,6 +86,38 @@ int SequenceKv::acquire_slot() {
   slots_.push_back(slot);
   return slot;
 }
+
+uint64_t Engine::prefix_cache_key(const RoutingParams& r) {
+  if (r.mode == RouteMode::kFull) return 1;
+  if (r.mode == RouteMode::kForward && r.kv_policy == KvPolicy::kPropagate) {
+    uint32_t bits;
+    std::memcpy(&bits, &r.threshold, sizeof bits);
+    return (uint64_t{2} << 32) | bits;
+  }
+  return 0;
+}
+
+KvBlockManager::PrefixMatch Engine::match_cached_prefix(std::span<const int> tokens,
+                                                        const RoutingParams& r,
+                                                        int max_tokens) const {
+  const uint64_t key = prefix_cache_key(r);
+  if (key == 0) return {};
+  return kv_.match_prefix(tokens, key, max_tokens);
+}
+
+int SequenceKv::attach_cached_prefix(std::span<const int> tokens, const RoutingParams& r,
+                                     int max_tokens) {
+  const uint64_t key = Engine::prefix_cache_key(r);
+  if (key == 0) return 0;
+  return engine_.kv_.attach_prefix(id_, tokens, key, max_tokens);
+}
+
+void SequenceKv::publish_prefix(std::span<const int> tokens, const RoutingParams& r, int complete) {
+  const uint64_t key = Engine::prefix_cache_key(r);
+  if (key != 0) engine_.kv_.publish_prefix(id_, tokens, key, complete);
+}
+
+int SequenceKv::shared_tokens() const { return engine_.kv_.shared_tokens(id_); }
 
 void SequenceKv::release_slot(int slot) {
   const auto it = std::find(slots_.begin(), slots_.end(), slot);

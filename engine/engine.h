@@ -42,6 +42,19 @@ class SequenceKv {
   void release_slot(int slot);
   int slots_held() const { return static_cast<int>(slots_.size()); }
 
+  // Prefix caching (engine/kv_cache.h), for passes routed by `r`; nothing
+  // happens when Engine::prefix_cache_key(r) is 0. `tokens` are the
+  // sequence's ids from position 0.
+  // Attaches the longest cached prefix of at most `max_tokens` tokens to
+  // this sequence, which must have no KV entries yet; returns its length
+  // (whole blocks): its passes need not run.
+  int attach_cached_prefix(std::span<const int> tokens, const RoutingParams& r, int max_tokens);
+  // Offers the blocks of positions below `complete` to the cache: every
+  // pass of this sequence at those positions must have finished.
+  void publish_prefix(std::span<const int> tokens, const RoutingParams& r, int complete);
+  // Tokens of this sequence held in cached blocks.
+  int shared_tokens() const;
+
  private:
   friend class Engine;
   SequenceKv(Engine& engine, int id) : engine_(engine), id_(id) {}
@@ -95,6 +108,19 @@ class Engine {
 
   // A new sequence with no KV entries and no slots.
   std::unique_ptr<SequenceKv> open_sequence();
+  // Prefix caching: the key under which passes routed by `r` share KV
+  // blocks, or 0 when they cannot share them. A prefix's entries are a
+  // function of its tokens and the routing only when every layer holds an
+  // entry per position: full mode, and forward mode under `propagate`
+  // (keyed by its threshold). Radial mode and the `sparse` policy: 0.
+  static uint64_t prefix_cache_key(const RoutingParams& r);
+  // The longest cached prefix of `tokens` (at most `max_tokens`) that
+  // SequenceKv::attach_cached_prefix would attach, and the free blocks it
+  // would take.
+  KvBlockManager::PrefixMatch match_cached_prefix(std::span<const int> tokens,
+                                                  const RoutingParams& r, int max_tokens) const;
+  // Drops the cached blocks no sequence holds.
+  void clear_prefix_cache() { kv_.clear_prefix_cache(); }
   // Hidden-state slots (one per pass in flight).
   int free_slots() const { return static_cast<int>(free_slots_.size()); }
   int total_slots() const { return opts_.max_slots; }

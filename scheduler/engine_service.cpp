@@ -233,6 +233,7 @@ ServiceStats EngineService::stats() const {
   s.running = loop_->snapshot.running;
   s.kv_blocks_used = loop_->snapshot.kv_blocks_used;
   s.kv_blocks_total = loop_->snapshot.kv_blocks_total;
+  s.kv_blocks_cached = loop_->snapshot.kv_blocks_cached;
   s.steps = loop_->snapshot.steps;
   s.draining = loop_->draining;
   return s;

@@ -63,6 +63,7 @@ struct ServiceStats {
   int running = 0;
   int kv_blocks_used = 0;
   int kv_blocks_total = 0;
+  int kv_blocks_cached = 0;  // in the prefix cache (held by requests or not)
   uint64_t steps = 0;
   bool draining = false;
 };

@@ -15,12 +15,12 @@ const char* node_kind_name(NodeKind k);
 
 struct StepInfo {
   NodeKind kind = NodeKind::kLayer;
-  int layer = -1;           // with kLayer: which layer
-  int batch_size = 0;       // passes in the batch
-  int full_rows = 0;        // kLayer: passes that executed the layer fully
-  int kv_only_rows = 0;     // kLayer: K/V-only rows (propagate policy)
-  int router_evals = 0;     // router evaluations done in this step
-  double seconds = 0;       // wall time of the step
+  int layer = -1;             // with kLayer: which layer
+  int batch_size = 0;         // passes in the batch
+  int full_rows = 0;          // kLayer: passes that executed the layer fully
+  int kv_only_rows = 0;       // kLayer: K/V-only rows (propagate policy)
+  int router_evals = 0;       // router evaluations done in this step
+  double seconds = 0;         // wall time of the step
   double router_seconds = 0;  // part of it spent in the router
 };
 
@@ -33,6 +33,9 @@ class SchedulerObserver {
   // A generated token; `since_previous` is the time since the previous token
   // of this sequence, or since submit() for the first token (TTFT).
   virtual void on_token(uint64_t id, const GeneratedToken& t, bool first, double since_previous) {}
+  // Prefix caching at an admission (a first one, or after a preemption):
+  // `looked_up` tokens were looked up in the cache, `hit` of them found.
+  virtual void on_prefix_lookup(int looked_up, int hit) {}
   // A running sequence was preempted (its KV freed, to be recomputed).
   virtual void on_preempted(uint64_t id) {}
   // Final: e2e_seconds since submit().

@@ -43,6 +43,8 @@ class OutputProcessor {
   // if it is the next prompt position not yet recorded.
   void record_prompt_logits(const Pass& p, const float* logits);
   int prompt_logits_recorded() const { return static_cast<int>(result_.prompt_logits.size()); }
+  // The prompt tokens served from the prefix cache (usage).
+  void set_cached_prompt_tokens(int n) { result_.usage.cached_prompt_tokens = n; }
 
   // The final result: flushes held-back text (unless a stop string ended
   // it) and fills in the finish reason, the error and the usage. Call once.

@@ -50,6 +50,9 @@ struct Usage {
   int generated_tokens = 0;
   double mean_depth = 0;         // over generated tokens
   long layer_steps_skipped = 0;  // sum over generated tokens of (L - depth)
+  // Prompt tokens whose KV came from the prefix cache at admission (their
+  // passes did not run).
+  int cached_prompt_tokens = 0;
 };
 
 struct SequenceResult {

@@ -87,6 +87,7 @@ SchedulerStats Scheduler::stats() const {
   st.running = static_cast<int>(running_.size());
   st.kv_blocks_used = engine_.kv().used_blocks();
   st.kv_blocks_total = engine_.kv().num_blocks();
+  st.kv_blocks_cached = engine_.kv().cached_blocks();
   st.steps = steps_;
   st.preemptions = preemptions_;
   return st;
@@ -108,13 +109,26 @@ void Scheduler::admit() {
   const int L = engine_.num_layers();
   while (!waiting_.empty()) {
     Sequence& s = *waiting_.front();
-    const int chunk = std::min<int>(static_cast<int>(s.feed.size()),
+    const int total = static_cast<int>(s.feed.size());
+    // The cached prefix: never the last token (its pass yields the next
+    // one), nor prompt positions whose logits are still to be reported.
+    int cache_limit = total - 1;
+    if (s.req.keep_prompt_logits)
+      cache_limit = std::min(cache_limit, s.output->prompt_logits_recorded());
+    const KvBlockManager::PrefixMatch hit =
+        opts_.prefix_caching ? engine_.match_cached_prefix(s.feed, s.routing, cache_limit)
+                             : KvBlockManager::PrefixMatch{};
+    const int chunk = std::min<int>(total - hit.tokens,
                                     s.routing.mode == RouteMode::kRadial ? 1 : opts_.prefill_chunk);
     const Capacity cap{engine_.kv().free_blocks(), engine_.free_slots(),
                        static_cast<int>(running_.size()), L};
-    if (!admission_.admit(cap, engine_.kv().blocks_for(chunk, L), chunk)) return;
+    if (!admission_.admit(cap, engine_.kv().blocks_for(chunk, L) + hit.revived_blocks, chunk))
+      return;
     s.kv = engine_.open_sequence();
-    s.next_feed = 0;
+    s.next_feed = hit.tokens > 0 ? s.kv->attach_cached_prefix(s.feed, s.routing, hit.tokens) : 0;
+    if (opts_.prefix_caching && Engine::prefix_cache_key(s.routing) != 0 && observer_)
+      observer_->on_prefix_lookup(total, s.next_feed);
+    if (!s.admitted_once) s.output->set_cached_prompt_tokens(std::min(s.next_feed, s.prompt_len()));
     start_chunk(s);
     if (!s.admitted_once && observer_)
       observer_->on_admitted(s.id,
@@ -295,9 +309,22 @@ void Scheduler::on_token(Sequence& s, Pass& p, int tok, const float* logits) {
   s.next_feed = static_cast<int>(s.feed.size());
 }
 
+void Scheduler::publish_prefix(Sequence& s) {
+  if (!opts_.prefix_caching || !s.kv) return;
+  // Positions below the lowest one in flight have finished (every pass
+  // writes its entries at all layers before it is done).
+  const int done = engine_.done_node();
+  int complete = s.next_feed;
+  for (const auto& p : s.passes)
+    if (p->node != done) complete = std::min(complete, p->position);
+  s.kv->publish_prefix(s.feed, s.routing, complete);
+}
+
 void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
   if (s.finished) return;
   s.finished = true;
+  if (reason != FinishReason::kError)
+    publish_prefix(s);  // (a failed step's entries are not trusted)
   s.passes.clear();
   s.kv.reset();  // frees its KV blocks and slots
   const SequenceResult& result = s.output->finish(reason, error);
@@ -364,6 +391,9 @@ void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
     if (!plan.owners[i]->finished) plan.batch[i]->ready_step = steps_;
   for (Sequence* s : plan.owners)
     if (!s->finished) retire_done_passes(*s);
+  for (size_t i = 0; i < plan.owners.size(); ++i)  // (owners: each sequence's passes adjacent)
+    if ((i == 0 || plan.owners[i] != plan.owners[i - 1]) && !plan.owners[i]->finished)
+      publish_prefix(*plan.owners[i]);
   reap();
   if (observer_ && !plan.batch.empty()) observer_->on_step(info);
 }

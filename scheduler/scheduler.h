@@ -15,6 +15,12 @@
 // so far is kept and nothing is emitted twice), runs the node once, samples
 // the passes that reached the head and starts their sequences' next passes.
 //
+// Prefix caching (engine/kv_cache.h): at admission a sequence attaches the
+// longest cached prefix of what it must feed (whole KV blocks, never its
+// last token, whose pass yields the next one) and feeds only the rest; after
+// each step it publishes the blocks its finished passes completed, so that
+// later sequences (and itself, after a preemption) find them.
+//
 // Ordering rule (design note, section 3): a sequence's passes may run node j
 // only when j is the lowest node any of its in-flight passes waits for, and
 // they enter the batch in position order. Prompts are fed in chunks of at
@@ -47,6 +53,9 @@ struct SchedulerOptions {
   uint64_t max_wait_steps = 0;       // largest: wait bound in steps (0: 2 * nodes)
   int max_batch_tokens = 1024;       // passes per step
   int prefill_chunk = 512;           // prompt passes of one sequence in flight at once
+  // Share the KV blocks of equal token prefixes between sequences (full
+  // mode and forward mode under `propagate`; engine/kv_cache.h).
+  bool prefix_caching = true;
 };
 
 struct SchedulerStats {
@@ -54,6 +63,7 @@ struct SchedulerStats {
   int running = 0;
   int kv_blocks_used = 0;
   int kv_blocks_total = 0;
+  int kv_blocks_cached = 0;  // in the prefix cache (held by sequences or not)
   uint64_t steps = 0;
   uint64_t preemptions = 0;
 };
@@ -122,6 +132,7 @@ class Scheduler {
   void on_token(Sequence& s, Pass& p, int tok, const float* logits = nullptr);
   void finish(Sequence& s, FinishReason reason, const std::string& error = "");
   void retire_done_passes(Sequence& s);
+  void publish_prefix(Sequence& s);
   void reap();
 
   Engine& engine_;

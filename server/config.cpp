@@ -153,6 +153,11 @@ const std::vector<Option>& options() {
        1},
       {"prefill_chunk", Kind::kInt, "prompt passes of one sequence in flight (default 512)",
        [](DaemonConfig& c, const Value& v) { c.service.scheduler.prefill_chunk = as_int(v); }, 1},
+      {"no_prefix_caching", Kind::kBool,
+       "do not share KV blocks between requests with the same token prefix",
+       [](DaemonConfig& c, const Value& v) {
+         c.service.scheduler.prefix_caching = !std::get<bool>(v);
+       }},
       {"max_prompt_tokens", Kind::kInt, "prompt limit (0: the context length)",
        [](DaemonConfig& c, const Value& v) { c.service.limits.max_prompt_tokens = as_int(v); }},
       {"max_tokens", Kind::kInt, "max_tokens limit per request (default 4096)",

@@ -109,6 +109,7 @@ void fill_final(const radial::SequenceResult& r, pb::GenerateResponse* out) {
   u->set_generated_tokens(static_cast<uint32_t>(std::max(0, r.usage.generated_tokens)));
   u->set_mean_depth(static_cast<float>(r.usage.mean_depth));
   u->set_layer_steps_skipped(static_cast<uint64_t>(std::max(0L, r.usage.layer_steps_skipped)));
+  u->set_cached_prompt_tokens(static_cast<uint32_t>(std::max(0, r.usage.cached_prompt_tokens)));
   double compute = 0;
   for (const auto& t : r.tokens) compute += t.compute_fraction;
   u->set_compute_fraction(r.tokens.empty() ? 0.f : static_cast<float>(compute / r.tokens.size()));

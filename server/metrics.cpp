@@ -90,6 +90,8 @@ struct Metrics::Series {
   Counter* compute_executed = nullptr;
   Counter* compute_full = nullptr;
   Counter* preemptions = nullptr;
+  Counter* prefix_queries = nullptr;
+  Counter* prefix_hits = nullptr;
   Family<Counter>* errors = nullptr;
 };
 
@@ -130,6 +132,9 @@ class Metrics::Gauges : public prometheus::Collectable {
     gauge("radial_kv_cache_blocks_capacity", "KV pool blocks in all.", st.kv_blocks_total);
     gauge("radial_kv_cache_usage_perc", "Fraction of the KV pool in use (0..1).",
           st.kv_blocks_total > 0 ? static_cast<double>(st.kv_blocks_used) / st.kv_blocks_total : 0);
+    gauge("radial_kv_cache_blocks_cached",
+          "KV pool blocks in the prefix cache (held by requests, or free to evict).",
+          st.kv_blocks_cached);
     gauge("radial_compute_skipped_fraction",
           "1 - mean compute fraction of the generated tokens so far (0 before any).",
           full > 0 ? 1.0 - executed / full : 0);
@@ -209,6 +214,12 @@ Metrics::Metrics(const std::string& model_name)
                         .Add({});
   s.preemptions = &counter("radial_preemptions_total",
                            "Running sequences preempted (KV freed, recomputed later).")
+                       .Add({});
+  s.prefix_queries = &counter("radial_prefix_cache_queries_total",
+                              "Tokens looked up in the prefix cache when sequences were admitted.")
+                          .Add({});
+  s.prefix_hits = &counter("radial_prefix_cache_hits_total",
+                           "Of those, tokens found (their passes did not run).")
                        .Add({});
   s.errors = &counter("radial_request_errors_total",
                       "Radial RPCs that ended with a non-OK gRPC status, by code.");
@@ -299,6 +310,11 @@ void Metrics::on_token(uint64_t, const radial::GeneratedToken& t, bool first,
 }
 
 void Metrics::on_preempted(uint64_t) { s_->preemptions->Increment(); }
+
+void Metrics::on_prefix_lookup(int looked_up, int hit) {
+  s_->prefix_queries->Increment(looked_up);
+  s_->prefix_hits->Increment(hit);
+}
 
 void Metrics::on_finished(uint64_t, const radial::SequenceResult& r, double e2e_seconds) {
   Series& s = *s_;

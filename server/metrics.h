@@ -61,6 +61,7 @@ class Metrics : public radial::SchedulerObserver {
   void on_token(uint64_t id, const radial::GeneratedToken& t, bool first,
                 double since_previous) override;
   void on_preempted(uint64_t id) override;
+  void on_prefix_lookup(int looked_up, int hit) override;
   void on_finished(uint64_t id, const radial::SequenceResult& r, double e2e_seconds) override;
 
  private:

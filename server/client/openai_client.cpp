@@ -205,6 +205,8 @@ GenerateResult OpenAiClient::generate(const GenerateRequest& req, const CallOpti
         Usage u;
         u.prompt_tokens = j["usage"].value("prompt_tokens", 0u);
         u.generated_tokens = j["usage"].value("completion_tokens", 0u);
+        const Json& details = j["usage"].value("prompt_tokens_details", Json::object());
+        if (details.is_object()) u.cached_prompt_tokens = details.value("cached_tokens", 0u);
         if (j.contains("radial")) {
           u.mean_depth = j["radial"].value("mean_depth", 0.f);
           u.compute_fraction = j["radial"].value("compute_fraction", 0.f);

@@ -247,8 +247,8 @@ FinishReason from_proto(pb::FinishReason f) {
 }
 
 Usage from_proto(const pb::Usage& u) {
-  return Usage{u.prompt_tokens(), u.generated_tokens(), u.mean_depth(), u.layer_steps_skipped(),
-               u.compute_fraction()};
+  return Usage{u.prompt_tokens(),       u.generated_tokens(), u.mean_depth(),
+               u.layer_steps_skipped(), u.compute_fraction(), u.cached_prompt_tokens()};
 }
 
 void from_proto(const pb::GenerateResponse& m, GenerateChunk* c) {

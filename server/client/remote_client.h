@@ -166,6 +166,7 @@ struct Usage {
   float mean_depth = 0;
   uint64_t layer_steps_skipped = 0;
   float compute_fraction = 0;
+  uint32_t cached_prompt_tokens = 0;
 };
 
 // One radial.v1.GenerateResponse of the stream.

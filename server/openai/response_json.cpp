@@ -1,5 +1,6 @@
 #include "server/openai/response_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -114,9 +115,14 @@ Json usage_json(const ResponseContext& c, const std::vector<SequenceResult>& res
   long prompt = 0, completion = 0;
   for (int p : c.req->prompt_tokens) prompt += p;
   for (const auto& r : results) completion += r.usage.generated_tokens;
+  // Prompt tokens found in the prefix cache, counted per prompt (its first choice).
+  long cached = 0;
+  const size_t n = static_cast<size_t>(std::max(1, c.req->n));
+  for (size_t i = 0; i < results.size(); i += n) cached += results[i].usage.cached_prompt_tokens;
   return {{"prompt_tokens", prompt},
           {"completion_tokens", completion},
-          {"total_tokens", prompt + completion}};
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", cached}}}};
 }
 
 Json radial_summary(const ResponseContext& c, const std::vector<SequenceResult>& results) {

@@ -98,6 +98,15 @@ PY
 check "bench JSON: 16 ok, lengths and latencies" [ $? -eq 0 ]
 check "bench report on stderr with --json -" grep -q "16 ok, 0 failed" "$TMP/bench.err"
 
+# Bench with a shared prefix, one request at a time: 40 common tokens are 2
+# whole 16-entry KV blocks, which every request after the first finds cached.
+timeout 120 "$RADIAL" bench --server "$SERVER" --requests 8 --max-tokens 4 --prompt-len 48 --shared-prefix 40 \
+  --json - >"$TMP/bench_prefix.json" 2>"$TMP/bench_prefix.err"
+check "bench --shared-prefix exits 0" [ $? -eq 0 ]
+"$PY" -c "import json,sys; j=json.load(open('$TMP/bench_prefix.json')); sys.exit(not (j['tokens']['prompt_cached'] == 7 * 32 and j['config']['shared_prefix'] == 40))"
+check "bench --shared-prefix: the server's prefix cache served 7 x 32 prompt tokens" [ $? -eq 0 ]
+check "bench report shows the prefix cache" grep -q "prefix cache  224 of the prompt tokens" "$TMP/bench_prefix.err"
+
 # Open loop with a duration: bounded, and every request succeeds.
 timeout 60 "$RADIAL" bench --server "$SERVER" --rate 50 --duration 1 --max-tokens 8 --prompt-len 16 \
   --json "$TMP/open.json" >"$TMP/open.txt" 2>/dev/null
@@ -131,6 +140,7 @@ expect_error "health: unreachable" 1 "radial health: UNAVAILABLE" -- health --se
 expect_error "health: unknown service" 1 "NOT_FOUND" -- health --server "$SERVER" --service no.such.Service
 expect_error "bench without --server" 2 "--server HOST:PORT is required" -- bench --requests 1
 expect_error "bench: bad range" 2 "--prompt-len expects N or LO:HI" -- bench --server "$SERVER" --prompt-len 9:3
+expect_error "bench: shared prefix too long" 2 "--shared-prefix expects 0..8" -- bench --server "$SERVER" --prompt-len 8:32 --shared-prefix 9
 expect_error "bench: longer than the context" 2 "context length" -- bench --server "$SERVER" --prompt-len 500 --max-tokens 100
 expect_error "bench: unreachable" 1 "radial bench: UNAVAILABLE" -- bench --server 127.0.0.1:1 --requests 1
 expect_error "deadline" 1 "radial generate: DEADLINE_EXCEEDED" -- generate --server "$SERVER" --prompt hi --max-tokens 500 --ignore-eos --timeout 0.005

@@ -68,6 +68,11 @@ node "$NPM/http_api_client.mjs" "http://127.0.0.1:$PORT_stories" "http://127.0.0
 rc=$?
 sed 's/^/  /' "$TMP/client.out"
 check "the OpenAI client's checks pass" [ $rc -eq 0 ]
+# Its repeated prompt was found in the prefix cache: the metrics count it.
+curl -s "http://127.0.0.1:$METRICS_stories/metrics" >"$TMP/metrics.txt"
+check "metrics: prefix cache hits counted" \
+  awk '/^radial_prefix_cache_hits_total/ && $2 >= 32 {ok=1} END {exit !ok}' "$TMP/metrics.txt"
+check "metrics: cached blocks shown" grep -q '^radial_kv_cache_blocks_cached{' "$TMP/metrics.txt"
 
 # Raw SSE framing with curl.
 curl -sN -D "$TMP/sse.h" "http://127.0.0.1:$PORT_stories/v1/completions" -H "Authorization: Bearer $TOKEN" \

@@ -1,6 +1,6 @@
 // The official OpenAI client (npm `openai`, pinned in tests/npm) against
 // radiald's HTTP API: completions and chat, streamed and not, n, logprobs,
-// stop, seed, include_usage, errors, auth, radial's extensions, and 32
+// stop, seed, include_usage, the prefix cache, errors, auth, radial's extensions, and 32
 // concurrent streams equal to their solo runs. Prints "ok <name>" per check
 // and exits 1 when any failed.
 // (Driven by tests/e2e/http_api.sh; it lives here, beside the packages it imports.)
@@ -66,7 +66,23 @@ await check("completion: include_usage sends a last chunk with usage and no choi
   const chunks = await streamText(stories, { ...greedy, max_tokens: 5, stream_options: { include_usage: true } });
   const last = chunks.at(-1);
   assert.deepEqual(last.choices, []);
-  assert.deepEqual(last.usage, { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 });
+  assert.deepEqual(last.usage, {
+    prompt_tokens: 5, completion_tokens: 5, total_tokens: 10, prompt_tokens_details: { cached_tokens: 0 },
+  });
+});
+
+await check("completion: a repeated prompt is served from the prefix cache, to the same text", async () => {
+  // 16-entry KV blocks: the second request finds the first's whole blocks
+  // (never the last prompt token, whose pass yields the first new one).
+  const p = { ...greedy, max_tokens: 12,
+    prompt: "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her big red ball." };
+  const first = await stories.completions.create(p);
+  const again = await stories.completions.create(p);
+  const n = again.usage.prompt_tokens;
+  assert.ok(n > 32, "prompt of " + n + " tokens");
+  assert.equal(again.usage.prompt_tokens_details.cached_tokens, Math.floor((n - 1) / 16) * 16);
+  assert.equal(again.choices[0].text, first.choices[0].text);
+  assert.deepEqual(again.choices[0].radial.depth, first.choices[0].radial.depth);
 });
 
 await check("completion: n choices with a seed, reproducible", async () => {

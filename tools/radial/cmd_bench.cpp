@@ -37,7 +37,7 @@ namespace {
 const char* kUsage =
     "usage: radial bench --server HOST:PORT [--api grpc|openai]\n"
     "                    [--concurrency N | --rate R [--max-inflight M]]\n"
-    "                    [--requests N] [--duration S] [--prompt-len N|LO:HI]\n"
+    "                    [--requests N] [--duration S] [--prompt-len N|LO:HI] [--shared-prefix N]\n"
     "                    [--max-tokens N|LO:HI] [--mode full|forward|radial] [--threshold X]\n"
     "                    [--temperature T] [--seed S] [--timeout S] [--json FILE|-]\n"
     "                    [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
@@ -61,7 +61,9 @@ const char* kUsage =
     "then random ids from the model's vocabulary (from ModelInfo); --max-tokens output\n"
     "tokens (default 128, or a range) with ignore_eos, so output lengths are exact;\n"
     "greedy unless --temperature. Request i uses seed S+i; everything is determined by\n"
-    "--seed (default 0).\n"
+    "--seed (default 0). --shared-prefix N: every prompt starts with the same N tokens\n"
+    "(BOS included; as a common system prompt would), the rest still per request; the\n"
+    "report then shows how many prompt tokens the server's prefix cache served.\n"
     "\n"
     "Output: the report on stdout (on stderr with --json -); --json FILE writes the same\n"
     "as one JSON object (\"-\": stdout). Progress goes to stderr: a bar on a terminal, a\n"
@@ -81,6 +83,7 @@ struct Config {
   long requests = 0;       // 0: until the duration ends
   double duration = kMaxDurationSeconds;
   Range prompt_len, max_tokens;
+  long shared_prefix = 0;  // tokens every prompt starts with
   client::RoutingMode mode = client::RoutingMode::kDefault;
   std::optional<float> threshold;
   float temperature = 0;
@@ -94,6 +97,7 @@ struct Sample {
   client::StatusCode code = client::StatusCode::kOk;
   std::string message;
   uint32_t prompt_tokens = 0;
+  uint32_t cached_prompt_tokens = 0;  // served from the server's prefix cache
   uint32_t output_tokens = 0;
   double ttft = -1;  // seconds; -1 without tokens
   double e2e = 0;
@@ -119,11 +123,16 @@ client::GenerateRequest make_request(const Config& cfg, const client::ModelInfo&
                model.eos_token_ids.end();
   };
   std::uniform_int_distribution<uint32_t> id_dist(0, model.vocab_size - 1);
-  while (static_cast<long>(ids.size()) < plen) {
-    const uint32_t id = id_dist(rng);
-    if (!special(id) || model.vocab_size <= 1 + model.eos_token_ids.size())
-      ids.push_back(static_cast<int32_t>(id));
-  }
+  auto fill = [&](std::mt19937_64& g, long len) {
+    while (static_cast<long>(ids.size()) < len) {
+      const uint32_t id = id_dist(g);
+      if (!special(id) || model.vocab_size <= 1 + model.eos_token_ids.size())
+        ids.push_back(static_cast<int32_t>(id));
+    }
+  };
+  std::mt19937_64 shared(splitmix64(cfg.seed ^ 0x5ea7ed5ea7ed5ea7ull));  // the same for every i
+  fill(shared, std::min(plen, cfg.shared_prefix));
+  fill(rng, plen);
   client::GenerateRequest req;
   req.token_ids = std::move(ids);
   req.max_tokens = static_cast<uint32_t>(out);
@@ -194,6 +203,7 @@ class Runner {
     s.message = r.status.message;
     s.prompt_tokens =
         r.usage ? r.usage->prompt_tokens : static_cast<uint32_t>(req.token_ids->size());
+    s.cached_prompt_tokens = r.usage ? r.usage->cached_prompt_tokens : 0;
     s.output_tokens = static_cast<uint32_t>(r.tokens.size());
     s.ttft = r.first_token_seconds;
     s.e2e = r.seconds;
@@ -368,6 +378,12 @@ Config parse_config(const Args& args) {
   }
   cfg.prompt_len = parse_range(args, "prompt-len", 64);
   cfg.max_tokens = parse_range(args, "max-tokens", 128);
+  if (auto n = args.integer("shared-prefix")) {
+    if (*n < 0 || *n > cfg.prompt_len.lo)
+      throw UsageError{"--shared-prefix expects 0.." + std::to_string(cfg.prompt_len.lo) +
+                       " (at most the shortest --prompt-len), got " + std::to_string(*n)};
+    cfg.shared_prefix = *n;
+  }
   if (auto m = args.get("mode")) {
     auto mode = client::parse_routing_mode(*m);
     if (!mode || *mode == client::RoutingMode::kDefault)
@@ -386,11 +402,12 @@ Config parse_config(const Args& args) {
 
 int cmd_bench(int argc, char** argv) {
   try {
-    Args args(argc, argv,
-              with_connection_options({"server", "api", "concurrency", "rate", "max-inflight",
-                                       "requests", "duration", "prompt-len", "max-tokens", "mode",
-                                       "threshold", "temperature", "seed", "timeout", "json"}),
-              {"help"});
+    Args args(
+        argc, argv,
+        with_connection_options({"server", "api", "concurrency", "rate", "max-inflight", "requests",
+                                 "duration", "prompt-len", "shared-prefix", "max-tokens", "mode",
+                                 "threshold", "temperature", "seed", "timeout", "json"}),
+        {"help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
       return 0;
@@ -444,7 +461,7 @@ int cmd_bench(int argc, char** argv) {
     std::map<std::string, std::string> first_error;
     std::vector<double> ttft, itl, e2e;
     long ok = 0;
-    long prompt_tokens = 0, output_tokens = 0;
+    long prompt_tokens = 0, output_tokens = 0, cached_tokens = 0;
     double depth_sum = 0, compute_sum = 0;
     for (const Sample& s : samples) {
       const std::string code = client::status_code_name(s.code);
@@ -455,6 +472,7 @@ int cmd_bench(int argc, char** argv) {
       }
       ++ok;
       prompt_tokens += s.prompt_tokens;
+      cached_tokens += s.cached_prompt_tokens;
       output_tokens += s.output_tokens;
       depth_sum += s.depth_sum;
       compute_sum += s.compute_sum;
@@ -494,6 +512,7 @@ int cmd_bench(int argc, char** argv) {
         {"requests", cfg.requests > 0 ? nlohmann::json(cfg.requests) : nlohmann::json(nullptr)},
         {"duration_s", cfg.duration},
         {"prompt_len", {cfg.prompt_len.lo, cfg.prompt_len.hi}},
+        {"shared_prefix", cfg.shared_prefix},
         {"max_tokens", {cfg.max_tokens.lo, cfg.max_tokens.hi}},
         {"temperature", cfg.temperature},
         {"seed", cfg.seed},
@@ -508,7 +527,8 @@ int cmd_bench(int argc, char** argv) {
         {"output_tokens_per_s", wall > 0 ? static_cast<double>(output_tokens) / wall : 0.0},
         {"total_tokens_per_s",
          wall > 0 ? static_cast<double>(prompt_tokens + output_tokens) / wall : 0.0}};
-    j["tokens"] = {{"prompt", prompt_tokens}, {"output", output_tokens}};
+    j["tokens"] = {
+        {"prompt", prompt_tokens}, {"prompt_cached", cached_tokens}, {"output", output_tokens}};
     j["ttft_ms"] = stats_json_ms(ttft_s);
     j["itl_ms"] = stats_json_ms(itl_s);
     j["e2e_ms"] = stats_json_ms(e2e_s);
@@ -542,6 +562,10 @@ int cmd_bench(int argc, char** argv) {
                   "  tokens        %ld prompt, %ld output (%.1f / %.1f per request)\n",
                   prompt_tokens, output_tokens, ok ? static_cast<double>(prompt_tokens) / ok : 0.0,
                   ok ? static_cast<double>(output_tokens) / ok : 0.0);
+    rep << buf;
+    std::snprintf(
+        buf, sizeof buf, "  prefix cache  %ld of the prompt tokens (%.1f%%)\n", cached_tokens,
+        prompt_tokens > 0 ? 100.0 * cached_tokens / static_cast<double>(prompt_tokens) : 0.0);
     rep << buf;
     rep << "  latency (ms)       mean       p50       p90       p99\n";
     for (const auto& [name, s] :
