@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "engine/backend.h"
 #include "engine/cpu/gemm.h"
 #include "engine/cpu/gemm_kernels.h"
@@ -31,6 +33,12 @@ float l2norm(const float* x, int n) {
   for (int i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
   return static_cast<float>(std::sqrt(s));
 }
+
+// Unmaps an anonymous mapping of `bytes` (CpuBackend's KV pool).
+struct Unmapper {
+  size_t bytes = 0;
+  void operator()(float* p) const { ::munmap(p, bytes); }
+};
 
 class CpuBackend final : public Backend {
  public:
@@ -77,17 +85,23 @@ class CpuBackend final : public Backend {
     require(slot >= 0 && slot < opts_.max_slots, ErrorCode::kInternal, "slot out of range");
     return hidden_.data() + static_cast<size_t>(slot) * c_.hidden_size;
   }
-  // A zeroed float buffer from calloc: large ones are fresh pages the
-  // kernel zeroes when first touched, so an unused KV pool costs no start-up
-  // time and no resident memory (a std::vector would write every byte).
-  struct FreeDeleter {
-    void operator()(float* p) const { std::free(p); }
-  };
-  using HostFloats = std::unique_ptr<float[], FreeDeleter>;
+  // A zeroed float buffer of fresh anonymous pages, which the kernel zeroes
+  // when first touched, so an unused KV pool costs no start-up time and no
+  // resident memory (a std::vector would write every byte). Transparent huge
+  // pages are asked for (honoured where the kernel's setting is `madvise` or
+  // `always`): a first touch then maps 2 MiB at once instead of 4 KiB, and
+  // attention's reads scattered over the pool miss the TLB less. Measured on
+  // a 2-core VM: 10 us per 4 KiB first touch, which a KV pool the prefix
+  // cache spreads over paid again and again.
+  using HostFloats = std::unique_ptr<float[], Unmapper>;
   static HostFloats zeroed_floats(size_t n) {
-    auto* p = static_cast<float*>(std::calloc(std::max<size_t>(n, 1), sizeof(float)));
-    if (p == nullptr) throw std::bad_alloc();
-    return HostFloats(p);
+    const size_t bytes = std::max<size_t>(n, 1) * sizeof(float);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP, 4 KiB pages as before
+#endif
+    return HostFloats(static_cast<float*>(p), Unmapper{bytes});
   }
   float* kv_row(const HostFloats& pool, int block, int offset) {
     return pool.get() + (static_cast<size_t>(block) * opts_.kv_block_size + offset) * c_.kv_dim();
