@@ -340,14 +340,31 @@ class Stress(Clients):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         outcomes = []
 
+        # Four different prompts: the same one would let the prefix cache share
+        # their KV blocks and all four would fit the pool at once. Apart they
+        # need 4 x 376 blocks of 600 and take turns, and the signal comes once
+        # the first has streamed 100 tokens: at least one stream's worth of
+        # work (about a second here) is still in flight when the request
+        # after the signal arrives (a fixed wait lost that race once
+        # preemption got cheap).
+        started = threading.Event()
+
         def long_stream(k):
-            code, toks = self.stream(stub, self.request([1, 9, 9], STALL_TOKENS, "term-%d" % k),
-                                     timeout=60)
+            toks = []
+            try:
+                for m in stub.Generate(self.request([1, 9, 9 + k], STALL_TOKENS, "term-%d" % k),
+                                       timeout=60):
+                    toks.extend(t.id for t in m.tokens)
+                    if len(toks) >= 100:
+                        started.set()
+                code = "OK"
+            except grpc.RpcError as e:
+                code = e.code().name
             outcomes.append((code, len(toks)))
         threads = [threading.Thread(target=long_stream, args=(k,)) for k in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2)
+        started.wait(timeout=30)
         t_signal = time.time()
         self.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
