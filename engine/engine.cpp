@@ -117,8 +117,6 @@ void SequenceKv::publish_prefix(std::span<const int> tokens, const RoutingParams
   if (key != 0) engine_.kv_.publish_prefix(id_, tokens, key, complete);
 }
 
-int SequenceKv::shared_tokens() const { return engine_.kv_.shared_tokens(id_); }
-
 void SequenceKv::release_slot(int slot) {
   const auto it = std::find(slots_.begin(), slots_.end(), slot);
   require(it != slots_.end(), ErrorCode::kInternal,

@@ -52,8 +52,6 @@ class SequenceKv {
   // Offers the blocks of positions below `complete` to the cache: every
   // pass of this sequence at those positions must have finished.
   void publish_prefix(std::span<const int> tokens, const RoutingParams& r, int complete);
-  // Tokens of this sequence held in cached blocks.
-  int shared_tokens() const;
 
  private:
   friend class Engine;

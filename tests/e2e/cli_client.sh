@@ -98,6 +98,14 @@ PY
 check "bench JSON: 16 ok, lengths and latencies" [ $? -eq 0 ]
 check "bench report on stderr with --json -" grep -q "16 ok, 0 failed" "$TMP/bench.err"
 
+# The same 22-token prompt twice: the second finds its first 16 positions cached.
+for k in 1 2; do
+  timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "Once upon a time, there was a little girl named Lily who loved to play" \
+    --max-tokens 8 --json >"$TMP/cached$k.json"
+done
+"$PY" -c "import json,sys; a=json.load(open('$TMP/cached1.json')); b=json.load(open('$TMP/cached2.json')); sys.exit(not (len(b['prompt_tokens']) == 22 and b['cached_prompt_tokens'] == 16 and a['tokens'] == b['tokens']))"
+check "generate --json: a repeated prompt reports cached_prompt_tokens 16, same tokens" [ $? -eq 0 ]
+
 # Bench with a shared prefix, one request at a time: 40 common tokens are 2
 # whole 16-entry KV blocks, which every request after the first finds cached.
 timeout 120 "$RADIAL" bench --server "$SERVER" --requests 8 --max-tokens 4 --prompt-len 48 --shared-prefix 40 \

@@ -176,6 +176,7 @@ int generate_remote(const Args& args) {
     j["decode_tokens_per_second"] = decode_tps;
     j["ttft_seconds"] = r.first_token_seconds >= 0 ? nlohmann::json(r.first_token_seconds)
                                                    : nlohmann::json(nullptr);
+    j["cached_prompt_tokens"] = r.usage ? r.usage->cached_prompt_tokens : 0;
     j["request_id"] = r.request_id;
     j["server"] = client.options().target;
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
