@@ -118,6 +118,7 @@ void Scheduler::admit() {
     const KvBlockManager::PrefixMatch hit =
         opts_.prefix_caching ? engine_.match_cached_prefix(s.feed, s.routing, cache_limit)
                              : KvBlockManager::PrefixMatch{};
+    if (opts_.prefix_caching && computing_next_block(s, hit.tokens, cache_limit)) return;
     const int chunk = std::min<int>(total - hit.tokens,
                                     s.routing.mode == RouteMode::kRadial ? 1 : opts_.prefill_chunk);
     const Capacity cap{engine_.kv().free_blocks(), engine_.free_slots(),
@@ -137,6 +138,22 @@ void Scheduler::admit() {
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
+}
+
+bool Scheduler::computing_next_block(const Sequence& s, int from, int limit) const {
+  const uint64_t key = Engine::prefix_cache_key(s.routing);
+  const int B = engine_.kv().block_size();
+  if (key == 0 || from + B > limit) return false;
+  // The block after the cached prefix is not cached (the match stopped
+  // there): a running sequence with the same tokens up to its end has it
+  // still to compute or to finish, and will publish it.
+  const auto end = s.feed.begin() + from + B;
+  for (const auto& r : running_)
+    if (!r->finished && Engine::prefix_cache_key(r->routing) == key &&
+        static_cast<int>(r->feed.size()) >= from + B &&
+        std::equal(s.feed.begin(), end, r->feed.begin()))
+      return true;
+  return false;
 }
 
 void Scheduler::start_chunk(Sequence& s) {

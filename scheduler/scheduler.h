@@ -19,7 +19,11 @@
 // longest cached prefix of what it must feed (whole KV blocks, never its
 // last token, whose pass yields the next one) and feeds only the rest; after
 // each step it publishes the blocks its finished passes completed, so that
-// later sequences (and itself, after a preemption) find them.
+// later sequences (and itself, after a preemption) find them. A sequence
+// whose next uncached block a running sequence is computing (the `n`
+// choices of one prompt, a burst of requests with one system prompt) waits
+// at the head of the queue until it is published, rather than compute it
+// again.
 //
 // Ordering rule (design note, section 3): a sequence's passes may run node j
 // only when j is the lowest node any of its in-flight passes waits for, and
@@ -125,6 +129,11 @@ class Scheduler {
   using Clock = std::chrono::steady_clock;
   void take_cancellations();
   void admit();
+  // Whether a running sequence with the same routing key is computing the
+  // token block of s.feed at [from, from + block) (from: what s found
+  // cached; the block must end by `limit`), so that s, waiting for it, will
+  // find it cached instead of computing it too.
+  bool computing_next_block(const Sequence& s, int from, int limit) const;
   void start_chunk(Sequence& s);
   void preempt(Sequence& s);
   bool make_room(StepPlan& plan);

@@ -301,6 +301,46 @@ TEST_CASE("prefix cache: a running sequence's finished blocks serve a newcomer",
   check_same(rb, cold(m, nullptr, b));
 }
 
+TEST_CASE("prefix cache: requests queued together with one prefix compute it once",
+          "[scheduler][prefix]") {
+  FakeModel m(3);
+  auto router = m.router(RouteMode::kForward, KvPolicy::kPropagate);
+  const std::vector<int> shared = prompt(7, 23);
+  std::vector<GenerateRequest> reqs = {req(shared, 6), req(shared, 6), req(prompt(8, 11), 6),
+                                       req(prompt(9, 30, shared), 6)};
+  reqs[1].sampling.temperature = 0.8f;  // the `n` choices of one prompt, say
+  reqs[1].sampling.seed = 5;
+  auto engine = m.engine(fake_options(256), router);
+  Tally tally;
+  Scheduler s(*engine, nullptr, {}, &tally);
+  std::vector<SequenceResult> out(reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i)
+    s.submit(reqs[i], {nullptr, [&out, i](const SequenceResult& r) { out[i] = r; }});
+  s.run_until_idle();
+  // The first computes the 23 tokens; the second waits for its 5 whole
+  // blocks (never its last token), and so does the fourth, for the same 5
+  // and nothing more (its sixth block differs), with the third (behind it
+  // in the queue, first come first served).
+  CHECK(out[0].usage.cached_prompt_tokens == 0);
+  CHECK(out[1].usage.cached_prompt_tokens == 20);
+  CHECK(out[2].usage.cached_prompt_tokens == 0);
+  CHECK(out[3].usage.cached_prompt_tokens == 20);
+  CHECK(tally.rows == static_cast<long>(23 + 5 + (3 + 5) + (11 + 5) + (10 + 5)) * 3);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    INFO("request " << i);
+    check_same(out[i], cold(m, router, reqs[i]));
+  }
+  // With the cache off, nobody waits and every prompt runs.
+  SchedulerOptions off;
+  off.prefix_caching = false;
+  auto engine2 = m.engine(fake_options(256), router);
+  Tally tally2;
+  Scheduler s2(*engine2, nullptr, off, &tally2);
+  for (size_t i = 0; i < reqs.size(); ++i) s2.submit(reqs[i], {});
+  s2.run_until_idle();
+  CHECK(tally2.rows == static_cast<long>(23 + 23 + 11 + 30 + 4 * 5) * 3);
+}
+
 TEST_CASE("prefix cache: preemption and eviction under a small pool change no token",
           "[scheduler][prefix]") {
   FakeModel m(3);
