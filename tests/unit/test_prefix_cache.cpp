@@ -167,6 +167,15 @@ SequenceResult cold(FakeModel& m, std::shared_ptr<const RouterWeights> router,
   return out;
 }
 
+// Submits `reqs` together to `s` and runs to idle; returns each result.
+std::vector<SequenceResult> run_together(Scheduler& s, const std::vector<GenerateRequest>& reqs) {
+  std::vector<SequenceResult> out(reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i)
+    s.submit(reqs[i], {nullptr, [&out, i](const SequenceResult& r) { out[i] = r; }});
+  s.run_until_idle();
+  return out;
+}
+
 void check_same(const SequenceResult& got, const SequenceResult& want) {
   REQUIRE(got.tokens.size() == want.tokens.size());
   for (size_t i = 0; i < got.tokens.size(); ++i) {
@@ -313,10 +322,7 @@ TEST_CASE("prefix cache: requests queued together with one prefix compute it onc
   auto engine = m.engine(fake_options(256), router);
   Tally tally;
   Scheduler s(*engine, nullptr, {}, &tally);
-  std::vector<SequenceResult> out(reqs.size());
-  for (size_t i = 0; i < reqs.size(); ++i)
-    s.submit(reqs[i], {nullptr, [&out, i](const SequenceResult& r) { out[i] = r; }});
-  s.run_until_idle();
+  const std::vector<SequenceResult> out = run_together(s, reqs);
   // The first computes the 23 tokens; the second waits for its 5 whole
   // blocks (never its last token), and so does the fourth, for the same 5
   // and nothing more (its sixth block differs), with the third (behind it
@@ -336,8 +342,7 @@ TEST_CASE("prefix cache: requests queued together with one prefix compute it onc
   auto engine2 = m.engine(fake_options(256), router);
   Tally tally2;
   Scheduler s2(*engine2, nullptr, off, &tally2);
-  for (size_t i = 0; i < reqs.size(); ++i) s2.submit(reqs[i], {});
-  s2.run_until_idle();
+  run_together(s2, reqs);
   CHECK(tally2.rows == static_cast<long>(23 + 23 + 11 + 30 + 4 * 5) * 3);
 }
 
@@ -355,10 +360,7 @@ TEST_CASE("prefix cache: preemption and eviction under a small pool change no to
   auto engine = m.engine(fake_options(36), router);
   Tally tally;
   Scheduler s(*engine, nullptr, {}, &tally);
-  std::vector<SequenceResult> out(reqs.size());
-  for (size_t i = 0; i < reqs.size(); ++i)
-    s.submit(reqs[i], {nullptr, [&out, i](const SequenceResult& r) { out[i] = r; }});
-  s.run_until_idle();
+  const std::vector<SequenceResult> out = run_together(s, reqs);
   CHECK(tally.preemptions > 0);
   CHECK(tally.hit > 0);
   for (size_t i = 0; i < reqs.size(); ++i) {
