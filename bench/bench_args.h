@@ -3,6 +3,7 @@
 #pragma once
 
 #include <charconv>
+#include <cstdio>
 #include <string>
 #include <system_error>
 
@@ -20,6 +21,25 @@ inline int parse_int(const std::string& flag, const std::string& v, int lo, int 
     throw UsageError{flag + " expects an integer in [" + std::to_string(lo) + ", " +
                      std::to_string(hi) + "], got '" + v + "'"};
   return x;
+}
+
+// Walks the `--key value` pairs of argv, calling on(key, value) for each
+// (`on` throws UsageError for a key it does not know). `--help` or `-h`
+// prints `usage` to stdout and returns false: the program then exits 0. A
+// key without a value is a usage error.
+template <class OnOption>
+bool for_each_option(int argc, char** argv, const char* usage, OnOption&& on) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::fputs(usage, stdout);
+      return false;
+    }
+    if (i + 1 >= argc) throw UsageError{k + " needs a value"};
+    const std::string v = argv[++i];
+    on(k, v);
+  }
+  return true;
 }
 
 }  // namespace radial::bench

@@ -30,6 +30,7 @@
 
 using namespace radial;
 
+using radial::bench::for_each_option;
 using radial::bench::parse_int;
 using radial::bench::UsageError;
 
@@ -80,29 +81,24 @@ int main(int argc, char** argv) {
   int prompts = 16, gen = 64, threads = 1;
   std::string dtypes = "bf16,f16,q8_0";
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string k = argv[i];
-      if (k == "--help" || k == "-h") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (i + 1 >= argc) throw UsageError{k + " needs a value"};
-      const std::string v = argv[++i];
-      if (k == "--model")
-        src.model = v;
-      else if (k == "--dummy-config")
-        src.dummy_config = v;
-      else if (k == "--prompts")
-        prompts = parse_int(k, v, 1, 4096);
-      else if (k == "--gen")
-        gen = parse_int(k, v, 1, 1 << 16);
-      else if (k == "--dtypes")
-        dtypes = v;
-      else if (k == "--threads")
-        threads = parse_int(k, v, 0, 1024);
-      else
-        throw UsageError{"unknown option " + k};
-    }
+    const bool go =
+        for_each_option(argc, argv, kUsage, [&](const std::string& k, const std::string& v) {
+          if (k == "--model")
+            src.model = v;
+          else if (k == "--dummy-config")
+            src.dummy_config = v;
+          else if (k == "--prompts")
+            prompts = parse_int(k, v, 1, 4096);
+          else if (k == "--gen")
+            gen = parse_int(k, v, 1, 1 << 16);
+          else if (k == "--dtypes")
+            dtypes = v;
+          else if (k == "--threads")
+            threads = parse_int(k, v, 0, 1024);
+          else
+            throw UsageError{"unknown option " + k};
+        });
+    if (!go) return 0;
     if (!src.model.empty() && !src.dummy_config.empty())
       throw UsageError{"--model and --dummy-config exclude each other"};
   } catch (const UsageError& e) {

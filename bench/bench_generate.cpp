@@ -29,6 +29,7 @@
 using namespace radial;
 using Clock = std::chrono::steady_clock;
 
+using radial::bench::for_each_option;
 using radial::bench::parse_int;
 using radial::bench::UsageError;
 
@@ -110,37 +111,32 @@ int main(int argc, char** argv) {
   int prompt_len = 128, gen = 128, threads = 0;
   std::string conc_list = "1,8", thr_list = "full,0.5";
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string k = argv[i];
-      if (k == "--help" || k == "-h") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (i + 1 >= argc) throw UsageError{k + " needs a value"};
-      const std::string v = argv[++i];
-      if (k == "--model")
-        src.model = v;
-      else if (k == "--dummy-config")
-        src.dummy_config = v;
-      else if (k == "--router")
-        src.router = v;
-      else if (k == "--prompt-len")
-        prompt_len = parse_int(k, v, 1, 1 << 20);
-      else if (k == "--gen")
-        gen = parse_int(k, v, 1, 1 << 20);
-      else if (k == "--concurrency")
-        conc_list = v;
-      else if (k == "--thresholds")
-        thr_list = v;
-      else if (k == "--threads")
-        threads = parse_int(k, v, 0, 1024);
-      else if (k == "--dtype") {
-        src.matrix_dtype = parse_dtype(v);
-        if (v != "auto" && !src.matrix_dtype)
-          throw UsageError{"--dtype expects auto, f32, bf16, f16 or q8_0, got '" + v + "'"};
-      } else
-        throw UsageError{"unknown option " + k};
-    }
+    const bool go =
+        for_each_option(argc, argv, kUsage, [&](const std::string& k, const std::string& v) {
+          if (k == "--model")
+            src.model = v;
+          else if (k == "--dummy-config")
+            src.dummy_config = v;
+          else if (k == "--router")
+            src.router = v;
+          else if (k == "--prompt-len")
+            prompt_len = parse_int(k, v, 1, 1 << 20);
+          else if (k == "--gen")
+            gen = parse_int(k, v, 1, 1 << 20);
+          else if (k == "--concurrency")
+            conc_list = v;
+          else if (k == "--thresholds")
+            thr_list = v;
+          else if (k == "--threads")
+            threads = parse_int(k, v, 0, 1024);
+          else if (k == "--dtype") {
+            src.matrix_dtype = parse_dtype(v);
+            if (v != "auto" && !src.matrix_dtype)
+              throw UsageError{"--dtype expects auto, f32, bf16, f16 or q8_0, got '" + v + "'"};
+          } else
+            throw UsageError{"unknown option " + k};
+        });
+    if (!go) return 0;
     for (const std::string& c : split(conc_list)) parse_int("--concurrency", c, 1, 4096);
     for (const std::string& t : split(thr_list)) {
       if (t == "full") continue;

@@ -23,6 +23,7 @@
 #include "scheduler/scheduler.h"
 
 using namespace radial;
+using radial::bench::for_each_option;
 using radial::bench::parse_int;
 using radial::bench::UsageError;
 using Clock = std::chrono::steady_clock;
@@ -93,35 +94,30 @@ const char kUsage[] =
 int main(int argc, char** argv) {
   Options o;
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string k = argv[i];
-      if (k == "--help" || k == "-h") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (i + 1 >= argc) throw UsageError{k + " needs a value"};
-      const std::string v = argv[++i];
-      if (k == "--model")
-        o.src.model = v;
-      else if (k == "--dummy-config")
-        o.src.dummy_config = v;
-      else if (k == "--prompt-len")
-        o.prompt_len = parse_int(k, v, 1, 1 << 20);
-      else if (k == "--shared")
-        o.shared = parse_int(k, v, 0, 1 << 20);
-      else if (k == "--gen")
-        o.gen = parse_int(k, v, 1, 1 << 20);
-      else if (k == "--concurrency")
-        o.conc = parse_int(k, v, 1, 4096);
-      else if (k == "--rounds")
-        o.rounds = parse_int(k, v, 1, 1 << 20);
-      else if (k == "--reps")
-        o.reps = parse_int(k, v, 1, 1000);
-      else if (k == "--threads")
-        o.threads = parse_int(k, v, 0, 1024);
-      else
-        throw UsageError{"unknown option " + k};
-    }
+    const bool go =
+        for_each_option(argc, argv, kUsage, [&](const std::string& k, const std::string& v) {
+          if (k == "--model")
+            o.src.model = v;
+          else if (k == "--dummy-config")
+            o.src.dummy_config = v;
+          else if (k == "--prompt-len")
+            o.prompt_len = parse_int(k, v, 1, 1 << 20);
+          else if (k == "--shared")
+            o.shared = parse_int(k, v, 0, 1 << 20);
+          else if (k == "--gen")
+            o.gen = parse_int(k, v, 1, 1 << 20);
+          else if (k == "--concurrency")
+            o.conc = parse_int(k, v, 1, 4096);
+          else if (k == "--rounds")
+            o.rounds = parse_int(k, v, 1, 1 << 20);
+          else if (k == "--reps")
+            o.reps = parse_int(k, v, 1, 1000);
+          else if (k == "--threads")
+            o.threads = parse_int(k, v, 0, 1024);
+          else
+            throw UsageError{"unknown option " + k};
+        });
+    if (!go) return 0;
     if (o.shared > o.prompt_len) throw UsageError{"--shared must not exceed --prompt-len"};
     if (!o.src.model.empty() && !o.src.dummy_config.empty())
       throw UsageError{"--model and --dummy-config exclude each other"};
