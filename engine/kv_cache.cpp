@@ -154,18 +154,25 @@ void KvBlockManager::clear_prefix_cache() {
   while (!lru_.empty()) evict_one();
 }
 
+std::vector<uint64_t> KvBlockManager::find_chain(std::span<const int> tokens, uint64_t key,
+                                                 int max_tokens) const {
+  std::vector<uint64_t> chain;
+  const int B = block_size_;
+  const int limit = std::min<int>(max_tokens, static_cast<int>(tokens.size()));
+  for (int n = 0; n + B <= limit; n += B) {
+    const uint64_t id = find_group(chain.empty() ? 0 : chain.back(), key, tokens.subspan(n, B));
+    if (id == 0) break;
+    chain.push_back(id);
+  }
+  return chain;
+}
+
 KvBlockManager::PrefixMatch KvBlockManager::match_prefix(std::span<const int> tokens, uint64_t key,
                                                          int max_tokens) const {
   PrefixMatch m;
-  const int B = block_size_;
-  const int limit = std::min<int>(max_tokens, static_cast<int>(tokens.size()));
-  uint64_t parent = 0;
-  while (m.tokens + B <= limit) {
-    const uint64_t id = find_group(parent, key, tokens.subspan(m.tokens, B));
-    if (id == 0) break;
+  for (uint64_t id : find_chain(tokens, key, max_tokens)) {
     if (groups_.at(id).refs == 0) m.revived_blocks += num_layers_;
-    m.tokens += B;
-    parent = id;
+    m.tokens += block_size_;
   }
   return m;
 }
@@ -176,23 +183,17 @@ int KvBlockManager::attach_prefix(int seq, std::span<const int> tokens, uint64_t
   for (const SeqLayer& l : s.layers)
     require(l.positions.empty(), ErrorCode::kInternal,
             "a cached prefix attaches only to an empty KV sequence");
-  const int B = block_size_;
-  const int limit = std::min<int>(max_tokens, static_cast<int>(tokens.size()));
   int n = 0;
-  uint64_t parent = 0;
-  while (n + B <= limit) {
-    const uint64_t id = find_group(parent, key, tokens.subspan(n, B));
-    if (id == 0) break;
+  for (uint64_t id : find_chain(tokens, key, max_tokens)) {
     hold(id);
     s.groups.push_back(id);
     const Group& g = groups_.at(id);
     for (int layer = 0; layer < num_layers_; ++layer) {
       SeqLayer& l = s.layers[layer];
       l.blocks.push_back(g.blocks[layer]);
-      for (int i = 0; i < B; ++i) l.positions.push_back(n + i);
+      for (int i = 0; i < block_size_; ++i) l.positions.push_back(n + i);
     }
-    n += B;
-    parent = id;
+    n += block_size_;
   }
   return n;
 }

@@ -121,6 +121,9 @@ class KvBlockManager {
   Seq& seq_mut(int seq) { return const_cast<Seq&>(seq_ref(seq)); }
   // The group caching token block `tokens` after `parent` under `key`, or 0.
   uint64_t find_group(uint64_t parent, uint64_t key, std::span<const int> tokens) const;
+  // The cached groups of `tokens`' whole blocks from the start, at most
+  // `max_tokens` tokens, in order (match_prefix and attach_prefix walk it).
+  std::vector<uint64_t> find_chain(std::span<const int> tokens, uint64_t key, int max_tokens) const;
   static uint64_t group_hash(uint64_t parent, uint64_t key, std::span<const int> tokens);
   void hold(uint64_t id);     // refs + 1 (out of the LRU list)
   void release(uint64_t id);  // refs - 1 (into the LRU list at 0)
