@@ -37,6 +37,23 @@ void SamplingParams::validate() const {
   check_field(top_p > 0.f && top_p <= 1.f, "top_p", "in (0, 1]", top_p);
   check_field(std::isfinite(repetition_penalty) && repetition_penalty > 0.f, "repetition_penalty",
               "finite and > 0", repetition_penalty);
+  check_field(presence_penalty >= -2.f && presence_penalty <= 2.f, "presence_penalty", "in [-2, 2]",
+              presence_penalty);
+  check_field(frequency_penalty >= -2.f && frequency_penalty <= 2.f, "frequency_penalty",
+              "in [-2, 2]", frequency_penalty);
+  std::vector<int> tokens;
+  for (const LogitBias& b : logit_bias) {
+    check_field(b.token >= 0, "logit_bias token", ">= 0", b.token);
+    require(b.bias >= -100.f && b.bias <= 100.f, ErrorCode::kInvalidArgument,
+            "logit_bias of token " + std::to_string(b.token) + " must be in [-100, 100], got " +
+                format_value(b.bias));
+    tokens.push_back(b.token);
+  }
+  std::sort(tokens.begin(), tokens.end());
+  const auto dup = std::adjacent_find(tokens.begin(), tokens.end());
+  require(dup == tokens.end(), ErrorCode::kInvalidArgument,
+          "logit_bias names token " + (dup == tokens.end() ? std::string() : std::to_string(*dup)) +
+              " twice");
 }
 
 int argmax(std::span<const float> logits) {
@@ -51,7 +68,33 @@ int argmax(std::span<const float> logits) {
 
 Sampler::Sampler(const SamplingParams& params) : p_(params), rng_(params.seed) { p_.validate(); }
 
-int Sampler::sample(std::span<float> logits, std::span<const int> history) {
+void Sampler::adjust_logits(std::span<float> logits, std::span<const int> history,
+                            size_t prompt_len) {
+  for (const LogitBias& b : p_.logit_bias) logits[b.token] += b.bias;
+
+  // Repetition penalty, once per distinct id of the whole history.
+  if (p_.repetition_penalty != 1.f) {
+    order_.assign(history.begin(), history.end());
+    std::sort(order_.begin(), order_.end());
+    order_.erase(std::unique(order_.begin(), order_.end()), order_.end());
+    const float rp = p_.repetition_penalty;
+    for (int id : order_) logits[id] = logits[id] > 0.f ? logits[id] / rp : logits[id] * rp;
+  }
+
+  // Presence and frequency penalties: generated ids, counted by sorting.
+  if (p_.presence_penalty != 0.f || p_.frequency_penalty != 0.f) {
+    order_.assign(history.begin() + static_cast<std::ptrdiff_t>(prompt_len), history.end());
+    std::sort(order_.begin(), order_.end());
+    for (size_t i = 0; i < order_.size();) {
+      size_t j = i;
+      while (j < order_.size() && order_[j] == order_[i]) ++j;
+      logits[order_[i]] -= p_.frequency_penalty * static_cast<float>(j - i) + p_.presence_penalty;
+      i = j;
+    }
+  }
+}
+
+int Sampler::sample(std::span<float> logits, std::span<const int> history, size_t prompt_len) {
   const int n = static_cast<int>(logits.size());
   require(n > 0, ErrorCode::kInvalidArgument, "sample: empty logits");
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -63,15 +106,15 @@ int Sampler::sample(std::span<float> logits, std::span<const int> history) {
         id >= 0 && id < n, ErrorCode::kInvalidArgument,
         "sample: history id " + std::to_string(id) + " is outside [0, " + std::to_string(n) + ")");
   }
-
-  // Repetition penalty, once per distinct id.
-  if (p_.repetition_penalty != 1.f) {
-    order_.assign(history.begin(), history.end());
-    std::sort(order_.begin(), order_.end());
-    order_.erase(std::unique(order_.begin(), order_.end()), order_.end());
-    const float rp = p_.repetition_penalty;
-    for (int id : order_) logits[id] = logits[id] > 0.f ? logits[id] / rp : logits[id] * rp;
+  for (const LogitBias& b : p_.logit_bias) {
+    require(b.token < n, ErrorCode::kInvalidArgument,
+            "sample: logit_bias token " + std::to_string(b.token) + " is outside [0, " +
+                std::to_string(n) + ")");
   }
+  require(prompt_len <= history.size(), ErrorCode::kInvalidArgument,
+          "sample: prompt_len " + std::to_string(prompt_len) + " exceeds the history (" +
+              std::to_string(history.size()) + " ids)");
+  adjust_logits(logits, history, prompt_len);
 
   if (p_.temperature == 0.f) return argmax(logits);
 

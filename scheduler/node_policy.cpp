@@ -28,10 +28,12 @@ int LargestQueuePolicy::pick(const std::vector<NodeQueue>& nodes) {
   return oldest >= 0 ? oldest : largest;
 }
 
-std::unique_ptr<NodePolicy> make_node_policy(const std::string& name, int num_nodes, uint64_t max_wait) {
+std::unique_ptr<NodePolicy> make_node_policy(const std::string& name, int num_nodes,
+                                             uint64_t max_wait) {
   if (name == "ascending") return std::make_unique<AscendingSweepPolicy>();
   if (name == "largest")
-    return std::make_unique<LargestQueuePolicy>(max_wait ? max_wait : 2 * static_cast<uint64_t>(num_nodes));
+    return std::make_unique<LargestQueuePolicy>(max_wait ? max_wait
+                                                         : 2 * static_cast<uint64_t>(num_nodes));
   throw Error(ErrorCode::kInvalidArgument,
               "unknown scheduling policy '" + name + "' (expected ascending or largest)");
 }

@@ -50,6 +50,7 @@ class LargestQueuePolicy final : public NodePolicy {
 
 // "ascending" or "largest" (max_wait in steps; 0: 2 * number of nodes).
 // Throws Error(kInvalidArgument) for an unknown name.
-std::unique_ptr<NodePolicy> make_node_policy(const std::string& name, int num_nodes, uint64_t max_wait = 0);
+std::unique_ptr<NodePolicy> make_node_policy(const std::string& name, int num_nodes,
+                                             uint64_t max_wait = 0);
 
 }  // namespace radial

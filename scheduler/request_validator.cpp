@@ -52,6 +52,10 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
   require(req.max_tokens >= 1, ErrorCode::kInvalidArgument,
           "max_tokens must be at least 1, got " + std::to_string(req.max_tokens));
   req.sampling.validate();
+  for (const LogitBias& b : req.sampling.logit_bias)
+    require(b.token < c.vocab_size, ErrorCode::kInvalidArgument,
+            "logit_bias token id " + std::to_string(b.token) + " is outside the vocabulary [0, " +
+                std::to_string(c.vocab_size) + ")");
   require(req.logprobs >= -1 && req.logprobs <= 20, ErrorCode::kInvalidArgument,
           "logprobs must be in [0, 20] (or off), got " + std::to_string(req.logprobs));
   require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,

@@ -397,7 +397,8 @@ void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
       s.output->record_prompt_logits(p, logits);
       if (p.position + 1 < static_cast<int>(s.history.size())) continue;  // not the newest
       work_.assign(logits, logits + V);
-      const int tok = s.sampler->sample(work_, s.history);  // (work_: penalized logits)
+      const int tok =
+          s.sampler->sample(work_, s.history, s.req.prompt.size());  // (work_: adjusted)
       on_token(s, p, tok, work_.data());
     }
   }

@@ -39,11 +39,11 @@ struct Sequence {
     for (const auto& p : passes) m = std::min(m, p->node);
     return m;
   }
-  // Greedy rows without repetition penalty or kept prompt logits may be
-  // sampled on the backend (only token ids come back from a GPU): the same
-  // argmax as the host Sampler's.
+  // Greedy rows without a logit bias, a penalty, logprobs or kept prompt
+  // logits may be sampled on the backend (only token ids come back from a
+  // GPU): the same argmax as the host Sampler's.
   bool samples_on_backend() const {
-    return req.sampling.temperature == 0.f && req.sampling.repetition_penalty == 1.f &&
+    return req.sampling.temperature == 0.f && !req.sampling.modifies_logits() &&
            !req.keep_prompt_logits && req.logprobs < 0;
   }
 };

@@ -167,6 +167,13 @@ GenerateResult OpenAiClient::generate(const GenerateRequest& req, const CallOpti
   if (req.top_k) body["top_k"] = req.top_k;
   if (req.top_p) body["top_p"] = *req.top_p;
   if (req.repetition_penalty) body["repetition_penalty"] = *req.repetition_penalty;
+  if (req.presence_penalty != 0) body["presence_penalty"] = req.presence_penalty;
+  if (req.frequency_penalty != 0) body["frequency_penalty"] = req.frequency_penalty;
+  if (!req.logit_bias.empty()) {
+    Json biases = Json::object();
+    for (const auto& [token, bias] : req.logit_bias) biases[std::to_string(token)] = bias;
+    body["logit_bias"] = biases;
+  }
   if (!req.stop_strings.empty()) body["stop"] = req.stop_strings;
   if (req.routing_mode != RoutingMode::kDefault)
     body["routing_mode"] = routing_mode_name(req.routing_mode);

@@ -227,6 +227,9 @@ pb::GenerateRequest to_proto(const GenerateRequest& r) {
   p.set_top_k(r.top_k);
   if (r.top_p) p.set_top_p(*r.top_p);
   if (r.repetition_penalty) p.set_repetition_penalty(*r.repetition_penalty);
+  p.set_presence_penalty(r.presence_penalty);
+  p.set_frequency_penalty(r.frequency_penalty);
+  for (const auto& [token, bias] : r.logit_bias) (*p.mutable_logit_bias())[token] = bias;
   p.set_seed(r.seed);
   for (const auto& s : r.stop_strings) p.add_stop_strings(s);
   p.set_routing_mode(static_cast<pb::RoutingMode>(r.routing_mode));

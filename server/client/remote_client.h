@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace radial::client {
@@ -143,6 +144,9 @@ struct GenerateRequest {
   uint32_t top_k = 0;       // 0: off
   std::optional<float> top_p;
   std::optional<float> repetition_penalty;
+  float presence_penalty = 0;                         // [-2, 2]; 0: off
+  float frequency_penalty = 0;                        // [-2, 2]; 0: off
+  std::vector<std::pair<int32_t, float>> logit_bias;  // (token id, bias in [-100, 100])
   uint64_t seed = 0;
   std::vector<std::string> stop_strings;
   RoutingMode routing_mode = RoutingMode::kDefault;

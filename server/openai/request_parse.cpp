@@ -1,5 +1,6 @@
 #include "server/openai/request_parse.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -66,13 +67,44 @@ void unsupported(const std::string& key, const std::string& why) {
   throw bad_request(key, key + " is not supported by radiald: " + why);
 }
 
+// `logit_bias`: an object from token ids (decimal strings, as JSON keys
+// must be) in [0, vocab_size) to biases in [-100, 100], sorted by id.
+std::vector<LogitBias> logit_biases(const Json& body, int vocab_size) {
+  const Json* v = field(body, "logit_bias");
+  if (!v) return {};
+  if (!v->is_object())
+    throw bad_request("logit_bias", "logit_bias must be an object from token ids to biases");
+  std::vector<LogitBias> out;
+  for (const auto& [key, bias] : v->items()) {
+    const bool digits =
+        !key.empty() && key.size() <= 9 &&
+        std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits)
+      throw bad_request("logit_bias", "logit_bias key \"" + key.substr(0, 32) +
+                                          "\" must be a token id (a non-negative integer)");
+    if (!bias.is_number() || !std::isfinite(bias.get<double>()) || bias.get<double>() < -100 ||
+        bias.get<double>() > 100)
+      throw bad_request("logit_bias",
+                        "logit_bias[\"" + key + "\"] must be a number in [-100, 100]");
+    const int token = std::stoi(key);
+    if (token >= vocab_size)
+      throw bad_request("logit_bias", "logit_bias token id " + std::to_string(token) +
+                                          " is outside the vocabulary [0, " +
+                                          std::to_string(vocab_size) + ")");
+    out.push_back({token, static_cast<float>(bias.get<double>())});
+  }
+  // (Keys are unique strings, but "7" and "07" name one token.)
+  std::sort(out.begin(), out.end(),
+            [](const LogitBias& a, const LogitBias& b) { return a.token < b.token; });
+  for (size_t i = 1; i < out.size(); ++i)
+    if (out[i].token == out[i - 1].token)
+      throw bad_request("logit_bias",
+                        "logit_bias names token " + std::to_string(out[i].token) + " twice");
+  return out;
+}
+
 // Fields whose non-default values radiald does not implement.
 void refuse_unsupported(const Json& body, Endpoint ep) {
-  for (const char* key : {"presence_penalty", "frequency_penalty"})
-    if (auto v = number(body, key, -2, 2); v && *v != 0.0)
-      unsupported(key, "only 0 (repetition_penalty is the extension radiald has)");
-  if (const Json* v = field(body, "logit_bias"); v && !(v->is_object() && v->empty()))
-    unsupported("logit_bias", "no logit biases");
   if (auto v = integer(body, "best_of", 1, 1 << 10); v && *v > 1)
     unsupported("best_of", "only 1 (ask for n choices instead)");
   if (ep == Endpoint::kCompletions) {
@@ -321,6 +353,11 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   if (base.sampling.top_k < 0) base.sampling.top_k = 0;  // vLLM's -1: off
   base.sampling.repetition_penalty =
       static_cast<float>(number(body, "repetition_penalty", 0, 100).value_or(1.0));
+  base.sampling.presence_penalty =
+      static_cast<float>(number(body, "presence_penalty", -2, 2).value_or(0.0));
+  base.sampling.frequency_penalty =
+      static_cast<float>(number(body, "frequency_penalty", -2, 2).value_or(0.0));
+  base.sampling.logit_bias = logit_biases(body, svc.model_info().vocab_size);
   const std::optional<long long> seed = integer(body, "seed", std::numeric_limits<int64_t>::min(),
                                                 std::numeric_limits<int64_t>::max());
   base.stop = stops(body);

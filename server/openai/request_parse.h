@@ -4,9 +4,10 @@
 //
 // Field rules: unknown fields are ignored (clients send many); known fields
 // that radiald does not support (tools, response_format other than text,
-// non-zero presence/frequency penalties, logit_bias, echo, suffix, best_of
-// > 1, non-text message parts) are a 400 naming the field, never silently
-// dropped; a wrong type or an out-of-range value is a 400 naming the field.
+// echo, suffix, best_of > 1, non-text message parts) are a 400 naming the
+// field, never silently dropped; a wrong type or an out-of-range value is a
+// 400 naming the field. presence_penalty, frequency_penalty and logit_bias
+// follow OpenAI (engine/sampler.h).
 // Extensions, as vLLM's extra body fields: top_k, repetition_penalty,
 // ignore_eos, and radial's routing_mode ("full" | "forward" | "radial"),
 // threshold and radial_path (per-token layer paths in the response).

@@ -76,6 +76,22 @@ timeout 60 "$RADIAL" generate --model "$MODEL" --no-router --prompt "The dog" --
 "$PY" -c "import json,sys; a=json.load(open('$TMP/s1.json')); b=json.load(open('$TMP/s2.json')); sys.exit(a['tokens']!=b['tokens'])"
 check "seeded sampling: remote equals local" [ $? -eq 0 ]
 
+# Logit bias and OpenAI's penalties travel over gRPC: remote equals local,
+# and they change the text (token 403 is "Once", banned here).
+SAMPLING=(--prompt "Once upon a time" --max-tokens 40 --presence-penalty 0.8 --frequency-penalty 1.2 --logit-bias 403=-100 --logit-bias 261=1.5 --json)
+timeout 60 "$RADIAL" generate --server "$SERVER" "${SAMPLING[@]}" >"$TMP/p1.json"
+timeout 60 "$RADIAL" generate --model "$MODEL" --no-router "${SAMPLING[@]}" >"$TMP/p2.json"
+"$PY" - "$TMP/p1.json" "$TMP/p2.json" "$TMP/local.json" <<'PY'
+import json, sys
+a, b, plain = (json.load(open(f)) for f in sys.argv[1:])
+assert a["tokens"] == b["tokens"], (a["tokens"], b["tokens"])
+assert 403 not in a["tokens"] and a["tokens"] != plain["tokens"][:40]
+PY
+check "logit bias and penalties: remote equals local, and they apply" [ $? -eq 0 ]
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --logit-bias 403=500 >/dev/null 2>"$TMP/err"
+check "an out-of-range logit bias is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
+check "... naming the field" grep -q "INVALID_ARGUMENT: logit_bias of token 403 must be in \[-100, 100\]" "$TMP/err"
+
 # Bench: 16 requests, 4 in flight, exactly 16 output tokens each.
 timeout 120 "$RADIAL" bench --server "$SERVER" --concurrency 4 --requests 16 --max-tokens 16 --prompt-len 8:32 \
   --json - >"$TMP/bench.json" 2>"$TMP/bench.err"

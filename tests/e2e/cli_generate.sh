@@ -93,6 +93,11 @@ check "seeded sampling gives the same tokens" [ $? -eq 0 ]
 /usr/bin/python3 -c "import json,sys; j=json.load(open('$TMP/stop.json')); sys.exit(not (j['finish_reason']=='stop_string' and j['text']==', there was a little girl named '))"
 check "stop string" [ $? -eq 0 ]
 
+# --logit-bias forces a token (403 is "Once").
+"$RADIAL" generate --model "$MODEL" --prompt-ids 1 --max-tokens 3 --logit-bias 403=100 --json >"$TMP/bias.json"
+/usr/bin/python3 -c "import json,sys; j=json.load(open('$TMP/bias.json')); sys.exit(j['tokens']!=[403, 403, 403])"
+check "logit bias forces token 403" [ $? -eq 0 ]
+
 # Bad input: a clear line on stderr and a non-zero exit code, never a crash.
 expect_error "max-tokens 0" 1 "max_tokens must be at least 1" -- generate --model "$MODEL" --prompt hi --max-tokens 0
 expect_error "threshold out of range" 1 "threshold must be in [0, 1]" -- generate --model "$MODEL" --prompt hi --dummy-config "$SRC/models/stories260K/config.json" --threshold 1.5
@@ -106,6 +111,9 @@ expect_error "truncated checkpoint" 1 "trunc.bin" -- generate --model "$TMP/trun
 expect_error "unknown option" 2 "unknown option --frobnicate" -- generate --frobnicate
 expect_error "malformed number" 2 "--max-tokens expects an integer" -- generate --prompt hi --max-tokens ten
 expect_error "negative temperature" 1 "temperature" -- generate --model "$MODEL" --prompt hi --temperature -1
+expect_error "presence penalty out of range" 1 "presence_penalty must be in [-2, 2], got 3" -- generate --model "$MODEL" --prompt hi --presence-penalty 3
+expect_error "logit bias outside the vocabulary" 1 "logit_bias token id 600 is outside the vocabulary [0, 512)" -- generate --model "$MODEL" --prompt hi --logit-bias 600=1
+expect_error "malformed logit bias" 2 "--logit-bias expects ID=BIAS" -- generate --model "$MODEL" --prompt hi --logit-bias 600
 long=$(printf 'the %.0s' $(seq 1 600))
 expect_error "prompt longer than the context" 1 "longer than the context" -- generate --model "$MODEL" --prompt "$long"
 expect_error "unknown command" 2 "unknown command" -- frobnicate

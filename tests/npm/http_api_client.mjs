@@ -1,6 +1,6 @@
 // The official OpenAI client (npm `openai`, pinned in tests/npm) against
 // radiald's HTTP API: completions and chat, streamed and not, n, logprobs,
-// stop, seed, include_usage, the prefix cache, errors, auth, radial's extensions, and 32
+// stop, seed, include_usage, logit_bias and penalties, the prefix cache, errors, auth, radial's extensions, and 32
 // concurrent streams equal to their solo runs. Prints "ok <name>" per check
 // and exits 1 when any failed.
 // (Driven by tests/e2e/http_api.sh; it lives here, beside the packages it imports.)
@@ -121,13 +121,30 @@ await check("completion: routing_mode full runs every layer; radial_path lists t
   assert.deepEqual(r.choices[0].radial.path[0], [0, 1, 2, 3, 4]);
 });
 
+await check("completion: logit_bias forces a token; penalties change greedy text", async () => {
+  // Token 403 is "▁Once" ("Once upon a time" is [1, 403, 407, 261, 378]).
+  const forced = await stories.completions.create({ ...greedy, max_tokens: 4, logit_bias: { "403": 100 } });
+  assert.equal(forced.choices[0].text, " Once Once Once Once");
+  const penalized = { ...greedy, presence_penalty: 1.5, frequency_penalty: 1.5, logprobs: 2 };
+  const a = await stories.completions.create(penalized);
+  const b = await stories.completions.create(penalized);
+  assert.notEqual(a.choices[0].text, solo.choices[0].text);
+  assert.equal(a.choices[0].text, b.choices[0].text);
+  // The log-probabilities are of the penalized distribution: greedy's token is its likeliest.
+  const lp = a.choices[0].logprobs;
+  for (let i = 0; i < 40; ++i)
+    assert.equal(Math.max(...Object.values(lp.top_logprobs[i])), lp.token_logprobs[i]);
+});
+
 await check("errors: 401 bad token, 404 model, 400 naming the field", async () => {
   const bad = new OpenAI({ baseURL: storiesUrl + "/v1", apiKey: "wrong", maxRetries: 0 });
   await assert.rejects(bad.completions.create(greedy), (e) => e.status === 401);
   await assert.rejects(stories.completions.create({ ...greedy, model: "nope" }),
     (e) => e.status === 404 && e.code === "model_not_found");
-  await assert.rejects(stories.completions.create({ ...greedy, presence_penalty: 1 }),
+  await assert.rejects(stories.completions.create({ ...greedy, presence_penalty: 3 }),
     (e) => e.status === 400 && e.param === "presence_penalty");
+  await assert.rejects(stories.completions.create({ ...greedy, logit_bias: { "512": 1 } }),
+    (e) => e.status === 400 && e.param === "logit_bias" && /vocabulary/.test(e.message));
   await assert.rejects(stories.completions.create({ ...greedy, temperature: 7 }),
     (e) => e.status === 400 && e.param === "temperature");
   await assert.rejects(stories.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "x" }] }),

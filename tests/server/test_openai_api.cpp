@@ -102,6 +102,8 @@ TEST_CASE("openai: completion defaults and prompts", "[openai]") {
   // Token ids, and several prompts x n choices in index order, seeds seed + j.
   r = completion(R"({"prompt": [[1, 5, 9], "Lily"], "n": 2, "seed": 40, "max_tokens": 3,
                      "temperature": 0.5, "top_k": 7, "repetition_penalty": 1.1,
+                     "presence_penalty": 0.5, "frequency_penalty": -1.25,
+                     "logit_bias": {"50": -100, "9": 2.5},
                      "stop": ["\n", "The"], "routing_mode": "forward", "threshold": 0.4,
                      "ignore_eos": true, "radial_path": true, "whatever": {"x": 1}})");
   REQUIRE(r.choices.size() == 4);
@@ -115,6 +117,13 @@ TEST_CASE("openai: completion defaults and prompts", "[openai]") {
   CHECK(r.choices[3].max_tokens == 3);
   CHECK(r.choices[3].sampling.top_k == 7);
   CHECK(r.choices[3].sampling.repetition_penalty == Approx(1.1f));
+  CHECK(r.choices[3].sampling.presence_penalty == 0.5f);
+  CHECK(r.choices[3].sampling.frequency_penalty == -1.25f);
+  REQUIRE(r.choices[3].sampling.logit_bias.size() == 2);  // sorted by token id
+  CHECK(r.choices[3].sampling.logit_bias[0].token == 9);
+  CHECK(r.choices[3].sampling.logit_bias[0].bias == 2.5f);
+  CHECK(r.choices[3].sampling.logit_bias[1].token == 50);
+  CHECK(r.choices[3].sampling.logit_bias[1].bias == -100.f);
   CHECK(r.choices[3].stop == std::vector<std::string>{"\n", "The"});
   CHECK(*r.choices[3].mode == RouteMode::kForward);
   CHECK(*r.choices[3].threshold == Approx(0.4f));
@@ -149,10 +158,16 @@ TEST_CASE("openai: every bad field is a 400 naming it", "[openai]") {
       {R"({"prompt": [1, -2]})", "prompt"},
       {R"({"prompt": {}})", "prompt"},
       {R"({"max_tokens": 3})", "prompt"},
+      {R"({"prompt": "x", "presence_penalty": 2.5})", "presence_penalty"},
+      {R"({"prompt": "x", "frequency_penalty": "-1"})", "frequency_penalty"},
+      {R"({"prompt": "x", "logit_bias": [50, 10]})", "logit_bias"},
+      {R"({"prompt": "x", "logit_bias": {"-1": 10}})", "logit_bias"},
+      {R"({"prompt": "x", "logit_bias": {"five": 10}})", "logit_bias"},
+      {R"({"prompt": "x", "logit_bias": {"50": 101}})", "logit_bias"},
+      {R"({"prompt": "x", "logit_bias": {"50": "up"}})", "logit_bias"},
+      {R"({"prompt": "x", "logit_bias": {"512": 1}})", "logit_bias"},  // vocabulary: 512
+      {R"({"prompt": "x", "logit_bias": {"7": 1, "07": 2}})", "logit_bias"},
       // Known but unsupported: refused, never silently dropped.
-      {R"({"prompt": "x", "presence_penalty": 0.5})", "presence_penalty"},
-      {R"({"prompt": "x", "frequency_penalty": -1})", "frequency_penalty"},
-      {R"({"prompt": "x", "logit_bias": {"50": 10}})", "logit_bias"},
       {R"({"prompt": "x", "echo": true})", "echo"},
       {R"({"prompt": "x", "suffix": "y"})", "suffix"},
       {R"({"prompt": "x", "best_of": 2})", "best_of"},

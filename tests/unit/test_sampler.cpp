@@ -1,5 +1,5 @@
-// Sampler: greedy, determinism, top-k / top-p, temperature, repetition
-// penalty, parameter validation.
+// Sampler: greedy, determinism, top-k / top-p, temperature, logit bias,
+// repetition, presence and frequency penalties, parameter validation.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -257,6 +257,66 @@ TEST_CASE("sampler: repetition penalty", "[sampler]") {
   CHECK_THROWS_AS(s.sample(empty, {}), Error);
 }
 
+TEST_CASE("sampler: logit bias", "[sampler]") {
+  SamplingParams p;
+  p.logit_bias = {{0, 5.f}, {2, -100.f}};
+  std::vector<float> logits{1.f, 2.f, 3.f};
+  CHECK(Sampler(p).sample(logits, {}) == 0);
+  CHECK(logits == std::vector<float>{6.f, 2.f, -97.f});
+  // -100 all but bans a token even when sampling hot.
+  p.logit_bias = {{2, -100.f}};
+  p.temperature = 2.f;
+  Sampler hot(p);
+  for (int i = 0; i < 200; ++i) {
+    std::vector<float> l{1.f, 1.f, 3.f};
+    CHECK(hot.sample(l, {}) != 2);
+  }
+  // A bias token outside the logits is an error, not a write out of bounds.
+  p.logit_bias = {{3, 1.f}};
+  std::vector<float> l{1.f, 2.f, 3.f};
+  CHECK_THROWS_AS(Sampler(p).sample(l, {}), Error);
+}
+
+TEST_CASE("sampler: presence and frequency penalties count generated ids only", "[sampler]") {
+  SamplingParams p;
+  p.presence_penalty = 0.5f;
+  p.frequency_penalty = 0.25f;
+  // Prompt {3, 3}, then generated {0, 0, 1, 0}.
+  const std::vector<int> history{3, 3, 0, 0, 1, 0};
+  std::vector<float> logits{4.f, 4.f, 4.f, 4.f};
+  Sampler s(p);
+  CHECK(s.sample(logits, history, 2) == 2);  // 2 and 3 are untouched and tie: the lowest id
+  CHECK(logits[0] == 4.f - (0.25f * 3 + 0.5f));
+  CHECK(logits[1] == 4.f - (0.25f * 1 + 0.5f));
+  CHECK(logits[2] == 4.f);
+  CHECK(logits[3] == 4.f);  // in the prompt only
+  // With prompt_len 0 the whole history counts.
+  std::vector<float> all{4.f, 4.f, 4.f, 4.f};
+  s.sample(all, history, 0);
+  CHECK(all[3] == 4.f - (0.25f * 2 + 0.5f));
+  // Negative penalties favour repeats.
+  SamplingParams q;
+  q.presence_penalty = -1.f;
+  std::vector<float> rep{1.f, 1.5f};
+  CHECK(Sampler(q).sample(rep, std::vector<int>{0}, 0) == 0);
+  // prompt_len past the history is an error.
+  std::vector<float> l{1.f};
+  CHECK_THROWS_AS(s.sample(l, std::vector<int>{0}, 2), Error);
+}
+
+TEST_CASE("sampler: bias, then repetition penalty, then presence and frequency", "[sampler]") {
+  SamplingParams p;
+  p.logit_bias = {{0, 2.f}, {1, 1.f}};
+  p.repetition_penalty = 2.f;
+  p.presence_penalty = 0.5f;
+  p.frequency_penalty = 1.f;
+  std::vector<float> logits{2.f, -3.f, 0.5f};
+  Sampler(p).sample(logits, std::vector<int>{1, 0, 0}, 1);
+  CHECK(logits[0] == (2.f + 2.f) / 2.f - (1.f * 2 + 0.5f));  // generated twice
+  CHECK(logits[1] == (-3.f + 1.f) * 2.f);                    // prompt only
+  CHECK(logits[2] == 0.5f);
+}
+
 TEST_CASE("sampler: validate names the bad field", "[sampler]") {
   SamplingParams ok;
   CHECK(validate_message(ok).empty());
@@ -289,6 +349,24 @@ TEST_CASE("sampler: validate names the bad field", "[sampler]") {
   CHECK(validate_message(p).find("repetition_penalty") == 0);
   p.repetition_penalty = std::numeric_limits<float>::quiet_NaN();
   CHECK(validate_message(p).find("repetition_penalty") == 0);
+
+  p = {};
+  p.presence_penalty = 2.5f;
+  CHECK(validate_message(p) == "presence_penalty must be in [-2, 2], got 2.5");
+  p = {};
+  p.frequency_penalty = std::numeric_limits<float>::quiet_NaN();
+  CHECK(validate_message(p).find("frequency_penalty must be in [-2, 2]") == 0);
+  p = {};
+  p.presence_penalty = -2.f;
+  p.frequency_penalty = 2.f;
+  p.logit_bias = {{5, -100.f}, {0, 100.f}};
+  CHECK(validate_message(p).empty());
+  p.logit_bias = {{5, 1.f}, {5, 2.f}};
+  CHECK(validate_message(p) == "logit_bias names token 5 twice");
+  p.logit_bias = {{5, 101.f}};
+  CHECK(validate_message(p) == "logit_bias of token 5 must be in [-100, 100], got 101");
+  p.logit_bias = {{-1, 1.f}};
+  CHECK(validate_message(p) == "logit_bias token must be >= 0, got -1");
 
   p = {};
   p.top_k = -5;

@@ -27,6 +27,8 @@ const char* kUsage =
     "                       [--dummy-config CONFIG.json [--dummy-seed N]]\n"
     "                       (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N]\n"
     "                       [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R]\n"
+    "                       [--presence-penalty P] [--frequency-penalty F] [--logit-bias "
+    "ID=BIAS]...\n"
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] "
     "[--show-depth]\n"
@@ -53,6 +55,10 @@ const char* kUsage =
     "one JSON object: per prompt position its pass's path and full logits, and per\n"
     "generated token its id, the path of the pass that produced it, its log-probability\n"
     "and the 20 likeliest tokens' (docs/torch-reference.md).\n"
+    "\n"
+    "--presence-penalty and --frequency-penalty are OpenAI's (in [-2, 2], over the\n"
+    "generated tokens); --logit-bias ID=BIAS (repeatable, BIAS in [-100, 100]) adds\n"
+    "BIAS to token ID's logit before sampling.\n"
     "\n"
     "With --server it generates on a running radiald instead (the server's model; the\n"
     "model options do not apply), streaming the text as it arrives; the summary line\n"
@@ -90,10 +96,10 @@ void write_dump(const std::string& path, const std::vector<int>& prompt,
 int cmd_generate(int argc, char** argv) {
   try {
     Args args(argc, argv,
-              with_connection_options(with_backend_options(
-                  with_model_options({"prompt", "prompt-ids", "max-tokens", "temperature", "top-k",
-                                      "top-p", "repetition-penalty", "seed", "stop", "mode",
-                                      "threshold", "threads", "server", "timeout", "dump"}))),
+              with_connection_options(with_backend_options(with_model_options(
+                  {"prompt", "prompt-ids", "max-tokens", "temperature", "top-k", "top-p",
+                   "repetition-penalty", "presence-penalty", "frequency-penalty", "logit-bias",
+                   "seed", "stop", "mode", "threshold", "threads", "server", "timeout", "dump"}))),
               {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
@@ -116,6 +122,11 @@ int cmd_generate(int argc, char** argv) {
     req.sampling.top_p = static_cast<float>(args.number("top-p").value_or(1.0));
     req.sampling.repetition_penalty =
         static_cast<float>(args.number("repetition-penalty").value_or(1.0));
+    req.sampling.presence_penalty =
+        static_cast<float>(args.number("presence-penalty").value_or(0.0));
+    req.sampling.frequency_penalty =
+        static_cast<float>(args.number("frequency-penalty").value_or(0.0));
+    req.sampling.logit_bias = parse_logit_biases(args.all("logit-bias"));
     req.sampling.seed = static_cast<uint64_t>(args.integer("seed").value_or(0));
     req.stop = args.all("stop");
     req.ignore_eos = args.flag("ignore-eos");

@@ -3,6 +3,8 @@
 #include "kernels/backend_factory.h"
 #include "tools/radial/backend_choice.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -43,6 +45,27 @@ std::vector<int> parse_id_list(const std::string& s) {
     ids.push_back(static_cast<int>(v));
   }
   return ids;
+}
+
+std::vector<LogitBias> parse_logit_biases(const std::vector<std::string>& items) {
+  std::vector<LogitBias> out;
+  for (const std::string& item : items) {
+    const size_t eq = item.find('=');
+    const auto bad = [&] {
+      return UsageError{"--logit-bias expects ID=BIAS (e.g. 13=-100), got '" + item + "'"};
+    };
+    if (eq == std::string::npos) throw bad();
+    const std::string id = item.substr(0, eq), bias = item.substr(eq + 1);
+    char* end = nullptr;
+    const long t = std::strtol(id.c_str(), &end, 10);
+    if (id.empty() || *end != '\0' || t < 0 || t > (1L << 30)) throw bad();
+    const double b = std::strtod(bias.c_str(), &end);
+    if (bias.empty() || *end != '\0' || !std::isfinite(b)) throw bad();
+    out.push_back({static_cast<int>(t), static_cast<float>(b)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LogitBias& a, const LogitBias& b) { return a.token < b.token; });
+  return out;
 }
 
 }  // namespace radial::cli

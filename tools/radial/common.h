@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/model_bundle.h"
+#include "engine/sampler.h"
 #include "tools/radial/args.h"
 
 namespace radial::cli {
@@ -19,5 +20,10 @@ ModelSource model_source(const Args& args);
 
 // "1,2,3" -> {1, 2, 3}; throws UsageError on anything else.
 std::vector<int> parse_id_list(const std::string& s);
+
+// --logit-bias values, each "ID=BIAS" (e.g. "13=-100"), sorted by id;
+// throws UsageError on anything else (ranges are the server's or the
+// sampler's check).
+std::vector<LogitBias> parse_logit_biases(const std::vector<std::string>& items);
 
 }  // namespace radial::cli

@@ -50,6 +50,10 @@ client::GenerateRequest build_request(const Args& args) {
   req.top_k = to_u32(args.integer("top-k").value_or(0), "top_k", 0);
   if (auto p = args.number("top-p")) req.top_p = static_cast<float>(*p);
   if (auto r = args.number("repetition-penalty")) req.repetition_penalty = static_cast<float>(*r);
+  req.presence_penalty = static_cast<float>(args.number("presence-penalty").value_or(0.0));
+  req.frequency_penalty = static_cast<float>(args.number("frequency-penalty").value_or(0.0));
+  for (const LogitBias& b : parse_logit_biases(args.all("logit-bias")))
+    req.logit_bias.emplace_back(b.token, b.bias);
   req.seed = static_cast<uint64_t>(args.integer("seed").value_or(0));
   req.stop_strings = args.all("stop");
   req.ignore_eos = args.flag("ignore-eos");
