@@ -1,7 +1,7 @@
 // `radial bench`: load-tests a running radiald with streamed Generate calls,
 // closed loop (a fixed number of requests in flight) or open loop (Poisson
 // arrivals), and reports throughput, TTFT / inter-token / end-to-end latency
-// percentiles and the routed depth.
+// percentiles and the routed depth (the report: tools/radial/bench_report.h).
 #ifdef RADIAL_WITH_CLIENT
 
 #include <unistd.h>
@@ -15,11 +15,8 @@
 #include <deque>
 #include <fstream>
 #include <functional>
-#include <iostream>
-#include <map>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -27,8 +24,8 @@
 #include "engine/random.h"
 #include "server/client/openai_client.h"
 #include "tools/radial/args.h"
+#include "tools/radial/bench_report.h"
 #include "tools/radial/commands.h"
-#include "tools/radial/latency_stats.h"
 #include "tools/radial/remote.h"
 
 namespace radial::cli {
@@ -71,45 +68,13 @@ const char* kUsage =
     "the server could not be reached, 2 on a usage error.\n";
 
 using Clock = std::chrono::steady_clock;
-constexpr double kMaxDurationSeconds = 600;
-
-struct Config {
-  client::ChannelOptions channel;
-  std::string api = "grpc";  // grpc | openai
-  bool open_loop = false;
-  int concurrency = 1;     // closed loop
-  double rate = 0;         // open loop: requests per second
-  int max_inflight = 256;  // open loop
-  long requests = 0;       // 0: until the duration ends
-  double duration = kMaxDurationSeconds;
-  Range prompt_len, max_tokens;
-  long shared_prefix = 0;  // tokens every prompt starts with
-  client::RoutingMode mode = client::RoutingMode::kDefault;
-  std::optional<float> threshold;
-  float temperature = 0;
-  uint64_t seed = 0;
-  std::chrono::milliseconds timeout{60000};
-  std::optional<std::string> json_path;
-};
-
-// One finished request.
-struct Sample {
-  client::StatusCode code = client::StatusCode::kOk;
-  std::string message;
-  uint32_t prompt_tokens = 0;
-  uint32_t cached_prompt_tokens = 0;  // served from the server's prefix cache
-  uint32_t output_tokens = 0;
-  double ttft = -1;  // seconds; -1 without tokens
-  double e2e = 0;
-  std::vector<double> itl;  // gaps between consecutive tokens
-  double depth_sum = 0, compute_sum = 0;
-};
 
 // splitmix64 of x (the first value of radial::Rng seeded with x).
 uint64_t splitmix64(uint64_t x) { return Rng(x).next(); }
 
 // Request i: a function of the config, the model and i only.
-client::GenerateRequest make_request(const Config& cfg, const client::ModelInfo& model, long i) {
+client::GenerateRequest make_request(const BenchConfig& cfg, const client::ModelInfo& model,
+                                     long i) {
   std::mt19937_64 rng(splitmix64(cfg.seed ^ splitmix64(static_cast<uint64_t>(i))));
   auto draw = [&](const Range& r) { return std::uniform_int_distribution<long>(r.lo, r.hi)(rng); };
   const long plen = draw(cfg.prompt_len);
@@ -153,7 +118,7 @@ class Runner {
  public:
   using Generate = std::function<client::GenerateResult(const client::GenerateRequest&,
                                                         const client::CallOptions&)>;
-  Runner(const Config& cfg, const client::ModelInfo& model, Generate generate)
+  Runner(const BenchConfig& cfg, const client::ModelInfo& model, Generate generate)
       : cfg_(cfg), model_(model), generate_(std::move(generate)) {}
 
   void run() {
@@ -177,7 +142,7 @@ class Runner {
     progress.join();
   }
 
-  const std::vector<Sample>& samples() const { return samples_; }
+  const std::vector<BenchSample>& samples() const { return samples_; }
   double wall_seconds() const { return std::chrono::duration<double>(end_ - start_).count(); }
   long sent() const { return sent_.load(); }
   bool interrupted() const { return stop_.load(); }
@@ -198,7 +163,7 @@ class Runner {
     call.cancel = cancel_;
     sent_.fetch_add(1);
     const client::GenerateResult r = generate_(req, call);
-    Sample s;
+    BenchSample s;
     s.code = r.status.code;
     s.message = r.status.message;
     s.prompt_tokens =
@@ -328,7 +293,7 @@ class Runner {
     return buf;
   }
 
-  const Config& cfg_;
+  const BenchConfig& cfg_;
   const client::ModelInfo& model_;
   Generate generate_;
   client::CancelHandle cancel_;
@@ -338,11 +303,11 @@ class Runner {
   std::mutex mu_;
   std::condition_variable cv_;
   bool finished_ = false;
-  std::vector<Sample> samples_;
+  std::vector<BenchSample> samples_;
 };
 
-Config parse_config(const Args& args) {
-  Config cfg;
+BenchConfig parse_config(const Args& args) {
+  BenchConfig cfg;
   cfg.channel = server_channel(args);
   cfg.api = args.str("api", "grpc");
   if (cfg.api != "grpc" && cfg.api != "openai")
@@ -372,7 +337,7 @@ Config parse_config(const Args& args) {
     cfg.requests = 100;
   }
   if (auto d = args.number("duration")) {
-    if (!(*d > 0) || *d > kMaxDurationSeconds)
+    if (!(*d > 0) || *d > kMaxBenchDurationSeconds)
       throw UsageError{"--duration expects seconds in (0, 600]"};
     cfg.duration = *d;
   }
@@ -412,7 +377,7 @@ int cmd_bench(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    const Config cfg = parse_config(args);
+    const BenchConfig cfg = parse_config(args);
     client::Client client(cfg.channel);
     client::OpenAiClient openai(cfg.channel.target, cfg.channel.bearer_token);
     const bool http = cfg.api == "openai";
@@ -455,142 +420,15 @@ int cmd_bench(int argc, char** argv) {
     runner.run();
     sigaction(SIGINT, &old_sa, nullptr);
 
-    // --- Aggregate.
-    const auto& samples = runner.samples();
-    std::map<std::string, long> by_status;
-    std::map<std::string, std::string> first_error;
-    std::vector<double> ttft, itl, e2e;
-    long ok = 0;
-    long prompt_tokens = 0, output_tokens = 0, cached_tokens = 0;
-    double depth_sum = 0, compute_sum = 0;
-    for (const Sample& s : samples) {
-      const std::string code = client::status_code_name(s.code);
-      ++by_status[code];
-      if (s.code != client::StatusCode::kOk) {
-        first_error.emplace(code, s.message);
-        continue;
-      }
-      ++ok;
-      prompt_tokens += s.prompt_tokens;
-      cached_tokens += s.cached_prompt_tokens;
-      output_tokens += s.output_tokens;
-      depth_sum += s.depth_sum;
-      compute_sum += s.compute_sum;
-      if (s.ttft >= 0) ttft.push_back(s.ttft);
-      e2e.push_back(s.e2e);
-      itl.insert(itl.end(), s.itl.begin(), s.itl.end());
-    }
-    const long failed = static_cast<long>(samples.size()) - ok;
-    const double wall = runner.wall_seconds();
-    const Stats ttft_s = stats_of(ttft), itl_s = stats_of(itl), e2e_s = stats_of(e2e);
-    const double mean_depth =
-        output_tokens > 0 ? depth_sum / static_cast<double>(output_tokens) : 0;
-    const double compute = output_tokens > 0 ? compute_sum / static_cast<double>(output_tokens) : 0;
-    char load[128];
-    if (cfg.open_loop) {
-      std::snprintf(load, sizeof load, "open loop, Poisson %g req/s (max in flight %d)", cfg.rate,
-                    cfg.max_inflight);
-    } else {
-      std::snprintf(load, sizeof load, "closed loop, concurrency %d", cfg.concurrency);
-    }
-    const client::RoutingMode mode =
-        cfg.mode != client::RoutingMode::kDefault ? cfg.mode : model.routing_mode;
-
-    nlohmann::json j;
-    j["server"] = cfg.channel.target;
-    j["api"] = cfg.api;
-    j["model"] = model.name;
-    j["num_layers"] = model.num_layers;
-    j["mode"] = client::routing_mode_name(mode);
-    if (cfg.threshold) j["threshold"] = *cfg.threshold;
-    if (cfg.open_loop) {
-      j["load"] = {{"type", "poisson"}, {"rate", cfg.rate}, {"max_inflight", cfg.max_inflight}};
-    } else {
-      j["load"] = {{"type", "closed"}, {"concurrency", cfg.concurrency}};
-    }
-    j["config"] = {
-        {"requests", cfg.requests > 0 ? nlohmann::json(cfg.requests) : nlohmann::json(nullptr)},
-        {"duration_s", cfg.duration},
-        {"prompt_len", {cfg.prompt_len.lo, cfg.prompt_len.hi}},
-        {"shared_prefix", cfg.shared_prefix},
-        {"max_tokens", {cfg.max_tokens.lo, cfg.max_tokens.hi}},
-        {"temperature", cfg.temperature},
-        {"seed", cfg.seed},
-        {"timeout_s", cfg.timeout.count() / 1000.0}};
-    j["interrupted"] = runner.interrupted();
-    j["requests"] = {
-        {"sent", runner.sent()}, {"ok", ok}, {"failed", failed}, {"by_status", by_status}};
-    j["errors"] = first_error;
-    j["duration_s"] = wall;
-    j["throughput"] = {
-        {"requests_per_s", wall > 0 ? ok / wall : 0.0},
-        {"output_tokens_per_s", wall > 0 ? static_cast<double>(output_tokens) / wall : 0.0},
-        {"total_tokens_per_s",
-         wall > 0 ? static_cast<double>(prompt_tokens + output_tokens) / wall : 0.0}};
-    j["tokens"] = {
-        {"prompt", prompt_tokens}, {"prompt_cached", cached_tokens}, {"output", output_tokens}};
-    j["ttft_ms"] = stats_json_ms(ttft_s);
-    j["itl_ms"] = stats_json_ms(itl_s);
-    j["e2e_ms"] = stats_json_ms(e2e_s);
-    j["mean_depth"] = mean_depth;
-    j["compute_fraction"] = compute;
-
-    std::ostringstream rep;
-    char buf[512];
-    std::snprintf(buf, sizeof buf, "radial bench: %s (%s, %u layers), mode %s, %s%s\n",
-                  cfg.channel.target.c_str(), model.name.c_str(), model.num_layers,
-                  client::routing_mode_name(mode), load,
-                  runner.interrupted() ? " (interrupted)" : "");
-    rep << buf;
-    std::snprintf(buf, sizeof buf, "  requests      %ld ok, %ld failed (%ld sent)\n", ok, failed,
-                  runner.sent());
-    rep << buf;
-    for (const auto& [code, n] : by_status) {
-      if (code == "OK") continue;
-      std::snprintf(buf, sizeof buf, "    %-20s %ld  (e.g. \"%s\")\n", code.c_str(), n,
-                    first_error[code].substr(0, 200).c_str());
-      rep << buf;
-    }
-    std::snprintf(buf, sizeof buf, "  duration      %.3f s\n", wall);
-    rep << buf;
-    std::snprintf(
-        buf, sizeof buf, "  throughput    %.2f req/s, %.1f output tok/s, %.1f total tok/s\n",
-        wall > 0 ? ok / wall : 0.0, wall > 0 ? static_cast<double>(output_tokens) / wall : 0.0,
-        wall > 0 ? static_cast<double>(prompt_tokens + output_tokens) / wall : 0.0);
-    rep << buf;
-    std::snprintf(buf, sizeof buf,
-                  "  tokens        %ld prompt, %ld output (%.1f / %.1f per request)\n",
-                  prompt_tokens, output_tokens, ok ? static_cast<double>(prompt_tokens) / ok : 0.0,
-                  ok ? static_cast<double>(output_tokens) / ok : 0.0);
-    rep << buf;
-    std::snprintf(
-        buf, sizeof buf, "  prefix cache  %ld of the prompt tokens (%.1f%%)\n", cached_tokens,
-        prompt_tokens > 0 ? 100.0 * cached_tokens / static_cast<double>(prompt_tokens) : 0.0);
-    rep << buf;
-    rep << "  latency (ms)       mean       p50       p90       p99\n";
-    for (const auto& [name, s] :
-         {std::pair<const char*, Stats>{"TTFT", ttft_s}, {"ITL", itl_s}, {"E2E", e2e_s}}) {
-      if (s.count == 0) {
-        std::snprintf(buf, sizeof buf, "    %-6s  %9s %9s %9s %9s\n", name, "-", "-", "-", "-");
-      } else {
-        std::snprintf(buf, sizeof buf, "    %-6s  %9.2f %9.2f %9.2f %9.2f\n", name, 1000 * s.mean,
-                      1000 * s.p50, 1000 * s.p90, 1000 * s.p99);
-      }
-      rep << buf;
-    }
-    std::snprintf(
-        buf, sizeof buf,
-        "  depth         %.2f of %u layers per output token, compute %.1f%% of full depth\n",
-        mean_depth, model.num_layers, 100 * compute);
-    rep << buf;
-
+    const BenchReport report = bench_report(
+        cfg, model, runner.samples(), {runner.sent(), runner.interrupted(), runner.wall_seconds()});
     const std::string json_text =
-        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        report.json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (cfg.json_path && *cfg.json_path == "-") {
-      std::fputs(rep.str().c_str(), stderr);
+      std::fputs(report.text.c_str(), stderr);
       std::fputs(json_text.c_str(), stdout);
     } else {
-      std::fputs(rep.str().c_str(), stdout);
+      std::fputs(report.text.c_str(), stdout);
       if (cfg.json_path) {
         std::ofstream f(*cfg.json_path);
         f << json_text;
@@ -601,7 +439,7 @@ int cmd_bench(int argc, char** argv) {
       }
     }
     std::fflush(stdout);
-    return failed == 0 && ok > 0 ? 0 : 1;
+    return report.failed == 0 && report.ok > 0 ? 0 : 1;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "radial bench: %s\n%s", e.message.c_str(), kUsage);
     return 2;
