@@ -52,14 +52,28 @@ OutputProcessor::Verdict OutputProcessor::on_token(int tok, const Pass& p, const
   return v;
 }
 
-void OutputProcessor::record_prompt_logits(const Pass& p, const float* logits) {
-  if (!req_.keep_prompt_logits || p.position >= static_cast<int>(req_.prompt.size()) ||
-      p.position != prompt_logits_recorded())
+void OutputProcessor::record_prompt_position(const Pass& p, const float* logits) {
+  const int n = static_cast<int>(req_.prompt.size());
+  if ((!req_.keep_prompt_logits && req_.prompt_logprobs < 0) || p.position >= n ||
+      p.position != prompt_recorded_)
     return;
-  result_.prompt_logits.emplace_back(logits, logits + c_.vocab_size);
-  result_.prompt_depth.push_back(p.depth());
-  result_.prompt_path.push_back(p.path);
-  result_.prompt_compute_fraction.push_back(pass_compute_fraction(c_, p, router_hidden_));
+  ++prompt_recorded_;
+  if (req_.keep_prompt_logits) {
+    result_.prompt_logits.emplace_back(logits, logits + c_.vocab_size);
+    result_.prompt_depth.push_back(p.depth());
+    result_.prompt_path.push_back(p.path);
+    result_.prompt_compute_fraction.push_back(pass_compute_fraction(c_, p, router_hidden_));
+  }
+  if (req_.prompt_logprobs >= 0 && p.position + 1 < n) {
+    GeneratedToken g;
+    g.token = req_.prompt[p.position + 1];
+    g.depth = p.depth();
+    g.path = p.path;
+    g.compute_fraction = pass_compute_fraction(c_, p, router_hidden_);
+    token_logprobs(std::span<const float>(logits, c_.vocab_size), 1.f, g.token,
+                   req_.prompt_logprobs, &g.logprob, &g.top_logprobs);
+    result_.prompt_token_logprobs.push_back(std::move(g));
+  }
 }
 
 const SequenceResult& OutputProcessor::finish(FinishReason reason, const std::string& error) {

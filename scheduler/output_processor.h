@@ -39,10 +39,13 @@ class OutputProcessor {
   // drawn from, for the request's log-probabilities.
   Verdict on_token(int tok, const Pass& p, const float* logits = nullptr);
 
-  // Prompt logits (keep_prompt_logits): records position p.position's logits
-  // if it is the next prompt position not yet recorded.
-  void record_prompt_logits(const Pass& p, const float* logits);
-  int prompt_logits_recorded() const { return static_cast<int>(result_.prompt_logits.size()); }
+  // What the request reports of its prompt positions (keep_prompt_logits:
+  // the logits; prompt_logprobs: the next prompt token's log-probabilities):
+  // records position p.position's if it is the next prompt position not yet
+  // recorded (a recompute after preemption records nothing twice).
+  void record_prompt_position(const Pass& p, const float* logits);
+  // Prompt positions recorded so far (0 when the request reports none).
+  int prompt_positions_recorded() const { return prompt_recorded_; }
   // The prompt tokens served from the prefix cache (usage).
   void set_cached_prompt_tokens(int n) { result_.usage.cached_prompt_tokens = n; }
 
@@ -61,6 +64,7 @@ class OutputProcessor {
   std::unique_ptr<StopMatcher> stop_;
   SequenceResult result_;
   long depth_sum_ = 0;
+  int prompt_recorded_ = 0;
 };
 
 }  // namespace radial

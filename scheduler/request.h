@@ -23,6 +23,12 @@ struct GenerateRequest {
   // Log-probabilities of generated tokens (scheduler/logprobs.h): -1 off; 0
   // the sampled token's; N > 0 also the N likeliest tokens' (at most 20).
   int logprobs = -1;
+  // Log-probabilities of the prompt's own tokens (scoring a text, OpenAI's
+  // `echo` with `logprobs`): -1 off; N >= 0: for each prompt position i >= 1,
+  // prompt[i]'s log-probability given prompt[0, i) and the N likeliest
+  // tokens there (at most 20), under the model's own distribution
+  // (temperature 1, no bias or penalty). Those positions' passes run the head.
+  int prompt_logprobs = -1;
 };
 
 enum class FinishReason { kLength, kStop, kStopString, kCancelled, kError };
@@ -62,6 +68,10 @@ struct SequenceResult {
   std::string text;  // all emitted text
   Usage usage;
   std::vector<std::vector<float>> prompt_logits;  // with keep_prompt_logits
+  // With prompt_logprobs >= 0: entry i - 1 for prompt position i >= 1: token
+  // prompt[i], its logprob and top_logprobs, and the depth, path and compute
+  // fraction of the pass (at position i - 1) whose logits gave them; no text.
+  std::vector<GeneratedToken> prompt_token_logprobs;
   // With keep_prompt_logits, per prompt position (next to prompt_logits):
   // the depth, path and compute fraction (engine/flops.h) of that position's pass.
   std::vector<int> prompt_depth;

@@ -58,6 +58,9 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
                 std::to_string(c.vocab_size) + ")");
   require(req.logprobs >= -1 && req.logprobs <= 20, ErrorCode::kInvalidArgument,
           "logprobs must be in [0, 20] (or off), got " + std::to_string(req.logprobs));
+  require(
+      req.prompt_logprobs >= -1 && req.prompt_logprobs <= 20, ErrorCode::kInvalidArgument,
+      "prompt_logprobs must be in [0, 20] (or off), got " + std::to_string(req.prompt_logprobs));
   require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
           "stop strings need a tokenizer");
   for (const auto& s : req.stop)

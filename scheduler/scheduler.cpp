@@ -113,8 +113,8 @@ void Scheduler::admit() {
     // The cached prefix: never the last token (its pass yields the next
     // one), nor prompt positions whose logits are still to be reported.
     int cache_limit = total - 1;
-    if (s.req.keep_prompt_logits)
-      cache_limit = std::min(cache_limit, s.output->prompt_logits_recorded());
+    if (s.reports_prompt())
+      cache_limit = std::min(cache_limit, s.output->prompt_positions_recorded());
     const KvBlockManager::PrefixMatch hit =
         opts_.prefix_caching ? engine_.match_cached_prefix(s.feed, s.routing, cache_limit)
                              : KvBlockManager::PrefixMatch{};
@@ -167,8 +167,8 @@ void Scheduler::start_chunk(Sequence& s) {
     p->position = pos;
     p->token = s.feed[pos];
     p->routing = s.routing;
-    p->wants_logits = pos + 1 == total || (s.req.keep_prompt_logits && pos < s.prompt_len() &&
-                                           pos >= s.output->prompt_logits_recorded());
+    p->wants_logits = pos + 1 == total || (s.reports_prompt() && pos < s.prompt_len() &&
+                                           pos >= s.output->prompt_positions_recorded());
     p->ready_step = steps_;
     engine_.start_pass(*p);
     s.passes.push_back(std::move(p));
@@ -394,7 +394,7 @@ void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
         continue;
       }
       const float* logits = out.logits.data() + i * V;
-      s.output->record_prompt_logits(p, logits);
+      s.output->record_prompt_position(p, logits);
       if (p.position + 1 < static_cast<int>(s.history.size())) continue;  // not the newest
       work_.assign(logits, logits + V);
       const int tok =

@@ -99,8 +99,9 @@ class ChoicesGeneration final : public Generation {
     for (size_t i = 0; i < streams_.size(); ++i) {
       Choice& c = choices_[i];
       if (c.done) continue;
-      if (req_->stream && req_->endpoint == Endpoint::kChat && !c.role_sent) {
-        *out += sse(role_chunk(ctx_, static_cast<int>(i)));
+      if (req_->stream && !c.role_sent) {  // chat: the role; completions: the echo
+        if (req_->endpoint == Endpoint::kChat) *out += sse(role_chunk(ctx_, static_cast<int>(i)));
+        if (req_->echo) *out += sse(echo_chunk(ctx_, static_cast<int>(i)));
         c.role_sent = true;
       }
       for (;;) {
@@ -112,7 +113,7 @@ class ChoicesGeneration final : public Generation {
           if (req_->stream) finish_stream_choice(static_cast<int>(i), out);
           break;
         }
-        if (req_->stream) {
+        if (req_->stream && !req_->score_only) {
           std::string text;
           for (const auto& t : tokens) text += t.text;
           *out += sse(token_chunk(ctx_, static_cast<int>(i), text, tokens, c.prev, c.streamed));
@@ -157,9 +158,9 @@ class ChoicesGeneration final : public Generation {
 
  private:
   struct Choice {
-    bool role_sent = false, done = false;
-    size_t streamed = 0;  // text bytes sent
-    int prev = -1;        // last token sent (log-probabilities' text)
+    bool role_sent = false, done = false;  // role_sent: the role or echo chunk
+    size_t streamed = 0;                   // text bytes sent
+    int prev = -1;                         // last token sent (log-probabilities' text)
     SequenceResult result;
   };
 
@@ -172,8 +173,9 @@ class ChoicesGeneration final : public Generation {
     }
     // Text held back until the end (a possible stop string's start, an
     // incomplete character) comes with the last chunk.
-    const std::string tail =
-        c.result.text.size() > c.streamed ? c.result.text.substr(c.streamed) : "";
+    const std::string tail = c.result.text.size() > c.streamed && !req_->score_only
+                                 ? c.result.text.substr(c.streamed)
+                                 : "";
     *out += sse(finish_chunk(ctx_, i, tail, c.result));
   }
 

@@ -108,7 +108,6 @@ void refuse_unsupported(const Json& body, Endpoint ep) {
   if (auto v = integer(body, "best_of", 1, 1 << 10); v && *v > 1)
     unsupported("best_of", "only 1 (ask for n choices instead)");
   if (ep == Endpoint::kCompletions) {
-    if (auto v = boolean(body, "echo"); v && *v) unsupported("echo", "the prompt is not echoed");
     if (field(body, "suffix")) unsupported("suffix", "no insertion");
   } else {
     if (const Json* v = field(body, "tools"); v && !(v->is_array() && v->empty()))
@@ -343,6 +342,11 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
     }
   }
   out.radial_path = boolean(body, "radial_path").value_or(false);
+  if (ep == Endpoint::kCompletions) out.echo = boolean(body, "echo").value_or(false);
+  if (out.echo && out.stream && out.logprobs)
+    throw bad_request("echo",
+                      "echo with logprobs needs stream: false (the prompt's "
+                      "log-probabilities come with the whole response)");
 
   // The sampling and routing every choice shares.
   GenerateRequest base;
@@ -363,6 +367,7 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   base.stop = stops(body);
   base.ignore_eos = boolean(body, "ignore_eos").value_or(false);
   base.logprobs = out.logprobs ? out.top_logprobs : -1;
+  if (out.echo && out.logprobs) base.prompt_logprobs = out.top_logprobs;
   if (auto m = string(body, "routing_mode")) {
     try {
       base.mode = parse_route_mode(*m);
@@ -374,7 +379,11 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
 
   std::optional<long long> max_tokens;
   if (ep == Endpoint::kChat) max_tokens = integer(body, "max_completion_tokens", 1, 1 << 30);
-  if (!max_tokens) max_tokens = integer(body, "max_tokens", 1, 1 << 30);
+  if (!max_tokens) max_tokens = integer(body, "max_tokens", out.echo ? 0 : 1, 1 << 30);
+  if (max_tokens && *max_tokens == 0) {  // scoring: one token runs, the response leaves it out
+    out.score_only = true;
+    max_tokens = 1;
+  }
 
   std::vector<std::vector<int>> prompts;
   if (ep == Endpoint::kCompletions) {
@@ -386,6 +395,7 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   const ModelInfo& info = svc.model_info();
   std::random_device rd;
   for (auto& prompt : prompts) {
+    if (out.echo && prompt.empty()) prompt = {info.bos_token_id};  // (what the engine runs)
     out.prompt_tokens.push_back(prompt.empty() ? 1 : static_cast<int>(prompt.size()));
     for (int j = 0; j < out.n; ++j) {
       GenerateRequest r = base;

@@ -4,7 +4,7 @@
 //
 // Field rules: unknown fields are ignored (clients send many); known fields
 // that radiald does not support (tools, response_format other than text,
-// echo, suffix, best_of > 1, non-text message parts) are a 400 naming the
+// suffix, best_of > 1, non-text message parts) are a 400 naming the
 // field, never silently dropped; a wrong type or an out-of-range value is a
 // 400 naming the field. presence_penalty, frequency_penalty and logit_bias
 // follow OpenAI (engine/sampler.h).
@@ -39,6 +39,12 @@ struct ParsedRequest {
   bool logprobs = false;
   int top_logprobs = 0;
   bool radial_path = false;
+  // Completions' `echo`: each choice's text (and, with logprobs, its
+  // log-probabilities) starts with its prompt, the first prompt token's
+  // logprob null. `max_tokens: 0` is allowed with echo (scoring a text):
+  // the engine still samples one token, which the response leaves out.
+  bool echo = false;
+  bool score_only = false;  // echo with max_tokens 0
   // One engine request per choice: prompt p's choices are
   // [p * n, (p + 1) * n), in the order of the response's `index`.
   std::vector<GenerateRequest> choices;

@@ -93,6 +93,54 @@ Json logprobs_json(const ResponseContext& c, const std::vector<GeneratedToken>& 
   return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
 }
 
+// The generated tokens a response shows: none when scoring (echo with
+// max_tokens 0: the one token the engine sampled is left out).
+const std::vector<GeneratedToken>& shown(const ResponseContext& c, const SequenceResult& r) {
+  static const std::vector<GeneratedToken> kNone;
+  return c.req->score_only ? kNone : r.tokens;
+}
+
+// Completions' echo of choice `index`'s prompt: its text (the tokens'
+// pieces joined, ill-formed UTF-8 replaced) and, with logprobs, the
+// prompt's log-probabilities (the first token's null, as OpenAI's).
+struct Echo {
+  std::string text;
+  Json logprobs;
+};
+
+Echo echo_of(const ResponseContext& c, int index, const SequenceResult& r) {
+  const std::vector<int>& prompt = c.req->choices.at(index).prompt;
+  Json toks = Json::array(), lps = Json::array(), tops = Json::array(), offs = Json::array();
+  std::string raw;
+  int prev = -1;
+  for (size_t k = 0; k < prompt.size(); ++k) {
+    const std::string p = piece(c, prev, prompt[k]);
+    if (c.req->logprobs) {
+      toks.push_back(token_text(p));
+      offs.push_back(raw.size());
+      if (k == 0 || k > r.prompt_token_logprobs.size()) {
+        lps.push_back(nullptr);
+        tops.push_back(nullptr);
+      } else {
+        const GeneratedToken& g = r.prompt_token_logprobs[k - 1];
+        lps.push_back(lp_value(g.logprob));
+        Json top = Json::object();
+        for (const TokenLogprob& a : g.top_logprobs)
+          top[token_text(piece(c, prev, a.token))] = lp_value(a.logprob);
+        tops.push_back(top);
+      }
+    }
+    raw += p;
+    prev = prompt[k];
+  }
+  Echo e;
+  e.text = utf8::lossy(raw);
+  if (c.req->logprobs)
+    e.logprobs = {
+        {"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+  return e;
+}
+
 // Per token depth (and path with radial_path).
 void add_radial_tokens(const ResponseContext& c, const std::vector<GeneratedToken>& tokens,
                        Json* radial) {
@@ -114,7 +162,7 @@ double compute_fraction(const std::vector<GeneratedToken>& tokens) {
 Json usage_json(const ResponseContext& c, const std::vector<SequenceResult>& results) {
   long prompt = 0, completion = 0;
   for (int p : c.req->prompt_tokens) prompt += p;
-  for (const auto& r : results) completion += r.usage.generated_tokens;
+  for (const auto& r : results) completion += static_cast<long>(shown(c, r).size());
   // Prompt tokens found in the prefix cache, counted per prompt (its first choice).
   long cached = 0;
   const size_t n = static_cast<size_t>(std::max(1, c.req->n));
@@ -129,7 +177,7 @@ Json radial_summary(const ResponseContext& c, const std::vector<SequenceResult>&
   double depth = 0, compute = 0;
   long n = 0;
   for (const auto& r : results)
-    for (const auto& t : r.tokens) {
+    for (const auto& t : shown(c, r)) {
       depth += t.depth;
       compute += t.compute_fraction;
       ++n;
@@ -174,19 +222,33 @@ Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& 
   Json choices = Json::array();
   for (size_t i = 0; i < results.size(); ++i) {
     const SequenceResult& r = results[i];
+    const std::vector<GeneratedToken>& tokens = shown(c, r);
+    const std::string& text = c.req->score_only ? std::string() : r.text;
+    Echo echo;
+    if (c.req->echo) echo = echo_of(c, static_cast<int>(i), r);
     Json ch = {{"index", static_cast<int>(i)}};
     if (chat(c)) {
-      ch["message"] = {{"role", "assistant"}, {"content", r.text}};
+      ch["message"] = {{"role", "assistant"}, {"content", text}};
     } else {
-      ch["text"] = r.text;
+      ch["text"] = echo.text + text;
     }
-    ch["logprobs"] = c.req->logprobs
-                         ? logprobs_json(c, r.tokens, last_prompt_token(c, static_cast<int>(i)), 0)
-                         : Json();
+    if (c.req->logprobs) {
+      Json lp =
+          logprobs_json(c, tokens, last_prompt_token(c, static_cast<int>(i)), echo.text.size());
+      if (c.req->echo)  // the prompt's entries first
+        for (auto& [key, values] : lp.items()) {
+          Json& all = echo.logprobs[key];
+          for (auto& v : values) all.push_back(std::move(v));
+          values = std::move(all);
+        }
+      ch["logprobs"] = lp;
+    } else {
+      ch["logprobs"] = Json();
+    }
     ch["finish_reason"] = finish_reason(r.finish);
-    Json radial = {{"mean_depth", r.usage.mean_depth},
-                   {"compute_fraction", compute_fraction(r.tokens)}};
-    add_radial_tokens(c, r.tokens, &radial);
+    Json radial = {{"mean_depth", c.req->score_only ? 0.0 : r.usage.mean_depth},
+                   {"compute_fraction", compute_fraction(tokens)}};
+    add_radial_tokens(c, tokens, &radial);
     ch["radial"] = radial;
     choices.push_back(ch);
   }
@@ -236,11 +298,15 @@ Json finish_chunk(const ResponseContext& c, int index, const std::string& tail,
   }
   ch["logprobs"] = Json();
   ch["finish_reason"] = finish_reason(result.finish);
-  ch["radial"] = {{"mean_depth", result.usage.mean_depth},
-                  {"compute_fraction", compute_fraction(result.tokens)}};
+  ch["radial"] = {{"mean_depth", c.req->score_only ? 0.0 : result.usage.mean_depth},
+                  {"compute_fraction", compute_fraction(shown(c, result))}};
   j["choices"] = Json::array({ch});
   if (c.req->include_usage) j["usage"] = Json();
   return j;
+}
+
+Json echo_chunk(const ResponseContext& c, int index) {
+  return token_chunk(c, index, echo_of(c, index, SequenceResult{}).text, {}, -1, 0);
 }
 
 Json usage_chunk(const ResponseContext& c, const std::vector<SequenceResult>& results) {

@@ -53,6 +53,9 @@ Json token_chunk(const ResponseContext& ctx, int index, const std::string& text,
                  const std::vector<GeneratedToken>& tokens, int prev_token, size_t text_offset);
 Json finish_chunk(const ResponseContext& ctx, int index, const std::string& tail,
                   const SequenceResult& result);
+// Completions with echo: the first chunk of choice `index`, its prompt's
+// text (streaming with echo has no logprobs; parse_request sees to it).
+Json echo_chunk(const ResponseContext& ctx, int index);
 Json usage_chunk(const ResponseContext& ctx, const std::vector<SequenceResult>& results);
 
 }  // namespace radial::server::openai

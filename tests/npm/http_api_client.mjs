@@ -136,6 +136,52 @@ await check("completion: logit_bias forces a token; penalties change greedy text
     assert.equal(Math.max(...Object.values(lp.top_logprobs[i])), lp.token_logprobs[i]);
 });
 
+await check("completion: echo scores the prompt (lm-evaluation-harness's loglikelihood request)", async () => {
+  // The prompt and the greedy continuation, scored: every continuation
+  // token is the likeliest at its position (lm-eval's is_greedy).
+  const text = "Once upon a time" + solo.choices[0].text;
+  const r = await stories.completions.create({ ...greedy, prompt: text, echo: true, max_tokens: 0, logprobs: 1 });
+  const c = r.choices[0];
+  assert.equal(c.text, text);
+  assert.equal(r.usage.completion_tokens, 0);
+  const lp = c.logprobs;
+  const n = lp.tokens.length;
+  assert.equal(n, r.usage.prompt_tokens);
+  assert.equal(lp.tokens.join(""), text);
+  assert.equal(lp.token_logprobs[0], null);
+  assert.equal(lp.top_logprobs[0], null);
+  for (let i = 1; i < n; ++i) {
+    assert.equal(lp.text_offset[i], lp.text_offset[i - 1] + Buffer.byteLength(lp.tokens[i - 1]));
+    assert.ok(lp.token_logprobs[i] <= 0);
+    if (i >= 5) assert.equal(Object.values(lp.top_logprobs[i])[0], lp.token_logprobs[i], "position " + i);
+  }
+  // lm-eval's own request (lm_eval/models/openai_completions.py): token-id
+  // prompts in a batch, max_tokens 1; it reads [ctxlen:-1] of each choice.
+  const ctx = [1, 403, 407, 261];
+  const batch = await stories.completions.create({ model: "stories260K", prompt: [[...ctx, 378], [...ctx, 378, 11]],
+    temperature: 0, max_tokens: 1, logprobs: 1, seed: 1234, echo: true });
+  const [a, b] = [...batch.choices].sort((x, y) => x.index - y.index).map((x) => x.logprobs);
+  assert.equal(a.token_logprobs.length, 5 + 1);
+  assert.equal(b.token_logprobs.length, 6 + 1);
+  const scoreA = a.token_logprobs.slice(4, -1), scoreB = b.token_logprobs.slice(4, -1);
+  assert.equal(scoreA.length, 1);
+  assert.equal(scoreB.length, 2);
+  assert.ok(Math.abs(scoreA[0] - scoreB[0]) < 1e-5, "the same position scores alike in both prompts");
+  for (const top of b.top_logprobs.slice(4, -1)) assert.equal(Object.keys(top).length, 1);
+  // With a completion: the prompt's entries, then the generated tokens'.
+  const g = await stories.completions.create({ ...greedy, echo: true, max_tokens: 3, logprobs: 0 });
+  const gt = g.choices[0].text;
+  assert.ok(gt.startsWith("Once upon a time") && gt.length > 16);
+  assert.ok(solo.choices[0].text.startsWith(gt.slice(16)));
+  assert.equal(g.choices[0].logprobs.tokens.length, 5 + 3);
+  assert.equal(g.choices[0].logprobs.text_offset[5], 16);
+  // Streamed: the echo is the first chunk, then the same text as not streamed.
+  const chunks = await streamText(stories, { ...greedy, echo: true, max_tokens: 8 });
+  const whole = await stories.completions.create({ ...greedy, echo: true, max_tokens: 8 });
+  assert.equal(chunks[0].choices[0].text, "Once upon a time");
+  assert.equal(chunks.map((x) => x.choices[0]?.text ?? "").join(""), whole.choices[0].text);
+});
+
 await check("errors: 401 bad token, 404 model, 400 naming the field", async () => {
   const bad = new OpenAI({ baseURL: storiesUrl + "/v1", apiKey: "wrong", maxRetries: 0 });
   await assert.rejects(bad.completions.create(greedy), (e) => e.status === 401);

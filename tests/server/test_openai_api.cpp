@@ -131,6 +131,19 @@ TEST_CASE("openai: completion defaults and prompts", "[openai]") {
   CHECK(r.radial_path);
   CHECK(completion(R"({"prompt": "x", "stop": "END"})").choices[0].stop ==
         std::vector<std::string>{"END"});
+  // echo: with logprobs the prompt is scored; max_tokens 0 (scoring only)
+  // runs one token that the response leaves out.
+  r = completion(R"({"prompt": "Once upon a time", "echo": true, "logprobs": 2, "max_tokens": 0})");
+  CHECK(r.echo);
+  CHECK(r.score_only);
+  CHECK(r.choices[0].max_tokens == 1);
+  CHECK(r.choices[0].prompt_logprobs == 2);
+  CHECK(r.choices[0].logprobs == 2);
+  r = completion(R"({"prompt": "", "echo": true, "stream": true})");  // (no logprobs)
+  CHECK(r.choices[0].prompt == std::vector<int>{1});
+  CHECK(r.choices[0].prompt_logprobs == -1);
+  CHECK_FALSE(r.score_only);
+  CHECK(completion(R"({"prompt": "x"})").choices[0].prompt_logprobs == -1);
   // Unseeded choices draw different seeds.
   r = completion(R"({"prompt": "x", "n": 3})");
   CHECK(r.choices[0].sampling.seed != r.choices[1].sampling.seed);
@@ -168,7 +181,7 @@ TEST_CASE("openai: every bad field is a 400 naming it", "[openai]") {
       {R"({"prompt": "x", "logit_bias": {"512": 1}})", "logit_bias"},  // vocabulary: 512
       {R"({"prompt": "x", "logit_bias": {"7": 1, "07": 2}})", "logit_bias"},
       // Known but unsupported: refused, never silently dropped.
-      {R"({"prompt": "x", "echo": true})", "echo"},
+      {R"({"prompt": "x", "echo": true, "logprobs": 1, "stream": true})", "echo"},
       {R"({"prompt": "x", "suffix": "y"})", "suffix"},
       {R"({"prompt": "x", "best_of": 2})", "best_of"},
   };

@@ -3,6 +3,8 @@
 // with the usage the final result reports.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "engine/tokenizer.h"
 #include "scheduler/output_processor.h"
 #include "test_util.h"
@@ -134,15 +136,49 @@ TEST_CASE("output: prompt logits are kept in position order, once each", "[outpu
   r.keep_prompt_logits = true;
   OutputProcessor out(c, nullptr, 0, r);
   const float l0[] = {1, 2, 3}, l1[] = {4, 5, 6}, l2[] = {7, 8, 9};
-  out.record_prompt_logits(pass_at(1, {0}), l1);  // not the next position: ignored
-  CHECK(out.prompt_logits_recorded() == 0);
-  out.record_prompt_logits(pass_at(0, {0, 1}), l0);
-  out.record_prompt_logits(pass_at(0, {0, 1}), l0);  // again (a recompute): ignored
-  out.record_prompt_logits(pass_at(1, {0}), l1);
-  out.record_prompt_logits(pass_at(2, {0}), l2);
-  out.record_prompt_logits(pass_at(3, {0}), l2);  // beyond the prompt: ignored
+  out.record_prompt_position(pass_at(1, {0}), l1);  // not the next position: ignored
+  CHECK(out.prompt_positions_recorded() == 0);
+  out.record_prompt_position(pass_at(0, {0, 1}), l0);
+  out.record_prompt_position(pass_at(0, {0, 1}), l0);  // again (a recompute): ignored
+  out.record_prompt_position(pass_at(1, {0}), l1);
+  out.record_prompt_position(pass_at(2, {0}), l2);
+  out.record_prompt_position(pass_at(3, {0}), l2);  // beyond the prompt: ignored
   const SequenceResult& res = out.finish(FinishReason::kLength);
   REQUIRE(res.prompt_logits.size() == 3);
   CHECK(res.prompt_logits[1] == std::vector<float>{4, 5, 6});
   CHECK(res.prompt_depth == std::vector<int>{2, 1, 1});
+}
+
+TEST_CASE("output: prompt log-probabilities score each next prompt token, once each", "[output]") {
+  ModelConfig c = config();
+  c.vocab_size = 3;
+  GenerateRequest r;
+  r.prompt = {1, 2, 0};
+  r.prompt_logprobs = 1;
+  OutputProcessor out(c, nullptr, 0, r);
+  const float l0[] = {0, 0, std::log(2.f)}, l1[] = {5, 1, 1}, l2[] = {7, 8, 9};
+  out.record_prompt_position(pass_at(1, {0}), l1);  // not the next position: ignored
+  CHECK(out.prompt_positions_recorded() == 0);
+  out.record_prompt_position(pass_at(0, {0, 1}), l0);
+  out.record_prompt_position(pass_at(0, {0, 1}), l0);  // again (a recompute): ignored
+  out.record_prompt_position(pass_at(1, {0}), l1);
+  out.record_prompt_position(pass_at(2, {0}), l2);  // the last: it scores no prompt token
+  CHECK(out.prompt_positions_recorded() == 3);
+  const SequenceResult& res = out.finish(FinishReason::kLength);
+  CHECK(res.prompt_logits.empty());  // (keep_prompt_logits is off)
+  REQUIRE(res.prompt_token_logprobs.size() == 2);
+  // Position 0's logits score prompt[1] = 2: p = 2 / (1 + 1 + 2).
+  const GeneratedToken& a = res.prompt_token_logprobs[0];
+  CHECK(a.token == 2);
+  CHECK(a.logprob == Approx(std::log(0.5)));
+  CHECK(a.depth == 2);
+  CHECK(a.path == std::vector<int>{0, 1});
+  REQUIRE(a.top_logprobs.size() == 1);
+  CHECK(a.top_logprobs[0].token == 2);
+  // Position 1's score prompt[2] = 0, the likeliest.
+  const GeneratedToken& b = res.prompt_token_logprobs[1];
+  CHECK(b.token == 0);
+  CHECK(b.logprob == Approx(5 - std::log(std::exp(5.0) + 2 * std::exp(1.0))));
+  CHECK(b.top_logprobs[0].token == 0);
+  CHECK(b.top_logprobs[0].logprob == b.logprob);
 }

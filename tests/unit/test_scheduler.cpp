@@ -199,3 +199,41 @@ TEST_CASE("scheduler: each token is the argmax of its biased and penalized logit
   // and later the penalties (4 positions of 40 on this model).
   CHECK(changed >= 2);
 }
+
+TEST_CASE("scheduler: prompt log-probabilities score the prompt, prefix cache or not",
+          "[scheduler]") {
+  GenerateRequest plain;
+  plain.prompt = {1};
+  for (int k = 0; k < 39; ++k) plain.prompt.push_back(3 + (k * 37) % 500);
+  plain.max_tokens = 3;
+  plain.ignore_eos = true;
+  GenerateRequest scored = plain;
+  scored.prompt_logprobs = 2;
+  GenerateRequest ref_req = plain;
+  ref_req.keep_prompt_logits = true;
+  const SequenceResult ref = run_requests(model(), nullptr, {ref_req})[0];
+
+  // The same engine serves the plain request first: its blocks are cached,
+  // and the scored request must still run (and score) every prompt position.
+  auto engine_owner = make_engine(model(), nullptr, options_for(model()->config, {plain, scored}));
+  run_requests_on(*engine_owner, {plain});
+  REQUIRE(engine_owner->kv().cached_blocks() > 0);
+  const SequenceResult out = run_requests_on(*engine_owner, {scored})[0];
+  CHECK(out.usage.cached_prompt_tokens == 0);
+  CHECK(token_ids(out) == token_ids(ref));
+  REQUIRE(out.prompt_token_logprobs.size() == plain.prompt.size() - 1);
+  for (size_t i = 1; i < plain.prompt.size(); ++i) {
+    INFO("prompt position " << i);
+    const std::vector<float>& l = ref.prompt_logits[i - 1];
+    double mx = *std::max_element(l.begin(), l.end()), sum = 0;
+    for (float x : l) sum += std::exp(x - mx);
+    const int t = plain.prompt[i];
+    const GeneratedToken& g = out.prompt_token_logprobs[i - 1];
+    CHECK(g.token == t);
+    CHECK(g.logprob == Approx(l[t] - mx - std::log(sum)).margin(1e-5));
+    REQUIRE(g.top_logprobs.size() == 2);
+    CHECK(g.top_logprobs[0].token ==
+          static_cast<int>(std::max_element(l.begin(), l.end()) - l.begin()));
+    CHECK(g.path == ref.prompt_path[i - 1]);
+  }
+}
