@@ -278,8 +278,10 @@ StepOutput Scheduler::run(const StepPlan& plan) {
       r.sampling = head_params_;
       r.tokens = out.tokens.data();
     } else {
-      out.logits.resize(plan.batch.size() * static_cast<size_t>(engine_.config().vocab_size));
-      r.logits = out.logits.data();
+      const size_t n = plan.batch.size() * static_cast<size_t>(engine_.config().vocab_size);
+      if (logits_.size() < n) logits_.resize(n);
+      r.logits = logits_.data();
+      out.logits = std::span<const float>(logits_.data(), n);
     }
   }
   const auto t0 = Clock::now();

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,10 +84,12 @@ struct StepPlan {
   bool empty() const { return node < kNodeEmbed; }
 };
 struct StepOutput {
-  std::vector<int> tokens;    // head on the backend: one per pass
-  std::vector<float> logits;  // head on the host: [batch, vocab]
-  std::string error;          // the engine failed the step (every sequence in it fails)
-  double seconds = 0;         // wall time of the engine call
+  std::vector<int> tokens;  // head on the backend: one per pass
+  // Head on the host: [batch, vocab], in the scheduler's own buffer (valid
+  // until its next run(); reused, so a step allocates and zeroes nothing).
+  std::span<const float> logits;
+  std::string error;   // the engine failed the step (every sequence in it fails)
+  double seconds = 0;  // wall time of the engine call
 };
 
 class Scheduler {
@@ -161,6 +164,7 @@ class Scheduler {
   // Scratch.
   std::vector<NodeQueue> queues_;
   std::vector<float> work_;
+  std::vector<float> logits_;  // StepOutput::logits (grows, never shrinks)
   std::vector<TokenSampling> head_params_;
 };
 

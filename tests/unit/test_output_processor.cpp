@@ -3,9 +3,12 @@
 // with the usage the final result reports.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/tokenizer.h"
+#include "scheduler/logprobs.h"
 #include "scheduler/output_processor.h"
 #include "test_util.h"
 
@@ -181,4 +184,38 @@ TEST_CASE("output: prompt log-probabilities score each next prompt token, once e
   CHECK(b.logprob == Approx(5 - std::log(std::exp(5.0) + 2 * std::exp(1.0))));
   CHECK(b.top_logprobs[0].token == 0);
   CHECK(b.top_logprobs[0].logprob == b.logprob);
+}
+
+TEST_CASE("logprobs: values and the likeliest tokens, ties to the lower id", "[logprobs]") {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const std::vector<float> l{1, 3, 3, 2, ninf};
+  float chosen = 0;
+  std::vector<TokenLogprob> top;
+  token_logprobs(l, 0.f, 3, 3, &chosen, &top);
+  const double lse = std::log(std::exp(1.0) + 2 * std::exp(3.0) + std::exp(2.0));
+  CHECK(chosen == Approx(2 - lse));
+  REQUIRE(top.size() == 3);
+  CHECK(top[0].token == 1);
+  CHECK(top[1].token == 2);
+  CHECK(top[2].token == 3);
+  CHECK(top[0].logprob == Approx(3 - lse));
+  token_logprobs(l, 2.f, 4, 9, &chosen, &top);  // temperature 2; more asked than there are
+  CHECK(chosen == -std::numeric_limits<float>::infinity());
+  REQUIRE(top.size() == 5);
+  CHECK(top[4].token == 4);
+  CHECK(top[0].logprob ==
+        Approx(1.5 - std::log(std::exp(0.5) + 2 * std::exp(1.5) + std::exp(1.0))));
+
+  // Against a full sort, on logits with many ties.
+  uint32_t x = 7;
+  std::vector<float> many(1000);
+  for (float& v : many) v = static_cast<float>((x = x * 1664525u + 1013904223u) >> 28);
+  std::vector<int> order(many.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return many[a] > many[b]; });
+  for (int k : {1, 5, 20}) {
+    token_logprobs(many, 0.f, 0, k, &chosen, &top);
+    REQUIRE(top.size() == static_cast<size_t>(k));
+    for (int j = 0; j < k; ++j) CHECK(top[j].token == order[j]);
+  }
 }
