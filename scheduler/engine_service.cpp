@@ -107,6 +107,21 @@ ModelInfo describe(const ModelBundle& b) {
   m.has_router = b.router != nullptr;
   m.bos_token_id = c.bos_token_id;
   m.eos_token_ids = c.eos_token_ids;
+  if (b.tokenizer) {
+    auto text = [&](int id) {
+      return id >= 0 && id < b.tokenizer->vocab_size() ? b.tokenizer->decode({id}, false)
+                                                       : std::string();
+    };
+    m.bos_token = text(c.bos_token_id);
+    m.eos_token = c.eos_token_ids.empty() ? std::string() : text(c.eos_token_ids.front());
+  }
+  if (b.chat_template) {
+    m.chat_template = b.chat_template->source();
+    const ChatSpecialTokens& t = b.chat_template->special_tokens();
+    if (t.bos_token) m.bos_token = *t.bos_token;
+    if (t.eos_token) m.eos_token = *t.eos_token;
+    if (t.pad_token) m.pad_token = *t.pad_token;
+  }
   m.routing_modes = {"full"};
   if (b.router) {
     const RouterConfig& rc = b.router->config;
@@ -170,9 +185,9 @@ std::vector<int> EngineService::tokenize(std::string_view text, bool add_bos,
   return bundle_.tokenizer->encode(text, add_bos);
 }
 
-std::string EngineService::detokenize(const std::vector<int>& ids) const {
+std::string EngineService::detokenize(const std::vector<int>& ids, bool skip_special) const {
   require(bundle_.tokenizer != nullptr, ErrorCode::kInvalidArgument, "this model has no tokenizer");
-  return bundle_.tokenizer->decode(ids);
+  return bundle_.tokenizer->decode(ids, skip_special);
 }
 
 std::string EngineService::token_piece(int prev, int id) const {

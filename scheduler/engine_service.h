@@ -56,6 +56,11 @@ struct ModelInfo {
   int max_steps = 0;                       // radial routers
   int bos_token_id = 1;
   std::vector<int> eos_token_ids;
+  // Special tokens as text, "" where there is none: tokenizer_config.json's
+  // (with a chat template), else the tokenizer's text of the BOS id and of
+  // the first EOS id. chat_template: its source ("" without one).
+  std::string bos_token, eos_token, pad_token;
+  std::string chat_template;
 };
 
 struct ServiceStats {
@@ -90,7 +95,9 @@ class EngineService {
   // gives up with Error(kCancelled) as soon as `cancelled` (if set) says so.
   std::vector<int> tokenize(std::string_view text, bool add_bos = true,
                             const std::function<bool()>& cancelled = nullptr) const;
-  std::string detokenize(const std::vector<int>& ids) const;
+  // Text of `ids`; special tokens are left out unless skip_special is false
+  // (then they appear as their text, "<s>", "<|eot_id|>").
+  std::string detokenize(const std::vector<int>& ids, bool skip_special = true) const;
   // The raw bytes token `id` adds after `prev` (prev < 0: at the start).
   std::string token_piece(int prev, int id) const;
   // Renders a chat (a JSON array of messages) with the model's chat template

@@ -6,7 +6,9 @@
 namespace radial {
 
 ChatTemplate::ChatTemplate(const std::string& source, ChatSpecialTokens tokens)
-    : template_(std::make_unique<jinja::Template>(source)), tokens_(std::move(tokens)) {}
+    : source_(source),
+      template_(std::make_unique<jinja::Template>(source)),
+      tokens_(std::move(tokens)) {}
 
 ChatTemplate::~ChatTemplate() = default;
 

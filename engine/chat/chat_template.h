@@ -45,7 +45,11 @@ class ChatTemplate {
   std::string render(const nlohmann::ordered_json& messages,
                      const ChatRenderOptions& options = {}) const;
 
+  const std::string& source() const { return source_; }
+  const ChatSpecialTokens& special_tokens() const { return tokens_; }
+
  private:
+  std::string source_;
   std::unique_ptr<jinja::Template> template_;
   ChatSpecialTokens tokens_;
 };

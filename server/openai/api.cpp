@@ -13,6 +13,7 @@
 #include "server/metrics.h"
 #include "server/openai/request_parse.h"
 #include "server/openai/response_json.h"
+#include "server/openai/tokenizer_api.h"
 
 namespace radial::server::openai {
 namespace {
@@ -338,12 +339,16 @@ OpenAiApi::Result OpenAiApi::handle(const HttpRequestView& req,
   const bool models = path == "/v1/models" || path.rfind("/v1/models/", 0) == 0;
   const bool completions = path == "/v1/completions";
   const bool chat = path == "/v1/chat/completions";
-  if (!models && !completions && !chat) {
+  // vLLM's tokenizer routes (tokenizer_api.h); GET like /v1/models: tokenizer_info.
+  const bool info = path == "/tokenizer_info";
+  const bool tokenizer = info || path == "/tokenize" || path == "/detokenize";
+  if (!models && !completions && !chat && !tokenizer) {
     res.reply =
         m.error(ApiError(404, "invalid_request_error", "no route " + path, "", "not_found"));
     return res;
   }
-  if ((models && req.method != "GET") || (!models && req.method != "POST")) {
+  const bool get = models || info;
+  if ((get && req.method != "GET") || (!get && req.method != "POST")) {
     res.reply =
         m.error(ApiError(405, "invalid_request_error", req.method + " is not allowed on " + path,
                          "", "method_not_allowed"));
@@ -366,7 +371,7 @@ OpenAiApi::Result OpenAiApi::handle(const HttpRequestView& req,
           m.draining ? "the server is shutting down" : "the model is loading; try again shortly"));
       return res;
     }
-    if (!models && m.draining) {
+    if (!models && !tokenizer && m.draining) {
       res.reply = m.error(ApiError(503, "service_unavailable", "the server is draining"));
       return res;
     }
@@ -391,6 +396,23 @@ OpenAiApi::Result OpenAiApi::handle(const HttpRequestView& req,
       res.reply = m.error(ApiError(404, "invalid_request_error",
                                    "the model '" + path.substr(11) + "' does not exist", "model",
                                    "model_not_found"));
+    }
+    return res;
+  }
+
+  if (tokenizer) {
+    try {
+      if (info) {
+        res.reply = json_reply(200, tokenizer_info(*svc));
+      } else {
+        const Json body = parse_json_body(req.body);
+        res.reply = json_reply(200, path == "/tokenize" ? tokenize_response(body, *svc, cancelled)
+                                                        : detokenize_response(body, *svc));
+      }
+    } catch (const ApiError& e) {
+      res.reply = m.error(e);
+    } catch (const Error& e) {
+      res.reply = m.error(from_core_error(e));
     }
     return res;
   }

@@ -230,8 +230,10 @@ Json template_messages(const Json& body) {
   return out;
 }
 
-std::vector<int> chat_prompt(const Json& body, const EngineService& svc,
-                             const std::function<bool()>& cancelled) {
+}  // namespace
+
+std::vector<int> chat_prompt_tokens(const Json& body, const EngineService& svc,
+                                    const std::function<bool()>& cancelled) {
   const Json messages = template_messages(body);
   ChatRenderOptions o;
   if (auto g = boolean(body, "add_generation_prompt")) o.add_generation_prompt = *g;
@@ -255,6 +257,8 @@ std::vector<int> chat_prompt(const Json& body, const EngineService& svc,
     throw;
   }
 }
+
+namespace {
 
 // The key of the JSON member holding byte `at` of `body` (the nearest
 // "name": before it), for naming a field whose text is not UTF-8.
@@ -389,7 +393,7 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   if (ep == Endpoint::kCompletions) {
     prompts = completion_prompts(body, svc, cancelled);
   } else {
-    prompts.push_back(chat_prompt(body, svc, cancelled));
+    prompts.push_back(chat_prompt_tokens(body, svc, cancelled));
   }
   out.num_prompts = static_cast<int>(prompts.size());
   const ModelInfo& info = svc.model_info();

@@ -66,4 +66,12 @@ ParsedRequest parse_request(Endpoint endpoint, const nlohmann::ordered_json& bod
                             const EngineService& service, const std::string& served_model,
                             const std::function<bool()>& cancelled = nullptr);
 
+// A chat body's prompt: its `messages` (with add_generation_prompt and
+// chat_template_kwargs) through the model's chat template, tokenized with
+// the special tokens in the rendering parsed and nothing added. ApiError
+// 400 naming the field on a bad message or a model without a template.
+std::vector<int> chat_prompt_tokens(const nlohmann::ordered_json& body,
+                                    const EngineService& service,
+                                    const std::function<bool()>& cancelled = nullptr);
+
 }  // namespace radial::server::openai

@@ -1,6 +1,7 @@
 // The official OpenAI client (npm `openai`, pinned in tests/npm) against
 // radiald's HTTP API: completions and chat, streamed and not, n, logprobs,
-// stop, seed, include_usage, logit_bias and penalties, the prefix cache, errors, auth, radial's extensions, and 32
+// stop, seed, include_usage, logit_bias and penalties, echo, the tokenizer
+// routes, the prefix cache, errors, auth, radial's extensions, and 32
 // concurrent streams equal to their solo runs. Prints "ok <name>" per check
 // and exits 1 when any failed.
 // (Driven by tests/e2e/http_api.sh; it lives here, beside the packages it imports.)
@@ -180,6 +181,31 @@ await check("completion: echo scores the prompt (lm-evaluation-harness's loglike
   const whole = await stories.completions.create({ ...greedy, echo: true, max_tokens: 8 });
   assert.equal(chunks[0].choices[0].text, "Once upon a time");
   assert.equal(chunks.map((x) => x.choices[0]?.text ?? "").join(""), whole.choices[0].text);
+});
+
+await check("vLLM's tokenizer routes, as lm-evaluation-harness's remote tokenizer probes them", async () => {
+  const base = storiesUrl;
+  const auth = { Authorization: "Bearer " + token, "Content-Type": "application/json" };
+  const post = (path, body, headers = auth) => fetch(base + path, { method: "POST", headers, body: JSON.stringify(body) });
+  // lm_eval.utils.check_remote_tokenizer_support: /tokenizer_info has
+  // eos_token, /tokenize of "test" without special tokens returns a list.
+  const info = await (await fetch(base + "/tokenizer_info", { headers: auth })).json();
+  assert.ok("eos_token" in info);
+  assert.equal(info.eos_token, "</s>");
+  assert.equal(info.bos_token, "<s>");
+  const probe = await (await post("/tokenize", { prompt: "test", add_special_tokens: false })).json();
+  assert.ok(Array.isArray(probe.tokens) && probe.tokens.length > 0);
+  const t = await (await post("/tokenize", { prompt: "Once upon a time" })).json();
+  assert.deepEqual(t.tokens, [1, 403, 407, 261, 378]);
+  assert.equal(t.count, 5);
+  const d = await (await post("/detokenize", { tokens: t.tokens.slice(1) })).json();
+  assert.equal(d.prompt, "Once upon a time");
+  // Errors and auth as on /v1.
+  const bad = await post("/detokenize", { tokens: [600] });
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.param, "tokens");
+  assert.equal((await post("/tokenize", { prompt: "x" }, { "Content-Type": "application/json" })).status, 401);
+  assert.equal((await fetch(base + "/tokenize", { headers: auth })).status, 405);
 });
 
 await check("errors: 401 bad token, 404 model, 400 naming the field", async () => {

@@ -12,6 +12,7 @@
 #include "server/openai/api.h"
 #include "server/openai/request_parse.h"
 #include "server/openai/response_json.h"
+#include "server/openai/tokenizer_api.h"
 #include "tests/unit/npm_data.h"
 #include "tests/unit/test_util.h"
 
@@ -330,4 +331,60 @@ TEST_CASE("openai: response objects", "[openai]") {
   CHECK(err["error"]["param"] == "temperature");
   CHECK(err["error"]["type"] == "invalid_request_error");
   CHECK(err["error"]["code"].is_null());
+}
+
+TEST_CASE("openai: vLLM's tokenizer routes", "[openai]") {
+  auto body = [](const char* s) { return parse_json_body(s); };
+  // /tokenize: with and without special tokens; chat messages as a chat
+  // completion's prompt.
+  Json t = tokenize_response(body(R"({"prompt": "Once upon a time"})"), stories());
+  CHECK(t["tokens"] == Json::array({1, 403, 407, 261, 378}));
+  CHECK(t["count"] == 5);
+  CHECK(t["max_model_len"] == stories().model_info().context_length);
+  t = tokenize_response(body(R"({"prompt": "Once upon a time", "add_special_tokens": false})"),
+                        stories());
+  CHECK(t["tokens"] == Json::array({403, 407, 261, 378}));
+  const char* chat_body = R"({"messages": [{"role": "user", "content": "Hi"}],
+                              "chat_template_kwargs": {"date_string": "26 Jul 2024"}})";
+  CHECK(tokenize_response(body(chat_body), llama3())["tokens"].get<std::vector<int>>() ==
+        chat(chat_body).choices[0].prompt);
+  // /detokenize keeps special tokens as their text.
+  CHECK(detokenize_response(body(R"({"tokens": [403, 407, 261, 378]})"), stories())["prompt"] ==
+        "Once upon a time");
+  const std::vector<int> ids = llama3().tokenize("<|begin_of_text|>Hi<|eot_id|>", false);
+  CHECK(detokenize_response(Json{{"tokens", ids}}, llama3())["prompt"] ==
+        "<|begin_of_text|>Hi<|eot_id|>");
+  // /tokenizer_info: the special tokens' text, the chat template's source.
+  Json info = tokenizer_info(stories());
+  CHECK(info["tokenizer_class"] == "sentencepiece");
+  CHECK(info["bos_token"] == "<s>");
+  CHECK(info["eos_token"] == "</s>");
+  CHECK(info["chat_template"].is_null());
+  CHECK(info["vocab_size"] == 512);
+  info = tokenizer_info(llama3());
+  CHECK(info["bos_token"] == "<|begin_of_text|>");
+  CHECK(info["chat_template"].get<std::string>().find("<|start_header_id|>") != std::string::npos);
+  // Bad bodies: 400s naming the field.
+  struct Case {
+    const char* body;
+    const char* param;
+    bool tokenize;  // else detokenize
+  };
+  for (const Case& c :
+       {Case{R"({"prompt": 5})", "prompt", true}, Case{R"({})", "prompt", true},
+        Case{R"({"prompt": "x", "messages": []})", "messages", true},
+        Case{R"({"prompt": "x", "add_special_tokens": "yes"})", "add_special_tokens", true},
+        Case{R"({"tokens": "1 2"})", "tokens", false},
+        Case{R"({"tokens": [1, 512]})", "tokens", false},
+        Case{R"({"tokens": [1.5]})", "tokens", false}}) {
+    INFO(c.body);
+    const ApiError e = error_of([&] {
+      if (c.tokenize)
+        tokenize_response(body(c.body), stories());
+      else
+        detokenize_response(body(c.body), stories());
+    });
+    CHECK(e.status() == 400);
+    CHECK(e.param() == c.param);
+  }
 }
