@@ -1,8 +1,9 @@
 // Log-probabilities of a sampled token under the distribution it was drawn
-// from: the logits after the repetition penalty, divided by the temperature
-// (1 for greedy decoding, whose distribution is the model's own), through a
-// log-softmax over the whole vocabulary (top-k and top-p restrict the draw,
-// not these figures; OpenAI and vLLM report the same). -inf logits get -inf.
+// from: the logits after the logit bias and the penalties, divided by the
+// temperature (1 for greedy decoding, and for a prompt's own tokens, whose
+// distribution is the model's), through a log-softmax over the whole
+// vocabulary (top-k and top-p restrict the draw, not these figures; OpenAI
+// and vLLM report the same). -inf logits get -inf.
 #pragma once
 
 #include <span>

@@ -245,7 +245,7 @@ Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& 
     } else {
       ch["logprobs"] = Json();
     }
-    ch["finish_reason"] = finish_reason(r.finish);
+    ch["finish_reason"] = c.req->score_only ? "length" : finish_reason(r.finish);
     Json radial = {{"mean_depth", c.req->score_only ? 0.0 : r.usage.mean_depth},
                    {"compute_fraction", compute_fraction(tokens)}};
     add_radial_tokens(c, tokens, &radial);
@@ -297,7 +297,8 @@ Json finish_chunk(const ResponseContext& c, int index, const std::string& tail,
     ch["text"] = tail;
   }
   ch["logprobs"] = Json();
-  ch["finish_reason"] = finish_reason(result.finish);
+  // (Scoring: max_tokens 0 ends by length, whatever the one token run was.)
+  ch["finish_reason"] = c.req->score_only ? "length" : finish_reason(result.finish);
   ch["radial"] = {{"mean_depth", c.req->score_only ? 0.0 : result.usage.mean_depth},
                   {"compute_fraction", compute_fraction(shown(c, result))}};
   j["choices"] = Json::array({ch});

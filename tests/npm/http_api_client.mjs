@@ -145,6 +145,11 @@ await check("completion: echo scores the prompt (lm-evaluation-harness's loglike
   const c = r.choices[0];
   assert.equal(c.text, text);
   assert.equal(r.usage.completion_tokens, 0);
+  assert.equal(c.finish_reason, "length");
+  // Even when the one token the engine runs is EOS (2, forced here).
+  const eos = await stories.completions.create({ ...greedy, echo: true, max_tokens: 0, logit_bias: { "2": 100 } });
+  assert.equal(eos.choices[0].finish_reason, "length");
+  assert.equal(eos.choices[0].text, "Once upon a time");
   const lp = c.logprobs;
   const n = lp.tokens.length;
   assert.equal(n, r.usage.prompt_tokens);
