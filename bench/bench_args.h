@@ -7,6 +7,8 @@
 #include <string>
 #include <system_error>
 
+#include "engine/model_bundle.h"
+
 namespace radial::bench {
 
 struct UsageError {
@@ -40,6 +42,26 @@ bool for_each_option(int argc, char** argv, const char* usage, OnOption&& on) {
     on(k, v);
   }
   return true;
+}
+
+// --model DIR and --dummy-config CONFIG.json: true when `key` is one of
+// them (the value is stored in *src).
+inline bool model_option(const std::string& key, const std::string& v, ModelSource* src) {
+  if (key == "--model")
+    src->model = v;
+  else if (key == "--dummy-config")
+    src->dummy_config = v;
+  else
+    return false;
+  return true;
+}
+
+// After the options: the two exclude each other (a usage error); neither
+// means the default model, models/stories260K.
+inline void resolve_model_source(ModelSource* src) {
+  if (!src->model.empty() && !src->dummy_config.empty())
+    throw UsageError{"--model and --dummy-config exclude each other"};
+  if (src->model.empty() && src->dummy_config.empty()) src->model = "models/stories260K";
 }
 
 }  // namespace radial::bench

@@ -31,7 +31,9 @@
 using namespace radial;
 
 using radial::bench::for_each_option;
+using radial::bench::model_option;
 using radial::bench::parse_int;
+using radial::bench::resolve_model_source;
 using radial::bench::UsageError;
 
 namespace {
@@ -83,11 +85,8 @@ int main(int argc, char** argv) {
   try {
     const bool go =
         for_each_option(argc, argv, kUsage, [&](const std::string& k, const std::string& v) {
-          if (k == "--model")
-            src.model = v;
-          else if (k == "--dummy-config")
-            src.dummy_config = v;
-          else if (k == "--prompts")
+          if (model_option(k, v, &src)) return;
+          if (k == "--prompts")
             prompts = parse_int(k, v, 1, 4096);
           else if (k == "--gen")
             gen = parse_int(k, v, 1, 1 << 16);
@@ -99,13 +98,11 @@ int main(int argc, char** argv) {
             throw UsageError{"unknown option " + k};
         });
     if (!go) return 0;
-    if (!src.model.empty() && !src.dummy_config.empty())
-      throw UsageError{"--model and --dummy-config exclude each other"};
+    resolve_model_source(&src);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "bench_dtype_quality: %s\n%s", e.message.c_str(), kUsage);
     return 2;
   }
-  if (src.model.empty() && src.dummy_config.empty()) src.model = "models/stories260K";
   try {
     src.no_router = true;
     src.matrix_dtype = DType::kF32;

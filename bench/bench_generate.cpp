@@ -30,7 +30,9 @@ using namespace radial;
 using Clock = std::chrono::steady_clock;
 
 using radial::bench::for_each_option;
+using radial::bench::model_option;
 using radial::bench::parse_int;
+using radial::bench::resolve_model_source;
 using radial::bench::UsageError;
 
 namespace {
@@ -113,11 +115,8 @@ int main(int argc, char** argv) {
   try {
     const bool go =
         for_each_option(argc, argv, kUsage, [&](const std::string& k, const std::string& v) {
-          if (k == "--model")
-            src.model = v;
-          else if (k == "--dummy-config")
-            src.dummy_config = v;
-          else if (k == "--router")
+          if (model_option(k, v, &src)) return;
+          if (k == "--router")
             src.router = v;
           else if (k == "--prompt-len")
             prompt_len = parse_int(k, v, 1, 1 << 20);
@@ -145,13 +144,11 @@ int main(int argc, char** argv) {
       if (t.empty() || *end != '\0' || !(x >= 0 && x <= 1))
         throw UsageError{"--thresholds expects full or numbers in [0, 1], got '" + t + "'"};
     }
-    if (!src.model.empty() && !src.dummy_config.empty())
-      throw UsageError{"--model and --dummy-config exclude each other"};
+    resolve_model_source(&src);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "bench_generate: %s\n%s", e.message.c_str(), kUsage);
     return 2;
   }
-  if (src.model.empty() && src.dummy_config.empty()) src.model = "models/stories260K";
   try {
     ModelBundle b = load_bundle(src);
     if (!b.router)

@@ -24,7 +24,9 @@
 
 using namespace radial;
 using radial::bench::for_each_option;
+using radial::bench::model_option;
 using radial::bench::parse_int;
+using radial::bench::resolve_model_source;
 using radial::bench::UsageError;
 using Clock = std::chrono::steady_clock;
 
@@ -70,11 +72,8 @@ int main(int argc, char** argv) {
   try {
     const bool go =
         for_each_option(argc, argv, kUsage, [&](const std::string& k, const std::string& v) {
-          if (k == "--model")
-            o.src.model = v;
-          else if (k == "--dummy-config")
-            o.src.dummy_config = v;
-          else if (k == "--prompt-len")
+          if (model_option(k, v, &o.src)) return;
+          if (k == "--prompt-len")
             o.prompt_len = parse_int(k, v, 2, 1 << 20);
           else if (k == "--requests")
             o.requests = parse_int(k, v, 1, 4096);
@@ -88,13 +87,11 @@ int main(int argc, char** argv) {
             throw UsageError{"unknown option " + k};
         });
     if (!go) return 0;
-    if (!o.src.model.empty() && !o.src.dummy_config.empty())
-      throw UsageError{"--model and --dummy-config exclude each other"};
+    resolve_model_source(&o.src);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "bench_scoring: %s\n%s", e.message.c_str(), kUsage);
     return 2;
   }
-  if (o.src.model.empty() && o.src.dummy_config.empty()) o.src.model = "models/stories260K";
   try {
     const ModelBundle b = load_bundle(o.src);
     const ModelConfig& c = b.weights->config;
