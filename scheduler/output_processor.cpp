@@ -54,9 +54,7 @@ OutputProcessor::Verdict OutputProcessor::on_token(int tok, const Pass& p, const
 
 void OutputProcessor::record_prompt_position(const Pass& p, const float* logits) {
   const int n = static_cast<int>(req_.prompt.size());
-  if ((!req_.keep_prompt_logits && req_.prompt_logprobs < 0) || p.position >= n ||
-      p.position != prompt_recorded_)
-    return;
+  if (!req_.reports_prompt() || p.position >= n || p.position != prompt_recorded_) return;
   ++prompt_recorded_;
   if (req_.keep_prompt_logits) {
     result_.prompt_logits.emplace_back(logits, logits + c_.vocab_size);

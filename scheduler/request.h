@@ -29,6 +29,10 @@ struct GenerateRequest {
   // tokens there (at most 20), under the model's own distribution
   // (temperature 1, no bias or penalty). Those positions' passes run the head.
   int prompt_logprobs = -1;
+
+  // Whether the request reports something of its prompt positions (their
+  // logits or the prompt tokens' log-probabilities): those passes need logits.
+  bool reports_prompt() const { return keep_prompt_logits || prompt_logprobs >= 0; }
 };
 
 enum class FinishReason { kLength, kStop, kStopString, kCancelled, kError };

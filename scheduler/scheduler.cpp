@@ -113,7 +113,7 @@ void Scheduler::admit() {
     // The cached prefix: never the last token (its pass yields the next
     // one), nor prompt positions whose logits are still to be reported.
     int cache_limit = total - 1;
-    if (s.reports_prompt())
+    if (s.req.reports_prompt())
       cache_limit = std::min(cache_limit, s.output->prompt_positions_recorded());
     const KvBlockManager::PrefixMatch hit =
         opts_.prefix_caching ? engine_.match_cached_prefix(s.feed, s.routing, cache_limit)
@@ -167,7 +167,7 @@ void Scheduler::start_chunk(Sequence& s) {
     p->position = pos;
     p->token = s.feed[pos];
     p->routing = s.routing;
-    p->wants_logits = pos + 1 == total || (s.reports_prompt() && pos < s.prompt_len() &&
+    p->wants_logits = pos + 1 == total || (s.req.reports_prompt() && pos < s.prompt_len() &&
                                            pos >= s.output->prompt_positions_recorded());
     p->ready_step = steps_;
     engine_.start_pass(*p);

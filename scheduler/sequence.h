@@ -39,15 +39,12 @@ struct Sequence {
     for (const auto& p : passes) m = std::min(m, p->node);
     return m;
   }
-  // Whether the request reports something of its prompt positions (their
-  // logits or the prompt tokens' log-probabilities): those passes need logits.
-  bool reports_prompt() const { return req.keep_prompt_logits || req.prompt_logprobs >= 0; }
   // Greedy rows without a logit bias, a penalty, logprobs or prompt reports
   // may be sampled on the backend (only token ids come back from a GPU): the
   // same argmax as the host Sampler's.
   bool samples_on_backend() const {
     return req.sampling.temperature == 0.f && !req.sampling.modifies_logits() &&
-           !reports_prompt() && req.logprobs < 0;
+           !req.reports_prompt() && req.logprobs < 0;
   }
 };
 

@@ -74,12 +74,9 @@ radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
   req.sampling.repetition_penalty = in.has_repetition_penalty() ? in.repetition_penalty() : 1.f;
   req.sampling.presence_penalty = in.presence_penalty();
   req.sampling.frequency_penalty = in.frequency_penalty();
+  // (In the map's order: the biases add to distinct tokens, so order is moot.)
   for (const auto& [token, bias] : in.logit_bias())
     req.sampling.logit_bias.push_back({token, bias});
-  // (A protobuf map's order is unspecified: sort, so a request always reads the same.)
-  std::sort(
-      req.sampling.logit_bias.begin(), req.sampling.logit_bias.end(),
-      [](const radial::LogitBias& a, const radial::LogitBias& b) { return a.token < b.token; });
   req.sampling.seed = in.seed();
   req.stop.assign(in.stop_strings().begin(), in.stop_strings().end());
   switch (in.routing_mode()) {

@@ -56,6 +56,47 @@ std::string piece(const ResponseContext& c, int prev, int id) {
   }
 }
 
+// Completions' `logprobs` object, built entry by entry (an echoed prompt's
+// entries, then the generated tokens').
+struct CompletionLogprobs {
+  Json tokens = Json::array(), token_logprobs = Json::array(), top_logprobs = Json::array(),
+       text_offset = Json::array();
+
+  // Token `id` after `prev`, its text `p` starting at byte `offset`; `g`
+  // holds its log-probabilities, null for none (an echoed prompt's first).
+  void add(const ResponseContext& c, int prev, const std::string& p, size_t offset,
+           const GeneratedToken* g) {
+    tokens.push_back(token_text(p));
+    text_offset.push_back(offset);
+    if (g == nullptr) {
+      token_logprobs.push_back(nullptr);
+      top_logprobs.push_back(nullptr);
+      return;
+    }
+    token_logprobs.push_back(lp_value(g->logprob));
+    Json top = Json::object();
+    for (const TokenLogprob& a : g->top_logprobs)
+      top[token_text(piece(c, prev, a.token))] = lp_value(a.logprob);
+    top_logprobs.push_back(top);
+  }
+  // The generated `tokens` (`prev`: the token before the first; `offset`:
+  // bytes of the choice's text before them).
+  void add_generated(const ResponseContext& c, const std::vector<GeneratedToken>& gen, int prev,
+                     size_t offset) {
+    for (const GeneratedToken& t : gen) {
+      add(c, prev, piece(c, prev, t.token), offset, &t);
+      offset += t.text.size();
+      prev = t.token;
+    }
+  }
+  Json json() const {
+    return {{"tokens", tokens},
+            {"token_logprobs", token_logprobs},
+            {"top_logprobs", top_logprobs},
+            {"text_offset", text_offset}};
+  }
+};
+
 // The log-probabilities of `tokens` (`prev`: the token before the first;
 // `offset`: bytes of the choice's text before them, for completions).
 Json logprobs_json(const ResponseContext& c, const std::vector<GeneratedToken>& tokens, int prev,
@@ -77,20 +118,9 @@ Json logprobs_json(const ResponseContext& c, const std::vector<GeneratedToken>& 
     }
     return {{"content", content}};
   }
-  Json toks = Json::array(), lps = Json::array(), tops = Json::array(), offs = Json::array();
-  for (const GeneratedToken& t : tokens) {
-    const std::string p = piece(c, prev, t.token);
-    toks.push_back(token_text(p));
-    lps.push_back(lp_value(t.logprob));
-    Json top = Json::object();
-    for (const TokenLogprob& a : t.top_logprobs)
-      top[token_text(piece(c, prev, a.token))] = lp_value(a.logprob);
-    tops.push_back(top);
-    offs.push_back(offset);
-    offset += t.text.size();
-    prev = t.token;
-  }
-  return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+  CompletionLogprobs lp;
+  lp.add_generated(c, tokens, prev, offset);
+  return lp.json();
 }
 
 // The generated tokens a response shows: none when scoring (echo with
@@ -100,45 +130,25 @@ const std::vector<GeneratedToken>& shown(const ResponseContext& c, const Sequenc
   return c.req->score_only ? kNone : r.tokens;
 }
 
-// Completions' echo of choice `index`'s prompt: its text (the tokens'
-// pieces joined, ill-formed UTF-8 replaced) and, with logprobs, the
-// prompt's log-probabilities (the first token's null, as OpenAI's).
-struct Echo {
-  std::string text;
-  Json logprobs;
-};
-
-Echo echo_of(const ResponseContext& c, int index, const SequenceResult& r) {
+// Completions' echo of choice `index`'s prompt: returns its text (the
+// tokens' pieces joined, ill-formed UTF-8 replaced); with `lp`, adds the
+// prompt's log-probability entries there (the first token's null, as
+// OpenAI's).
+std::string echo_of(const ResponseContext& c, int index, const SequenceResult& r,
+                    CompletionLogprobs* lp) {
   const std::vector<int>& prompt = c.req->choices.at(index).prompt;
-  Json toks = Json::array(), lps = Json::array(), tops = Json::array(), offs = Json::array();
   std::string raw;
   int prev = -1;
   for (size_t k = 0; k < prompt.size(); ++k) {
     const std::string p = piece(c, prev, prompt[k]);
-    if (c.req->logprobs) {
-      toks.push_back(token_text(p));
-      offs.push_back(raw.size());
-      if (k == 0 || k > r.prompt_token_logprobs.size()) {
-        lps.push_back(nullptr);
-        tops.push_back(nullptr);
-      } else {
-        const GeneratedToken& g = r.prompt_token_logprobs[k - 1];
-        lps.push_back(lp_value(g.logprob));
-        Json top = Json::object();
-        for (const TokenLogprob& a : g.top_logprobs)
-          top[token_text(piece(c, prev, a.token))] = lp_value(a.logprob);
-        tops.push_back(top);
-      }
-    }
+    if (lp)
+      lp->add(
+          c, prev, p, raw.size(),
+          k == 0 || k > r.prompt_token_logprobs.size() ? nullptr : &r.prompt_token_logprobs[k - 1]);
     raw += p;
     prev = prompt[k];
   }
-  Echo e;
-  e.text = utf8::lossy(raw);
-  if (c.req->logprobs)
-    e.logprobs = {
-        {"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
-  return e;
+  return utf8::lossy(raw);
 }
 
 // Per token depth (and path with radial_path).
@@ -223,27 +233,20 @@ Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& 
   for (size_t i = 0; i < results.size(); ++i) {
     const SequenceResult& r = results[i];
     const std::vector<GeneratedToken>& tokens = shown(c, r);
-    const std::string& text = c.req->score_only ? std::string() : r.text;
-    Echo echo;
-    if (c.req->echo) echo = echo_of(c, static_cast<int>(i), r);
+    static const std::string kNoText;
+    const std::string& text = c.req->score_only ? kNoText : r.text;
+    const int last = last_prompt_token(c, static_cast<int>(i));
     Json ch = {{"index", static_cast<int>(i)}};
     if (chat(c)) {
       ch["message"] = {{"role", "assistant"}, {"content", text}};
+      ch["logprobs"] = c.req->logprobs ? logprobs_json(c, tokens, last, 0) : Json();
     } else {
-      ch["text"] = echo.text + text;
-    }
-    if (c.req->logprobs) {
-      Json lp =
-          logprobs_json(c, tokens, last_prompt_token(c, static_cast<int>(i)), echo.text.size());
-      if (c.req->echo)  // the prompt's entries first
-        for (auto& [key, values] : lp.items()) {
-          Json& all = echo.logprobs[key];
-          for (auto& v : values) all.push_back(std::move(v));
-          values = std::move(all);
-        }
-      ch["logprobs"] = lp;
-    } else {
-      ch["logprobs"] = Json();
+      CompletionLogprobs lp;  // (the echoed prompt's entries first)
+      const std::string echo =
+          c.req->echo ? echo_of(c, static_cast<int>(i), r, c.req->logprobs ? &lp : nullptr) : "";
+      ch["text"] = echo + text;
+      if (c.req->logprobs) lp.add_generated(c, tokens, last, echo.size());
+      ch["logprobs"] = c.req->logprobs ? lp.json() : Json();
     }
     ch["finish_reason"] = c.req->score_only ? "length" : finish_reason(r.finish);
     Json radial = {{"mean_depth", c.req->score_only ? 0.0 : r.usage.mean_depth},
@@ -307,7 +310,7 @@ Json finish_chunk(const ResponseContext& c, int index, const std::string& tail,
 }
 
 Json echo_chunk(const ResponseContext& c, int index) {
-  return token_chunk(c, index, echo_of(c, index, SequenceResult{}).text, {}, -1, 0);
+  return token_chunk(c, index, echo_of(c, index, SequenceResult{}, nullptr), {}, -1, 0);
 }
 
 Json usage_chunk(const ResponseContext& c, const std::vector<SequenceResult>& results) {

@@ -3,7 +3,6 @@
 #include "kernels/backend_factory.h"
 #include "tools/radial/backend_choice.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -63,8 +62,6 @@ std::vector<LogitBias> parse_logit_biases(const std::vector<std::string>& items)
     if (bias.empty() || *end != '\0' || !std::isfinite(b)) throw bad();
     out.push_back({static_cast<int>(t), static_cast<float>(b)});
   }
-  std::sort(out.begin(), out.end(),
-            [](const LogitBias& a, const LogitBias& b) { return a.token < b.token; });
   return out;
 }
 

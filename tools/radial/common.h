@@ -21,9 +21,9 @@ ModelSource model_source(const Args& args);
 // "1,2,3" -> {1, 2, 3}; throws UsageError on anything else.
 std::vector<int> parse_id_list(const std::string& s);
 
-// --logit-bias values, each "ID=BIAS" (e.g. "13=-100"), sorted by id;
-// throws UsageError on anything else (ranges are the server's or the
-// sampler's check).
+// --logit-bias values, each "ID=BIAS" (e.g. "13=-100"), in order; throws
+// UsageError on anything else (ranges and repeated ids are the server's or
+// the sampler's check).
 std::vector<LogitBias> parse_logit_biases(const std::vector<std::string>& items);
 
 }  // namespace radial::cli
