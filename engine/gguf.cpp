@@ -246,7 +246,8 @@ class GgufParser {
     require(ggml_block_size(t.type) > 0, ErrorCode::kUnsupported,
             f_.path_ + ": tensor " + t.name + ": ggml type " + std::to_string(type) + " (" +
                 ggml_type_name(t.type) +
-                ") is not supported (F32, F16, BF16, Q8_0, Q4_K, Q5_K and Q6_K are)");
+                ") is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
+                "IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS are)");
     check(t.ne[0] % ggml_block_size(t.type) == 0,
           "tensor " + t.name + ": row length " + std::to_string(t.ne[0]) +
               " is not a multiple of the " + ggml_type_name(t.type) + " block size " +

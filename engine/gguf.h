@@ -40,13 +40,22 @@ enum class GgufValueType : uint32_t {
 const char* gguf_value_type_name(GgufValueType t);
 
 // ggml tensor types this reader dequantizes (others are refused at open).
+// engine/kquant.h and engine/ggml_blocks.h give their block layouts.
 enum class GgmlType : uint32_t {
   kF32 = 0,
   kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
   kQ8_0 = 8,
+  kQ2_K = 10,
+  kQ3_K = 11,
   kQ4_K = 12,
   kQ5_K = 13,
   kQ6_K = 14,
+  kIQ4_NL = 20,
+  kIQ4_XS = 23,
   kBF16 = 30
 };
 const char* ggml_type_name(GgmlType t);
@@ -90,6 +99,11 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n);
 // d = amax / 127 (stored as fp16), q[i] = roundf(x[i] * id) with id = 1 / d,
 // or 0 when d is 0. ggml_dequantize(kQ8_0, ...) is its inverse up to rounding.
 void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n);
+// Quantizes `n` floats (a multiple of 32) to Q4_0, Q5_0 or Q5_1 blocks as
+// llama.cpp's reference quantizers do (engine/ggml_blocks.h).
+void quantize_row_q4_0(const float* src, uint8_t* dst, int64_t n);
+void quantize_row_q5_0(const float* src, uint8_t* dst, int64_t n);
+void quantize_row_q5_1(const float* src, uint8_t* dst, int64_t n);
 // Quantizes `n` floats (a multiple of 256) to n / 256 GGUF Q4_K blocks of
 // 144 bytes, Q5_K blocks of 176 bytes, or Q6_K blocks of 210 bytes, at
 // `dst`, as llama.cpp's quantize_row_q4_K_ref / quantize_row_q5_K_ref /
@@ -104,7 +118,7 @@ class GgufFile {
   // (bad magic, truncation, counts or lengths beyond the file or the bounds,
   // duplicate keys or tensors, dims, offsets or sizes outside the data
   // section), kUnsupported (a version other than 2 or 3, an unknown value
-  // type, a tensor type other than F32/F16/BF16/Q8_0/Q4_K/Q5_K/Q6_K, naming it).
+  // type, a tensor type outside GgmlType (the IQ1/IQ2/IQ3 grids, TQ), naming it).
   static GgufFile open(const std::string& path);
   // True when the file at `path` starts with the GGUF magic.
   static bool has_magic(const std::string& path);

@@ -1,6 +1,7 @@
-// GGUF (llama architecture) -> ModelWeights, and the embedded tokenizer.
+// GGUF (llama and qwen2 architectures) -> ModelWeights, and the embedded
+// tokenizer.
 //
-// Context length: the config takes llama.context_length from the file, as
+// Context length: the config takes <arch>.context_length from the file, as
 // llama.cpp does (n_ctx_train), unless LoadOptions::context_length overrides
 // it. Files converted from llama2.c checkpoints may carry a smaller value
 // than the checkpoint's seq_len (stories260K.gguf says 128 where the .bin
@@ -20,6 +21,7 @@
 
 #include "engine/error.h"
 #include "engine/gguf.h"
+#include "engine/rope.h"
 #include "engine/tokenizer/hf_tokenizer.h"
 #include "engine/tokenizer/sentencepiece_tokenizer.h"
 
@@ -87,51 +89,53 @@ class Meta {
 
 ModelConfig gguf_config(const GgufFile& f, const Meta& m, const LoadOptions& opts) {
   const std::string arch = m.string("general.architecture", true);
-  if (arch != "llama")
+  if (arch != "llama" && arch != "qwen2")
     m.fail(ErrorCode::kUnsupported,
-           "general.architecture \"" + arch + "\" is not supported (only \"llama\" is)");
+           "general.architecture \"" + arch + "\" is not supported (llama and qwen2 are)");
+  const std::string a = arch + ".";  // the architecture's metadata keys
   ModelConfig c;
-  c.model_type = "llama";
-  c.num_layers = static_cast<int>(m.integer("llama.block_count", 1, 1023, true));
-  c.hidden_size = static_cast<int>(m.integer("llama.embedding_length", 1, 1 << 16, true));
-  c.intermediate_size = static_cast<int>(m.integer("llama.feed_forward_length", 1, 1 << 18, true));
-  c.num_heads = static_cast<int>(m.integer("llama.attention.head_count", 1, 1 << 12, true));
+  c.model_type = arch;
+  c.num_layers = static_cast<int>(m.integer(a + "block_count", 1, 1023, true));
+  c.hidden_size = static_cast<int>(m.integer(a + "embedding_length", 1, 1 << 16, true));
+  c.intermediate_size = static_cast<int>(m.integer(a + "feed_forward_length", 1, 1 << 18, true));
+  c.num_heads = static_cast<int>(m.integer(a + "attention.head_count", 1, 1 << 12, true));
   c.num_kv_heads =
-      static_cast<int>(m.integer("llama.attention.head_count_kv", 1, 1 << 12, false, c.num_heads));
+      static_cast<int>(m.integer(a + "attention.head_count_kv", 1, 1 << 12, false, c.num_heads));
   c.head_dim = static_cast<int>(
-      m.integer("llama.attention.key_length", 1, 1 << 12, false, c.hidden_size / c.num_heads));
-  const int64_t v_len = m.integer("llama.attention.value_length", 1, 1 << 12, false, c.head_dim);
+      m.integer(a + "attention.key_length", 1, 1 << 12, false, c.hidden_size / c.num_heads));
+  const int64_t v_len = m.integer(a + "attention.value_length", 1, 1 << 12, false, c.head_dim);
   if (v_len != c.head_dim)
-    m.fail(ErrorCode::kUnsupported, "llama.attention.value_length " + std::to_string(v_len) +
+    m.fail(ErrorCode::kUnsupported, a + "attention.value_length " + std::to_string(v_len) +
                                         " differs from the key length " +
                                         std::to_string(c.head_dim));
-  const int64_t rot = m.integer("llama.rope.dimension_count", 1, 1 << 12, false, c.head_dim);
+  const int64_t rot = m.integer(a + "rope.dimension_count", 1, 1 << 12, false, c.head_dim);
   if (rot != c.head_dim)
-    m.fail(ErrorCode::kUnsupported, "llama.rope.dimension_count " + std::to_string(rot) +
+    m.fail(ErrorCode::kUnsupported, a + "rope.dimension_count " + std::to_string(rot) +
                                         " (partial rotary) differs from the head size " +
                                         std::to_string(c.head_dim));
-  c.max_position_embeddings = static_cast<int>(m.integer("llama.context_length", 1, 1 << 24, true));
+  c.max_position_embeddings = static_cast<int>(m.integer(a + "context_length", 1, 1 << 24, true));
   if (opts.context_length > 0) c.max_position_embeddings = opts.context_length;
-  c.rms_norm_eps = static_cast<float>(m.number("llama.attention.layer_norm_rms_epsilon", 1e-5));
-  c.rope_theta = static_cast<float>(m.number("llama.rope.freq_base", 10000.0));
-  const std::string scaling = m.string("llama.rope.scaling.type", false);
+  c.rms_norm_eps = static_cast<float>(m.number(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  c.rope_theta = static_cast<float>(m.number(a + "rope.freq_base", 10000.0));
+  const std::string scaling = m.string(a + "rope.scaling.type", false);
   if (scaling == "linear") {
     c.rope_scaling = RopeScaling::kLinear;
-    c.rope_factor = static_cast<float>(m.number("llama.rope.scaling.factor", 1.0));
+    c.rope_factor = static_cast<float>(m.number(a + "rope.scaling.factor", 1.0));
   } else if (!scaling.empty() && scaling != "none") {
-    m.fail(ErrorCode::kUnsupported, "llama.rope.scaling.type \"" + scaling + "\" is not supported");
+    m.fail(ErrorCode::kUnsupported, a + "rope.scaling.type \"" + scaling + "\" is not supported");
   }
-  if (f.tensor("rope_freqs.weight"))
-    m.fail(ErrorCode::kUnsupported,
-           "tensor rope_freqs.weight (per-frequency RoPE factors, Llama 3.1) is not supported");
-  c.rope_layout = RopeLayout::kInterleaved;
+  // llama: llama.cpp's converter permutes Q/K rows to the interleaved
+  // (Meta) order and runs them with normal RoPE; qwen2: rows as Hugging Face
+  // has them, run with NEOX (half-split) RoPE, and Q/K/V biases.
+  c.rope_layout = arch == "qwen2" ? RopeLayout::kHalfSplit : RopeLayout::kInterleaved;
+  c.attention_bias = arch == "qwen2";
   c.hidden_act = Activation::kSilu;
   const GgufTensorInfo* embd = f.tensor("token_embd.weight");
   if (!embd) m.fail(ErrorCode::kNotFound, "missing tensor token_embd.weight");
   if (embd->ne.size() != 2 || embd->ne[1] > (1 << 22))
     m.fail(ErrorCode::kCorrupt, "token_embd.weight is not a [vocab <= 2^22, d] matrix");
   c.vocab_size = static_cast<int>(embd->ne[1]);
-  m.integer("llama.vocab_size", c.vocab_size, c.vocab_size, false);
+  m.integer(a + "vocab_size", c.vocab_size, c.vocab_size, false);
   if (const GgufValue* toks = m.array("tokenizer.ggml.tokens", true, false))
     if (toks->strs.size() != static_cast<size_t>(c.vocab_size))
       m.fail(ErrorCode::kCorrupt, "tokenizer.ggml.tokens has " + std::to_string(toks->strs.size()) +
@@ -152,6 +156,21 @@ ModelConfig gguf_config(const GgufFile& f, const Meta& m, const LoadOptions& opt
     c.validate();
   } catch (const Error& e) {
     m.fail(e.code(), e.what());
+  }
+  // Llama 3.1 / 3.2: the scaling is only in rope_freqs.weight (rope.h).
+  if (const GgufTensorInfo* rf = f.tensor("rope_freqs.weight")) {
+    if (rf->shape() != std::vector<int64_t>{c.head_dim / 2})
+      m.fail(ErrorCode::kCorrupt, "rope_freqs.weight: expected [" + std::to_string(c.head_dim / 2) +
+                                      "], got " + shape_string(rf->shape()) + " (ne reversed)");
+    if (c.rope_scaling != RopeScaling::kNone)
+      m.fail(ErrorCode::kUnsupported,
+             "rope_freqs.weight together with " + a + "rope.scaling.type is not supported");
+    const Tensor t = f.read_f32(*rf);
+    const std::vector<float> factors(t.f32(), t.f32() + t.numel());
+    if (!fit_llama3_rope(factors, c))
+      m.fail(ErrorCode::kUnsupported,
+             "rope_freqs.weight: per-frequency RoPE factors that no Llama 3 scaling "
+             "(rope_type llama3) gives are not supported");
   }
   return c;
 }
@@ -222,7 +241,9 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
       m.fail(ErrorCode::kCorrupt, name + ": expected " + shape_string(shape) + ", got " +
                                       shape_string(t->shape()) + " (ne reversed)");
     if (shape.size() != 2) return f.read_f32(*t);  // norms: F32
-    DType file = DType::kF32;  // every type gguf.h reads is one the CPU backend keeps
+    // The CPU backend keeps F32, F16, BF16, Q8_0 and the K-quants Q4_K to
+    // Q6_K; the other types become Q8_0 (gguf_loader.h).
+    DType file = t->type == GgmlType::kF32 ? DType::kF32 : DType::kQ8_0;
     if (t->type == GgmlType::kF16) file = DType::kF16;
     if (t->type == GgmlType::kBF16) file = DType::kBF16;
     if (t->type == GgmlType::kQ8_0) file = DType::kQ8_0;
@@ -240,6 +261,11 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
     l.wq = read(p + "attn_q.weight", {q, d});
     l.wk = read(p + "attn_k.weight", {kv, d});
     l.wv = read(p + "attn_v.weight", {kv, d});
+    if (c.attention_bias) {
+      l.bq = read(p + "attn_q.bias", {q});
+      l.bk = read(p + "attn_k.bias", {kv});
+      l.bv = read(p + "attn_v.bias", {kv});
+    }
     l.wo = read(p + "attn_output.weight", {d, q});
     l.mlp_norm = read(p + "ffn_norm.weight", {d});
     l.w_gate = read(p + "ffn_gate.weight", {ff, d});

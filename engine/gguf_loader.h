@@ -1,6 +1,7 @@
-// Llama-architecture models in GGUF files (llama.cpp, Ollama): weights
-// dequantized to F32 (or converted to LoadOptions::dtype) at load, the config
-// from the llama.* metadata, and the embedded tokenizer.
+// Llama- and Qwen2-architecture models in GGUF files (llama.cpp, Ollama):
+// weights kept in their file's type where the CPU backend has it, else
+// converted (gguf_loader.cpp; LoadOptions::matrix_dtype overrides), the
+// config from the llama.* / qwen2.* metadata, and the embedded tokenizer.
 #pragma once
 
 #include <memory>
@@ -16,11 +17,20 @@
 namespace radial {
 
 // Weights and config of the GGUF file at `path` (general.architecture
-// "llama"). Q/K rows stay in the file's interleaved (Meta) order: llama.cpp's
-// converter permutes Hugging Face weights to it, so rope_layout is
-// kInterleaved. The context length is the file's llama.context_length unless
-// opts.context_length overrides it (see gguf_loader.cpp). Throws Error
-// naming the file and the key or tensor at fault.
+// "llama" or "qwen2"). llama: Q/K rows stay in the file's interleaved (Meta)
+// order: llama.cpp's converter permutes Hugging Face weights to it, so
+// rope_layout is kInterleaved. qwen2: its converter keeps Hugging Face's
+// order (llama.cpp runs it with NEOX RoPE), so kHalfSplit, with the Q/K/V
+// biases attn_q.bias, attn_k.bias, attn_v.bias. A rope_freqs.weight tensor
+// (Llama 3.1 / 3.2) becomes the Llama 3 scaling that gives its factors
+// (fit_llama3_rope, engine/rope.h), or Error(kUnsupported) when none does.
+// The context length is the file's <arch>.context_length unless
+// opts.context_length overrides it (see gguf_loader.cpp). Matrices under
+// LoadOptions::matrix_dtype unset keep their type when the CPU backend has
+// it (F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K); the others (Q4_0, Q4_1,
+// Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS) are dequantized and quantized to
+// Q8_0, whose 8 bits per 32 values hold them closely (docs/api.md). Throws
+// Error naming the file and the key or tensor at fault.
 ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts = {});
 
 // The tokenizer embedded in the GGUF file: tokenizer.ggml.model "llama"

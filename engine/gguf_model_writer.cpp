@@ -1,16 +1,22 @@
-// ModelWeights -> a llama-architecture GGUF file (save_gguf_model), the
-// exact inverse of load_gguf_model for what both support.
+// ModelWeights -> a llama- or qwen2-architecture GGUF file
+// (save_gguf_model), the exact inverse of load_gguf_model for what both
+// support.
 //
 // Q/K rows: llama.cpp's converter permutes Hugging Face (half-split RoPE)
-// weights to the interleaved (Meta) order, and load_gguf_model keeps a
-// file's rows as they are with rope_layout kInterleaved. So half-split
-// weights are permuted here with convert_hf_to_gguf.py's `permute` (within
-// each head, row j * head_dim/2 + i -> row 2i + j, per Q head and per K/V
-// head), the inverse of save_hf_model's permute_to_half_split; interleaved
-// weights (llama2.c, GGUF inputs) are written as they are.
+// weights of the llama architecture to the interleaved (Meta) order, and
+// load_gguf_model keeps a llama file's rows as they are with rope_layout
+// kInterleaved. So half-split weights are permuted here with
+// convert_hf_to_gguf.py's `permute` (within each head, row j * head_dim/2 + i
+// -> row 2i + j, per Q head and per K/V head), the inverse of save_hf_model's
+// permute_to_half_split; interleaved weights (llama2.c, GGUF inputs) are
+// written as they are. qwen2 files keep Hugging Face's order (llama.cpp runs
+// them with NEOX RoPE) and add the Q/K/V biases.
 //
-// Q4_K_M, Q5_K_M: the tensor types of llama.cpp's llama_tensor_get_type
-// for LLAMA_FTYPE_MOSTLY_Q4_K_M / Q5_K_M and the llama architecture
+// Llama 3 RoPE scaling: llama.cpp's converter writes no parameters, only
+// rope_freqs.weight (engine/rope.h), and so does this writer.
+//
+// Q4_0, Q4_K_M, Q5_K_M: the tensor types of llama.cpp's
+// llama_tensor_get_type for LLAMA_FTYPE_MOSTLY_Q4_0 / Q4_K_M / Q5_K_M
 // (gguf_writer.h).
 #include <cmath>
 #include <utility>
@@ -18,6 +24,7 @@
 #include "engine/error.h"
 #include "engine/gguf_writer.h"
 #include "engine/kquant.h"
+#include "engine/rope.h"
 
 namespace radial {
 
@@ -37,14 +44,19 @@ Tensor permute_to_interleaved(const Tensor& t, int head_dim) {
   return r;
 }
 
-// What a llama GGUF file (as load_gguf_model reads it) cannot express.
+// What a llama or qwen2 GGUF file (as load_gguf_model reads it) cannot
+// express.
 void check_supported(const ModelConfig& c) {
-  const auto refuse = [](const std::string& what) {
-    throw Error(ErrorCode::kUnsupported,
-                what + " cannot be written to a llama-architecture GGUF file");
+  const bool qwen2 = c.model_type == "qwen2";
+  const auto refuse = [&](const std::string& what) {
+    throw Error(ErrorCode::kUnsupported, what + " cannot be written to a " +
+                                             (qwen2 ? "qwen2" : "llama") +
+                                             "-architecture GGUF file");
   };
-  if (c.attention_bias) refuse("Q/K/V biases (attention_bias, " + c.model_type + ")");
-  if (c.rope_scaling == RopeScaling::kLlama3) refuse("Llama-3 RoPE scaling (rope_freqs)");
+  if (c.attention_bias != qwen2)
+    refuse(c.attention_bias ? "Q/K/V biases (attention_bias, " + c.model_type + ")"
+                            : "qwen2 without Q/K/V biases");
+  if (qwen2 && c.rope_layout != RopeLayout::kHalfSplit) refuse("interleaved Q/K rows");
   if (c.hidden_act != Activation::kSilu) refuse("an MLP activation other than SiLU");
   if (c.head_dim % 2 != 0) refuse("an odd head size");
   if (c.eos_token_ids.size() > 3)
@@ -55,36 +67,38 @@ void check_supported(const ModelConfig& c) {
 // `tokens`: the vocabulary by id, when known (null otherwise).
 GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::string& name,
                             const std::vector<std::string>* tokens) {
-  // llama_ftype: ALL_F32 0, MOSTLY_Q8_0 7, MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_M
-  // 17, MOSTLY_BF16 32.
+  // llama_ftype: ALL_F32 0, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_Q4_K_M 15,
+  // MOSTLY_Q5_K_M 17, MOSTLY_BF16 32.
   const uint32_t file_type = type == GgufOutType::kF32      ? 0
+                             : type == GgufOutType::kQ4_0   ? 2
                              : type == GgufOutType::kQ8_0   ? 7
                              : type == GgufOutType::kQ4_K_M ? 15
                              : type == GgufOutType::kQ5_K_M ? 17
                                                             : 32;
+  const std::string arch = c.model_type == "qwen2" ? "qwen2" : "llama", a = arch + ".";
   GgufMetadata kv = {
-      {"general.architecture", gguf_string("llama")},
+      {"general.architecture", gguf_string(arch)},
       {"general.name", gguf_string(name)},
       {"general.file_type", gguf_u32(file_type)},
       {"general.quantization_version", gguf_u32(2)},
-      {"llama.vocab_size", gguf_u32(c.vocab_size)},
-      {"llama.context_length", gguf_u32(c.max_position_embeddings)},
-      {"llama.embedding_length", gguf_u32(c.hidden_size)},
-      {"llama.block_count", gguf_u32(c.num_layers)},
-      {"llama.feed_forward_length", gguf_u32(c.intermediate_size)},
-      {"llama.rope.dimension_count", gguf_u32(c.head_dim)},
-      {"llama.attention.head_count", gguf_u32(c.num_heads)},
-      {"llama.attention.head_count_kv", gguf_u32(c.num_kv_heads)},
-      {"llama.attention.layer_norm_rms_epsilon", gguf_f32(c.rms_norm_eps)},
-      {"llama.rope.freq_base", gguf_f32(c.rope_theta)},
+      {a + "vocab_size", gguf_u32(c.vocab_size)},
+      {a + "context_length", gguf_u32(c.max_position_embeddings)},
+      {a + "embedding_length", gguf_u32(c.hidden_size)},
+      {a + "block_count", gguf_u32(c.num_layers)},
+      {a + "feed_forward_length", gguf_u32(c.intermediate_size)},
+      {a + "rope.dimension_count", gguf_u32(c.head_dim)},
+      {a + "attention.head_count", gguf_u32(c.num_heads)},
+      {a + "attention.head_count_kv", gguf_u32(c.num_kv_heads)},
+      {a + "attention.layer_norm_rms_epsilon", gguf_f32(c.rms_norm_eps)},
+      {a + "rope.freq_base", gguf_f32(c.rope_theta)},
   };
   if (c.head_dim * c.num_heads != c.hidden_size) {
-    kv.emplace_back("llama.attention.key_length", gguf_u32(c.head_dim));
-    kv.emplace_back("llama.attention.value_length", gguf_u32(c.head_dim));
+    kv.emplace_back(a + "attention.key_length", gguf_u32(c.head_dim));
+    kv.emplace_back(a + "attention.value_length", gguf_u32(c.head_dim));
   }
   if (c.rope_scaling == RopeScaling::kLinear) {
-    kv.emplace_back("llama.rope.scaling.type", gguf_string("linear"));
-    kv.emplace_back("llama.rope.scaling.factor", gguf_f32(c.rope_factor));
+    kv.emplace_back(a + "rope.scaling.type", gguf_string("linear"));
+    kv.emplace_back(a + "rope.scaling.factor", gguf_f32(c.rope_factor));
   }
   kv.emplace_back("tokenizer.ggml.bos_token_id", gguf_u32(c.bos_token_id));
   // End ids past the first: end of message when the token's text says so
@@ -109,13 +123,38 @@ GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::s
 // every third layer between.
 bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
-// K-quant `want` for a matrix with rows of `cols` values, or llama.cpp's
-// fallback when the rows are not whole super-blocks: Q8_0 (llama.cpp's for
-// Q6_K; for Q4_K and Q5_K it takes Q5_0 and Q5_1, which are not written
-// here: their blocks are 32 values, as Q8_0's), else F16.
-GgmlType k_quant_or_fallback(GgmlType want, int64_t cols) {
+// What a matrix plays in llama.cpp's recipes: the output (output.weight,
+// or token_embd.weight when tied: llama.cpp quantizes a shared embedding as
+// the output), attn_v / ffn_down of a layer where use_more_bits holds, or
+// anything else.
+enum class Role { kOutput, kMoreBits, kOther };
+
+// llama.cpp's llama_tensor_get_type for the llama and qwen2 architectures
+// and these file types, for a matrix with rows of `cols` values.
+GgmlType stored_type(GgufOutType type, Role role, int64_t cols) {
+  switch (type) {
+    case GgufOutType::kF32:
+      return GgmlType::kF32;
+    case GgufOutType::kBF16:
+      return GgmlType::kBF16;
+    case GgufOutType::kQ8_0:
+      return GgmlType::kQ8_0;
+    case GgufOutType::kQ4_0:
+      if (role != Role::kOutput) return GgmlType::kQ4_0;
+      return cols % kKQuantBlock == 0 ? GgmlType::kQ6_K : GgmlType::kQ8_0;
+    case GgufOutType::kQ4_K_M:
+    case GgufOutType::kQ5_K_M:
+      break;
+  }
+  const GgmlType base = type == GgufOutType::kQ5_K_M ? GgmlType::kQ5_K : GgmlType::kQ4_K;
+  const GgmlType want = role == Role::kOther ? base : GgmlType::kQ6_K;
   if (cols % kKQuantBlock == 0) return want;
-  return cols % ggml_block_size(GgmlType::kQ8_0) == 0 ? GgmlType::kQ8_0 : GgmlType::kF16;
+  // Rows that are not whole super-blocks: Q4_K -> Q5_0, Q5_K -> Q5_1,
+  // Q6_K -> Q8_0 (32-value blocks), else F16.
+  if (cols % 32 != 0) return GgmlType::kF16;
+  return want == GgmlType::kQ4_K   ? GgmlType::kQ5_0
+         : want == GgmlType::kQ5_K ? GgmlType::kQ5_1
+                                   : GgmlType::kQ8_0;
 }
 
 bool is_end_id_key(const std::string& key) {
@@ -131,10 +170,11 @@ GgufOutType parse_gguf_out_type(const std::string& s) {
   if (s == "f32") return GgufOutType::kF32;
   if (s == "bf16") return GgufOutType::kBF16;
   if (s == "q8_0") return GgufOutType::kQ8_0;
+  if (s == "q4_0") return GgufOutType::kQ4_0;
   if (s == "q4_k_m") return GgufOutType::kQ4_K_M;
   if (s == "q5_k_m") return GgufOutType::kQ5_K_M;
   throw Error(ErrorCode::kInvalidArgument,
-              "out type must be f32, bf16, q8_0, q4_k_m or q5_k_m, got \"" + s + "\"");
+              "out type must be f32, bf16, q8_0, q4_0, q4_k_m or q5_k_m, got \"" + s + "\"");
 }
 
 const char* gguf_out_type_name(GgufOutType t) {
@@ -145,6 +185,8 @@ const char* gguf_out_type_name(GgufOutType t) {
       return "bf16";
     case GgufOutType::kQ8_0:
       return "q8_0";
+    case GgufOutType::kQ4_0:
+      return "q4_0";
     case GgufOutType::kQ4_K_M:
       return "q4_k_m";
     case GgufOutType::kQ5_K_M:
@@ -174,38 +216,41 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
   }
   if (!has_model) kv.emplace_back("tokenizer.ggml.model", gguf_string("no_vocab"));
 
-  const GgmlType matrix = type == GgufOutType::kF32    ? GgmlType::kF32
-                          : type == GgufOutType::kBF16 ? GgmlType::kBF16
-                                                       : GgmlType::kQ8_0;
-  // The K-quant mixes: most matrices `base`, some Q6_K.
-  const bool k_mix = type == GgufOutType::kQ4_K_M || type == GgufOutType::kQ5_K_M;
-  const GgmlType base = type == GgufOutType::kQ5_K_M ? GgmlType::kQ5_K : GgmlType::kQ4_K;
-  const bool permute = c.rope_layout == RopeLayout::kHalfSplit;
+  const bool permute = c.rope_layout == RopeLayout::kHalfSplit && c.model_type != "qwen2";
   std::vector<Tensor> data;  // F32 (permuted copies where needed), in write order
   std::vector<std::pair<std::string, GgmlType>> names;
-  data.reserve(4 + 9 * w.layers.size());
-  // `q6`: the matrix is Q6_K in the K-quant mixes (before any fallback),
-  // else `base`; other out types store every matrix as `matrix`.
-  auto put = [&](const std::string& n, const Tensor& t, bool rope = false, bool q6 = false) {
+  data.reserve(5 + 12 * w.layers.size());
+  auto put = [&](const std::string& n, const Tensor& t, bool rope = false,
+                 Role role = Role::kOther) {
     const Tensor f = t.dtype == DType::kF32 ? t : t.to(DType::kF32);  // shares, or converts
     data.push_back(permute && rope ? permute_to_interleaved(f, c.head_dim) : f);
-    const GgmlType stored = t.shape.size() == 1 ? GgmlType::kF32
-                            : k_mix
-                                ? k_quant_or_fallback(q6 ? GgmlType::kQ6_K : base, t.shape.back())
-                                : matrix;
-    names.emplace_back(n, stored);
+    names.emplace_back(
+        n, t.shape.size() == 1 ? GgmlType::kF32 : stored_type(type, role, t.shape.back()));
   };
-  // The mixes quantize tied embeddings, which are also the output, as the output.
-  put("token_embd.weight", w.embed, false, c.tie_word_embeddings);
+  if (c.rope_scaling == RopeScaling::kLlama3) {
+    const std::vector<float> factors = llama3_rope_freq_factors(c);
+    Tensor t = Tensor::zeros(DType::kF32, {static_cast<int64_t>(factors.size())});
+    std::copy(factors.begin(), factors.end(), t.f32());
+    put("rope_freqs.weight", t);
+  }
+  put("token_embd.weight", w.embed, false, c.tie_word_embeddings ? Role::kOutput : Role::kOther);
   const int n_layers = static_cast<int>(w.layers.size());
   for (int i = 0; i < n_layers; ++i) {
     const LayerWeights& l = w.layers[i];
     const std::string p = "blk." + std::to_string(i) + ".";
-    const bool more_bits = use_more_bits(i, n_layers);
+    const Role more_bits =
+        use_more_bits(i, n_layers) && (type == GgufOutType::kQ4_K_M || type == GgufOutType::kQ5_K_M)
+            ? Role::kMoreBits
+            : Role::kOther;
     put(p + "attn_norm.weight", l.attn_norm);
     put(p + "attn_q.weight", l.wq, true);
     put(p + "attn_k.weight", l.wk, true);
     put(p + "attn_v.weight", l.wv, false, more_bits);
+    if (c.attention_bias) {
+      put(p + "attn_q.bias", l.bq);
+      put(p + "attn_k.bias", l.bk);
+      put(p + "attn_v.bias", l.bv);
+    }
     put(p + "attn_output.weight", l.wo);
     put(p + "ffn_norm.weight", l.mlp_norm);
     put(p + "ffn_gate.weight", l.w_gate);
@@ -213,7 +258,7 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
     put(p + "ffn_down.weight", l.w_down, false, more_bits);
   }
   put("output_norm.weight", w.final_norm);
-  if (!c.tie_word_embeddings) put("output.weight", w.lm_head, false, true);
+  if (!c.tie_word_embeddings) put("output.weight", w.lm_head, false, Role::kOutput);
 
   std::vector<GgufTensorOut> tensors;
   for (size_t i = 0; i < data.size(); ++i)

@@ -1,13 +1,16 @@
 // Dequantization of the ggml tensor types a GGUF file may hold, per the ggml
-// block layouts, and row quantization to Q8_0, Q4_K, Q5_K and Q6_K (the
-// GGUF writer's --out-type q8_0, q4_k_m and q5_k_m); all little-endian,
-// fp16 = IEEE half:
+// block layouts, and row quantization to Q8_0, Q4_K, Q5_K, Q6_K, Q4_0, Q5_0
+// and Q5_1 (the GGUF writer's --out-type q8_0, q4_0, q4_k_m and q5_k_m, and
+// their fallbacks); all little-endian, fp16 = IEEE half:
 //   Q8_0  32 values:  fp16 d, int8 q[32];  x = d * q
 //   Q4_K, Q5_K, Q6_K  256-value super-blocks: engine/kquant.h
+//   Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL (32 values), Q2_K, Q3_K, IQ4_XS (256):
+//     engine/ggml_blocks.h
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "engine/ggml_blocks.h"
 #include "engine/gguf.h"
 #include "engine/kquant.h"
 
@@ -40,6 +43,22 @@ const char* ggml_type_name(GgmlType t) {
       return "Q5_K";
     case GgmlType::kQ6_K:
       return "Q6_K";
+    case GgmlType::kQ4_0:
+      return "Q4_0";
+    case GgmlType::kQ4_1:
+      return "Q4_1";
+    case GgmlType::kQ5_0:
+      return "Q5_0";
+    case GgmlType::kQ5_1:
+      return "Q5_1";
+    case GgmlType::kQ2_K:
+      return "Q2_K";
+    case GgmlType::kQ3_K:
+      return "Q3_K";
+    case GgmlType::kIQ4_NL:
+      return "IQ4_NL";
+    case GgmlType::kIQ4_XS:
+      return "IQ4_XS";
   }
   static const char* const others[] = {
       "F32",     "F16",    "Q4_0",    "Q4_1",  "Q4_2",   "Q4_3",  "Q5_0",  "Q5_1",
@@ -57,10 +76,18 @@ int64_t ggml_block_size(GgmlType t) {
     case GgmlType::kBF16:
       return 1;
     case GgmlType::kQ8_0:
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
+    case GgmlType::kIQ4_NL:
       return 32;
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
+    case GgmlType::kQ2_K:
+    case GgmlType::kQ3_K:
+    case GgmlType::kIQ4_XS:
       return 256;
   }
   return 0;
@@ -82,33 +109,76 @@ uint64_t ggml_row_bytes(GgmlType t, int64_t n) {
       return blocks * 176;
     case GgmlType::kQ6_K:
       return blocks * 210;
+    case GgmlType::kQ4_0:
+    case GgmlType::kIQ4_NL:
+      return blocks * 18;
+    case GgmlType::kQ4_1:
+      return blocks * 20;
+    case GgmlType::kQ5_0:
+      return blocks * 22;
+    case GgmlType::kQ5_1:
+      return blocks * 24;
+    case GgmlType::kQ2_K:
+      return blocks * 84;
+    case GgmlType::kQ3_K:
+      return blocks * 110;
+    case GgmlType::kIQ4_XS:
+      return blocks * 136;
   }
   return 0;
 }
 
-void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
+namespace {
+
+// The dequantizer of one block of a block type (null for F32, F16, BF16).
+using BlockDequantizer = void (*)(const uint8_t*, float*);
+BlockDequantizer block_dequantizer(GgmlType t) {
   switch (t) {
     case GgmlType::kF32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * 4);
-      return;
     case GgmlType::kF16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(le16(src + 2 * i));
-      return;
     case GgmlType::kBF16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(le16(src + 2 * i));
-      return;
+      return nullptr;
     case GgmlType::kQ8_0:
-      for (int64_t i = 0; i < n / 32; ++i) dequant_q8_0(src + 34 * i, dst + 32 * i);
-      return;
+      return dequant_q8_0;
     case GgmlType::kQ4_K:
-      for (int64_t i = 0; i < n / 256; ++i) dequantize_q4_k_block(src + 144 * i, dst + 256 * i);
-      return;
+      return dequantize_q4_k_block;
     case GgmlType::kQ5_K:
-      for (int64_t i = 0; i < n / 256; ++i) dequantize_q5_k_block(src + 176 * i, dst + 256 * i);
-      return;
+      return dequantize_q5_k_block;
     case GgmlType::kQ6_K:
-      for (int64_t i = 0; i < n / 256; ++i) dequantize_q6_k_block(src + 210 * i, dst + 256 * i);
-      return;
+      return dequantize_q6_k_block;
+    case GgmlType::kQ4_0:
+      return dequantize_q4_0_block;
+    case GgmlType::kQ4_1:
+      return dequantize_q4_1_block;
+    case GgmlType::kQ5_0:
+      return dequantize_q5_0_block;
+    case GgmlType::kQ5_1:
+      return dequantize_q5_1_block;
+    case GgmlType::kIQ4_NL:
+      return dequantize_iq4_nl_block;
+    case GgmlType::kQ2_K:
+      return dequantize_q2_k_block;
+    case GgmlType::kQ3_K:
+      return dequantize_q3_k_block;
+    case GgmlType::kIQ4_XS:
+      return dequantize_iq4_xs_block;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
+  if (t == GgmlType::kF32) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+  } else if (t == GgmlType::kF16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(le16(src + 2 * i));
+  } else if (t == GgmlType::kBF16) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(le16(src + 2 * i));
+  } else if (const BlockDequantizer block = block_dequantizer(t)) {
+    const int64_t values = ggml_block_size(t);
+    const uint64_t bytes = ggml_row_bytes(t, values);
+    for (int64_t i = 0; i < n / values; ++i) block(src + bytes * i, dst + values * i);
   }
 }
 
@@ -118,6 +188,18 @@ void quantize_row_q8_0(const float* src, uint8_t* dst, int64_t n) {
     dst[0] = static_cast<uint8_t>(h & 0xFF);
     dst[1] = static_cast<uint8_t>(h >> 8);
   }
+}
+
+void quantize_row_q4_0(const float* src, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) quantize_q4_0_block(src + 32 * b, dst + 18 * b);
+}
+
+void quantize_row_q5_0(const float* src, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) quantize_q5_0_block(src + 32 * b, dst + 22 * b);
+}
+
+void quantize_row_q5_1(const float* src, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) quantize_q5_1_block(src + 32 * b, dst + 24 * b);
 }
 
 void quantize_row_q4_k(const float* src, uint8_t* dst, int64_t n) {

@@ -132,6 +132,15 @@ std::string encode(const Tensor& t, GgmlType type) {
     case GgmlType::kQ6_K:
       quantize_blocks_parallel(&quantize_row_q6_k, x, dst, n, kQ6KBlockBytes);
       break;
+    case GgmlType::kQ4_0:
+      quantize_row_q4_0(x, dst, n);
+      break;
+    case GgmlType::kQ5_0:
+      quantize_row_q5_0(x, dst, n);
+      break;
+    case GgmlType::kQ5_1:
+      quantize_row_q5_1(x, dst, n);
+      break;
     default:
       break;  // refused by write_gguf before
   }
@@ -250,7 +259,8 @@ void write_gguf(const std::string& path, const GgufMetadata& kv,
     const bool encodable = t.type == GgmlType::kF32 || t.type == GgmlType::kF16 ||
                            t.type == GgmlType::kBF16 || t.type == GgmlType::kQ8_0 ||
                            t.type == GgmlType::kQ4_K || t.type == GgmlType::kQ5_K ||
-                           t.type == GgmlType::kQ6_K;
+                           t.type == GgmlType::kQ6_K || t.type == GgmlType::kQ4_0 ||
+                           t.type == GgmlType::kQ5_0 || t.type == GgmlType::kQ5_1;
     if (!encodable) fail(std::string("cannot write ggml type ") + ggml_type_name(t.type));
     const int64_t cols = t.data->shape.back();
     if (cols % ggml_block_size(t.type) != 0)

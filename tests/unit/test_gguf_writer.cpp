@@ -221,7 +221,7 @@ TEST_CASE("GGUF writer: convert's usage errors", "[gguf]") {
   for (const auto& [args, what] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--input", m, "--to", "ggml", "--out", out}, "--to must be hf or gguf"},
            {{"--input", m, "--out-type", "bf16", "--out", out}, "--out-type needs --to gguf"},
-           {{"--input", m, "--to", "gguf", "--out-type", "q4_0", "--out", out}, "q4_0"},
+           {{"--input", m, "--to", "gguf", "--out-type", "q4_1", "--out", out}, "q4_1"},
            {{"--input", m, "--to", "gguf", "--out", dir.str()}, "must name a file"},
        }) {
     std::string err;

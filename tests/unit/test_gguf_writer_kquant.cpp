@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "engine/gguf.h"
@@ -42,7 +43,7 @@ bool ends_with(const std::string& s, const std::string& end) {
   return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
 }
 
-// The GGUF file at `path` (a q4_k_m or q5_k_m file of `w`, whose Q/K rows
+// The GGUF file at `path` (a q4_0, q4_k_m or q5_k_m file of `w`, whose Q/K rows
 // are interleaved so that none are permuted): general.file_type is
 // `file_type`, and each tensor has type want(name) and holds the source's
 // values through that type's quantizer, bit for bit, within the type's RMS
@@ -78,6 +79,9 @@ void check_k_mix_file(const std::string& path, const ModelWeights& w, int file_t
     if (type == GgmlType::kQ5_K) quantize_row_q5_k(x, q.data(), n);
     if (type == GgmlType::kQ6_K) quantize_row_q6_k(x, q.data(), n);
     if (type == GgmlType::kQ8_0) quantize_row_q8_0(x, q.data(), n);
+    if (type == GgmlType::kQ4_0) quantize_row_q4_0(x, q.data(), n);
+    if (type == GgmlType::kQ5_0) quantize_row_q5_0(x, q.data(), n);
+    if (type == GgmlType::kQ5_1) quantize_row_q5_1(x, q.data(), n);
     if (type == GgmlType::kF16)
       for (int64_t i = 0; i < n; ++i) put_f16(&q[2 * i], x[i]);
     if (type == GgmlType::kF32) std::memcpy(q.data(), x, q.size());
@@ -86,7 +90,10 @@ void check_k_mix_file(const std::string& path, const ModelWeights& w, int file_t
     const Tensor got = f.read_f32(*info);
     const Block y(got.f32(), got.f32() + got.numel()), a(x, x + n);
     CHECK(y == expect);
-    const double bound = type == GgmlType::kQ4_K ? 0.075 : type == GgmlType::kQ5_K ? 0.04 : 0.02;
+    const double bound =
+        type == GgmlType::kQ4_K || type == GgmlType::kQ4_0                              ? 0.1
+        : type == GgmlType::kQ5_K || type == GgmlType::kQ5_0 || type == GgmlType::kQ5_1 ? 0.05
+                                                                                        : 0.02;
     CHECK(rms(a, &y) <= bound * rms(a));
   }
 }
@@ -175,13 +182,17 @@ TEST_CASE("GGUF writer: q4_k_m and q5_k_m are llama.cpp's Q4_K_M and Q5_K_M mixe
   expect_error(write, ErrorCode::kInvalidArgument, {"x.w", "64", "multiple of 256"});
 }
 
-TEST_CASE("GGUF writer: q4_k_m, q5_k_m fall back to Q8_0 (F16) for rows not whole blocks",
+TEST_CASE("GGUF writer: q4_k_m, q5_k_m fall back to Q5_0, Q5_1, Q8_0 (F16) as llama.cpp does",
           "[gguf][kquant]") {
-  // stories260K: d = 64 (Q8_0), hidden_dim 172 (ffn_down's rows: F16). The
-  // llama2.c checkpoint the HF directory came from: interleaved Q/K rows.
+  // stories260K: d = 64 (rows of 64: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K ->
+  // Q8_0), hidden_dim 172 (ffn_down's rows: F16); 5 layers, tied (the
+  // embedding is the output: Q6_K -> Q8_0), use_more_bits(i, 5) in layers 2
+  // and 4. The llama2.c checkpoint the HF directory came from: interleaved
+  // Q/K rows.
   const ModelWeights w = load_llama2c_model(data_path("stories260K/stories260K.bin"));
   TempDir dir("kquant-kmix-fallback");
-  for (const auto& [type, file_type] : {std::pair{"q4_k_m", 15}, std::pair{"q5_k_m", 17}}) {
+  for (const auto& [type, file_type, base] :
+       {std::tuple{"q4_k_m", 15, GgmlType::kQ5_0}, std::tuple{"q5_k_m", 17, GgmlType::kQ5_1}}) {
     INFO(type);
     const std::string out = dir.file(std::string(type) + ".gguf");
     std::string said;
@@ -189,10 +200,38 @@ TEST_CASE("GGUF writer: q4_k_m, q5_k_m fall back to Q8_0 (F16) for rows not whol
                 {"--input", default_model_dir(), "--to", "gguf", "--out-type", type, "--out", out},
                 said) == 0);
     CHECK_THAT(said, Catch::Contains(std::string("GGUF ") + type));
-    check_k_mix_file(out, w, file_type, [](const std::string& n) {
+    check_k_mix_file(out, w, file_type, [base = base](const std::string& n) {
       if (ends_with(n, "norm.weight")) return GgmlType::kF32;
-      return ends_with(n, "ffn_down.weight") ? GgmlType::kF16 : GgmlType::kQ8_0;
+      if (ends_with(n, "ffn_down.weight")) return GgmlType::kF16;
+      if (n == "token_embd.weight" || n == "blk.2.attn_v.weight" || n == "blk.4.attn_v.weight")
+        return GgmlType::kQ8_0;
+      return base;
     });
     CHECK(load_gguf_model(out).config.hidden_size == 64);
   }
+}
+
+TEST_CASE("GGUF writer: q4_0 is llama.cpp's Q4_0 recipe", "[gguf][kquant]") {
+  // Every matrix Q4_0 but the output, Q6_K (Q8_0 for rows of 64: the tied
+  // stories260K embedding); ffn_down's rows of 172 are not whole blocks.
+  const ModelWeights w = make_random_model(whole_blocks_config(), 3);
+  TempDir dir("kquant-q4_0");
+  const std::string path = dir.file("w.gguf");
+  save_gguf_model(w, path, GgufOutType::kQ4_0, "w", {});
+  check_k_mix_file(path, w, 2, [](const std::string& n) {
+    if (ends_with(n, "norm.weight")) return GgmlType::kF32;
+    return n == "output.weight" ? GgmlType::kQ6_K : GgmlType::kQ4_0;
+  });
+  LoadOptions keep;  // each matrix in its file's type where the CPU backend has it
+  keep.matrix_dtype.reset();
+  const ModelWeights got = load_gguf_model(path, keep);
+  CHECK(got.layers[0].wq.dtype == DType::kQ8_0);  // Q4_0 has no CPU kernel: Q8_0 holds it
+  CHECK(got.lm_head.dtype == DType::kQ6_K);
+
+  std::string said;
+  const std::string bad = dir.file("bad.gguf");
+  CHECK(run_convert(
+            {"--input", default_model_dir(), "--to", "gguf", "--out-type", "q4_0", "--out", bad},
+            said) != 0);
+  CHECK_THAT(said, Catch::Contains("ffn_down.weight") && Catch::Contains("172"));
 }

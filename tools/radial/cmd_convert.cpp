@@ -2,8 +2,8 @@
 // re-save it, a GGUF file, or a config.json, to fill with seeded random
 // weights) into a Hugging Face directory: config.json + model.safetensors
 // (F32, half-split RoPE), plus the tokenizer files when given; or, with
-// --to gguf, into a llama-architecture GGUF v3 file with its tokenizer
-// embedded (engine/gguf_writer.h).
+// --to gguf, into a llama- or qwen2-architecture GGUF v3 file with its
+// tokenizer embedded (engine/gguf_writer.h).
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -26,15 +26,16 @@ namespace fs = std::filesystem;
 
 constexpr const char* kUsage =
     "usage: radial convert [--from llama2c|hf|gguf|random] --input PATH [--to hf|gguf]\n"
-    "                      --out DIR|FILE [--out-type f32|bf16|q8_0|q4_k_m|q5_k_m]\n"
+    "                      --out DIR|FILE [--out-type f32|bf16|q8_0|q4_0|q4_k_m|q5_k_m]\n"
     "                      [--tokenizer PATH] [--seed N]\n"
     "\n"
     "Writes the model at PATH as a Hugging Face directory DIR (--to hf, the default):\n"
     "config.json and model.safetensors (F32; Q/K rows in the half-split RoPE layout);\n"
-    "or as a GGUF v3 file FILE of the llama architecture (--to gguf) that llama.cpp and\n"
-    "radiald both run: llama.cpp's tensor names, Q/K rows in its interleaved order, norms\n"
-    "F32, the tokenizer embedded. The file is written under a temporary name and renamed,\n"
-    "so a failed convert leaves none.\n"
+    "or as a GGUF v3 file FILE (--to gguf) that llama.cpp and radiald both run: the\n"
+    "qwen2 architecture for a Qwen2 model (Q/K/V biases), else llama (llama Q/K rows in\n"
+    "llama.cpp's interleaved order); llama.cpp's tensor names, norms F32, Llama 3 RoPE\n"
+    "scaling as its rope_freqs.weight, the tokenizer embedded. The file is written under\n"
+    "a temporary name and renamed, so a failed convert leaves none.\n"
     "\n"
     "  --from llama2c|hf|gguf|random  input format (default: hf for a directory, gguf for a\n"
     "                      file starting with the GGUF magic, random for a .json file,\n"
@@ -49,12 +50,15 @@ constexpr const char* kUsage =
     "  --out-type T        gguf: how matrices are stored: f32 (default), bf16 (rounded to\n"
     "                      nearest even), q8_0 (blocks of 32 with an fp16 scale, as\n"
     "                      llama.cpp quantizes; every matrix's row length must be a\n"
+    "                      multiple of 32), q4_0 (llama.cpp's Q4_0: 4-bit blocks of 32,\n"
+    "                      output.weight or a tied token_embd.weight Q6_K; rows a\n"
     "                      multiple of 32), q4_k_m or q5_k_m (llama.cpp's Q4_K_M and\n"
     "                      Q5_K_M mixes: Q4_K or Q5_K, with Q6_K for output.weight (or\n"
     "                      tied token_embd.weight) and for attn_v and ffn_down in some\n"
     "                      layers; a matrix whose row length is not a multiple of 256\n"
-    "                      falls back to Q8_0, or F16 when it is not a multiple of 32\n"
-    "                      either); norms stay F32\n"
+    "                      falls back, as in llama.cpp, to Q5_0 (from Q4_K), Q5_1 (from\n"
+    "                      Q5_K) or Q8_0 (from Q6_K), or F16 when it is not a multiple\n"
+    "                      of 32 either); norms stay F32\n"
     "  --tokenizer PATH    a SentencePiece model, or a tokenizer.json or a directory holding\n"
     "                      one; default: the hf input's tokenizer.model, else (gguf only)\n"
     "                      its tokenizer.json; a gguf input's own vocabulary.\n"
@@ -137,7 +141,7 @@ int cmd_convert(int argc, char** argv) {
     try {
       type = parse_gguf_out_type(*out_type);
     } catch (const Error&) {
-      return usage_error("--out-type must be f32, bf16, q8_0, q4_k_m or q5_k_m, got \"" +
+      return usage_error("--out-type must be f32, bf16, q8_0, q4_0, q4_k_m or q5_k_m, got \"" +
                          *out_type + "\"");
     }
   }
