@@ -89,9 +89,9 @@ class Meta {
 
 ModelConfig gguf_config(const GgufFile& f, const Meta& m, const LoadOptions& opts) {
   const std::string arch = m.string("general.architecture", true);
-  if (arch != "llama" && arch != "qwen2")
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3")
     m.fail(ErrorCode::kUnsupported,
-           "general.architecture \"" + arch + "\" is not supported (llama and qwen2 are)");
+           "general.architecture \"" + arch + "\" is not supported (llama, qwen2 and qwen3 are)");
   const std::string a = arch + ".";  // the architecture's metadata keys
   ModelConfig c;
   c.model_type = arch;
@@ -125,10 +125,12 @@ ModelConfig gguf_config(const GgufFile& f, const Meta& m, const LoadOptions& opt
     m.fail(ErrorCode::kUnsupported, a + "rope.scaling.type \"" + scaling + "\" is not supported");
   }
   // llama: llama.cpp's converter permutes Q/K rows to the interleaved
-  // (Meta) order and runs them with normal RoPE; qwen2: rows as Hugging Face
-  // has them, run with NEOX (half-split) RoPE, and Q/K/V biases.
-  c.rope_layout = arch == "qwen2" ? RopeLayout::kHalfSplit : RopeLayout::kInterleaved;
+  // (Meta) order and runs them with normal RoPE; qwen2 and qwen3: rows as
+  // Hugging Face has them, run with NEOX (half-split) RoPE; qwen2 with Q/K/V
+  // biases, qwen3 with its per-head q/k norms.
+  c.rope_layout = arch == "llama" ? RopeLayout::kInterleaved : RopeLayout::kHalfSplit;
   c.attention_bias = arch == "qwen2";
+  c.qk_norm = arch == "qwen3";
   c.hidden_act = Activation::kSilu;
   const GgufTensorInfo* embd = f.tensor("token_embd.weight");
   if (!embd) m.fail(ErrorCode::kNotFound, "missing tensor token_embd.weight");
@@ -265,6 +267,10 @@ ModelWeights load_gguf_model(const std::string& path, const LoadOptions& opts) {
       l.bq = read(p + "attn_q.bias", {q});
       l.bk = read(p + "attn_k.bias", {kv});
       l.bv = read(p + "attn_v.bias", {kv});
+    }
+    if (c.qk_norm) {
+      l.q_norm = read(p + "attn_q_norm.weight", {c.head_dim});
+      l.k_norm = read(p + "attn_k_norm.weight", {c.head_dim});
     }
     l.wo = read(p + "attn_output.weight", {d, q});
     l.mlp_norm = read(p + "ffn_norm.weight", {d});

@@ -1,7 +1,8 @@
-// Llama- and Qwen2-architecture models in GGUF files (llama.cpp, Ollama):
+// Llama-, Qwen2- and Qwen3-architecture models in GGUF files (llama.cpp, Ollama):
 // weights kept in their file's type where the CPU backend has it, else
 // converted (gguf_loader.cpp; LoadOptions::matrix_dtype overrides), the
-// config from the llama.* / qwen2.* metadata, and the embedded tokenizer.
+// config from the llama.* / qwen2.* / qwen3.* metadata, and the embedded
+// tokenizer.
 #pragma once
 
 #include <memory>
@@ -17,11 +18,13 @@
 namespace radial {
 
 // Weights and config of the GGUF file at `path` (general.architecture
-// "llama" or "qwen2"). llama: Q/K rows stay in the file's interleaved (Meta)
-// order: llama.cpp's converter permutes Hugging Face weights to it, so
-// rope_layout is kInterleaved. qwen2: its converter keeps Hugging Face's
-// order (llama.cpp runs it with NEOX RoPE), so kHalfSplit, with the Q/K/V
-// biases attn_q.bias, attn_k.bias, attn_v.bias. A rope_freqs.weight tensor
+// "llama", "qwen2" or "qwen3"). llama: Q/K rows stay in the file's
+// interleaved (Meta) order: llama.cpp's converter permutes Hugging Face
+// weights to it, so rope_layout is kInterleaved. qwen2 and qwen3: its
+// converter keeps Hugging Face's order (llama.cpp runs them with NEOX RoPE),
+// so kHalfSplit; qwen2 with the Q/K/V biases attn_q.bias, attn_k.bias,
+// attn_v.bias, qwen3 with the per-head norms attn_q_norm.weight,
+// attn_k_norm.weight. A rope_freqs.weight tensor
 // (Llama 3.1 / 3.2) becomes the Llama 3 scaling that gives its factors
 // (fit_llama3_rope, engine/rope.h), or Error(kUnsupported) when none does.
 // The context length is the file's <arch>.context_length unless

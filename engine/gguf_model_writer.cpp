@@ -1,4 +1,4 @@
-// ModelWeights -> a llama- or qwen2-architecture GGUF file
+// ModelWeights -> a llama-, qwen2- or qwen3-architecture GGUF file
 // (save_gguf_model), the exact inverse of load_gguf_model for what both
 // support.
 //
@@ -9,8 +9,9 @@
 // convert_hf_to_gguf.py's `permute` (within each head, row j * head_dim/2 + i
 // -> row 2i + j, per Q head and per K/V head), the inverse of save_hf_model's
 // permute_to_half_split; interleaved weights (llama2.c, GGUF inputs) are
-// written as they are. qwen2 files keep Hugging Face's order (llama.cpp runs
-// them with NEOX RoPE) and add the Q/K/V biases.
+// written as they are. qwen2 and qwen3 files keep Hugging Face's order
+// (llama.cpp runs them with NEOX RoPE); qwen2 adds the Q/K/V biases, qwen3
+// the per-head q/k norms.
 //
 // Llama 3 RoPE scaling: llama.cpp's converter writes no parameters, only
 // rope_freqs.weight (engine/rope.h), and so does this writer.
@@ -44,19 +45,26 @@ Tensor permute_to_interleaved(const Tensor& t, int head_dim) {
   return r;
 }
 
-// What a llama or qwen2 GGUF file (as load_gguf_model reads it) cannot
-// express.
+// The GGUF architecture of a model: qwen2 and qwen3 for theirs, else llama
+// (mistral too, as llama.cpp's converter writes it).
+std::string gguf_arch(const ModelConfig& c) {
+  return c.model_type == "qwen2" || c.model_type == "qwen3" ? c.model_type : "llama";
+}
+
+// What a llama, qwen2 or qwen3 GGUF file (as load_gguf_model reads it)
+// cannot express.
 void check_supported(const ModelConfig& c) {
-  const bool qwen2 = c.model_type == "qwen2";
+  const std::string arch = gguf_arch(c);
+  const bool qwen2 = arch == "qwen2";
   const auto refuse = [&](const std::string& what) {
-    throw Error(ErrorCode::kUnsupported, what + " cannot be written to a " +
-                                             (qwen2 ? "qwen2" : "llama") +
-                                             "-architecture GGUF file");
+    throw Error(ErrorCode::kUnsupported,
+                what + " cannot be written to a " + arch + "-architecture GGUF file");
   };
   if (c.attention_bias != qwen2)
     refuse(c.attention_bias ? "Q/K/V biases (attention_bias, " + c.model_type + ")"
                             : "qwen2 without Q/K/V biases");
-  if (qwen2 && c.rope_layout != RopeLayout::kHalfSplit) refuse("interleaved Q/K rows");
+  if (c.qk_norm != (arch == "qwen3")) refuse("qwen3 without its q/k norms");
+  if (arch != "llama" && c.rope_layout != RopeLayout::kHalfSplit) refuse("interleaved Q/K rows");
   if (c.hidden_act != Activation::kSilu) refuse("an MLP activation other than SiLU");
   if (c.head_dim % 2 != 0) refuse("an odd head size");
   if (c.eos_token_ids.size() > 3)
@@ -75,7 +83,7 @@ GgufMetadata model_metadata(const ModelConfig& c, GgufOutType type, const std::s
                              : type == GgufOutType::kQ4_K_M ? 15
                              : type == GgufOutType::kQ5_K_M ? 17
                                                             : 32;
-  const std::string arch = c.model_type == "qwen2" ? "qwen2" : "llama", a = arch + ".";
+  const std::string arch = gguf_arch(c), a = arch + ".";
   GgufMetadata kv = {
       {"general.architecture", gguf_string(arch)},
       {"general.name", gguf_string(name)},
@@ -216,7 +224,7 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
   }
   if (!has_model) kv.emplace_back("tokenizer.ggml.model", gguf_string("no_vocab"));
 
-  const bool permute = c.rope_layout == RopeLayout::kHalfSplit && c.model_type != "qwen2";
+  const bool permute = c.rope_layout == RopeLayout::kHalfSplit && gguf_arch(c) == "llama";
   std::vector<Tensor> data;  // F32 (permuted copies where needed), in write order
   std::vector<std::pair<std::string, GgmlType>> names;
   data.reserve(5 + 12 * w.layers.size());
@@ -250,6 +258,10 @@ void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType
       put(p + "attn_q.bias", l.bq);
       put(p + "attn_k.bias", l.bk);
       put(p + "attn_v.bias", l.bv);
+    }
+    if (c.qk_norm) {
+      put(p + "attn_q_norm.weight", l.q_norm);
+      put(p + "attn_k_norm.weight", l.k_norm);
     }
     put(p + "attn_output.weight", l.wo);
     put(p + "ffn_norm.weight", l.mlp_norm);

@@ -1,8 +1,8 @@
-// Writing GGUF v3 files (the format gguf.h reads) of the llama and qwen2
-// architectures, so that radiald and llama.cpp can run the very same file:
+// Writing GGUF v3 files (the format gguf.h reads) of the llama, qwen2 and
+// qwen3 architectures, so that radiald and llama.cpp can run the very same file:
 //   write_gguf        the container: metadata in the given order, tensor
 //                     infos, the data section aligned to 32 bytes;
-//   save_gguf_model   ModelWeights -> llama.* (or qwen2.*) metadata and
+//   save_gguf_model   ModelWeights -> llama.* (qwen2.*, qwen3.*) metadata and
 //                     llama.cpp's tensor names, llama Q/K rows in the
 //                     interleaved order that llama.cpp's GGUFs hold
 //                     (load_gguf_model reads them as such), norms F32,
@@ -60,8 +60,8 @@ enum class GgufOutType { kF32, kBF16, kQ8_0, kQ4_0, kQ4_K_M, kQ5_K_M };
 GgufOutType parse_gguf_out_type(const std::string& s);
 const char* gguf_out_type_name(GgufOutType t);
 
-// Writes `w` as a GGUF file (see write_gguf for how) of the qwen2
-// architecture when w.config.model_type is qwen2, else of the llama
+// Writes `w` as a GGUF file (see write_gguf for how) of the qwen2 or qwen3
+// architecture when w.config.model_type is one of those, else of the llama
 // architecture (mistral too, as llama.cpp's converter writes it):
 // general.* (name `name`, file_type), <arch>.* (context_length,
 // embedding_length, block_count, feed_forward_length, head counts,
@@ -75,7 +75,8 @@ const char* gguf_out_type_name(GgufOutType t);
 // empty: tokenizer.ggml.model "no_vocab", which llama.cpp accepts and
 // radiald refuses to tokenize with). Llama 3 RoPE scaling is written as
 // llama.cpp's converter writes it: the tensor rope_freqs.weight (F32
-// factors, engine/rope.h) and no metadata. qwen2 adds the Q/K/V biases
+// factors, engine/rope.h) and no metadata. qwen3 adds its per-head q/k
+// norms (attn_q_norm.weight, attn_k_norm.weight, F32); qwen2 the Q/K/V biases
 // (attn_q.bias, attn_k.bias, attn_v.bias, F32). Norm weights are F32, the
 // other tensors `type`; Q8_0 and Q4_0 need each matrix's row length to be a
 // multiple of 32, else Error(kInvalidArgument) naming the tensor. kQ4_0,
@@ -92,8 +93,8 @@ const char* gguf_out_type_name(GgufOutType t);
 // to Q8_0, or to F16 when the row length is not a multiple of 32 either.
 // output.weight is omitted when the embeddings are tied. Throws
 // Error(kUnsupported) for what the file cannot hold here: Q/K/V biases
-// outside qwen2 (or qwen2 without them), qwen2 with interleaved Q/K rows, an
-// activation other than SiLU.
+// outside qwen2 (or qwen2 without them), qwen3 without its q/k norms, qwen2
+// or qwen3 with interleaved Q/K rows, an activation other than SiLU.
 void save_gguf_model(const ModelWeights& w, const std::string& path, GgufOutType type,
                      const std::string& name, const GgufMetadata& tokenizer);
 

@@ -134,14 +134,16 @@ ModelConfig parse_hf_config(const json& j) {
   ModelConfig c;
   std::optional<std::string> type = f.get_string("model_type");
   require(type.has_value(), ErrorCode::kInvalidArgument, "config: missing model_type");
-  if (*type == "qwen3" || *type == "qwen3_moe")
-    unsupported("model_type \"" + *type +
-                "\": its per-head RMSNorm of queries and keys (q_norm, k_norm) is not "
-                "implemented (supported: llama, mistral, qwen2)");
-  if (*type != "llama" && *type != "mistral" && *type != "qwen2")
-    unsupported("model_type \"" + *type + "\" (supported: llama, mistral, qwen2)");
+  if (*type == "qwen3_moe")
+    unsupported(
+        "model_type \"qwen3_moe\": mixture-of-experts MLPs are not implemented "
+        "(supported: llama, mistral, qwen2, qwen3)");
+  if (*type != "llama" && *type != "mistral" && *type != "qwen2" && *type != "qwen3")
+    unsupported("model_type \"" + *type + "\" (supported: llama, mistral, qwen2, qwen3)");
   c.model_type = *type;
-  const bool qwen2 = *type == "qwen2", mistral = *type == "mistral";
+  const bool qwen3 = *type == "qwen3";
+  // qwen2: below, the defaults and sliding-window fields Qwen2 and Qwen3 share.
+  const bool qwen2 = *type == "qwen2" || qwen3, mistral = *type == "mistral";
 
   c.hidden_size = f.require_int("hidden_size");
   c.intermediate_size = f.require_int("intermediate_size");
@@ -175,9 +177,14 @@ ModelConfig parse_hf_config(const json& j) {
   c.tie_word_embeddings = f.get_bool("tie_word_embeddings").value_or(false);
   c.hidden_act = parse_activation(f.get_string("hidden_act").value_or("silu"));
 
-  // Biases: Qwen2 always has Q/K/V biases; Llama's attention_bias also puts
-  // one on o_proj, which the engine does not have; Mistral has none.
-  if (qwen2) {
+  // Biases: Qwen2 always has Q/K/V biases; Llama's and Qwen3's
+  // attention_bias also puts one on o_proj, which the engine does not have;
+  // Mistral has none. Qwen3 normalizes each head of q and k.
+  if (qwen3) {
+    c.qk_norm = true;
+    if (f.get_bool("attention_bias").value_or(false))
+      unsupported("attention_bias true for model_type qwen3 (it adds an o_proj bias)");
+  } else if (qwen2) {
     c.attention_bias = true;
   } else if (!mistral && f.get_bool("attention_bias").value_or(false)) {
     unsupported("attention_bias true for model_type llama (it adds an o_proj bias)");
@@ -225,7 +232,7 @@ ModelConfig parse_hf_config(const json& j) {
 
   // Other fields that would change the math.
   for (const char* key : {"qk_layernorm", "use_qk_norm", "qk_norm"})
-    if (f.get_bool(key).value_or(false)) unsupported(std::string(key) + " true");
+    if (!qwen3 && f.get_bool(key).value_or(false)) unsupported(std::string(key) + " true");
   for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
     if (f.get_number(key)) unsupported(key);
   for (const char* key : {"partial_rotary_factor", "logit_scale", "logits_scaling",
@@ -246,9 +253,11 @@ ModelConfig load_hf_config(const std::string& path) {
 }
 
 json to_hf_config(const ModelConfig& c, const std::string& torch_dtype) {
-  const bool qwen2 = c.model_type == "qwen2", mistral = c.model_type == "mistral";
+  const bool qwen2 = c.model_type == "qwen2", qwen3 = c.model_type == "qwen3",
+             mistral = c.model_type == "mistral";
   json j;
   j["architectures"] = {qwen2     ? "Qwen2ForCausalLM"
+                        : qwen3   ? "Qwen3ForCausalLM"
                         : mistral ? "MistralForCausalLM"
                                   : "LlamaForCausalLM"};
   j["model_type"] = c.model_type;
@@ -283,7 +292,7 @@ json to_hf_config(const ModelConfig& c, const std::string& torch_dtype) {
                                                         : "relu";
   if (!qwen2 && !mistral) j["attention_bias"] = c.attention_bias;
   if (mistral) j["sliding_window"] = nullptr;
-  if (qwen2) j["use_sliding_window"] = false;
+  if (qwen2 || qwen3) j["use_sliding_window"] = false;
   j["bos_token_id"] = c.bos_token_id >= 0 ? json(c.bos_token_id) : json(nullptr);
   if (c.eos_token_ids.empty())
     j["eos_token_id"] = nullptr;
@@ -303,8 +312,11 @@ void ModelConfig::validate() const {
     check(v >= lo && v <= hi, std::string(name) + " = " + std::to_string(v) + " is outside [" +
                                   std::to_string(lo) + ", " + std::to_string(hi) + "]");
   };
-  check(model_type == "llama" || model_type == "mistral" || model_type == "qwen2",
-        "model_type \"" + model_type + "\" is not llama, mistral or qwen2");
+  check(model_type == "llama" || model_type == "mistral" || model_type == "qwen2" ||
+            model_type == "qwen3",
+        "model_type \"" + model_type + "\" is not llama, mistral, qwen2 or qwen3");
+  check(!qk_norm || (model_type == "qwen3" && rope_layout == RopeLayout::kHalfSplit),
+        "qk_norm is Qwen3's and needs the half-split RoPE layout");
   range(hidden_size, "hidden_size", 1, 1 << 20);
   range(intermediate_size, "intermediate_size", 1, 1 << 20);
   range(num_layers, "num_hidden_layers", 1, 4096);

@@ -1,4 +1,4 @@
-// The architecture of a Llama-family decoder (Llama, Mistral, Qwen2), as read
+// The architecture of a Llama-family decoder (Llama, Mistral, Qwen2, Qwen3), as read
 // from a Hugging Face config.json or a llama2.c header. Every field here
 // changes the math; informational fields of config.json are not kept.
 #pragma once
@@ -21,7 +21,7 @@ enum class RopeScaling { kNone, kLinear, kLlama3 };
 enum class Activation { kSilu, kGelu, kRelu };
 
 struct ModelConfig {
-  std::string model_type = "llama";  // llama | mistral | qwen2
+  std::string model_type = "llama";  // llama | mistral | qwen2 | qwen3
   int hidden_size = 0;               // d
   int intermediate_size = 0;         // MLP width
   int num_layers = 0;                // L
@@ -34,12 +34,16 @@ struct ModelConfig {
   float rope_theta = 10000.f;
   RopeLayout rope_layout = RopeLayout::kHalfSplit;
   RopeScaling rope_scaling = RopeScaling::kNone;
-  float rope_factor = 1.f;                 // linear and llama3
-  float rope_low_freq_factor = 1.f;        // llama3
-  float rope_high_freq_factor = 4.f;       // llama3
-  int rope_original_max_position = 8192;   // llama3
+  float rope_factor = 1.f;                // linear and llama3
+  float rope_low_freq_factor = 1.f;       // llama3
+  float rope_high_freq_factor = 4.f;      // llama3
+  int rope_original_max_position = 8192;  // llama3
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // Q/K/V biases (Qwen2: always true)
+  // Qwen3: an RMSNorm over each head of q and of k (weights [head_dim],
+  // eps rms_norm_eps) after the projections and before RoPE. Needs the
+  // half-split layout (the weights index a head's dimensions as HF does).
+  bool qk_norm = false;
   Activation hidden_act = Activation::kSilu;
   int bos_token_id = 1;
   std::vector<int> eos_token_ids;  // empty: none

@@ -152,6 +152,10 @@ ModelWeights load_hf_model(const std::string& dir, const LoadOptions& opts) {
       l.bk = src.read(p + "self_attn.k_proj.bias", {kv});
       l.bv = src.read(p + "self_attn.v_proj.bias", {kv});
     }
+    if (c.qk_norm) {
+      l.q_norm = src.read(p + "self_attn.q_norm.weight", {c.head_dim});
+      l.k_norm = src.read(p + "self_attn.k_norm.weight", {c.head_dim});
+    }
     l.wo = matrix(p + "self_attn.o_proj.weight", {d, q});
     l.mlp_norm = src.read(p + "post_attention_layernorm.weight", {d});
     l.w_gate = matrix(p + "mlp.gate_proj.weight", {ff, d});
@@ -208,6 +212,10 @@ void save_hf_model(const ModelWeights& w, const std::string& dir) {
       put(p + "self_attn.q_proj.bias", l.bq, true);
       put(p + "self_attn.k_proj.bias", l.bk, true);
       put(p + "self_attn.v_proj.bias", l.bv);
+    }
+    if (c.qk_norm) {  // half-split only (ModelConfig::validate): nothing to permute
+      put(p + "self_attn.q_norm.weight", l.q_norm);
+      put(p + "self_attn.k_norm.weight", l.k_norm);
     }
     put(p + "self_attn.o_proj.weight", l.wo);
     put(p + "post_attention_layernorm.weight", l.mlp_norm);

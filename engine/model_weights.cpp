@@ -21,9 +21,8 @@ void ModelWeights::validate() const {
     require(t.storage && t.nbytes == tensor_bytes(t.dtype, t.shape), ErrorCode::kCorrupt,
             name + ": storage does not match its shape");
   };
-  auto check_absent = [](const std::string& name, const Tensor& t) {
-    require(t.empty(), ErrorCode::kCorrupt,
-            name + ": present, but the config has no attention_bias");
+  auto check_absent = [](const std::string& name, const Tensor& t, const char* field) {
+    require(t.empty(), ErrorCode::kCorrupt, name + ": present, but the config has no " + field);
   };
 
   check("embed", embed, {vocab, d});
@@ -42,9 +41,16 @@ void ModelWeights::validate() const {
       check(p + "bk", l.bk, {kv});
       check(p + "bv", l.bv, {kv});
     } else {
-      check_absent(p + "bq", l.bq);
-      check_absent(p + "bk", l.bk);
-      check_absent(p + "bv", l.bv);
+      check_absent(p + "bq", l.bq, "attention_bias");
+      check_absent(p + "bk", l.bk, "attention_bias");
+      check_absent(p + "bv", l.bv, "attention_bias");
+    }
+    if (c.qk_norm) {
+      check(p + "q_norm", l.q_norm, {c.head_dim});
+      check(p + "k_norm", l.k_norm, {c.head_dim});
+    } else {
+      check_absent(p + "q_norm", l.q_norm, "qk_norm");
+      check_absent(p + "k_norm", l.k_norm, "qk_norm");
     }
     check(p + "wo", l.wo, {d, q});
     check(p + "mlp_norm", l.mlp_norm, {d});
@@ -73,7 +79,8 @@ size_t ModelWeights::weight_bytes() const {
   for (const Tensor* t : matrices())
     if (t != &lm_head || lm_head.storage != embed.storage) n += t->nbytes;
   for (const LayerWeights& l : layers)
-    for (const Tensor* t : {&l.attn_norm, &l.mlp_norm, &l.bq, &l.bk, &l.bv}) n += t->nbytes;
+    for (const Tensor* t : {&l.attn_norm, &l.mlp_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm})
+      n += t->nbytes;
   return n + final_norm.nbytes;
 }
 

@@ -11,16 +11,17 @@
 namespace radial {
 
 struct LayerWeights {
-  Tensor attn_norm;   // [d]
-  Tensor wq;          // [q_dim, d]
-  Tensor wk;          // [kv_dim, d]
-  Tensor wv;          // [kv_dim, d]
-  Tensor bq, bk, bv;  // [q_dim], [kv_dim], [kv_dim] when config.attention_bias, else empty
-  Tensor wo;          // [d, q_dim]
-  Tensor mlp_norm;    // [d]
-  Tensor w_gate;      // [ff, d]
-  Tensor w_up;        // [ff, d]
-  Tensor w_down;      // [d, ff]
+  Tensor attn_norm;       // [d]
+  Tensor wq;              // [q_dim, d]
+  Tensor wk;              // [kv_dim, d]
+  Tensor wv;              // [kv_dim, d]
+  Tensor bq, bk, bv;      // [q_dim], [kv_dim], [kv_dim] when config.attention_bias, else empty
+  Tensor q_norm, k_norm;  // [head_dim] each when config.qk_norm (Qwen3), else empty
+  Tensor wo;              // [d, q_dim]
+  Tensor mlp_norm;        // [d]
+  Tensor w_gate;          // [ff, d]
+  Tensor w_up;            // [ff, d]
+  Tensor w_down;          // [d, ff]
 };
 
 struct ModelWeights {

@@ -178,6 +178,10 @@ ModelWeights make_random_model(const ModelConfig& config, uint64_t seed, const L
       add(l.bk, {kv}, s + 10, kStd);
       add(l.bv, {kv}, s + 11, kStd);
     }
+    if (c.qk_norm) {  // unit weights, as the other norms
+      add(l.q_norm, {c.head_dim}, s + 12, 0.f);
+      add(l.k_norm, {c.head_dim}, s + 13, 0.f);
+    }
   }
   add(w.final_norm, {d}, 1, 0.f);
   if (!c.tie_word_embeddings) add(w.lm_head, {c.vocab_size, d}, 2, kStd);

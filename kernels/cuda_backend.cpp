@@ -263,6 +263,11 @@ void CudaBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   rk.position = P + lay.position;
   rk.kv_index = P + lay.kv_index;
   rk.bias = lw.bqkv.bytes() ? lw.bqkv.as<float>() : nullptr;
+  if (lw.qk_norm.bytes()) {
+    rk.q_norm = lw.qk_norm.as<float>();
+    rk.k_norm = rk.q_norm + c_.head_dim;
+    rk.norm_eps = eps;
+  }
   rk.inv_freq = w_.inv_freq.as<double>();
   rk.layout = c_.rope_layout;
   rk.num_heads = c_.num_heads;

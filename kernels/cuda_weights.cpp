@@ -74,6 +74,7 @@ DeviceWeights upload_weights(const ModelWeights& w, const RouterWeights* router,
     dl.attn_norm = up.make({&lw.attn_norm}, DType::kF32);
     dl.mlp_norm = up.make({&lw.mlp_norm}, DType::kF32);
     if (c.attention_bias) dl.bqkv = up.make({&lw.bq, &lw.bk, &lw.bv}, DType::kF32);
+    if (c.qk_norm) dl.qk_norm = up.make({&lw.q_norm, &lw.k_norm}, DType::kF32);
     d.layers.push_back(std::move(dl));
   }
   d.final_norm = up.make({&w.final_norm}, DType::kF32);

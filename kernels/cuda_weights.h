@@ -19,6 +19,7 @@ struct DeviceLayer {
   DeviceBuffer wqkv, wo, wgate_up, wdown;  // compute dtype
   DeviceBuffer attn_norm, mlp_norm;        // fp32 [d]
   DeviceBuffer bqkv;                       // fp32 [q_dim + 2 kv_dim]; empty without biases
+  DeviceBuffer qk_norm;  // fp32 [2 head_dim]: q_norm | k_norm (Qwen3); empty without
 };
 
 struct DeviceRouter {

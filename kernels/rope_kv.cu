@@ -26,7 +26,8 @@ __device__ __forceinline__ void rotate(float x0, float x1, float c, float s, Rop
   }
 }
 
-constexpr int kMaxHalf = 128;  // head_dim <= 256
+constexpr int kMaxHalf = 128;   // head_dim <= 256
+constexpr int kMaxHeads = 256;  // num_heads + num_kv_heads, with q/k norms
 constexpr int kThreads = 256;
 
 // One CTA per row. The row's angles depend on (position, pair) only, not on
@@ -37,6 +38,7 @@ constexpr int kThreads = 256;
 template <typename T>
 __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
   __shared__ float cs[kMaxHalf], sn[kMaxHalf];
+  __shared__ float inv_rms[kMaxHeads];  // with norms: k heads, then q heads
   const int i = blockIdx.x;
   const int hd = a.head_dim, half = hd / 2, qd = a.num_heads * hd, kvd = a.num_kv_heads * hd;
   const double pos = static_cast<double>(a.position[i]);
@@ -45,7 +47,6 @@ __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
     cs[j] = static_cast<float>(cos(ang));
     sn[j] = static_cast<float>(sin(ang));
   }
-  __syncthreads();
   T* row = static_cast<T*>(a.qkv) + static_cast<int64_t>(i) * a.ld;
   const int64_t kv_at = static_cast<int64_t>(a.kv_index[i]) * kvd;
   T* kp = static_cast<T*>(a.k_pool) + kv_at;
@@ -53,6 +54,24 @@ __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
   const float* bq = a.bias;
   const float* bk = a.bias ? a.bias + qd : nullptr;
   const float* bv = a.bias ? a.bias + qd + kvd : nullptr;
+  if (a.k_norm) {  // one warp per head: the inverse RMS of its biased values
+    const int heads = a.num_kv_heads + (i < a.nf ? a.num_heads : 0);
+    const int lane = threadIdx.x & 31;
+    for (int hh = threadIdx.x >> 5; hh < heads; hh += kThreads / 32) {
+      const bool is_k = hh < a.num_kv_heads;
+      const int h = is_k ? hh : hh - a.num_kv_heads;
+      const T* x = row + (is_k ? qd : 0) + h * hd;
+      const float* b = is_k ? bk : bq;
+      float ss = 0.f;
+      for (int t = lane; t < hd; t += 32) {
+        const float v = to_f32(x[t]) + (b ? b[h * hd + t] : 0.f);
+        ss += v * v;
+      }
+      ss = warp_sum(ss);
+      if (lane == 0) inv_rms[hh] = rsqrtf(ss / static_cast<float>(hd) + a.norm_eps);
+    }
+  }
+  __syncthreads();
   // K: rotate and store; V: store.
   for (int idx = threadIdx.x; idx < a.num_kv_heads * half; idx += blockDim.x) {
     const int h = idx / half, j = idx % half;
@@ -60,6 +79,10 @@ __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
     const int o0 = h * hd + p.a, o1 = h * hd + p.b;
     float x0 = to_f32(row[qd + o0]), x1 = to_f32(row[qd + o1]);
     if (bk) x0 += bk[o0], x1 += bk[o1];
+    if (a.k_norm) {
+      x0 = a.k_norm[p.a] * (inv_rms[h] * x0);
+      x1 = a.k_norm[p.b] * (inv_rms[h] * x1);
+    }
     float y0, y1;
     rotate(x0, x1, cs[j], sn[j], a.layout, &y0, &y1);
     kp[o0] = from_f32<T>(y0);
@@ -78,6 +101,10 @@ __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a) {
     const int o0 = h * hd + p.a, o1 = h * hd + p.b;
     float x0 = to_f32(row[o0]), x1 = to_f32(row[o1]);
     if (bq) x0 += bq[o0], x1 += bq[o1];
+    if (a.q_norm) {
+      x0 = a.q_norm[p.a] * (inv_rms[a.num_kv_heads + h] * x0);
+      x1 = a.q_norm[p.b] * (inv_rms[a.num_kv_heads + h] * x1);
+    }
     float y0, y1;
     rotate(x0, x1, cs[j], sn[j], a.layout, &y0, &y1);
     row[o0] = from_f32<T>(y0);
@@ -91,6 +118,11 @@ void rope_write_kv(const RopeKvArgs& a, cudaStream_t stream) {
   if (a.n == 0) return;
   require(a.head_dim % 2 == 0 && a.head_dim <= 2 * kMaxHalf, ErrorCode::kUnsupported,
           "RoPE supports even head_dim up to 256, got " + std::to_string(a.head_dim));
+  require((a.q_norm == nullptr) == (a.k_norm == nullptr), ErrorCode::kInternal,
+          "rope_write_kv: q_norm and k_norm come together");
+  require(!a.k_norm || a.num_heads + a.num_kv_heads <= kMaxHeads, ErrorCode::kUnsupported,
+          "q/k norms support up to " + std::to_string(kMaxHeads) + " heads in all, got " +
+              std::to_string(a.num_heads + a.num_kv_heads));
   dispatch_dtype(a.dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     rope_kv_kernel<T><<<a.n, kThreads, 0, stream>>>(a);

@@ -113,6 +113,13 @@ class CpuBackend final : public Backend {
   }
   void attention(int layer, std::span<const LayerRow> rows, const std::vector<int>& full,
                  const float* q, float* att);
+  // Qwen3's qk_norm: RMSNorm (weights w [head_dim]) of each of the `heads`
+  // heads of each of the n rows of x ([n, heads * head_dim]), in place.
+  void norm_heads(float* x, int n, int heads, const float* w) const {
+    const int hd = c_.head_dim;
+    for (int64_t r = 0; r < static_cast<int64_t>(n) * heads; ++r)
+      cpu::rmsnorm(x + r * hd, w, x + r * hd, hd, c_.rms_norm_eps);
+  }
 
   const ModelWeights& w_;
   const ModelConfig& c_;
@@ -147,6 +154,7 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   float* v = scratch(v_, static_cast<size_t>(n) * kvd);
   gemm_xwt(xn, d, lw.wk, opt_f32(lw.bk), k, kvd, n, &pool_);
   gemm_xwt(xn, d, lw.wv, opt_f32(lw.bv), v, kvd, n, &pool_);
+  if (c_.qk_norm) norm_heads(k, n, c_.num_kv_heads, lw.k_norm.f32());
   float* cs = scratch(cos_, static_cast<size_t>(n) * half);
   float* sn = scratch(sin_, static_cast<size_t>(n) * half);
   for (int i = 0; i < n; ++i) {
@@ -174,6 +182,7 @@ void CpuBackend::forward_layer(int layer, std::span<const LayerRow> rows) {
   }
   float* q = scratch(q_, static_cast<size_t>(nf) * qd);
   gemm_xwt(xf, d, lw.wq, opt_f32(lw.bq), q, qd, nf, &pool_);
+  if (c_.qk_norm) norm_heads(q, nf, c_.num_heads, lw.q_norm.f32());
   for (int f = 0; f < nf; ++f) {
     const size_t i = full_[f];
     rope_.apply(q + static_cast<size_t>(f) * qd, c_.num_heads, cs + i * half, sn + i * half);

@@ -16,7 +16,8 @@ int64_t weight_bytes(const ModelConfig& c, DType dtype) {
   int64_t bytes = es * (c.num_layers * per_layer + embed * (c.tie_word_embeddings ? 1 : 2));
   const int64_t norms = c.num_layers * 2 * d + d;
   const int64_t bias = c.attention_bias ? c.num_layers * (qd + 2 * kvd) : 0;
-  return bytes + 4 * (norms + bias);
+  const int64_t qk_norms = c.qk_norm ? c.num_layers * 2 * c.head_dim : 0;
+  return bytes + 4 * (norms + bias + qk_norms);
 }
 
 int64_t WorkspaceSizes::total() const {

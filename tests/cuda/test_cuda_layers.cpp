@@ -78,18 +78,28 @@ TEST_CASE("forward_layer matches the CPU backend at real attention shapes", "[cu
   struct Shape {
     const char* name;
     int heads, kv_heads, head_dim;
-    bool bias;
+    bool bias, qk_norm;
   };
-  const Shape shapes[] = {{"GQA 32/8, head_dim 64 (Llama-3.2-1B)", 32, 8, 64, false},
-                          {"GQA 32/8, head_dim 128 (Llama-3.1-8B)", 32, 8, 128, false},
-                          {"MQA 16/1, head_dim 128", 16, 1, 128, false},
-                          {"GQA 14/2, head_dim 64, Q/K/V bias (Qwen2.5-0.5B)", 14, 2, 64, true}};
+  const Shape shapes[] = {
+      {"GQA 32/8, head_dim 64 (Llama-3.2-1B)", 32, 8, 64, false, false},
+      {"GQA 32/8, head_dim 128 (Llama-3.1-8B)", 32, 8, 128, false, false},
+      {"MQA 16/1, head_dim 128", 16, 1, 128, false, false},
+      {"GQA 14/2, head_dim 64, Q/K/V bias (Qwen2.5-0.5B)", 14, 2, 64, true, false},
+      {"GQA 16/8, head_dim 128, q/k norms (Qwen3-0.6B)", 16, 8, 128, false, true}};
   for (const Shape& s : shapes)
     for (DType t : {DType::kF32, DType::kBF16}) {
       INFO(s.name << " " << dtype_name(t));
-      const ModelConfig c =
+      ModelConfig c =
           attention_config(s.heads, s.kv_heads, s.head_dim, 512, 1000, 4096, 2, s.bias);
+      if (s.qk_norm) {
+        c.model_type = "qwen3";
+        c.qk_norm = true;
+      }
       auto w = sharp_random_model(c, 7);
+      for (LayerWeights& l : w->layers)  // q/k norms away from 1, per dimension
+        for (Tensor* n : {&l.q_norm, &l.k_norm})
+          for (int64_t i = 0; i < (n->empty() ? 0 : n->numel()); ++i)
+            n->f32()[i] = 0.5f + static_cast<float>(i % 9) / 8.f;
       const int d = c.hidden_size, kvd = c.kv_dim();
       // Sequences (per layer their own blocks; layer l of sequence q uses
       // blocks base[q] + l * 64 ...): A a 700-entry prefix then a decode

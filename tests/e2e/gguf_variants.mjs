@@ -10,6 +10,8 @@
 //                   two of the head's four frequencies, the low band one)
 //   OUT_DIR/qwen2   the model as Qwen2: model_type qwen2 with Q/K/V biases
 //                   (seeded, uniform in [-0.5, 0.5])
+//   OUT_DIR/qwen3   the model as Qwen3: model_type qwen3 with per-head q/k
+//                   RMSNorm weights (seeded, uniform in [0.5, 1.5])
 // Both pad the MLP from SRC's intermediate size to the next multiple of 32
 // with zero rows of gate/up and zero columns of down, which leaves the
 // function unchanged (silu(0) * 0 = 0) and makes every row length a
@@ -112,5 +114,16 @@ variant("qwen2", {
                                  ["v", config.num_key_value_heads]]) {
       const values = Float32Array.from({ length: heads * headDim }, uniform);
       tensors.set(`model.layers.${i}.self_attn.${proj}_proj.bias`, { shape: [heads * headDim], values });
+    }
+});
+
+variant("qwen3", {
+  ...config, architectures: ["Qwen3ForCausalLM"], model_type: "qwen3", use_sliding_window: false,
+  attention_bias: false, head_dim: headDim, bos_token_id: 1, eos_token_id: 2,
+}, (tensors) => {
+  for (let i = 0; i < config.num_hidden_layers; ++i)
+    for (const which of ["q_norm", "k_norm"]) {
+      const values = Float32Array.from({ length: headDim }, () => 1 + uniform());
+      tensors.set(`model.layers.${i}.self_attn.${which}.weight`, { shape: [headDim], values });
     }
 });

@@ -202,7 +202,7 @@ TEST_CASE("openai: every bad field is a 400 naming it", "[openai]") {
 }
 
 TEST_CASE("openai: hostile bodies are clear 400s", "[openai]") {
-  for (const std::string body : {std::string("{"), std::string("[1, 2]"), std::string("\"x\""),
+  for (const std::string& body : {std::string("{"), std::string("[1, 2]"), std::string("\"x\""),
                                  std::string(100, '[') + std::string(100, ']'),
                                  "{\"a\":" + std::string(70, '[') + std::string(70, ']') + "}"}) {
     INFO(body.substr(0, 40));

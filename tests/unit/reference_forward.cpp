@@ -1,5 +1,6 @@
 #include "reference_forward.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -33,9 +34,12 @@ Vec matvec(const Tensor& w, const Vec& x, const Tensor* b = nullptr) {
 
 double act(double v, Activation a) {
   switch (a) {
-    case Activation::kSilu: return v / (1 + std::exp(-v));
-    case Activation::kGelu: return 0.5 * v * (1 + std::erf(v / std::numbers::sqrt2));
-    case Activation::kRelu: return v > 0 ? v : 0;
+    case Activation::kSilu:
+      return v / (1 + std::exp(-v));
+    case Activation::kGelu:
+      return 0.5 * v * (1 + std::erf(v / std::numbers::sqrt2));
+    case Activation::kRelu:
+      return v > 0 ? v : 0;
   }
   return v;
 }
@@ -53,6 +57,15 @@ void rope(Vec& x, int heads, int hd, int pos, const ModelConfig& c) {
     }
 }
 
+// Qwen3's qk_norm: each head of x through RMSNorm with weights w [hd].
+void norm_heads(Vec& x, int heads, int hd, const Tensor& w, double eps) {
+  for (int h = 0; h < heads; ++h) {
+    const Vec head(x.begin() + h * hd, x.begin() + (h + 1) * hd);
+    const Vec n = rmsnorm(head, w, eps);
+    std::copy(n.begin(), n.end(), x.begin() + h * hd);
+  }
+}
+
 struct Model {
   const ModelWeights& w;
   const ModelConfig& c;
@@ -63,6 +76,7 @@ struct Model {
     const LayerWeights& lw = w.layers[j];
     Vec x = rmsnorm(h, lw.attn_norm, c.rms_norm_eps);
     Vec k = matvec(lw.wk, x, &lw.bk);
+    if (c.qk_norm) norm_heads(k, c.num_kv_heads, c.head_dim, lw.k_norm, c.rms_norm_eps);
     rope(k, c.num_kv_heads, c.head_dim, p, c);
     K[j][p] = k;
     V[j][p] = matvec(lw.wv, x, &lw.bv);
@@ -74,6 +88,7 @@ struct Model {
     write_kv(j, p, h);
     Vec x = rmsnorm(h, lw.attn_norm, c.rms_norm_eps);
     Vec q = matvec(lw.wq, x, &lw.bq);
+    if (c.qk_norm) norm_heads(q, c.num_heads, c.head_dim, lw.q_norm, c.rms_norm_eps);
     rope(q, c.num_heads, c.head_dim, p, c);
     const int hd = c.head_dim, group = c.num_heads / c.num_kv_heads;
     Vec att(c.q_dim(), 0.0);
@@ -132,7 +147,8 @@ ReferenceResult reference_forward(const ModelWeights& w, const RouterWeights* ro
       auto next = [&](int last) {
         Vec g = router_gates(*router, h);
         for (int j = last + 1; j < L; ++j)
-          if (router->config.is_pinned(j) || 1.0 / (1.0 + std::exp(-g[j])) >= rp.threshold) return j;
+          if (router->config.is_pinned(j) || 1.0 / (1.0 + std::exp(-g[j])) >= rp.threshold)
+            return j;
         return L;
       };
       int target = next(-1);

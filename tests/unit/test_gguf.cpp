@@ -242,7 +242,7 @@ TEST_CASE("GGUF: a valid file of another architecture or tokenizer is refused cl
   b.str("tokenizer.ggml.model").raw<uint32_t>(8).str("bert");
   write_all(path, b.out);
   expect_error([&] { load_gguf_model(path); }, ErrorCode::kUnsupported,
-               {path, "gemma3", "llama and qwen2 are"});
+               {path, "gemma3", "llama, qwen2 and qwen3 are"});
   expect_error([&] { load_gguf_tokenizer(path); }, ErrorCode::kUnsupported,
                {path, "tokenizer.ggml.model", "bert", "--tokenizer"});
 }

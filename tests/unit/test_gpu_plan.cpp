@@ -296,7 +296,8 @@ TEST_CASE("layer plan executed split by split equals direct attention", "[gpu_pl
 }
 
 TEST_CASE("memory plan: weight bytes match the tensors of a model", "[gpu_plan]") {
-  for (bool tied : {true, false}) {
+  for (const int variant : {0, 1, 2}) {  // tied; untied with biases; Qwen3 (q/k norms)
+    const bool tied = variant != 1;
     ModelConfig c;
     c.hidden_size = 64;
     c.intermediate_size = 96;
@@ -307,7 +308,9 @@ TEST_CASE("memory plan: weight bytes match the tensors of a model", "[gpu_plan]"
     c.vocab_size = 100;
     c.max_position_embeddings = 64;
     c.tie_word_embeddings = tied;
-    c.attention_bias = !tied;
+    c.attention_bias = variant == 1;
+    c.qk_norm = variant == 2;
+    if (c.qk_norm) c.model_type = "qwen3";
     const ModelWeights w = make_random_model(c, 1);
     int64_t matrices = w.embed.numel() + (tied ? 0 : w.lm_head.numel()),
             small = w.final_norm.numel();
@@ -315,7 +318,7 @@ TEST_CASE("memory plan: weight bytes match the tensors of a model", "[gpu_plan]"
       matrices += l.wq.numel() + l.wk.numel() + l.wv.numel() + l.wo.numel() + l.w_gate.numel() +
                   l.w_up.numel() + l.w_down.numel();
       small += l.attn_norm.numel() + l.mlp_norm.numel();
-      for (const Tensor* b : {&l.bq, &l.bk, &l.bv})
+      for (const Tensor* b : {&l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm})
         if (!b->empty()) small += b->numel();
     }
     CHECK(weight_bytes(c, DType::kBF16) == 2 * matrices + 4 * small);

@@ -49,6 +49,19 @@ json qwen25_config() {
     "vocab_size": 151936})");
 }
 
+// A Qwen3-0.6B config.json.
+json qwen3_config() {
+  return json::parse(R"({
+    "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+    "hidden_size": 1024, "initializer_range": 0.02, "intermediate_size": 3072,
+    "max_position_embeddings": 40960, "max_window_layers": 28, "model_type": "qwen3",
+    "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000, "sliding_window": null,
+    "tie_word_embeddings": true, "torch_dtype": "bfloat16", "transformers_version": "4.51.0",
+    "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})");
+}
+
 TEST_CASE("config: the shipped stories260K config", "[config]") {
   ModelConfig c = parse_hf_config(stories_config());
   CHECK(c.model_type == "llama");
@@ -98,6 +111,17 @@ TEST_CASE("config: real Llama 3.1, Qwen2.5 and Mistral configs", "[config]") {
   CHECK(q.rms_norm_eps == 1e-6f);
   CHECK(q.bos_token_id == 151643);
   CHECK(q.tie_word_embeddings);
+
+  ModelConfig q3 = parse_hf_config(qwen3_config());
+  q3.validate();
+  CHECK(q3.model_type == "qwen3");
+  CHECK(q3.qk_norm);  // Qwen3 normalizes each head of q and k
+  CHECK_FALSE(q3.attention_bias);
+  CHECK(q3.head_dim == 128);
+  CHECK(q3.q_dim() == 2048);
+  CHECK(q3.rope_layout == RopeLayout::kHalfSplit);
+  CHECK(q3.eos_token_ids == std::vector<int>{151645});
+  CHECK_FALSE(q.qk_norm);
 
   json m = stories_config();
   m["model_type"] = "mistral";
@@ -164,7 +188,10 @@ TEST_CASE("config: unsupported features are errors naming the field", "[config]"
     expect_error([&] { parse_hf_config(j); }, ErrorCode::kUnsupported, parts);
   };
   unsupported(with("model_type", "gpt2"), {"model_type", "gpt2"});
-  unsupported(with("model_type", "qwen3"), {"qwen3", "q_norm", "k_norm"});
+  unsupported(with("model_type", "qwen3_moe"), {"qwen3_moe", "mixture-of-experts"});
+  json q3 = qwen3_config();
+  q3["attention_bias"] = true;
+  unsupported(q3, {"attention_bias", "qwen3", "o_proj"});
   unsupported(with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}),
               {"rope_scaling", "yarn"});
   unsupported(with("rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}),
@@ -230,12 +257,20 @@ TEST_CASE("config: validate names the inconsistent field", "[config]") {
   invalid([](ModelConfig& c) { c.rope_theta = -1; }, "rope_theta");
   invalid([](ModelConfig& c) { c.eos_token_ids = {512}; }, "eos_token_id");
   invalid([](ModelConfig& c) { c.model_type = "gpt2"; }, "model_type");
+  invalid([](ModelConfig& c) { c.qk_norm = true; }, "qk_norm");  // a llama model
+  invalid(
+      [](ModelConfig& c) {
+        c.model_type = "qwen3";
+        c.qk_norm = true;
+        c.rope_layout = RopeLayout::kInterleaved;
+      },
+      "half-split");
 }
 
 TEST_CASE("config: to_hf_config round trips", "[config]") {
-  std::vector<ModelConfig> configs = {parse_hf_config(stories_config()),
-                                      parse_hf_config(llama31_config()),
-                                      parse_hf_config(qwen25_config())};
+  std::vector<ModelConfig> configs = {
+      parse_hf_config(stories_config()), parse_hf_config(llama31_config()),
+      parse_hf_config(qwen25_config()), parse_hf_config(qwen3_config())};
   ModelConfig m = configs[0];
   m.model_type = "mistral";
   m.rope_scaling = RopeScaling::kLinear;

@@ -2,7 +2,7 @@
 // re-save it, a GGUF file, or a config.json, to fill with seeded random
 // weights) into a Hugging Face directory: config.json + model.safetensors
 // (F32, half-split RoPE), plus the tokenizer files when given; or, with
-// --to gguf, into a llama- or qwen2-architecture GGUF v3 file with its
+// --to gguf, into a llama-, qwen2- or qwen3-architecture GGUF v3 file with its
 // tokenizer embedded (engine/gguf_writer.h).
 #include <cstring>
 #include <filesystem>
@@ -32,10 +32,11 @@ constexpr const char* kUsage =
     "Writes the model at PATH as a Hugging Face directory DIR (--to hf, the default):\n"
     "config.json and model.safetensors (F32; Q/K rows in the half-split RoPE layout);\n"
     "or as a GGUF v3 file FILE (--to gguf) that llama.cpp and radiald both run: the\n"
-    "qwen2 architecture for a Qwen2 model (Q/K/V biases), else llama (llama Q/K rows in\n"
-    "llama.cpp's interleaved order); llama.cpp's tensor names, norms F32, Llama 3 RoPE\n"
-    "scaling as its rope_freqs.weight, the tokenizer embedded. The file is written under\n"
-    "a temporary name and renamed, so a failed convert leaves none.\n"
+    "qwen2 architecture for a Qwen2 model (Q/K/V biases), qwen3 for a Qwen3 model (q/k\n"
+    "norms), else llama (llama Q/K rows in llama.cpp's interleaved order); llama.cpp's\n"
+    "tensor names, norms F32, Llama 3 RoPE scaling as its rope_freqs.weight, the\n"
+    "tokenizer embedded. The file is written under a temporary name and renamed, so a\n"
+    "failed convert leaves none.\n"
     "\n"
     "  --from llama2c|hf|gguf|random  input format (default: hf for a directory, gguf for a\n"
     "                      file starting with the GGUF magic, random for a .json file,\n"
