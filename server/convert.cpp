@@ -97,14 +97,24 @@ radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
   }
   if (in.has_threshold()) req.threshold = in.threshold();
   req.ignore_eos = in.ignore_eos();
+  // (Ranges are the serving core's validator's: 0 to 20.)
+  if (in.has_logprobs()) req.logprobs = clamp_to_int(in.logprobs());
+  if (in.has_prompt_logprobs()) req.prompt_logprobs = clamp_to_int(in.prompt_logprobs());
   return req;
 }
 
-void fill_token_info(const radial::GeneratedToken& t, pb::TokenInfo* out) {
+void fill_token_info(const radial::GeneratedToken& t, pb::TokenInfo* out, bool logprobs) {
   out->set_id(t.token);
   out->set_depth(static_cast<uint32_t>(std::max(0, t.depth)));
   for (int layer : t.path) out->add_path(static_cast<uint32_t>(layer));
   out->set_compute_fraction(static_cast<float>(t.compute_fraction));
+  if (!logprobs) return;
+  out->set_logprob(t.logprob);
+  for (const radial::TokenLogprob& lp : t.top_logprobs) {
+    pb::TokenLogprob* top = out->add_top_logprobs();
+    top->set_id(lp.token);
+    top->set_logprob(lp.logprob);
+  }
 }
 
 void fill_final(const radial::SequenceResult& r, pb::GenerateResponse* out) {
@@ -118,6 +128,8 @@ void fill_final(const radial::SequenceResult& r, pb::GenerateResponse* out) {
   double compute = 0;
   for (const auto& t : r.tokens) compute += t.compute_fraction;
   u->set_compute_fraction(r.tokens.empty() ? 0.f : static_cast<float>(compute / r.tokens.size()));
+  for (const auto& t : r.prompt_token_logprobs)
+    fill_token_info(t, out->add_prompt_tokens(), /*logprobs=*/true);
 }
 
 void fill_model_info(const radial::ModelInfo& info, const radial::ServingLimits& limits,

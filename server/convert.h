@@ -34,11 +34,14 @@ radial::GenerateRequest to_engine_request(const radial::v1::GenerateRequest& in,
 // printable ASCII bytes without spaces; else Error kInvalidArgument.
 void check_request_id(const std::string& request_id);
 
-// One generated token's routing record.
-void fill_token_info(const radial::GeneratedToken& t, radial::v1::TokenInfo* out);
+// One generated token's routing record, and with `logprobs` (the request
+// asked for them) its log-probability and the likeliest tokens'.
+void fill_token_info(const radial::GeneratedToken& t, radial::v1::TokenInfo* out,
+                     bool logprobs = false);
 
-// The final fields of a generation: finish_reason and usage (mean compute
-// fraction over the generated tokens; 0 when there are none).
+// The final fields of a generation: finish_reason, usage (mean compute
+// fraction over the generated tokens; 0 when there are none) and the prompt
+// tokens' log-probabilities when the request asked for them.
 void fill_final(const radial::SequenceResult& r, radial::v1::GenerateResponse* out);
 
 void fill_model_info(const radial::ModelInfo& info, const radial::ServingLimits& limits,

@@ -162,7 +162,7 @@ class RadialService final : public pb::Radial::Service {
     auto write_token = [&](const radial::GeneratedToken& t) {
       pb::GenerateResponse msg;
       msg.set_text(t.text);
-      fill_token_info(t, msg.add_tokens());
+      fill_token_info(t, msg.add_tokens(), req->has_logprobs());
       if (first) msg.set_request_id(request_id);
       first = false;
       return writer->Write(msg);
@@ -381,7 +381,7 @@ class RadialService final : public pb::Radial::Service {
                           result.error.empty() ? "generation failed" : result.error);
     if (!streaming) {
       out->set_text(result.text);
-      for (const auto& t : result.tokens) fill_token_info(t, out->add_tokens());
+      for (const auto& t : result.tokens) fill_token_info(t, out->add_tokens(), in.has_logprobs());
     } else if (result.text.size() > streamed_bytes) {
       // Text held back until the end (a possible stop string's start, an
       // incomplete character) comes with the final message.

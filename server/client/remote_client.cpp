@@ -236,6 +236,8 @@ pb::GenerateRequest to_proto(const GenerateRequest& r) {
   if (r.threshold) p.set_threshold(*r.threshold);
   p.set_ignore_eos(r.ignore_eos);
   p.set_request_id(r.request_id);
+  if (r.logprobs) p.set_logprobs(*r.logprobs);
+  if (r.prompt_logprobs) p.set_prompt_logprobs(*r.prompt_logprobs);
   return p;
 }
 
@@ -254,14 +256,21 @@ Usage from_proto(const pb::Usage& u) {
                u.layer_steps_skipped(), u.compute_fraction(), u.cached_prompt_tokens()};
 }
 
+TokenInfo from_proto(const pb::TokenInfo& t) {
+  TokenInfo out{t.id(), t.depth(), {t.path().begin(), t.path().end()}, t.compute_fraction(),
+                {},     {}};
+  if (t.has_logprob()) out.logprob = t.logprob();
+  for (const auto& lp : t.top_logprobs()) out.top_logprobs.emplace_back(lp.id(), lp.logprob());
+  return out;
+}
+
 void from_proto(const pb::GenerateResponse& m, GenerateChunk* c) {
   c->text = m.text();
   c->tokens.clear();
   c->tokens.reserve(m.tokens_size());
-  for (const auto& t : m.tokens()) {
-    c->tokens.push_back(
-        TokenInfo{t.id(), t.depth(), {t.path().begin(), t.path().end()}, t.compute_fraction()});
-  }
+  for (const auto& t : m.tokens()) c->tokens.push_back(from_proto(t));
+  c->prompt_tokens.clear();
+  for (const auto& t : m.prompt_tokens()) c->prompt_tokens.push_back(from_proto(t));
   c->finish_reason = from_proto(m.finish_reason());
   c->usage = m.has_usage() ? std::optional<Usage>(from_proto(m.usage())) : std::nullopt;
   c->request_id = m.request_id();
@@ -276,6 +285,7 @@ void accumulate(const GenerateChunk& c, double t, GenerateResult* r) {
   if (c.finish_reason != FinishReason::kUnspecified) r->finish_reason = c.finish_reason;
   if (c.usage) r->usage = c.usage;
   if (!c.request_id.empty()) r->request_id = c.request_id;
+  if (!c.prompt_tokens.empty()) r->prompt_tokens = c.prompt_tokens;
 }
 
 }  // namespace

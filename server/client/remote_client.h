@@ -153,14 +153,21 @@ struct GenerateRequest {
   std::optional<float> threshold;
   bool ignore_eos = false;
   std::string request_id;  // "": the server makes one
+  // Set: each token's log-probability and this many likeliest tokens' (0 to 20).
+  std::optional<uint32_t> logprobs;
+  // Set: the prompt tokens' log-probabilities (GenerateResult::prompt_tokens),
+  // with this many likeliest tokens at each position (0 to 20).
+  std::optional<uint32_t> prompt_logprobs;
 };
 
 // radial.v1.TokenInfo: what the router did for the pass that produced a token.
 struct TokenInfo {
   int32_t id = 0;
-  uint32_t depth = 0;          // layers executed fully
-  std::vector<uint32_t> path;  // those layers, in order
-  float compute_fraction = 0;  // of a full-depth pass's layer FLOPs
+  uint32_t depth = 0;            // layers executed fully
+  std::vector<uint32_t> path;    // those layers, in order
+  float compute_fraction = 0;    // of a full-depth pass's layer FLOPs
+  std::optional<float> logprob;  // with GenerateRequest::logprobs (prompt_logprobs)
+  std::vector<std::pair<int32_t, float>> top_logprobs;  // (id, logprob), best first
 };
 
 // radial.v1.Usage.
@@ -180,6 +187,7 @@ struct GenerateChunk {
   FinishReason finish_reason = FinishReason::kUnspecified;  // the last message only
   std::optional<Usage> usage;                               // the last message only
   std::string request_id;                                   // first and last message
+  std::vector<TokenInfo> prompt_tokens;  // the last message, with prompt_logprobs
 };
 
 // A whole generation: the chunks put together, the final status, and the
@@ -192,6 +200,8 @@ struct GenerateResult {
   FinishReason finish_reason = FinishReason::kUnspecified;
   std::optional<Usage> usage;
   std::string request_id;
+  // With GenerateRequest::prompt_logprobs: entry i - 1 for prompt position i >= 1.
+  std::vector<TokenInfo> prompt_tokens;
   // Seconds from the start of the call (on the client's steady clock):
   double first_token_seconds = -1;    // first message carrying a token; -1 if none came
   double seconds = 0;                 // until the call's status arrived

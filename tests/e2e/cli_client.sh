@@ -92,6 +92,55 @@ timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --logit-bias 403=5
 check "an out-of-range logit bias is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
 check "... naming the field" grep -q "INVALID_ARGUMENT: logit_bias of token 403 must be in \[-100, 100\]" "$TMP/err"
 
+# Log-probabilities over gRPC: the sampled tokens' (3 alternatives) and the
+# prompt's own (2 alternatives), remote equal to local, each list best first
+# and consistent with the token's own figure; usage errors.
+for where in remote local; do
+  target=(--server "$SERVER")
+  [ $where = local ] && target=(--model "$MODEL" --no-router)
+  timeout 60 "$RADIAL" generate "${target[@]}" --prompt "The dog ran" --max-tokens 12 \
+    --temperature 0.8 --top-p 0.9 --seed 5 --logprobs 3 --prompt-logprobs 2 --json >"$TMP/lp_$where.json"
+  check "generate --logprobs --prompt-logprobs ($where) exits 0" [ $? -eq 0 ]
+  timeout 60 "$RADIAL" generate "${target[@]}" --prompt "The dog ran" --max-tokens 6 --logprobs 0 \
+    --json >"$TMP/lpg_$where.json"
+done
+"$PY" - "$TMP/lp_remote.json" "$TMP/lp_local.json" "$TMP/lpg_remote.json" "$TMP/lpg_local.json" <<'PY'
+import json, math, sys
+r, l, g, gl = (json.load(open(f)) for f in sys.argv[1:])
+assert r["tokens"] == l["tokens"] and len(r["tokens"]) == 12
+n = len(r["prompt_tokens"])
+assert len(r["logprobs"]) == 12 and len(r["top_logprobs"]) == 12
+assert len(r["prompt_logprobs"]) == n and r["prompt_logprobs"][0] is None
+assert r["top_prompt_logprobs"][0] is None
+for a, b in ((r["logprobs"], l["logprobs"]), (r["prompt_logprobs"][1:], l["prompt_logprobs"][1:])):
+    assert all(abs(x - y) < 1e-5 for x, y in zip(a, b)), (a, b)
+def check_top(tok, lp, top, k):
+    # k entries, best first (null: -inf); the token's own value where it is
+    # among them, else no more than the last of them.
+    vals = [-math.inf if x is None else x for _, x in top]
+    assert len(top) == k and vals == sorted(vals, reverse=True), top
+    assert lp is not None and lp <= 0, lp
+    if tok in [i for i, _ in top]:
+        assert abs(dict(zip([i for i, _ in top], vals))[tok] - lp) < 1e-6, (tok, lp, top)
+    else:
+        assert lp <= vals[-1] + 1e-6, (tok, lp, top)
+for tok, lp, top in zip(r["tokens"], r["logprobs"], r["top_logprobs"]):
+    check_top(tok, lp, top, 3)
+for tok, lp, top in zip(r["prompt_tokens"][1:], r["prompt_logprobs"][1:], r["top_prompt_logprobs"][1:]):
+    check_top(tok, lp, top, 2)
+assert g["tokens"] == gl["tokens"] and g["logprobs"] == gl["logprobs"]
+assert all(x is not None and x <= 0 for x in g["logprobs"])
+assert all(t == 0 for t in map(len, g["top_logprobs"]))
+assert "prompt_logprobs" not in g
+PY
+check "logprobs: remote equals local; ordered, sized, the prompt's first null" [ $? -eq 0 ]
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --logprobs 21 --json >/dev/null 2>"$TMP/err"
+check "--logprobs 21 is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
+check "... naming the field" grep -q "INVALID_ARGUMENT: logprobs must be in \[0, 20\]" "$TMP/err"
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --logprobs 2 >/dev/null 2>"$TMP/err"
+check "--logprobs without --json is a usage error (exit 2)" [ $? -eq 2 ]
+check "... saying so" grep -q "logprobs needs --json" "$TMP/err"
+
 # Bench: 16 requests, 4 in flight, exactly 16 output tokens each.
 timeout 120 "$RADIAL" bench --server "$SERVER" --concurrency 4 --requests 16 --max-tokens 16 --prompt-len 8:32 \
   --json - >"$TMP/bench.json" 2>"$TMP/bench.err"

@@ -30,6 +30,7 @@ const char* kUsage =
     "                       [--presence-penalty P] [--frequency-penalty F] [--logit-bias "
     "ID=BIAS]...\n"
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
+    "                       [--logprobs N] [--prompt-logprobs N]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] "
     "[--show-depth]\n"
     "                       [--dump FILE]\n"
@@ -46,8 +47,9 @@ const char* kUsage =
     "or Q6_K type, other GGUF types become Q8_0; q8_0 quantizes; activations are f32).\n"
     "--model takes a Hugging Face directory (config.json + safetensors, tokenizer.json\n"
     "or tokenizer.model, and radial.json + router.safetensors when it has a router), a\n"
-    "llama2.c .bin (with --tokenizer) or a GGUF file of the llama or qwen2 architecture\n"
-    "(its embedded tokenizer; --context-length N overrides its <arch>.context_length).\n"
+    "llama2.c .bin (with --tokenizer) or a GGUF file of the llama, qwen2 or qwen3\n"
+    "architecture (its embedded tokenizer; --context-length N overrides its\n"
+    "<arch>.context_length).\n"
     "The default model is models/stories260K. Without --json it streams the text and\n"
     "ends with a summary line on stderr; with --json it prints one JSON object.\n"
     "\n"
@@ -59,6 +61,12 @@ const char* kUsage =
     "--presence-penalty and --frequency-penalty are OpenAI's (in [-2, 2], over the\n"
     "generated tokens); --logit-bias ID=BIAS (repeatable, BIAS in [-100, 100]) adds\n"
     "BIAS to token ID's logit before sampling.\n"
+    "\n"
+    "--logprobs N (0 to 20, with --json) adds each generated token's log-probability\n"
+    "under the distribution it was drawn from and the N likeliest tokens' (\"logprobs\",\n"
+    "\"top_logprobs\": [[id, logprob], ...]); --prompt-logprobs N each prompt token's\n"
+    "given the tokens before it, under the model's own distribution (\"prompt_logprobs\",\n"
+    "\"top_prompt_logprobs\"; null for the first token): scoring a text.\n"
     "\n"
     "With --server it generates on a running radiald instead (the server's model; the\n"
     "model options do not apply), streaming the text as it arrives; the summary line\n"
@@ -95,12 +103,29 @@ void write_dump(const std::string& path, const std::vector<int>& prompt,
 
 int cmd_generate(int argc, char** argv) {
   try {
-    Args args(argc, argv,
-              with_connection_options(with_backend_options(with_model_options(
-                  {"prompt", "prompt-ids", "max-tokens", "temperature", "top-k", "top-p",
-                   "repetition-penalty", "presence-penalty", "frequency-penalty", "logit-bias",
-                   "seed", "stop", "mode", "threshold", "threads", "server", "timeout", "dump"}))),
-              {"json", "ignore-eos", "no-router", "show-depth", "help"});
+    Args args(
+        argc, argv,
+        with_connection_options(with_backend_options(with_model_options({"prompt",
+                                                                         "prompt-ids",
+                                                                         "max-tokens",
+                                                                         "temperature",
+                                                                         "top-k",
+                                                                         "top-p",
+                                                                         "repetition-penalty",
+                                                                         "presence-penalty",
+                                                                         "frequency-penalty",
+                                                                         "logit-bias",
+                                                                         "seed",
+                                                                         "stop",
+                                                                         "mode",
+                                                                         "threshold",
+                                                                         "threads",
+                                                                         "server",
+                                                                         "timeout",
+                                                                         "dump",
+                                                                         "logprobs",
+                                                                         "prompt-logprobs"}))),
+        {"json", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
       return 0;
@@ -109,6 +134,7 @@ int cmd_generate(int argc, char** argv) {
       throw UsageError{"give exactly one of --prompt or --prompt-ids"};
     if (args.has("server") && args.has("dump"))
       throw UsageError{"--dump applies only to local runs (not with --server)"};
+    check_logprob_options(args);
     if (args.has("server")) return generate_remote(args);
     if (args.has("timeout")) throw UsageError{"--timeout applies only with --server"};
     for (const char* opt : {"tls-ca", "tls-cert", "tls-key", "tls-server-name", "token-file"})
@@ -132,8 +158,12 @@ int cmd_generate(int argc, char** argv) {
     req.ignore_eos = args.flag("ignore-eos");
     if (auto m = args.get("mode")) req.mode = parse_route_mode(*m);
     if (auto t = args.number("threshold")) req.threshold = static_cast<float>(*t);
+    if (auto n = args.integer("logprobs")) req.logprobs = static_cast<int>(*n);
+    if (auto n = args.integer("prompt-logprobs")) req.prompt_logprobs = static_cast<int>(*n);
     const std::optional<std::string> dump_path = args.get("dump");
     if (dump_path) {  // the prompt positions' logits and paths, the tokens' log-probabilities
+      if (args.has("logprobs"))
+        throw UsageError{"--dump records the 20 likeliest tokens itself; drop --logprobs"};
       req.keep_prompt_logits = true;
       req.logprobs = 20;
     }
@@ -227,6 +257,21 @@ int cmd_generate(int argc, char** argv) {
       j["prefill_tokens_per_second"] =
           prefill_secs > 0 ? static_cast<double>(prompt.size()) / prefill_secs : 0.0;
       j["decode_tokens_per_second"] = decode_secs > 0 && n > 1 ? (n - 1) / decode_secs : 0.0;
+      const auto logprobs_of = [](const GeneratedToken& t) {
+        TokenLogprobs lp{t.logprob, {}};
+        for (const TokenLogprob& x : t.top_logprobs) lp.top.emplace_back(x.token, x.logprob);
+        return lp;
+      };
+      if (req.logprobs >= 0) {
+        std::vector<TokenLogprobs> lps;
+        for (const auto& t : result.tokens) lps.push_back(logprobs_of(t));
+        put_logprobs(j, "logprobs", lps);
+      }
+      if (req.prompt_logprobs >= 0) {
+        std::vector<TokenLogprobs> lps(1);  // the first prompt token has none
+        for (const auto& t : result.prompt_token_logprobs) lps.push_back(logprobs_of(t));
+        put_logprobs(j, "prompt_logprobs", lps);
+      }
       std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
       std::printf("\n");

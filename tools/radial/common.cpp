@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 namespace radial::cli {
 
 std::set<std::string> with_model_options(std::set<std::string> extra) {
@@ -63,6 +65,31 @@ std::vector<LogitBias> parse_logit_biases(const std::vector<std::string>& items)
     out.push_back({static_cast<int>(t), static_cast<float>(b)});
   }
   return out;
+}
+
+void put_logprobs(nlohmann::json& j, const std::string& key, const std::vector<TokenLogprobs>& t) {
+  const auto value = [](float x) {
+    return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
+  };
+  nlohmann::json own = nlohmann::json::array(), tops = nlohmann::json::array();
+  for (const TokenLogprobs& lp : t) {
+    own.push_back(lp.logprob ? value(*lp.logprob) : nlohmann::json());
+    if (!lp.logprob) {
+      tops.push_back(nullptr);
+      continue;
+    }
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [id, x] : lp.top) top.push_back({id, value(x)});
+    tops.push_back(top);
+  }
+  j[key] = own;
+  j["top_" + key] = tops;
+}
+
+void check_logprob_options(const Args& args) {
+  for (const char* opt : {"logprobs", "prompt-logprobs"})
+    if (args.has(opt) && !args.flag("json"))
+      throw UsageError{std::string("--") + opt + " needs --json (that is where they are printed)"};
 }
 
 }  // namespace radial::cli

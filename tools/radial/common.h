@@ -1,9 +1,13 @@
 // Options shared by the subcommands that load a model.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "engine/model_bundle.h"
 #include "engine/sampler.h"
@@ -25,5 +29,21 @@ std::vector<int> parse_id_list(const std::string& s);
 // UsageError on anything else (ranges and repeated ids are the server's or
 // the sampler's check).
 std::vector<LogitBias> parse_logit_biases(const std::vector<std::string>& items);
+
+// One token's log-probability for --json: its own (nullopt: none, as for the
+// first prompt token) and the likeliest tokens' (id, logprob), best first.
+struct TokenLogprobs {
+  std::optional<float> logprob;
+  std::vector<std::pair<int, float>> top;
+};
+// Sets j[key] to the tokens' log-probabilities (null where none) and
+// j["top_" + key] to their likeliest tokens' [[id, logprob], ...] (null where
+// none); -inf (a -inf logit) is written as null too, JSON having no
+// infinity.
+void put_logprobs(nlohmann::json& j, const std::string& key, const std::vector<TokenLogprobs>& t);
+
+// --logprobs / --prompt-logprobs: only with --json (there is nowhere else to
+// show them); throws UsageError otherwise.
+void check_logprob_options(const Args& args);
 
 }  // namespace radial::cli

@@ -64,6 +64,9 @@ client::GenerateRequest build_request(const Args& args) {
     req.routing_mode = *mode;
   }
   if (auto t = args.number("threshold")) req.threshold = static_cast<float>(*t);
+  if (auto n = args.integer("logprobs")) req.logprobs = to_u32(*n, "logprobs", 0);
+  if (auto n = args.integer("prompt-logprobs"))
+    req.prompt_logprobs = to_u32(*n, "prompt_logprobs", 0);
   return req;
 }
 
@@ -183,6 +186,21 @@ int generate_remote(const Args& args) {
     j["cached_prompt_tokens"] = r.usage ? r.usage->cached_prompt_tokens : 0;
     j["request_id"] = r.request_id;
     j["server"] = client.options().target;
+    const auto logprobs_of = [](const client::TokenInfo& t) {
+      TokenLogprobs lp{t.logprob, {}};
+      for (const auto& [id, x] : t.top_logprobs) lp.top.emplace_back(id, x);
+      return lp;
+    };
+    if (req.logprobs) {
+      std::vector<TokenLogprobs> lps;
+      for (const auto& t : r.tokens) lps.push_back(logprobs_of(t));
+      put_logprobs(j, "logprobs", lps);
+    }
+    if (req.prompt_logprobs) {
+      std::vector<TokenLogprobs> lps(1);  // the first prompt token has none
+      for (const auto& t : r.prompt_tokens) lps.push_back(logprobs_of(t));
+      put_logprobs(j, "prompt_logprobs", lps);
+    }
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     if (!printed && model.has_tokenizer && !req.token_ids)
