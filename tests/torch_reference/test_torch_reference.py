@@ -19,7 +19,8 @@ Configurations: stories260K (llama, tied embeddings, its shipped forward
 router) in full mode, forward mode at thresholds 0, 0.36 and 0.5 with
 propagate and with sparse KV, and radial mode with a random router (reuse,
 exit after the embedding, max_steps); a random Qwen2-style model (Q/K/V
-biases, untied head, GQA) in the same modes; the trained radial-debian-3M
+biases, untied head, GQA) in the same modes; a random Qwen3 model (per-head
+q/k norms) at full depth and in forward mode with propagated and sparse K/V; the trained radial-debian-3M
 (12 layers, its co-trained router) at full depth and in forward mode. Routers are written in F32,
 F16 and BF16.
 
@@ -116,6 +117,9 @@ class TorchReference(unittest.TestCase):
         cls.random_dir = os.path.join(cls.tmp, "random")
         write_random_model(cls.random_dir, 7)  # qwen2: Q/K/V biases, untied, GQA 4/2
         cls.random = weights.load_model(cls.random_dir)
+        cls.qwen3_dir = os.path.join(cls.tmp, "qwen3")
+        write_random_model(cls.qwen3_dir, 11, model_type="qwen3", tie=True)  # q/k norms
+        cls.qwen3 = weights.load_model(cls.qwen3_dir)
 
     @classmethod
     def tearDownClass(cls):
@@ -233,6 +237,18 @@ class TorchReference(unittest.TestCase):
                             max_steps=7, gate_scale=3.0, gate_bias=[0] * 4 + [-1.0], dtype="BF16")
         ref = self.compare(self.random, self.random_dir, d, RANDOM_PROMPT)
         self.check_radial_coverage(ref, 7)
+
+    def test_qwen3(self):
+        """Qwen3's per-head q/k norms, at full depth and routed: K/V written
+        for skipped layers (propagate) are normalized too."""
+        self.assertTrue(self.qwen3.config.qk_norm)
+        self.compare(self.qwen3, self.qwen3_dir, None, RANDOM_PROMPT)
+        for policy, seed in (("propagate", 4), ("sparse", 5)):
+            d = os.path.join(self.tmp, "qwen3_" + policy)
+            write_random_router(d, 4, 48, seed=seed, mode="forward", kv_policy=policy,
+                                pinned=(0,), threshold=0.5)
+            ref = self.compare(self.qwen3, self.qwen3_dir, d, RANDOM_PROMPT)
+            self.assertTrue(any(len(p.path) < 4 for p in ref.passes()), "no layer skipped")
 
     def check_radial_coverage(self, ref, max_steps):
         """The run exercised reuse, max_steps and an early exit."""

@@ -1,11 +1,12 @@
 """config.json (the model) and radial.json (the router), parsed strictly.
 
 ModelConfig covers the Llama family radiald serves: model_type llama,
-mistral or qwen2 (Qwen2 always has Q/K/V biases), RMSNorm, RoPE with
+mistral, qwen2 (Qwen2 always has Q/K/V biases) or qwen3 (an RMSNorm over
+each head of q and k before RoPE), RMSNorm, RoPE with
 half-split pairs (Hugging Face layout) and optional linear or llama3
 scaling, SwiGLU (or GeLU/ReLU-gated) MLP, grouped-query attention, tied or
 untied embeddings. Fields that would change the math and are not modelled
-here (sliding windows, Q/K norms, soft-capping, ...) raise ConfigError
+here (sliding windows, soft-capping, ...) raise ConfigError
 rather than being ignored.
 
 RouterConfig is radial.json, schema "radial-router/1" (design note,
@@ -65,6 +66,7 @@ class ModelConfig:
     hidden_act: str             # silu | gelu | relu
     bos_token_id: int
     eos_token_ids: List[int] = field(default_factory=list)
+    qk_norm: bool = False       # Qwen3: RMSNorm of each head of q and k before RoPE
 
     @property
     def q_dim(self):
@@ -97,9 +99,12 @@ def parse_model_config(j):
     if not isinstance(j, dict):
         raise ConfigError("config: not a JSON object")
     mt = j.get("model_type")
-    if mt not in ("llama", "mistral", "qwen2"):
-        raise ConfigError("config: model_type %r is not supported (llama, mistral, qwen2)" % mt)
-    qwen2, mistral = mt == "qwen2", mt == "mistral"
+    if mt not in ("llama", "mistral", "qwen2", "qwen3"):
+        raise ConfigError("config: model_type %r is not supported (llama, mistral, qwen2, qwen3)"
+                          % mt)
+    qwen3 = mt == "qwen3"
+    # qwen2: below, the defaults and sliding-window fields Qwen2 and Qwen3 share.
+    qwen2, mistral = mt in ("qwen2", "qwen3"), mt == "mistral"
     d = _int(j, "hidden_size")
     heads = _int(j, "num_attention_heads")
     head_dim = _int(j, "head_dim", 0)
@@ -119,8 +124,8 @@ def parse_model_config(j):
     act = {"swish": "silu"}.get(act, act)
     if act not in ("silu", "gelu", "relu"):
         raise ConfigError("config: hidden_act %r is not supported" % act)
-    if not qwen2 and not mistral and j.get("attention_bias"):
-        raise ConfigError("config: attention_bias for llama (an o_proj bias) is not supported")
+    if (qwen3 or not qwen2) and not mistral and j.get("attention_bias"):
+        raise ConfigError("config: attention_bias for %s (an o_proj bias) is not supported" % mt)
     if j.get("mlp_bias"):
         raise ConfigError("config: mlp_bias is not supported")
     ctx = _int(j, "max_position_embeddings", 32768 if qwen2 else 131072 if mistral else 2048)
@@ -129,7 +134,7 @@ def parse_model_config(j):
             j.get("use_sliding_window", not qwen2) is True):
         raise ConfigError("config: sliding_window %d is not supported" % window)
     for key in ("qk_layernorm", "use_qk_norm", "qk_norm"):
-        if j.get(key):
+        if j.get(key) and not qwen3:
             raise ConfigError("config: %s is not supported" % key)
     for key in ("attn_logit_softcapping", "final_logit_softcapping"):
         if j.get(key) is not None:
@@ -144,7 +149,8 @@ def parse_model_config(j):
         vocab_size=_int(j, "vocab_size"), max_position_embeddings=ctx,
         rms_norm_eps=_num(j, "rms_norm_eps", 1e-6), rope_theta=theta, rope_scaling=rope,
         tie_word_embeddings=bool(j.get("tie_word_embeddings", False)),
-        attention_bias=qwen2 or bool(mistral and j.get("attention_bias")),
+        attention_bias=(qwen2 and not qwen3) or bool(mistral and j.get("attention_bias")),
+        qk_norm=qwen3,
         hidden_act=act, bos_token_id=-1 if bos is None else int(bos),
         eos_token_ids=[int(e) for e in eos_ids])
 

@@ -101,8 +101,10 @@ class Sequence:
         input norm, K/V projections, RoPE on K. Writes it; returns the entry."""
         lw = self.m.layers[j]
         x = ops.rmsnorm(h, lw.attn_norm, self.c.rms_norm_eps)
-        k = ops.rope(ops.linear(lw.wk, x, lw.bk), self.c.num_kv_heads, self.inv_freq,
-                     self.position)
+        k = ops.linear(lw.wk, x, lw.bk)
+        if self.c.qk_norm:
+            k = ops.head_rmsnorm(k, lw.k_norm, self.c.num_kv_heads, self.c.rms_norm_eps)
+        k = ops.rope(k, self.c.num_kv_heads, self.inv_freq, self.position)
         v = ops.linear(lw.wv, x, lw.bv)
         return self.kv[j].write(self.position, k, v)
 
@@ -111,7 +113,10 @@ class Sequence:
         c, lw = self.c, self.m.layers[j]
         entry = self._kv_row(j, h)
         x = ops.rmsnorm(h, lw.attn_norm, c.rms_norm_eps)
-        q = ops.rope(ops.linear(lw.wq, x, lw.bq), c.num_heads, self.inv_freq, self.position)
+        q = ops.linear(lw.wq, x, lw.bq)
+        if c.qk_norm:
+            q = ops.head_rmsnorm(q, lw.q_norm, c.num_heads, c.rms_norm_eps)
+        q = ops.rope(q, c.num_heads, self.inv_freq, self.position)
         keys, values = self.kv[j].visible(entry)
         h = h + ops.linear(lw.wo, ops.attend(q, keys, values, c.num_heads, c.num_kv_heads))
         x = ops.rmsnorm(h, lw.mlp_norm, c.rms_norm_eps)

@@ -15,6 +15,12 @@ def rmsnorm(x, weight, eps):
     return weight * (x * torch.rsqrt(torch.mean(x * x) + eps))
 
 
+def head_rmsnorm(x, weight, heads, eps):
+    """x [heads * hd], weight [hd] -> each head of x through rmsnorm  [heads * hd]."""
+    h = x.view(heads, -1)
+    return (weight * (h * torch.rsqrt(torch.mean(h * h, dim=1, keepdim=True) + eps))).reshape(-1)
+
+
 def linear(w, x, b=None):
     """w [out, in], x [in], b [out] or None -> w x + b  [out]."""
     y = torch.mv(w, x)

@@ -19,9 +19,10 @@ from radial_torch.weights import save_router
 
 def model_config_json(model_type="qwen2", hidden=48, layers=4, heads=4, kv_heads=2, vocab=96,
                       intermediate=80, context=128, tie=False, act="silu"):
-    """A config.json object for a small random model (Qwen2: Q/K/V biases)."""
-    return {"architectures": ["Qwen2ForCausalLM" if model_type == "qwen2" else
-                              "LlamaForCausalLM"],
+    """A config.json object for a small random model (Qwen2: Q/K/V biases;
+    Qwen3: per-head q/k norms)."""
+    return {"architectures": [{"qwen2": "Qwen2ForCausalLM",
+                               "qwen3": "Qwen3ForCausalLM"}.get(model_type, "LlamaForCausalLM")],
             "model_type": model_type, "hidden_size": hidden, "intermediate_size": intermediate,
             "num_hidden_layers": layers, "num_attention_heads": heads,
             "num_key_value_heads": kv_heads, "vocab_size": vocab,
@@ -57,6 +58,9 @@ def write_random_model(directory, seed, **shape):
             for name, n in (("q", q), ("k", kv), ("v", kv)):
                 t[p + "self_attn.%s_proj.bias" % name] = (0.1 * rs.standard_normal(n)).astype(
                     np.float32)
+        if cfg["model_type"] == "qwen3":
+            t[p + "self_attn.q_norm.weight"] = norm(hd)
+            t[p + "self_attn.k_norm.weight"] = norm(hd)
         t[p + "self_attn.o_proj.weight"] = mat(d, q)
         t[p + "post_attention_layernorm.weight"] = norm(d)
         t[p + "mlp.gate_proj.weight"] = mat(f, d)

@@ -34,6 +34,8 @@ class LayerWeights:
     w_gate: torch.Tensor             # [f, d]
     w_up: torch.Tensor               # [f, d]
     w_down: torch.Tensor             # [d, f]
+    q_norm: Optional[torch.Tensor] = None  # [head_dim] (Qwen3's qk_norm) or None
+    k_norm: Optional[torch.Tensor] = None  # [head_dim] or None
 
 
 @dataclass
@@ -107,6 +109,7 @@ def load_model(directory, dtype=torch.float64):
     for i in range(c.num_layers):
         p = "model.layers.%d." % i
         bias = (lambda n, s: _take(t, p + n, s, dtype)) if c.attention_bias else (lambda n, s: None)
+        norm = (lambda n: _take(t, p + n, [c.head_dim], dtype)) if c.qk_norm else (lambda n: None)
         layers.append(LayerWeights(
             attn_norm=_take(t, p + "input_layernorm.weight", [d], dtype),
             wq=_take(t, p + "self_attn.q_proj.weight", [q, d], dtype),
@@ -119,7 +122,9 @@ def load_model(directory, dtype=torch.float64):
             mlp_norm=_take(t, p + "post_attention_layernorm.weight", [d], dtype),
             w_gate=_take(t, p + "mlp.gate_proj.weight", [f, d], dtype),
             w_up=_take(t, p + "mlp.up_proj.weight", [f, d], dtype),
-            w_down=_take(t, p + "mlp.down_proj.weight", [d, f], dtype)))
+            w_down=_take(t, p + "mlp.down_proj.weight", [d, f], dtype),
+            q_norm=norm("self_attn.q_norm.weight"),
+            k_norm=norm("self_attn.k_norm.weight")))
     embed = _take(t, "model.embed_tokens.weight", [c.vocab_size, d], dtype)
     head = embed if c.tie_word_embeddings else _take(t, "lm_head.weight", [c.vocab_size, d], dtype)
     return ModelWeights(config=c, embed=embed, layers=layers,
