@@ -5,9 +5,12 @@
 #include <sentencepiece_processor.h>
 #include "engine/input_file.h"
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/tokenizer/utf8.h"
@@ -89,6 +92,11 @@ class SentencePieceTokenizer final : public Tokenizer {
   // True when llama2.c strips the leading space after BOS: a text piece (not a
   // byte token) whose stream bytes start with ' '.
   std::vector<bool> strip_after_bos_;
+  // The special pieces (control and unknown: "<s>", "</s>", "<unk>",
+  // Mistral's "[INST]"...) by their first byte, longest first: in a text they
+  // stand for their ids (encode).
+  std::array<std::vector<std::pair<std::string, int>>, 256> specials_;
+  bool has_specials_ = false;
 };
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& serialized,
@@ -114,17 +122,55 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& serialized,
       strip_after_bos_[id] = !stream_pieces_[id].empty() && stream_pieces_[id][0] == ' ';
     }
   }
+  for (int id = 0; id < vocab_; ++id) {
+    const std::string& piece = sp_.IdToPiece(id);
+    if ((sp_.IsControl(id) || sp_.IsUnknown(id)) && !piece.empty() &&
+        utf8::lossy(piece) == piece) {  // (matched against valid UTF-8 text)
+      specials_[static_cast<uint8_t>(piece[0])].emplace_back(piece, id);
+      has_specials_ = true;
+    }
+  }
+  for (auto& bucket : specials_)
+    std::stable_sort(bucket.begin(), bucket.end(),
+                     [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
+// Special pieces written in the text stand for their ids, as Hugging Face's
+// tokenizers (added tokens) and llama.cpp (parse_special) read them: the
+// leftmost, longest one at each point. The text between them is encoded run
+// by run, each with SentencePiece's dummy prefix (Hugging Face's legacy Llama
+// behaviour, llama.cpp's space after a special token).
 std::vector<int> SentencePieceTokenizer::encode(std::string_view text, bool add_bos) const {
   utf8::require_valid(text, "text");
-  std::vector<int> pieces;
-  const auto status = sp_.Encode(text, &pieces);
-  require(status.ok(), ErrorCode::kInvalidArgument, "cannot tokenize text: " + status.ToString());
   std::vector<int> ids;
-  ids.reserve(pieces.size() + 1);
   if (add_bos && bos_ >= 0) ids.push_back(bos_);
-  ids.insert(ids.end(), pieces.begin(), pieces.end());
+  std::vector<int> pieces;
+  const auto encode_run = [&](std::string_view run) {
+    if (run.empty()) return;
+    const auto status = sp_.Encode(run, &pieces);
+    require(status.ok(), ErrorCode::kInvalidArgument, "cannot tokenize text: " + status.ToString());
+    ids.insert(ids.end(), pieces.begin(), pieces.end());
+  };
+  if (!has_specials_) {
+    encode_run(text);
+    return ids;
+  }
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    const auto& bucket = specials_[static_cast<uint8_t>(text[i])];
+    const auto it = std::find_if(bucket.begin(), bucket.end(), [&](const auto& s) {
+      return text.compare(i, s.first.size(), s.first) == 0;
+    });
+    if (it == bucket.end()) {
+      ++i;
+      continue;
+    }
+    encode_run(text.substr(start, i - start));
+    ids.push_back(it->second);
+    i += it->first.size();
+    start = i;
+  }
+  encode_run(text.substr(start));
   return ids;
 }
 

@@ -6,7 +6,10 @@
 # scripts/install-bench-deps.sh), on the 92 texts of
 # tests/data/tokenizers/*.expected.json: radiald must give Hugging Face's
 # reference ids for every text, llama.cpp at least 90% of them
-# (tests/e2e/llama_cpp_tokenize.mjs says where llama.cpp departs).
+# (tests/e2e/llama_cpp_tokenize.mjs says where llama.cpp departs). And a
+# SentencePiece vocabulary (stories260K.gguf, tokenizer.ggml.model llama),
+# which has no tokenizer.json: radiald must give llama.cpp's ids for every
+# text, "<s>" and "</s>" written in it included.
 set -uo pipefail
 RADIAL=$1
 SRC=$2
@@ -50,4 +53,19 @@ JSON
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
 done
+
+hp=$(free_port)
+"$RADIALD" --model "$SRC/tests/data/stories260K/stories260K.gguf" --listen "127.0.0.1:$(free_port)" \
+  --http-listen "127.0.0.1:$hp" --metrics-listen "127.0.0.1:$(free_port)" --threads 1 \
+  >"$TMP/spm.log" 2>&1 &
+pid=$!
+PIDS+=("$pid")
+for _ in $(seq 1 600); do
+  curl -sf -o /dev/null "http://127.0.0.1:$hp/health" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+check "SentencePiece (stories260K.gguf): radiald gives llama.cpp's ids" \
+  node "$SRC/tests/e2e/llama_cpp_tokenize.mjs" --model "$SRC/tests/data/stories260K/stories260K.gguf" \
+  --url "http://127.0.0.1:$hp" --texts "$SRC/tests/data/tokenizers/corpus.json" || tail -5 "$TMP/spm.log"
 finish

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -108,6 +109,32 @@ TEST_CASE("tokenizer: decode", "[tokenizer]") {
   CHECK(tok.decode({byte_token(0xE2), byte_token(0x82), byte_token(0xAC)}) == "\xE2\x82\xAC");
   const std::string text = "Lily and Tom went to the park.\nThey saw a dog.";
   CHECK(tok.decode(tok.encode(text)) == text);
+}
+
+TEST_CASE("tokenizer: special pieces written in the text are their ids", "[tokenizer]") {
+  // As Hugging Face's tokenizers and llama.cpp (parse_special) read them: a
+  // chat template renders "<s>" and "</s>" as text. The runs between them
+  // are encoded each with SentencePiece's dummy prefix ("Once" alone is
+  // 403, "\u2581Once").
+  const Tokenizer& tok = tok512();
+  CHECK(tok.encode("<s>Once</s>", false) == std::vector<int>{1, 403, 2});
+  CHECK(tok.encode("<s>Once</s>", true) == std::vector<int>{1, 1, 403, 2});
+  CHECK(tok.encode("<s><s></s>", false) == std::vector<int>{1, 1, 2});
+  std::vector<int> joined = tok.encode("Once upon", false);
+  joined.push_back(2);
+  for (int id : tok.encode(" a time", false)) joined.push_back(id);
+  CHECK(tok.encode("Once upon</s> a time", false) == joined);
+  CHECK(tok.encode("<unk>", false) == std::vector<int>{0});
+  // Not quite special pieces: text, no BOS or EOS id.
+  for (const char* text : {"<s Once", "</ s><s", "<S>", "< /s>"}) {
+    INFO(text);
+    const std::vector<int> ids = tok.encode(text, false);
+    CHECK(std::count(ids.begin(), ids.end(), 1) + std::count(ids.begin(), ids.end(), 2) == 0);
+    CHECK(tok.decode(ids) == text);
+  }
+  // decode puts them back as text, so the round trip holds.
+  const std::string chat = "<s>Lily said hi.</s><s>Tom said bye.</s>";
+  CHECK(tok.decode(tok.encode(chat, false), /*skip_special=*/false) == chat);
 }
 
 TEST_CASE("tokenizer: errors", "[tokenizer]") {
