@@ -29,6 +29,10 @@ struct GenerateRequest {
   // tokens there (at most 20), under the model's own distribution
   // (temperature 1, no bias or penalty). Those positions' passes run the head.
   int prompt_logprobs = -1;
+  // JSON mode (OpenAI's response_format json_object): the generated text is
+  // held to one JSON object (scheduler/json_constraint.h) and the sequence
+  // finishes (kStop) when the object closes. Needs a tokenizer.
+  bool json_object = false;
 
   // Whether the request reports something of its prompt positions (their
   // logits or the prompt tokens' log-probabilities): those passes need logits.

@@ -63,6 +63,8 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
       "prompt_logprobs must be in [0, 20] (or off), got " + std::to_string(req.prompt_logprobs));
   require(req.stop.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
           "stop strings need a tokenizer");
+  require(!req.json_object || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
+          "JSON mode (response_format json_object) needs a tokenizer");
   for (const auto& s : req.stop)
     require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
 

@@ -68,6 +68,11 @@ void Scheduler::enqueue(uint64_t id, ValidatedRequest v, SequenceCallbacks callb
   const int router_hidden = engine_.router() ? engine_.router()->config.router_hidden : 0;
   s->output =
       std::make_unique<OutputProcessor>(engine_.config(), tokenizer_, router_hidden, s->req);
+  if (s->req.json_object) {  // (the validator made sure of a tokenizer)
+    if (!json_vocab_)
+      json_vocab_ = std::make_shared<const JsonVocab>(*tokenizer_, engine_.config().vocab_size);
+    s->json = std::make_unique<JsonConstraint>(json_vocab_);
+  }
   s->history = s->req.prompt;
   s->feed = s->req.prompt;
   s->submitted = Clock::now();
@@ -299,6 +304,8 @@ StepOutput Scheduler::run(const StepPlan& plan) {
 void Scheduler::on_token(Sequence& s, Pass& p, int tok, const float* logits) {
   if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
   const OutputProcessor::Verdict v = s.output->on_token(tok, p, logits);
+  // JSON mode: the object closed with this token ends the sequence.
+  const bool json_done = v.token != nullptr && s.json && s.json->accept(tok) && s.json->complete();
   if (v.token != nullptr) {
     s.history.push_back(tok);
     const auto now = Clock::now();
@@ -311,6 +318,7 @@ void Scheduler::on_token(Sequence& s, Pass& p, int tok, const float* logits) {
     if (s.cb.on_token) s.cb.on_token(*v.token);
   }
   if (v.finish) return finish(s, *v.finish);
+  if (json_done) return finish(s, FinishReason::kStop);
   // The next pass takes over this pass's slot (its hidden state is spent),
   // so a running sequence never needs a slot it does not already hold.
   auto np = std::make_unique<Pass>();
@@ -399,6 +407,13 @@ void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
       s.output->record_prompt_position(p, logits);
       if (p.position + 1 < static_cast<int>(s.history.size())) continue;  // not the newest
       work_.assign(logits, logits + V);
+      // JSON mode: -inf for the tokens that cannot continue the object (the
+      // bias and penalties keep -inf; the reported distribution is the masked one).
+      if (s.json && !s.json->mask(work_)) {
+        finish(s, FinishReason::kError,
+               "JSON mode: no token of the vocabulary continues the generated JSON");
+        continue;
+      }
       const int tok =
           s.sampler->sample(work_, s.history, s.req.prompt.size());  // (work_: adjusted)
       on_token(s, p, tok, work_.data());

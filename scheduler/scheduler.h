@@ -52,6 +52,7 @@
 namespace radial {
 
 struct Sequence;
+class JsonVocab;
 
 struct SchedulerOptions {
   std::string policy = "ascending";  // ascending | largest
@@ -149,6 +150,7 @@ class Scheduler {
 
   Engine& engine_;
   const Tokenizer* tokenizer_;
+  std::shared_ptr<const JsonVocab> json_vocab_;  // built at the first JSON-mode request
   SchedulerOptions opts_;
   SchedulerObserver* observer_;
   RequestValidator validator_;

@@ -100,6 +100,7 @@ radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
   // (Ranges are the serving core's validator's: 0 to 20.)
   if (in.has_logprobs()) req.logprobs = clamp_to_int(in.logprobs());
   if (in.has_prompt_logprobs()) req.prompt_logprobs = clamp_to_int(in.prompt_logprobs());
+  req.json_object = in.json_object();
   return req;
 }
 

@@ -238,6 +238,7 @@ pb::GenerateRequest to_proto(const GenerateRequest& r) {
   p.set_request_id(r.request_id);
   if (r.logprobs) p.set_logprobs(*r.logprobs);
   if (r.prompt_logprobs) p.set_prompt_logprobs(*r.prompt_logprobs);
+  p.set_json_object(r.json_object);
   return p;
 }
 

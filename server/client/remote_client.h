@@ -158,6 +158,7 @@ struct GenerateRequest {
   // Set: the prompt tokens' log-probabilities (GenerateResult::prompt_tokens),
   // with this many likeliest tokens at each position (0 to 20).
   std::optional<uint32_t> prompt_logprobs;
+  bool json_object = false;  // JSON mode: the text is held to one JSON object
 };
 
 // radial.v1.TokenInfo: what the router did for the pass that produced a token.

@@ -63,7 +63,7 @@ std::optional<std::string> string(const Json& body, const char* key) {
   return v->get<std::string>();
 }
 
-void unsupported(const std::string& key, const std::string& why) {
+[[noreturn]] void unsupported(const std::string& key, const std::string& why) {
   throw bad_request(key, key + " is not supported by radiald: " + why);
 }
 
@@ -103,6 +103,20 @@ std::vector<LogitBias> logit_biases(const Json& body, int vocab_size) {
   return out;
 }
 
+// response_format: {"type": "text"} (or none): false; {"type":
+// "json_object"}: JSON mode; json_schema is refused (no schemas yet).
+bool json_mode(const Json& body) {
+  const Json* v = field(body, "response_format");
+  if (v == nullptr) return false;
+  const Json* type = v->is_object() ? field(*v, "type") : nullptr;
+  if (type == nullptr || !type->is_string())
+    throw bad_request("response_format", "response_format must be an object with a string type");
+  const std::string t = type->get<std::string>();
+  if (t == "text") return false;
+  if (t == "json_object") return true;
+  unsupported("response_format", "type \"" + t + "\" (only \"text\" and \"json_object\")");
+}
+
 // Fields whose non-default values radiald does not implement.
 void refuse_unsupported(const Json& body, Endpoint ep) {
   if (auto v = integer(body, "best_of", 1, 1 << 10); v && *v > 1)
@@ -116,10 +130,6 @@ void refuse_unsupported(const Json& body, Endpoint ep) {
       unsupported("tool_choice", "no tool calls");
     if (const Json* v = field(body, "functions"); v && !(v->is_array() && v->empty()))
       unsupported("functions", "no function calls");
-    if (const Json* v = field(body, "response_format")) {
-      if (!v->is_object() || v->value("type", std::string()) != "text")
-        unsupported("response_format", "only {\"type\": \"text\"}");
-    }
     if (auto v = boolean(body, "audio"); v && *v) unsupported("audio", "text only");
   }
 }
@@ -371,6 +381,7 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   base.stop = stops(body);
   base.ignore_eos = boolean(body, "ignore_eos").value_or(false);
   base.logprobs = out.logprobs ? out.top_logprobs : -1;
+  base.json_object = json_mode(body);
   if (out.echo && out.logprobs) base.prompt_logprobs = out.top_logprobs;
   if (auto m = string(body, "routing_mode")) {
     try {

@@ -134,6 +134,22 @@ assert all(t == 0 for t in map(len, g["top_logprobs"]))
 assert "prompt_logprobs" not in g
 PY
 check "logprobs: remote equals local; ordered, sized, the prompt's first null" [ $? -eq 0 ]
+# JSON mode over gRPC: remote equals local, and the text is a JSON object
+# (biases toward the byte tokens of '"' and '}' make it close in the budget).
+for where in remote local; do
+  target=(--server "$SERVER")
+  [ $where = local ] && target=(--model "$MODEL" --no-router)
+  timeout 60 "$RADIAL" generate "${target[@]}" --prompt "Lily wrote" --max-tokens 120 --temperature 1 \
+    --seed 9 --logit-bias 37=5 --logit-bias 128=10 --json-object --json >"$TMP/jo_$where.json"
+done
+"$PY" - "$TMP/jo_remote.json" "$TMP/jo_local.json" <<'PY'
+import json, sys
+r, l = (json.load(open(f)) for f in sys.argv[1:])
+assert r["tokens"] == l["tokens"] and r["text"] == l["text"], (r["text"], l["text"])
+assert r["finish_reason"] == "stop", r
+assert isinstance(json.loads(r["text"]), dict), r["text"]
+PY
+check "--json-object: remote equals local, the text a JSON object" [ $? -eq 0 ]
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --logprobs 21 --json >/dev/null 2>"$TMP/err"
 check "--logprobs 21 is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
 check "... naming the field" grep -q "INVALID_ARGUMENT: logprobs must be in \[0, 20\]" "$TMP/err"

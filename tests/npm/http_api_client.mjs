@@ -285,10 +285,42 @@ await check("chat: logprobs with top_logprobs, token bytes", async () => {
   }
 });
 
+await check("chat: response_format json_object holds the reply to a JSON object", async () => {
+  // Random weights write no JSON of their own: a bias toward the token "{}"
+  // (a "}" alone would be taken inside a string) makes the object close at
+  // once, ending with "stop".
+  const [emptyObject] = hfTok.encode("{}", { add_special_tokens: false }).ids;
+  const closed = await chat.chat.completions.create({ model: chatModel, messages, max_tokens: 40, seed: 3,
+    response_format: { type: "json_object" }, logit_bias: { [String(emptyObject)]: 30 } });
+  assert.equal(closed.choices[0].finish_reason, "stop");
+  const obj = JSON.parse(closed.choices[0].message.content);
+  assert.equal(typeof obj, "object");
+  assert.ok(!Array.isArray(obj) && obj !== null);
+  // Unbiased, cut by max_tokens: still the start of one JSON object, streamed the same.
+  const params = { model: chatModel, messages, max_tokens: 24, seed: 4, temperature: 1,
+                   response_format: { type: "json_object" } };
+  const cut = await chat.chat.completions.create(params);
+  const text = cut.choices[0].message.content;
+  assert.match(text, /^\s*\{/);
+  if (cut.choices[0].finish_reason === "stop") JSON.parse(text);
+  else assert.equal(cut.choices[0].finish_reason, "length");
+  let streamed = "";
+  for await (const c of await chat.chat.completions.create({ ...params, stream: true }))
+    streamed += c.choices[0]?.delta?.content ?? "";
+  assert.equal(streamed, text);
+  // Completions take it too.
+  const comp = await stories.completions.create({ ...greedy, max_tokens: 30, response_format: { type: "json_object" },
+    logit_bias: { "37": 5, "128": 5 } });
+  assert.match(comp.choices[0].text, /^\s*\{/);
+});
+
 await check("chat: unsupported fields are 400s naming them", async () => {
   await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, tools: [{ type: "function", function: { name: "f", parameters: {} } }] }),
     (e) => e.status === 400 && e.param === "tools");
-  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, response_format: { type: "json_object" } }),
+  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages,
+    response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } }),
+    (e) => e.status === 400 && e.param === "response_format" && /json_object/.test(e.message));
+  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, response_format: "json" }),
     (e) => e.status === 400 && e.param === "response_format");
 });
 

@@ -30,7 +30,7 @@ const char* kUsage =
     "                       [--presence-penalty P] [--frequency-penalty F] [--logit-bias "
     "ID=BIAS]...\n"
     "                       [--seed S] [--stop STRING]... [--ignore-eos]\n"
-    "                       [--logprobs N] [--prompt-logprobs N]\n"
+    "                       [--logprobs N] [--prompt-logprobs N] [--json-object]\n"
     "                       [--mode full|forward|radial] [--threshold X] [--threads N] [--json] "
     "[--show-depth]\n"
     "                       [--dump FILE]\n"
@@ -67,6 +67,9 @@ const char* kUsage =
     "\"top_logprobs\": [[id, logprob], ...]); --prompt-logprobs N each prompt token's\n"
     "given the tokens before it, under the model's own distribution (\"prompt_logprobs\",\n"
     "\"top_prompt_logprobs\"; null for the first token): scoring a text.\n"
+    "\n"
+    "--json-object is JSON mode (OpenAI's response_format json_object): the generated\n"
+    "text is held to one JSON object, and generation stops when it closes.\n"
     "\n"
     "With --server it generates on a running radiald instead (the server's model; the\n"
     "model options do not apply), streaming the text as it arrives; the summary line\n"
@@ -125,7 +128,7 @@ int cmd_generate(int argc, char** argv) {
                                                                          "dump",
                                                                          "logprobs",
                                                                          "prompt-logprobs"}))),
-        {"json", "ignore-eos", "no-router", "show-depth", "help"});
+        {"json", "json-object", "ignore-eos", "no-router", "show-depth", "help"});
     if (args.flag("help")) {
       std::fputs(kUsage, stdout);
       return 0;
@@ -156,6 +159,7 @@ int cmd_generate(int argc, char** argv) {
     req.sampling.seed = static_cast<uint64_t>(args.integer("seed").value_or(0));
     req.stop = args.all("stop");
     req.ignore_eos = args.flag("ignore-eos");
+    req.json_object = args.flag("json-object");
     if (auto m = args.get("mode")) req.mode = parse_route_mode(*m);
     if (auto t = args.number("threshold")) req.threshold = static_cast<float>(*t);
     if (auto n = args.integer("logprobs")) req.logprobs = static_cast<int>(*n);

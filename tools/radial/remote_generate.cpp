@@ -67,6 +67,7 @@ client::GenerateRequest build_request(const Args& args) {
   if (auto n = args.integer("logprobs")) req.logprobs = to_u32(*n, "logprobs", 0);
   if (auto n = args.integer("prompt-logprobs"))
     req.prompt_logprobs = to_u32(*n, "prompt_logprobs", 0);
+  req.json_object = args.flag("json-object");
   return req;
 }
 
