@@ -35,9 +35,12 @@ bool JsonState::feed(uint8_t b) {
     return true;
   };
   const auto string = [&](bool is_key) {
+    // (Fields of other modes reset too, so that every string starting at
+    // the same place in the nesting is the same state: allowed()'s cache.)
     mode = kString;
     key = is_key;
-    utf8 = 0;
+    utf8 = left = lit = num = 0;
+    utf8_lo = 0x80, utf8_hi = 0xBF;
     return true;
   };
   // Outside strings, numbers and literals: whitespace between tokens, a run
@@ -215,7 +218,27 @@ JsonVocab::JsonVocab(const Tokenizer& tok, int vocab_size) : vocab_size_(vocab_s
   }
 }
 
-void JsonConstraint::allowed(std::vector<int>* out) const {
+void JsonConstraint::allowed(std::vector<int>* out) {
+  // Between values few tokens fit and the walk is short; inside strings most
+  // do, and the states repeat.
+  if (state_.mode != JsonState::kString) return walk(out);
+  ++steps_;
+  CacheEntry* slot = &cache_[0];
+  for (CacheEntry& e : cache_) {
+    if (e.used != 0 && e.state == state_) {
+      e.used = steps_;
+      *out = e.allowed;
+      return;
+    }
+    if (e.used < slot->used) slot = &e;  // the least recently used (or an empty one)
+  }
+  walk(&slot->allowed);
+  slot->state = state_;
+  slot->used = steps_;
+  *out = slot->allowed;
+}
+
+void JsonConstraint::walk(std::vector<int>* out) const {
   out->clear();
   const JsonVocab& v = *vocab_;
   // states[k]: the state after the first k bytes of the current token.

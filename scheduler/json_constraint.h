@@ -78,14 +78,19 @@ struct JsonState {
   // JSON object.
   bool feed(uint8_t b);
   bool done() const { return mode == kDone; }
+  bool operator==(const JsonState&) const = default;
 };
 
 class JsonConstraint {
  public:
   explicit JsonConstraint(std::shared_ptr<const JsonVocab> vocab) : vocab_(std::move(vocab)) {}
 
-  // Token ids that may come next (sorted), in `out`.
-  void allowed(std::vector<int>* out) const;
+  // Token ids that may come next (in the vocabulary's byte order), in `out`.
+  // Inside strings, where most tokens fit and the walk is long, the answers
+  // of the last 4 states are kept: every step of a string is in the same
+  // state, and so is every string at the same place in the nesting; a hit
+  // costs a copy instead of a walk.
+  void allowed(std::vector<int>* out);
   // Sets every logit but the allowed tokens' to -inf; false when no token
   // is allowed (the vocabulary cannot continue the text).
   bool mask(std::span<float> logits);
@@ -96,9 +101,18 @@ class JsonConstraint {
   bool complete() const { return state_.done(); }
 
  private:
+  void walk(std::vector<int>* out) const;  // allowed() without the cache
+
   std::shared_ptr<const JsonVocab> vocab_;
   JsonState state_;
   std::vector<int> allowed_;  // scratch
+  struct CacheEntry {
+    JsonState state;
+    std::vector<int> allowed;
+    uint64_t used = 0;  // last use (steps_); 0: empty
+  };
+  CacheEntry cache_[4];
+  uint64_t steps_ = 0;
 };
 
 }  // namespace radial

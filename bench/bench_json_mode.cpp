@@ -1,0 +1,116 @@
+// JSON mode's host cost per generated token (scheduler/json_constraint.h):
+// the time to build the vocabulary index once, then, walking a sample JSON
+// object token by token as the tokenizer splits it, the time of each step's
+// mask (JsonConstraint::mask on a row of logits: the allowed tokens, cached
+// inside strings, then -inf for the others) and how many tokens it allows,
+// split by where the step stands (inside a string, where most tokens fit, or
+// between values, where few do). Single-threaded; the figure to compare with
+// is the model's time per decode step.
+//
+// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/tokenizer.h"
+#include "scheduler/json_constraint.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A reply shaped as JSON-mode replies are: keys, nested values, prose in strings.
+constexpr const char* kSample = R"({
+  "name": "Lily",
+  "age": 7,
+  "friends": ["Tom", "Max", "Sue"],
+  "story": "Once upon a time, there was a little girl named Lily. She loved to play in the park with her dog.",
+  "scores": {"math": 9.5, "reading": 10, "art": -1e-3},
+  "happy": true,
+  "pet": null
+})";
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string tok_path;
+  int vocab = 0, reps = 3;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
+      tok_path = argv[++i];
+    } else if (!std::strcmp(argv[i], "--vocab") && i + 1 < argc) {
+      vocab = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]\n");
+      return 2;
+    }
+  }
+  if (tok_path.empty()) {
+    std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]\n");
+    return 2;
+  }
+  try {
+    const auto tok = radial::Tokenizer::load(tok_path);
+    if (vocab <= 0) vocab = tok->vocab_size();
+    auto t0 = Clock::now();
+    auto index = std::make_shared<const radial::JsonVocab>(*tok, vocab);
+    const double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const std::vector<int> ids = tok->encode(kSample, /*add_bos=*/false);
+
+    std::vector<double> in_string, between;
+    std::vector<size_t> allowed_in_string, allowed_between;
+    for (int r = 0; r < reps; ++r) {
+      radial::JsonConstraint c(index);
+      radial::JsonState probe;  // where each step stands
+      std::vector<int> allowed;
+      std::vector<float> logits(static_cast<size_t>(vocab));
+      for (int id : ids) {
+        for (size_t v = 0; v < logits.size(); ++v) logits[v] = static_cast<float>(v % 97) * 0.1f;
+        t0 = Clock::now();
+        c.mask(logits);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        c.allowed(&allowed);  // (cached: what mask() allowed)
+        const bool string = probe.mode == radial::JsonState::kString;
+        (string ? in_string : between).push_back(ms);
+        (string ? allowed_in_string : allowed_between).push_back(allowed.size());
+        if (!c.accept(id)) {
+          std::fprintf(stderr, "bench_json_mode: the sample's token %d does not fit\n", id);
+          return 1;
+        }
+        for (char b : tok->piece_bytes(ids.front(), id)) probe.feed(static_cast<uint8_t>(b));
+      }
+    }
+    const auto mean = [](const std::vector<size_t>& v) {
+      double s = 0;
+      for (size_t x : v) s += static_cast<double>(x);
+      return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+    };
+    std::printf("tokenizer %s: vocabulary %d, sample %zu tokens, %d reps\n", tok_path.c_str(),
+                vocab, ids.size(), reps);
+    std::printf("index build: %.1f ms (once per tokenizer)\n", build_ms);
+    std::printf("%-16s %6s %10s %10s %10s %14s\n", "step", "steps", "p50 ms", "p90 ms", "max ms",
+                "tokens allowed");
+    std::printf("%-16s %6zu %10.3f %10.3f %10.3f %14.0f\n", "inside a string", in_string.size(),
+                percentile(in_string, 0.5), percentile(in_string, 0.9), percentile(in_string, 1.0),
+                mean(allowed_in_string));
+    std::printf("%-16s %6zu %10.3f %10.3f %10.3f %14.0f\n", "between values", between.size(),
+                percentile(between, 0.5), percentile(between, 0.9), percentile(between, 1.0),
+                mean(allowed_between));
+    return 0;
+  } catch (const radial::Error& e) {
+    std::fprintf(stderr, "bench_json_mode: %s\n", e.what());
+    return 1;
+  }
+}
