@@ -26,6 +26,22 @@ NPM=$SRC/tests/npm/node_modules/@lenml
 [ -d "$SRC/bench/llama_cpp/node_modules/node-llama-cpp" ] ||
   { echo "FAIL: node-llama-cpp missing: run scripts/install-bench-deps.sh"; exit 1; }
 
+# serve NAME MODEL: radiald on MODEL with an HTTP port (HP); waits until
+# /health says 200 (slow under ASan), or until it exits.
+serve() {
+  HP=$(free_port)
+  "$RADIALD" --model "$2" --listen "127.0.0.1:$(free_port)" --http-listen "127.0.0.1:$HP" \
+    --metrics-listen "127.0.0.1:$(free_port)" --threads 1 >"$TMP/$1.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  for _ in $(seq 1 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$HP/health" && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "radiald $1 did not start:"; tail -5 "$TMP/$1.log"; return 1
+}
+
 # NAME MODEL_TYPE VOCAB BOS EOS: a 1-layer random model with that vocabulary.
 for spec in "llama3_1 llama 128256 128000 128009" "qwen3 qwen3 151936 151643 151645"; do
   read -r name type vocab bos eos <<<"$spec"
@@ -37,35 +53,18 @@ for spec in "llama3_1 llama 128256 128000 128009" "qwen3 qwen3 151936 151643 151
 JSON
   check "$name: convert with the real tokenizer" "$RADIAL" convert --input "$TMP/$name.json" --to gguf \
     --tokenizer "$NPM/tokenizer-$name/models" --out "$TMP/$name.gguf" >/dev/null || continue
-  hp=$(free_port)
-  "$RADIALD" --model "$TMP/$name.gguf" --listen "127.0.0.1:$(free_port)" --http-listen "127.0.0.1:$hp" \
-    --metrics-listen "127.0.0.1:$(free_port)" --threads 1 >"$TMP/$name.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 1 600); do  # ready when /health says 200 (slow under ASan)
-    curl -sf -o /dev/null "http://127.0.0.1:$hp/health" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  check "$name: radiald serves the file" serve "$name" "$TMP/$name.gguf" || continue
   check "$name: radiald gives Hugging Face's ids; llama.cpp mostly agrees" \
-    node "$SRC/tests/e2e/llama_cpp_tokenize.mjs" --model "$TMP/$name.gguf" --url "http://127.0.0.1:$hp" \
-    --expected "$SRC/tests/data/tokenizers/$name.expected.json" || tail -5 "$TMP/$name.log"
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+    node "$SRC/tests/e2e/llama_cpp_tokenize.mjs" --model "$TMP/$name.gguf" --url "http://127.0.0.1:$HP" \
+    --expected "$SRC/tests/data/tokenizers/$name.expected.json"
+  kill "$PID" 2>/dev/null
+  wait "$PID" 2>/dev/null
 done
 
-hp=$(free_port)
-"$RADIALD" --model "$SRC/tests/data/stories260K/stories260K.gguf" --listen "127.0.0.1:$(free_port)" \
-  --http-listen "127.0.0.1:$hp" --metrics-listen "127.0.0.1:$(free_port)" --threads 1 \
-  >"$TMP/spm.log" 2>&1 &
-pid=$!
-PIDS+=("$pid")
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "http://127.0.0.1:$hp/health" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-check "SentencePiece (stories260K.gguf): radiald gives llama.cpp's ids" \
-  node "$SRC/tests/e2e/llama_cpp_tokenize.mjs" --model "$SRC/tests/data/stories260K/stories260K.gguf" \
-  --url "http://127.0.0.1:$hp" --texts "$SRC/tests/data/tokenizers/corpus.json" || tail -5 "$TMP/spm.log"
+SPM=$SRC/tests/data/stories260K/stories260K.gguf
+if check "SentencePiece: radiald serves stories260K.gguf" serve spm "$SPM"; then
+  check "SentencePiece (stories260K.gguf): radiald gives llama.cpp's ids" \
+    node "$SRC/tests/e2e/llama_cpp_tokenize.mjs" --model "$SPM" --url "http://127.0.0.1:$HP" \
+    --texts "$SRC/tests/data/tokenizers/corpus.json"
+fi
 finish
