@@ -14,6 +14,7 @@
 #include "engine_harness.h"
 #include "scheduler/json_constraint.h"
 #include "test_util.h"
+#include "tests/json_reference.h"
 
 using namespace radial;
 using namespace radial::test;
@@ -30,52 +31,6 @@ size_t feed_all(JsonState& st, const std::string& s) {
 bool accepts(const std::string& s) {
   JsonState st;
   return feed_all(st, s) == s.size() && st.done();
-}
-
-// Whether `s` is a JSON object nlohmann accepts and the automaton's limits
-// allow (outside strings, runs of whitespace with at most one newline and 16
-// spaces or tabs and no carriage return; nesting 64).
-bool reference_accepts(const std::string& s) {
-  if (!nlohmann::json::accept(s)) {
-    // nlohmann refuses numbers beyond double's range (8e508), which JSON's
-    // grammar allows: that refusal is not a syntax error.
-    try {
-      [[maybe_unused]] const auto parsed = nlohmann::json::parse(s);
-    } catch (const nlohmann::json::exception& e) {
-      const std::string what = e.what();
-      if (what.find("number overflow") == std::string::npos) return false;
-      std::string masked = s;  // the syntax check without the huge exponents
-      for (size_t i = 0; i + 1 < masked.size(); ++i)
-        if ((masked[i] == 'e' || masked[i] == 'E') && !masked.empty()) {
-          size_t j = i + 1;
-          if (masked[j] == '+' || masked[j] == '-') ++j;
-          while (j < masked.size() && masked[j] >= '0' && masked[j] <= '9') masked[j++] = '0';
-        }
-      return masked != s && reference_accepts(masked);
-    }
-    return false;
-  }
-  const auto j = nlohmann::json::parse(s);
-  if (!j.is_object()) return false;
-  int run = 0, newlines = 0;
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    if (c == '\r') return false;
-    run = (c == ' ' || c == '\t') ? run + 1 : (c == '\n') ? run : 0;
-    newlines = c == '\n' ? newlines + 1 : (c == ' ' || c == '\t') ? newlines : 0;
-    if (run > 16 || newlines > 1) return false;
-  }
-  return true;
 }
 
 // "k<n>" (built by appending: GCC 12 warns, wrongly, about "k" + string).
@@ -188,7 +143,7 @@ TEST_CASE("JSON mode: the automaton agrees with nlohmann::json on random objects
     for (int i = rng() % 5; i > 0; --i) o[key_of(i)] = random_value(rng, 1);
     const std::string text = o.dump(n % 3 == 0 ? 1 : -1);  // some with newlines and indents
     INFO(text);
-    REQUIRE(reference_accepts(text));
+    REQUIRE(json_mode_reference(text));
     CHECK(accepts(text));
     // Every proper prefix is taken whole, and is not a complete object.
     JsonState st;
@@ -205,7 +160,7 @@ TEST_CASE("JSON mode: the automaton agrees with nlohmann::json on random objects
       if (op == 0) t[at] = alphabet[rng() % alphabet.size()];
       if (op == 1) t = t.substr(0, at) + alphabet[rng() % alphabet.size()] + t.substr(at);
       if (op == 2) t = t.substr(0, at) + t.substr(at + 1);
-      const bool want = reference_accepts(t);
+      const bool want = json_mode_reference(t);
       INFO("mutated: " << t);
       CHECK(accepts(t) == want);
       (want ? mutated_valid : mutated_invalid) += 1;
