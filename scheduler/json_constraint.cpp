@@ -41,6 +41,7 @@ bool JsonState::feed(uint8_t b) {
     key = is_key;
     utf8 = left = lit = num = 0;
     utf8_lo = 0x80, utf8_hi = 0xBF;
+    want_low = false, code = 0;
     return true;
   };
   // Outside strings, numbers and literals: whitespace between tokens, a run
@@ -98,7 +99,8 @@ bool JsonState::feed(uint8_t b) {
       if (b == (top_is_object() ? '}' : ']')) return close();
       return false;
     case kString:
-      if (utf8 > 0) {  // a continuation byte
+      if (want_low && b != '\\') return false;  // a high surrogate's low half must follow
+      if (utf8 > 0) {                           // a continuation byte
         if (b < utf8_lo || b > utf8_hi) return false;
         --utf8;
         utf8_lo = 0x80, utf8_hi = 0xBF;
@@ -135,16 +137,29 @@ bool JsonState::feed(uint8_t b) {
       return true;
     case kEscape:
       if (b == 'u') {
-        mode = kUnicode, left = 4;
+        mode = kUnicode, left = 4, code = 0;
         return true;
       }
-      if (std::strchr("\"\\/bfnrt", b) == nullptr || b == 0) return false;
+      if (want_low || std::strchr("\"\\/bfnrt", b) == nullptr || b == 0) return false;
       mode = kString;
       return true;
-    case kUnicode:
+    case kUnicode: {
+      // Surrogates come in pairs (a lone one is no character: parsers such
+      // as nlohmann's refuse it): \uD800-\uDBFF, then \uDC00-\uDFFF.
       if (!is_hex(b)) return false;
-      if (--left == 0) mode = kString;
+      const int digit = b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
+      code = static_cast<uint16_t>(code * 16 + digit);
+      --left;
+      if (left == 2) {  // the first two digits decide
+        const bool low = code >= 0xDC && code <= 0xDF, high = code >= 0xD8 && code <= 0xDB;
+        if (want_low != low || (want_low && high)) return false;
+      }
+      if (left > 0) return true;
+      mode = kString;
+      want_low = code >= 0xD800 && code <= 0xDBFF;
+      code = 0;
       return true;
+    }
     case kNumber: {
       const bool digit = is_digit(b), exp = b == 'e' || b == 'E';
       switch (num) {

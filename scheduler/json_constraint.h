@@ -9,7 +9,8 @@
 //
 // JsonConstraint: the state of one sequence's text (a byte-level pushdown
 // automaton for RFC 8259 JSON: an object at the top, nesting up to 64,
-// strings as UTF-8 with the standard escapes and no raw control characters,
+// strings as UTF-8 with the standard escapes (surrogate escapes in pairs,
+// as strict parsers want them) and no raw control characters,
 // whitespace between tokens in runs of at most one newline and 16 spaces or
 // tabs, no carriage return, as llama.cpp's JSON grammar bounds it, so that a
 // sequence cannot idle in it).
@@ -68,11 +69,13 @@ struct JsonState {
   uint8_t utf8 = 0;        // kString: continuation bytes to go
   uint8_t utf8_lo = 0x80;  // kString: the next continuation byte's range
   uint8_t utf8_hi = 0xBF;
-  uint8_t spaces = 0;    // spaces and tabs in this run of whitespace
-  uint8_t newlines = 0;  // newlines in this run of whitespace
-  bool key = false;      // kString / kEscape / kUnicode: a key's string
-  uint8_t depth = 0;     // open containers
-  uint64_t objects = 0;  // bit i: container i is an object (else an array)
+  uint8_t spaces = 0;     // spaces and tabs in this run of whitespace
+  uint8_t newlines = 0;   // newlines in this run of whitespace
+  bool key = false;       // kString / kEscape / kUnicode: a key's string
+  bool want_low = false;  // after \uD800-\uDBFF: \uDC00-\uDFFF must follow
+  uint16_t code = 0;      // kUnicode: the hex digits so far
+  uint8_t depth = 0;      // open containers
+  uint64_t objects = 0;   // bit i: container i is an object (else an array)
 
   // Consumes one byte; false (state unspecified) when it cannot continue a
   // JSON object.

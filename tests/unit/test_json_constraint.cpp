@@ -118,6 +118,12 @@ TEST_CASE("JSON mode: the automaton takes JSON objects and nothing else", "[json
                           "{} {}",
                           "{}}"})
     CHECK_FALSE(accepts(bad));
+  // Surrogate escapes come in pairs.
+  CHECK(accepts("{\"a\":\"\\ud83d\\ude00\"}"));
+  for (const char* lone :
+       {"{\"a\":\"\\udddd\"}", "{\"a\":\"\\ud83dx\"}", "{\"a\":\"\\ud83d\\u0041\"}",
+        "{\"a\":\"\\ud83d\\n\"}", "{\"a\":\"\\ud83d\"}"})
+    CHECK_FALSE(accepts(lone));
   // Whitespace: 16 spaces in a row, not 17; one newline, not two; no
   // carriage return; inside strings, any number of spaces.
   CHECK(accepts(wrapped("{", std::string(16, ' '), "}")));
