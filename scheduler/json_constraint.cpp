@@ -4,7 +4,6 @@
 #include <climits>
 #include <cstring>
 #include <limits>
-#include <numeric>
 
 namespace radial {
 

@@ -203,8 +203,8 @@ TEST_CASE("openai: every bad field is a 400 naming it", "[openai]") {
 
 TEST_CASE("openai: hostile bodies are clear 400s", "[openai]") {
   for (const std::string& body : {std::string("{"), std::string("[1, 2]"), std::string("\"x\""),
-                                 std::string(100, '[') + std::string(100, ']'),
-                                 "{\"a\":" + std::string(70, '[') + std::string(70, ']') + "}"}) {
+                                  std::string(100, '[') + std::string(100, ']'),
+                                  "{\"a\":" + std::string(70, '[') + std::string(70, ']') + "}"}) {
     INFO(body.substr(0, 40));
     const ApiError e = error_of([&] { parse_json_body(body); });
     CHECK(e.status() == 400);
@@ -262,7 +262,11 @@ TEST_CASE("openai: chat fields radiald refuses", "[openai]") {
       {R"({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]})",
        "tools"},
       {R"({"messages": [{"role": "user", "content": "x"}], "tool_choice": "auto"})", "tool_choice"},
-      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}})",
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}})",
+       "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": "json"})",
+       "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": 1}})",
        "response_format"},
       {R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})", "top_logprobs"},
   };
@@ -274,6 +278,16 @@ TEST_CASE("openai: chat fields radiald refuses", "[openai]") {
   }
   CHECK_NOTHROW(chat(R"({"messages": [{"role": "user", "content": "x"}], "tools": [],
                          "tool_choice": "none", "response_format": {"type": "text"}})"));
+  // JSON mode, on chat and completions.
+  CHECK_FALSE(chat(R"({"messages": [{"role": "user", "content": "x"}]})").choices[0].json_object);
+  CHECK(chat(R"({"messages": [{"role": "user", "content": "x"}],
+                 "response_format": {"type": "json_object"}})")
+            .choices[0]
+            .json_object);
+  CHECK(completion(R"({"model": "stories260K", "prompt": "x", "n": 2,
+                       "response_format": {"type": "json_object"}})")
+            .choices[1]
+            .json_object);
   // A model without a chat template: chat is a 400 saying so.
   const ApiError e = error_of([&] {
     parse_request(Endpoint::kChat,
