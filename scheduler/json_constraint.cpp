@@ -232,31 +232,34 @@ JsonVocab::JsonVocab(const Tokenizer& tok, int vocab_size) : vocab_size_(vocab_s
   }
 }
 
-void JsonConstraint::allowed(std::vector<int>* out) {
+const std::vector<int>& JsonConstraint::allowed() {
   // Between values few tokens fit and the walk is short; inside strings most
   // do, and the states repeat.
-  if (state_.mode != JsonState::kString) return walk(out);
+  if (state_.mode != JsonState::kString) {
+    walk(&walked_);
+    return walked_;
+  }
   ++steps_;
   CacheEntry* slot = &cache_[0];
   for (CacheEntry& e : cache_) {
     if (e.used != 0 && e.state == state_) {
       e.used = steps_;
-      *out = e.allowed;
-      return;
+      return e.allowed;
     }
     if (e.used < slot->used) slot = &e;  // the least recently used (or an empty one)
   }
   walk(&slot->allowed);
   slot->state = state_;
   slot->used = steps_;
-  *out = slot->allowed;
+  return slot->allowed;
 }
 
-void JsonConstraint::walk(std::vector<int>* out) const {
+void JsonConstraint::walk(std::vector<int>* out) {
   out->clear();
   const JsonVocab& v = *vocab_;
   // states[k]: the state after the first k bytes of the current token.
-  std::vector<JsonState> states{state_};
+  std::vector<JsonState>& states = states_;
+  states.assign(1, state_);
   int dead = INT_MAX;  // the byte of the last path that was rejected
   for (size_t i = 0; i < v.sorted_.size(); ++i) {
     const int lcp = v.lcp_[i];
@@ -279,14 +282,14 @@ void JsonConstraint::walk(std::vector<int>* out) const {
 }
 
 bool JsonConstraint::mask(std::span<float> logits) {
-  allowed(&allowed_);
-  std::vector<float> keep(allowed_.size());
-  for (size_t i = 0; i < allowed_.size(); ++i)
-    keep[i] = static_cast<size_t>(allowed_[i]) < logits.size() ? logits[allowed_[i]] : 0.f;
+  const std::vector<int>& ids = allowed();
+  kept_.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    kept_[i] = static_cast<size_t>(ids[i]) < logits.size() ? logits[ids[i]] : 0.f;
   std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
-  for (size_t i = 0; i < allowed_.size(); ++i)
-    if (static_cast<size_t>(allowed_[i]) < logits.size()) logits[allowed_[i]] = keep[i];
-  return !allowed_.empty();
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (static_cast<size_t>(ids[i]) < logits.size()) logits[ids[i]] = kept_[i];
+  return !ids.empty();
 }
 
 bool JsonConstraint::accept(int id) {

@@ -88,12 +88,12 @@ class JsonConstraint {
  public:
   explicit JsonConstraint(std::shared_ptr<const JsonVocab> vocab) : vocab_(std::move(vocab)) {}
 
-  // Token ids that may come next (in the vocabulary's byte order), in `out`.
-  // Inside strings, where most tokens fit and the walk is long, the answers
-  // of the last 4 states are kept: every step of a string is in the same
-  // state, and so is every string at the same place in the nesting; a hit
-  // costs a copy instead of a walk.
-  void allowed(std::vector<int>* out);
+  // Token ids that may come next (in the vocabulary's byte order), valid
+  // until the next call. Inside strings, where most tokens fit and the walk
+  // is long, the answers of the last 4 states are kept: every step of a
+  // string is in the same state, and so is every string at the same place in
+  // the nesting; a hit returns the kept list without a walk or a copy.
+  const std::vector<int>& allowed();
   // Sets every logit but the allowed tokens' to -inf; false when no token
   // is allowed (the vocabulary cannot continue the text).
   bool mask(std::span<float> logits);
@@ -104,11 +104,14 @@ class JsonConstraint {
   bool complete() const { return state_.done(); }
 
  private:
-  void walk(std::vector<int>* out) const;  // allowed() without the cache
+  void walk(std::vector<int>* out);  // allowed() without the cache
 
   std::shared_ptr<const JsonVocab> vocab_;
   JsonState state_;
-  std::vector<int> allowed_;  // scratch
+  // Scratch kept across steps (no allocation per token once grown):
+  std::vector<int> walked_;        // a walk's answer outside strings
+  std::vector<JsonState> states_;  // walk(): the state after each byte of a token
+  std::vector<float> kept_;        // mask(): the allowed tokens' logits
   struct CacheEntry {
     JsonState state;
     std::vector<int> allowed;

@@ -89,8 +89,7 @@ TEST_CASE("forward_layer matches the CPU backend at real attention shapes", "[cu
   for (const Shape& s : shapes)
     for (DType t : {DType::kF32, DType::kBF16}) {
       INFO(s.name << " " << dtype_name(t));
-      ModelConfig c =
-          attention_config(s.heads, s.kv_heads, s.head_dim, 512, 1000, 4096, 2, s.bias);
+      ModelConfig c = attention_config(s.heads, s.kv_heads, s.head_dim, 512, 1000, 4096, 2, s.bias);
       if (s.qk_norm) {
         c.model_type = "qwen3";
         c.qk_norm = true;

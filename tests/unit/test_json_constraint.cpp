@@ -189,8 +189,7 @@ TEST_CASE("JSON mode: the vocabulary walk allows exactly the tokens that continu
     // Feed the prefix through tokens of single bytes (byte-fallback ids 3 +
     // byte for SentencePiece's <0xNN>).
     for (unsigned char b : prefix) REQUIRE(c.accept(3 + b));
-    std::vector<int> allowed;
-    c.allowed(&allowed);
+    std::vector<int> allowed = c.allowed();
     std::sort(allowed.begin(), allowed.end());
     std::vector<int> brute;
     for (int id = 0; id < 512; ++id) {
