@@ -1,48 +1,21 @@
 // JSON mode (OpenAI's response_format {"type": "json_object"}): the
 // generated text is held to a prefix of one JSON object, token by token.
 //
-// JsonVocab: every token's text bytes (Tokenizer::piece_bytes after an
-// ordinary token), sorted, with the common-prefix length of each with the
-// one before it, built once per tokenizer. Special tokens and tokens without
-// text are never allowed (end-of-sequence is not needed: the scheduler ends a
-// sequence when its object closes).
-//
-// JsonConstraint: the state of one sequence's text (a byte-level pushdown
+// JsonState: the state of one sequence's text (a byte-level pushdown
 // automaton for RFC 8259 JSON: an object at the top, nesting up to 64,
 // strings as UTF-8 with the standard escapes (surrogate escapes in pairs,
 // as strict parsers want them) and no raw control characters,
 // whitespace between tokens in runs of at most one newline and 16 spaces or
 // tabs, no carriage return, as llama.cpp's JSON grammar bounds it, so that a
 // sequence cannot idle in it).
-// allow() computes which token ids may come next, walking the sorted
-// vocabulary so that a shared prefix is run once and a rejected byte rules
-// out every token that starts with the same bytes; mask() sets every other
-// logit to -inf. accept() advances the state by a sampled token.
+// JsonConstraint: the tokens that may continue it (scheduler/byte_constraint.h).
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <span>
-#include <string>
-#include <vector>
 
-#include "engine/tokenizer.h"
+#include "scheduler/byte_constraint.h"
 
 namespace radial {
-
-class JsonVocab {
- public:
-  // `vocab_size`: the model's (logits); ids at or past the tokenizer's are never allowed.
-  JsonVocab(const Tokenizer& tok, int vocab_size);
-  int vocab_size() const { return vocab_size_; }
-
- private:
-  friend class JsonConstraint;
-  int vocab_size_ = 0;
-  std::vector<std::string> bytes_;  // by id; "" for a token never allowed
-  std::vector<int> sorted_;         // ids with text, by their bytes
-  std::vector<int> lcp_;            // [i]: common prefix of sorted_[i - 1] and sorted_[i]
-};
 
 // One JSON value's parse state, advanced byte by byte (small and copyable).
 struct JsonState {
@@ -81,44 +54,10 @@ struct JsonState {
   // JSON object.
   bool feed(uint8_t b);
   bool done() const { return mode == kDone; }
+  bool repeats() const { return mode == kString; }
   bool operator==(const JsonState&) const = default;
 };
 
-class JsonConstraint {
- public:
-  explicit JsonConstraint(std::shared_ptr<const JsonVocab> vocab) : vocab_(std::move(vocab)) {}
-
-  // Token ids that may come next (in the vocabulary's byte order), valid
-  // until the next call. Inside strings, where most tokens fit and the walk
-  // is long, the answers of the last 4 states are kept: every step of a
-  // string is in the same state, and so is every string at the same place in
-  // the nesting; a hit returns the kept list without a walk or a copy.
-  const std::vector<int>& allowed();
-  // Sets every logit but the allowed tokens' to -inf; false when no token
-  // is allowed (the vocabulary cannot continue the text).
-  bool mask(std::span<float> logits);
-  // Advances by token `id`'s bytes; false when they do not continue the
-  // text (a token mask() did not allow).
-  bool accept(int id);
-  // The top-level object is closed: the sequence is complete.
-  bool complete() const { return state_.done(); }
-
- private:
-  void walk(std::vector<int>* out);  // allowed() without the cache
-
-  std::shared_ptr<const JsonVocab> vocab_;
-  JsonState state_;
-  // Scratch kept across steps (no allocation per token once grown):
-  std::vector<int> walked_;        // a walk's answer outside strings
-  std::vector<JsonState> states_;  // walk(): the state after each byte of a token
-  std::vector<float> kept_;        // mask(): the allowed tokens' logits
-  struct CacheEntry {
-    JsonState state;
-    std::vector<int> allowed;
-    uint64_t used = 0;  // last use (steps_); 0: empty
-  };
-  CacheEntry cache_[4];
-  uint64_t steps_ = 0;
-};
+using JsonConstraint = ByteConstraint<JsonState>;
 
 }  // namespace radial

@@ -33,6 +33,12 @@ struct GenerateRequest {
   // held to one JSON object (scheduler/json_constraint.h) and the sequence
   // finishes (kStop) when the object closes. Needs a tokenizer.
   bool json_object = false;
+  // JSON Schema mode (OpenAI's response_format json_schema): the schema's
+  // JSON text; the generated text is held to one JSON object valid against
+  // it (scheduler/json_schema.h says which keywords hold) and the sequence
+  // finishes (kStop) when the object closes. Needs a tokenizer; "" off.
+  std::string json_schema;
+  bool constrained() const { return json_object || !json_schema.empty(); }
 
   // Whether the request reports something of its prompt positions (their
   // logits or the prompt tokens' log-probabilities): those passes need logits.

@@ -65,6 +65,10 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
           "stop strings need a tokenizer");
   require(!req.json_object || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
           "JSON mode (response_format json_object) needs a tokenizer");
+  require(req.json_schema.empty() || tokenizer_ != nullptr, ErrorCode::kInvalidArgument,
+          "JSON Schema mode (response_format json_schema) needs a tokenizer");
+  require(!req.json_object || req.json_schema.empty(), ErrorCode::kInvalidArgument,
+          "JSON mode and JSON Schema mode exclude each other");
   for (const auto& s : req.stop)
     require(!s.empty(), ErrorCode::kInvalidArgument, "stop strings must not be empty");
 
@@ -77,7 +81,11 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
               std::to_string(kv.num_blocks()) + " (lower max_tokens or the prompt length)");
   const RoutingParams routing =
       engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
-  return ValidatedRequest(std::move(req), routing);
+  std::shared_ptr<const JsonSchema> schema;
+  if (!req.json_schema.empty()) schema = JsonSchema::compile(req.json_schema);  // or throws
+  ValidatedRequest out(std::move(req), routing);
+  out.schema_ = std::move(schema);
+  return out;
 }
 
 }  // namespace radial

@@ -6,8 +6,11 @@
 // ever reach the engine loop.
 #pragma once
 
+#include <memory>
+
 #include "engine/engine.h"
 #include "engine/tokenizer.h"
+#include "scheduler/json_schema.h"
 #include "scheduler/request.h"
 
 namespace radial {
@@ -34,6 +37,8 @@ class ValidatedRequest {
   const GenerateRequest& request() const { return req_; }
   GenerateRequest& request() { return req_; }
   const RoutingParams& routing() const { return routing_; }
+  // JSON Schema mode: the request's schema, compiled (null when off).
+  const std::shared_ptr<const JsonSchema>& schema() const { return schema_; }
 
  private:
   friend class RequestValidator;
@@ -41,6 +46,7 @@ class ValidatedRequest {
       : req_(std::move(req)), routing_(routing) {}
   GenerateRequest req_;
   RoutingParams routing_;
+  std::shared_ptr<const JsonSchema> schema_;
 };
 
 class RequestValidator {

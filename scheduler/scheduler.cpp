@@ -4,6 +4,8 @@
 #include <string>
 
 #include "engine/error.h"
+#include "scheduler/json_constraint.h"
+#include "scheduler/schema_state.h"
 #include "scheduler/sequence.h"
 
 namespace radial {
@@ -68,10 +70,14 @@ void Scheduler::enqueue(uint64_t id, ValidatedRequest v, SequenceCallbacks callb
   const int router_hidden = engine_.router() ? engine_.router()->config.router_hidden : 0;
   s->output =
       std::make_unique<OutputProcessor>(engine_.config(), tokenizer_, router_hidden, s->req);
-  if (s->req.json_object) {  // (the validator made sure of a tokenizer)
+  if (s->req.constrained()) {  // (the validator made sure of a tokenizer)
     if (!json_vocab_)
       json_vocab_ = std::make_shared<const JsonVocab>(*tokenizer_, engine_.config().vocab_size);
-    s->json = std::make_unique<JsonConstraint>(json_vocab_);
+    if (v.schema()) {
+      s->json = std::make_unique<SchemaConstraint>(json_vocab_, v.schema());
+    } else {
+      s->json = std::make_unique<JsonConstraint>(json_vocab_);
+    }
   }
   s->history = s->req.prompt;
   s->feed = s->req.prompt;
@@ -304,7 +310,7 @@ StepOutput Scheduler::run(const StepPlan& plan) {
 void Scheduler::on_token(Sequence& s, Pass& p, int tok, const float* logits) {
   if (p.position + 1 < static_cast<int>(s.history.size())) return;  // not the newest position
   const OutputProcessor::Verdict v = s.output->on_token(tok, p, logits);
-  // JSON mode: the object closed with this token ends the sequence.
+  // JSON (Schema) mode: the object closed with this token ends the sequence.
   const bool json_done = v.token != nullptr && s.json && s.json->accept(tok) && s.json->complete();
   if (v.token != nullptr) {
     s.history.push_back(tok);
@@ -407,7 +413,7 @@ void Scheduler::apply(const StepPlan& plan, StepOutput& out) {
       s.output->record_prompt_position(p, logits);
       if (p.position + 1 < static_cast<int>(s.history.size())) continue;  // not the newest
       work_.assign(logits, logits + V);
-      // JSON mode: -inf for the tokens that cannot continue the object (the
+      // JSON (Schema) mode: -inf for the tokens that cannot continue the object (the
       // bias and penalties keep -inf; the reported distribution is the masked one).
       if (s.json && !s.json->mask(work_)) {
         finish(s, FinishReason::kError,

@@ -10,7 +10,7 @@
 
 #include "engine/engine.h"
 #include "engine/sampler.h"
-#include "scheduler/json_constraint.h"
+#include "scheduler/byte_constraint.h"
 #include "scheduler/output_processor.h"
 #include "scheduler/request.h"
 
@@ -24,9 +24,9 @@ struct Sequence {
   SequenceCallbacks cb;
   std::unique_ptr<Sampler> sampler;  // host sampling (the backend samples greedy rows)
   std::unique_ptr<OutputProcessor> output;
-  std::unique_ptr<JsonConstraint> json;  // JSON mode: the allowed tokens
-  std::unique_ptr<SequenceKv> kv;        // null while waiting
-  std::vector<int> history;              // prompt + generated ids
+  std::unique_ptr<TokenConstraint> json;  // JSON (Schema) mode: the allowed tokens
+  std::unique_ptr<SequenceKv> kv;         // null while waiting
+  std::vector<int> history;               // prompt + generated ids
   std::vector<int> feed;  // ids to run as prompt passes (prompt, or history after preemption)
   int next_feed = 0;      // next feed position without a pass
   std::vector<std::unique_ptr<Pass>> passes;  // in flight, in position order
@@ -46,7 +46,7 @@ struct Sequence {
   // from a GPU): the same argmax as the host Sampler's.
   bool samples_on_backend() const {
     return req.sampling.temperature == 0.f && !req.sampling.modifies_logits() &&
-           !req.reports_prompt() && req.logprobs < 0 && !req.json_object;
+           !req.reports_prompt() && req.logprobs < 0 && !req.constrained();
   }
 };
 

@@ -101,6 +101,7 @@ radial::GenerateRequest to_engine_request(const pb::GenerateRequest& in,
   if (in.has_logprobs()) req.logprobs = clamp_to_int(in.logprobs());
   if (in.has_prompt_logprobs()) req.prompt_logprobs = clamp_to_int(in.prompt_logprobs());
   req.json_object = in.json_object();
+  req.json_schema = in.json_schema();
   return req;
 }
 

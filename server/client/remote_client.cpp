@@ -239,6 +239,7 @@ pb::GenerateRequest to_proto(const GenerateRequest& r) {
   if (r.logprobs) p.set_logprobs(*r.logprobs);
   if (r.prompt_logprobs) p.set_prompt_logprobs(*r.prompt_logprobs);
   p.set_json_object(r.json_object);
+  p.set_json_schema(r.json_schema);
   return p;
 }
 

@@ -159,6 +159,9 @@ struct GenerateRequest {
   // with this many likeliest tokens at each position (0 to 20).
   std::optional<uint32_t> prompt_logprobs;
   bool json_object = false;  // JSON mode: the text is held to one JSON object
+  // JSON Schema mode: the schema's JSON text ("": off); the text is held to
+  // one JSON object valid against it.
+  std::string json_schema;
 };
 
 // radial.v1.TokenInfo: what the router did for the pass that produced a token.

@@ -103,18 +103,39 @@ std::vector<LogitBias> logit_biases(const Json& body, int vocab_size) {
   return out;
 }
 
-// response_format: {"type": "text"} (or none): false; {"type":
-// "json_object"}: JSON mode; json_schema is refused (no schemas yet).
-bool json_mode(const Json& body) {
+// response_format: {"type": "text"} (or none): nothing; {"type":
+// "json_object"}: JSON mode; {"type": "json_schema", "json_schema": {"name":
+// ..., "schema": {...}, "strict": ...}}: JSON Schema mode (the schema is the
+// serving core's to check: scheduler/json_schema.h).
+void response_format(const Json& body, GenerateRequest* req) {
   const Json* v = field(body, "response_format");
-  if (v == nullptr) return false;
+  if (v == nullptr) return;
   const Json* type = v->is_object() ? field(*v, "type") : nullptr;
   if (type == nullptr || !type->is_string())
     throw bad_request("response_format", "response_format must be an object with a string type");
   const std::string t = type->get<std::string>();
-  if (t == "text") return false;
-  if (t == "json_object") return true;
-  unsupported("response_format", "type \"" + t + "\" (only \"text\" and \"json_object\")");
+  if (t == "text") return;
+  if (t == "json_object") {
+    req->json_object = true;
+    return;
+  }
+  if (t != "json_schema")
+    unsupported("response_format",
+                "type \"" + t + "\" (only \"text\", \"json_object\" and \"json_schema\")");
+  const Json* js = field(*v, "json_schema");
+  if (js == nullptr || !js->is_object())
+    throw bad_request("response_format",
+                      "response_format json_schema needs a \"json_schema\" object");
+  if (const Json* name = field(*js, "name"); name != nullptr && !name->is_string())
+    throw bad_request("response_format", "response_format json_schema.name must be a string");
+  if (const Json* strict = field(*js, "strict");
+      strict != nullptr && !strict->is_boolean() && !strict->is_null())
+    throw bad_request("response_format", "response_format json_schema.strict must be a boolean");
+  const Json* schema = field(*js, "schema");
+  if (schema == nullptr || !schema->is_object())
+    throw bad_request("response_format",
+                      "response_format json_schema.schema must be a JSON Schema object");
+  req->json_schema = schema->dump();
 }
 
 // Fields whose non-default values radiald does not implement.
@@ -381,7 +402,7 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   base.stop = stops(body);
   base.ignore_eos = boolean(body, "ignore_eos").value_or(false);
   base.logprobs = out.logprobs ? out.top_logprobs : -1;
-  base.json_object = json_mode(body);
+  response_format(body, &base);
   if (out.echo && out.logprobs) base.prompt_logprobs = out.top_logprobs;
   if (auto m = string(body, "routing_mode")) {
     try {

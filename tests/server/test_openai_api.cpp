@@ -266,6 +266,17 @@ TEST_CASE("openai: chat fields radiald refuses", "[openai]") {
        "response_format"},
       {R"({"messages": [{"role": "user", "content": "x"}], "response_format": "json"})",
        "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}],
+           "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": "{}"}}})",
+       "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}],
+           "response_format": {"type": "json_schema", "json_schema": {"schema": {}, "strict": "yes"}}})",
+       "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}],
+           "response_format": {"type": "json_schema", "json_schema": {"name": 3, "schema": {}}}})",
+       "response_format"},
+      {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "grammar"}})",
+       "response_format"},
       {R"({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": 1}})",
        "response_format"},
       {R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})", "top_logprobs"},
@@ -288,6 +299,17 @@ TEST_CASE("openai: chat fields radiald refuses", "[openai]") {
                        "response_format": {"type": "json_object"}})")
             .choices[1]
             .json_object);
+  // JSON Schema mode: the schema's text, its keys in the request's order
+  // (the order properties are generated in).
+  const GenerateRequest js = chat(R"({"messages": [{"role": "user", "content": "x"}],
+      "response_format": {"type": "json_schema", "json_schema": {"name": "person", "strict": true,
+        "schema": {"type": "object", "properties": {"z": {"type": "string"}, "a": {"type": "integer"}},
+                   "required": ["z", "a"], "additionalProperties": false}}}})")
+                                 .choices[0];
+  CHECK_FALSE(js.json_object);
+  CHECK(js.json_schema ==
+        R"({"type":"object","properties":{"z":{"type":"string"},"a":{"type":"integer"}},)"
+        R"("required":["z","a"],"additionalProperties":false})");
   // A model without a chat template: chat is a 400 saying so.
   const ApiError e = error_of([&] {
     parse_request(Endpoint::kChat,

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -90,6 +91,18 @@ void check_logprob_options(const Args& args) {
   for (const char* opt : {"logprobs", "prompt-logprobs"})
     if (args.has(opt) && !args.flag("json"))
       throw UsageError{std::string("--") + opt + " needs --json (that is where they are printed)"};
+}
+
+std::string json_schema_option(const Args& args) {
+  const std::optional<std::string> path = args.get("json-schema");
+  if (!path) return "";
+  if (args.flag("json-object")) throw UsageError{"give --json-object or --json-schema, not both"};
+  std::ifstream in(*path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty())
+    throw UsageError{"cannot read --json-schema " + *path + " (or it is empty)"};
+  return text.str();
 }
 
 }  // namespace radial::cli

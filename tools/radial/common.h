@@ -46,4 +46,9 @@ void put_logprobs(nlohmann::json& j, const std::string& key, const std::vector<T
 // show them); throws UsageError otherwise.
 void check_logprob_options(const Args& args);
 
+// --json-schema FILE: the file's text ("" without the option); throws
+// UsageError when it cannot be read or comes with --json-object. (The
+// schema itself is checked where the request is: locally or by the server.)
+std::string json_schema_option(const Args& args);
+
 }  // namespace radial::cli

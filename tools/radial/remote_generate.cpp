@@ -68,6 +68,7 @@ client::GenerateRequest build_request(const Args& args) {
   if (auto n = args.integer("prompt-logprobs"))
     req.prompt_logprobs = to_u32(*n, "prompt_logprobs", 0);
   req.json_object = args.flag("json-object");
+  req.json_schema = json_schema_option(args);
   return req;
 }
 

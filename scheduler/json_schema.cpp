@@ -1,0 +1,387 @@
+#include "scheduler/json_schema.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+
+namespace radial {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Assertions radiald cannot hold a text to.
+const std::set<std::string> kRefused = {
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "uniqueItems",
+    "prefixItems",
+    "contains",
+    "minContains",
+    "maxContains",
+    "minProperties",
+    "maxProperties",
+    "patternProperties",
+    "propertyNames",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+    "$dynamicRef",
+    "$recursiveRef",
+};
+// Keywords that say nothing about which values are valid.
+const std::set<std::string> kAnnotations = {
+    "title",    "description", "default",          "examples",        "format",      "$schema",
+    "$id",      "$comment",    "$anchor",          "$defs",           "definitions", "deprecated",
+    "readOnly", "writeOnly",   "contentMediaType", "contentEncoding", "$vocabulary",
+};
+const std::set<std::string> kObjectWords = {"properties", "required", "additionalProperties"};
+const std::set<std::string> kArrayWords = {"items", "minItems", "maxItems"};
+
+std::string pointer_token(const std::string& name) {  // RFC 6901
+  std::string out;
+  for (char c : name) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw Error(ErrorCode::kInvalidArgument,
+              "json_schema: " + what + " (at " + (where.empty() ? "the root" : where) + ")");
+}
+
+uint8_t kind_of(const std::string& name, const std::string& where) {
+  if (name == "object") return SchemaNode::kObject;
+  if (name == "array") return SchemaNode::kArray;
+  if (name == "string") return SchemaNode::kString;
+  if (name == "number") return SchemaNode::kNumber;
+  if (name == "integer") return SchemaNode::kInteger;
+  if (name == "boolean") return SchemaNode::kBoolean;
+  if (name == "null") return SchemaNode::kNull;
+  fail(where, "type \"" + name + "\" is not a JSON Schema type");
+}
+
+// Whether a value of kinds `k` may be `v`.
+bool kind_takes(uint8_t k, const Json& v) {
+  if (v.is_object()) return k & SchemaNode::kObject;
+  if (v.is_array()) return k & SchemaNode::kArray;
+  if (v.is_string()) return k & SchemaNode::kString;
+  if (v.is_boolean()) return k & SchemaNode::kBoolean;
+  if (v.is_null()) return k & SchemaNode::kNull;
+  if (v.is_number_integer() || v.is_number_unsigned())
+    return k & (SchemaNode::kNumber | SchemaNode::kInteger);
+  return k & SchemaNode::kNumber;
+}
+
+int count(const Json& v, const char* key, const std::string& where) {
+  const Json& n = v.at(key);
+  if (!n.is_number_unsigned() && !(n.is_number_integer() && n.get<int64_t>() >= 0))
+    fail(where, std::string("\"") + key + "\" must be a non-negative integer");
+  return static_cast<int>(std::min<uint64_t>(n.get<uint64_t>(), 1u << 30));
+}
+
+}  // namespace
+
+class SchemaCompiler {
+ public:
+  explicit SchemaCompiler(const Json& doc) : doc_(doc) {}
+
+  std::shared_ptr<const JsonSchema> run() {
+    auto s = std::make_shared<JsonSchema>();
+    out_ = s.get();
+    SchemaNode any;
+    any.any = true;
+    out_->nodes_.push_back(any);  // JsonSchema::kAnyNode
+    out_->root_ = compile(doc_, "");
+    for (int id = 0; id < out_->size(); ++id) {
+      std::vector<int> seen;
+      check_union_cycle(id, id, &seen);
+    }
+    drop_impossible_properties();
+    if (!takes_object(out_->root_, 0))
+      fail("", "the root must be an object (\"type\": \"object\")");
+    return s;
+  }
+
+ private:
+  SchemaNode& node(int id) { return out_->nodes_[static_cast<size_t>(id)]; }
+
+  int add(const std::string& where) {
+    if (out_->size() >= JsonSchema::kMaxNodes)
+      fail(where, "more than " + std::to_string(JsonSchema::kMaxNodes) + " schemas");
+    out_->nodes_.emplace_back();
+    const int id = out_->size() - 1;
+    ids_[where] = id;
+    return id;
+  }
+
+  int compile(const Json& v, const std::string& where) {
+    // Nesting counted through $refs too (a chain of refs recurses here).
+    struct Nest {
+      int& d;
+      explicit Nest(int& depth) : d(depth) { ++d; }
+      ~Nest() { --d; }
+    } nest(depth_);
+    if (depth_ > kMaxNesting)
+      fail(where,
+           "schemas nested deeper than " + std::to_string(kMaxNesting) + " (counting $refs)");
+    if (v.is_boolean()) {
+      if (v.get<bool>()) return JsonSchema::kAnyNode;
+      return add(where);  // takes nothing
+    }
+    if (!v.is_object()) fail(where, "a schema must be an object or a boolean");
+    std::vector<std::string> assertions;  // the keywords that constrain values
+    for (const auto& [key, value] : v.items()) {
+      if (kRefused.count(key) != 0)
+        fail(where, "\"" + key + "\" is not supported (radiald cannot hold the text to it)");
+      if (kAnnotations.count(key) == 0) assertions.push_back(key);
+    }
+    const auto has = [&](const char* k) { return v.contains(k); };
+    const auto only = [&](const char* keyword) {
+      for (const std::string& k : assertions)
+        if (k != keyword)
+          fail(where, std::string("\"") + keyword + "\" beside \"" + k + "\" is not supported");
+    };
+    if (has("$ref")) {
+      only("$ref");
+      if (!v["$ref"].is_string()) fail(where, "\"$ref\" must be a string");
+      return ref(v["$ref"].get<std::string>(), where);
+    }
+    const int id = add(where);
+    if (has("anyOf")) {
+      only("anyOf");
+      const Json& list = v["anyOf"];
+      if (!list.is_array() || list.empty()) fail(where, "\"anyOf\" must be a non-empty array");
+      for (size_t i = 0; i < list.size(); ++i) {
+        const int m = compile(list[i], where + "/anyOf/" + std::to_string(i));
+        node(id).members.push_back(m);
+      }
+      return id;
+    }
+    uint8_t kinds = 0x7F;
+    if (has("type")) {
+      const Json& t = v["type"];
+      if (t.is_string()) {
+        kinds = kind_of(t.get<std::string>(), where);
+      } else if (t.is_array() && !t.empty()) {
+        kinds = 0;
+        for (const Json& name : t) {
+          if (!name.is_string()) fail(where, "\"type\" must be a string or an array of strings");
+          kinds |= kind_of(name.get<std::string>(), where);
+        }
+      } else {
+        fail(where, "\"type\" must be a string or a non-empty array of strings");
+      }
+    }
+    if (kinds & SchemaNode::kNumber) kinds &= static_cast<uint8_t>(~SchemaNode::kInteger);
+    if (has("enum") || has("const")) {
+      if (has("enum") && has("const")) fail(where, "\"enum\" beside \"const\" is not supported");
+      for (const std::string& k : assertions)
+        if (kObjectWords.count(k) != 0 || kArrayWords.count(k) != 0)
+          fail(where, "\"" + k + "\" beside \"enum\" or \"const\" is not supported");
+      std::vector<Json> values;
+      if (has("const")) {
+        values.push_back(v["const"]);
+      } else {
+        const Json& e = v["enum"];
+        if (!e.is_array() || e.empty()) fail(where, "\"enum\" must be a non-empty array");
+        values.assign(e.begin(), e.end());
+      }
+      SchemaNode& n = node(id);
+      n.literal = true;
+      for (const Json& value : values)
+        if (kind_takes(kinds, value)) n.literals.push_back(value.dump());
+      if (n.literals.empty()) fail(where, "no value of \"enum\" or \"const\" has the \"type\"");
+      std::sort(n.literals.begin(), n.literals.end());
+      n.literals.erase(std::unique(n.literals.begin(), n.literals.end()), n.literals.end());
+      return id;
+    }
+    if (assertions.empty()) {  // {} or annotations only: any value
+      node(id).any = true;
+      return id;
+    }
+    node(id).kinds = kinds;
+    if (kinds & SchemaNode::kObject) object(v, id, where);
+    if (kinds & SchemaNode::kArray) array(v, id, where);
+    return id;
+  }
+
+  void object(const Json& v, int id, const std::string& where) {
+    std::vector<SchemaNode::Property> props;
+    if (v.contains("properties")) {
+      const Json& p = v["properties"];
+      if (!p.is_object()) fail(where, "\"properties\" must be an object");
+      if (p.size() > JsonSchema::kMaxProperties)
+        fail(where, "more than " + std::to_string(JsonSchema::kMaxProperties) + " properties");
+      for (const auto& [name, sub] : p.items()) {
+        SchemaNode::Property prop;
+        prop.key = Json(name).dump();
+        prop.node = compile(sub, where + "/properties/" + pointer_token(name));
+        props.push_back(std::move(prop));
+      }
+    }
+    if (v.contains("required")) {
+      const Json& r = v["required"];
+      if (!r.is_array()) fail(where, "\"required\" must be an array of strings");
+      for (const Json& name : r) {
+        if (!name.is_string()) fail(where, "\"required\" must be an array of strings");
+        const std::string key = name.dump();
+        auto it = std::find_if(props.begin(), props.end(),
+                               [&](const SchemaNode::Property& p) { return p.key == key; });
+        if (it == props.end())
+          fail(where, "\"required\" names " + key + ", which is not in \"properties\"");
+        it->required = true;
+      }
+    }
+    int additional = -1;
+    if (props.empty()) {
+      if (!v.contains("additionalProperties")) {
+        additional = JsonSchema::kAnyNode;
+      } else {
+        const Json& a = v["additionalProperties"];
+        if (!(a.is_boolean() && !a.get<bool>()))
+          additional = compile(a, where + "/additionalProperties");
+      }
+    }
+    SchemaNode& n = node(id);  // (compile() may have moved the nodes)
+    n.properties = std::move(props);
+    n.additional = additional;  // (next_required: drop_impossible_properties())
+  }
+
+  void array(const Json& v, int id, const std::string& where) {
+    int items = JsonSchema::kAnyNode;
+    if (v.contains("items")) {
+      if (v["items"].is_array()) fail(where, "\"items\" as an array (a tuple) is not supported");
+      items = compile(v["items"], where + "/items");
+    }
+    SchemaNode& n = node(id);
+    n.items = items;
+    if (v.contains("minItems")) n.min_items = count(v, "minItems", where);
+    if (v.contains("maxItems")) n.max_items = count(v, "maxItems", where);
+    if (n.max_items >= 0 && n.min_items > n.max_items)
+      fail(where, "\"minItems\" is above \"maxItems\"");
+  }
+
+  int ref(const std::string& target, const std::string& where) {
+    if (target.empty() || target[0] != '#')
+      fail(where, "\"$ref\" " + target + " is not in this document (only \"#...\" refs)");
+    const std::string ptr = target.substr(1);
+    if (auto it = ids_.find(ptr); it != ids_.end()) {
+      if (it->second < 0) fail(where, "\"$ref\" " + target + " refers to itself");
+      return it->second;
+    }
+    const Json* sub = nullptr;
+    try {
+      sub = &doc_.at(Json::json_pointer(ptr));
+    } catch (const nlohmann::json::exception&) {
+      fail(where, "\"$ref\" " + target + " names nothing in the schema");
+    }
+    ids_[ptr] = -1;  // resolving: a chain of refs that comes back is a cycle
+    const int id = compile(*sub, ptr);
+    ids_[ptr] = id;
+    return id;
+  }
+
+  // A property whose schema takes no value (false) cannot be written: an
+  // optional one is left out, a required one makes the schema impossible.
+  // (After compiling: a node is only complete once every $ref is.)
+  void drop_impossible_properties() {
+    const auto never = [&](int id) {
+      const SchemaNode& n = node(id);
+      return !n.any && n.kinds == 0 && !n.literal && n.members.empty();
+    };
+    for (int id = 0; id < out_->size(); ++id) {
+      SchemaNode& n = node(id);
+      std::vector<SchemaNode::Property> kept;
+      for (SchemaNode::Property& p : n.properties) {
+        if (!never(p.node)) {
+          kept.push_back(std::move(p));
+        } else if (p.required) {
+          fail("", "the required property " + p.key + " takes no value (its schema is false)");
+        }
+      }
+      n.properties = std::move(kept);
+      const int np = static_cast<int>(n.properties.size());
+      n.next_required.assign(static_cast<size_t>(np) + 1, np);
+      for (int i = np - 1; i >= 0; --i)
+        n.next_required[i] = n.properties[i].required ? i : n.next_required[i + 1];
+      if (n.min_items > 0 && (n.kinds & SchemaNode::kArray) && never(n.items))
+        fail("", "\"minItems\" asks for items whose schema is false");
+    }
+  }
+
+  // A union that takes itself as a member, through unions only, would be
+  // expanded without end.
+  void check_union_cycle(int start, int id, std::vector<int>* path) {
+    for (int m : node(id).members) {
+      if (m == start) fail("", "\"anyOf\" takes itself as a member");
+      if (std::find(path->begin(), path->end(), m) != path->end()) continue;
+      path->push_back(m);
+      check_union_cycle(start, m, path);
+    }
+  }
+
+  bool takes_object(int id, int depth) {
+    const SchemaNode& n = node(id);
+    if (n.any) return true;
+    if (!n.members.empty()) {
+      if (depth > 16) return false;
+      return std::any_of(n.members.begin(), n.members.end(),
+                         [&](int m) { return takes_object(m, depth + 1); });
+    }
+    if (n.literal)
+      return std::any_of(n.literals.begin(), n.literals.end(),
+                         [](const std::string& l) { return l[0] == '{'; });
+    return n.kinds & SchemaNode::kObject;
+  }
+
+  static constexpr int kMaxNesting = 256;
+  const Json& doc_;
+  JsonSchema* out_ = nullptr;
+  int depth_ = 0;
+  std::map<std::string, int> ids_;  // a JSON pointer's node; -1 while its $ref resolves
+};
+
+std::shared_ptr<const JsonSchema> JsonSchema::compile(std::string_view text) {
+  constexpr int kMaxDepth = 64;  // (dump() and the compiler recurse)
+  Json doc;
+  try {
+    doc = Json::parse(text, [](int depth, Json::parse_event_t, Json&) {
+      if (depth > kMaxDepth)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "json_schema nests deeper than " + std::to_string(kMaxDepth));
+      return true;
+    });
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("json_schema is not JSON: ") + e.what());
+  }
+  return SchemaCompiler(doc).run();
+}
+
+}  // namespace radial

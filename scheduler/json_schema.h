@@ -1,0 +1,87 @@
+// A JSON Schema compiled for constrained generation (OpenAI's
+// response_format {"type": "json_schema"}): the subset OpenAI's strict mode
+// takes, plus minItems / maxItems.
+//
+// Enforced: type (a name or a list of names), properties, required,
+// additionalProperties, items, minItems, maxItems, enum, const, anyOf, $ref
+// (to "#" or a JSON pointer into the document: "#/$defs/Name",
+// "#/definitions/Name"; recursion allowed), and the boolean schemas.
+// Annotations are ignored: title, description, default, examples, format,
+// $schema, $id, $comment, deprecated, readOnly, writeOnly, $defs,
+// definitions (and keywords JSON Schema does not define).
+// Refused (kInvalidArgument naming the keyword and where it is): the other
+// assertions (pattern, minLength, maxLength, minimum, maximum, multipleOf,
+// oneOf, allOf, not, if, uniqueItems, prefixItems, patternProperties, ...):
+// radiald cannot hold the text to them.
+//
+// Generation is stricter than the schema, never looser: every text it lets
+// through is valid against the schema. An object with properties gets them
+// in the schema's order (each optional one may be left out) and no other
+// keys, whatever additionalProperties says; an object without properties
+// takes any keys, each value held to additionalProperties; an integer is
+// written without a fraction or exponent; enum and const values are written
+// as their compact JSON text. The root must be an object.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace radial {
+
+struct SchemaNode {
+  enum Kind : uint8_t {
+    kObject = 1,
+    kArray = 2,
+    kString = 4,
+    kNumber = 8,    // any number (integers included)
+    kInteger = 16,  // integers only (when kNumber is not set)
+    kBoolean = 32,
+    kNull = 64,
+  };
+  bool any = false;   // no constraint: any JSON value
+  uint8_t kinds = 0;  // the kinds of value it takes (0 and not any: none; a union: unused)
+  // anyOf: the node is a union of these nodes (which may be unions).
+  std::vector<int> members;
+  // enum / const: the values' compact JSON texts, sorted; the value must be
+  // one of them byte for byte.
+  bool literal = false;
+  std::vector<std::string> literals;
+
+  struct Property {
+    std::string key;  // the name as a JSON string, quotes included
+    int node = 0;
+    bool required = false;
+  };
+  std::vector<Property> properties;  // in the schema's order
+  // next_required[i]: the first required property at or after i (size() if none)
+  std::vector<int> next_required;
+  int additional = -1;  // no properties: every key's value node; -1: no keys at all
+  int items = 0;        // arrays: each item's node
+  int min_items = 0;
+  int max_items = -1;  // -1: no limit
+};
+
+class JsonSchema {
+ public:
+  static constexpr int kMaxProperties = 64;  // per object
+  static constexpr int kMaxNodes = 4096;
+
+  // Compiles the schema's JSON text; throws Error(kInvalidArgument) naming
+  // the problem and where it is (a JSON pointer).
+  static std::shared_ptr<const JsonSchema> compile(std::string_view text);
+
+  int root() const { return root_; }
+  const SchemaNode& node(int id) const { return nodes_[static_cast<size_t>(id)]; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+  static constexpr int kAnyNode = 0;  // node 0 takes any value
+
+ private:
+  friend class SchemaCompiler;
+  std::vector<SchemaNode> nodes_;
+  int root_ = 0;
+};
+
+}  // namespace radial

@@ -1,0 +1,303 @@
+#include "scheduler/schema_state.h"
+
+#include <algorithm>
+
+namespace radial {
+
+namespace {
+
+bool number_byte(uint8_t b) {
+  return (b >= '0' && b <= '9') || b == '.' || b == 'e' || b == 'E' || b == '+' || b == '-';
+}
+bool whitespace(uint8_t b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+
+// Bits a..b (inclusive) of a 64-bit mask.
+uint64_t bits(int a, int b) {
+  const int n = b - a + 1;
+  return (n >= 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << a;
+}
+
+// Feeds one byte to one path; every path that follows from it goes to
+// `out` (none when the byte cannot continue that reading, several when a
+// union's members all take it).
+class PathStep {
+ public:
+  PathStep(const JsonSchema& s, SchemaPath* out, int* n) : s_(s), out_(out), n_(n) {}
+
+  void feed(SchemaPath p, uint8_t b) {
+    using J = JsonState;
+    // A number ends at the first byte that cannot continue it: its value
+    // ends before that byte, which is then structure.
+    bool number_ended = false;
+    if ((p.value == SchemaPath::kScalar || p.value == SchemaPath::kAny ||
+         p.value == SchemaPath::kLiteral) &&
+        p.json.mode == J::kNumber && p.json.depth == p.vdepth && !number_byte(b)) {
+      if (p.value == SchemaPath::kLiteral && !literal_exact(p)) return;
+      p.value = SchemaPath::kNone;
+      p.integer = false;
+      number_ended = true;
+    }
+    switch (p.value) {
+      case SchemaPath::kNone:
+        return structure(p, b, number_ended ? J::kAfter : p.json.mode);
+      case SchemaPath::kAny:
+        if (!p.json.feed(b)) return;
+        if (ended(p)) p.value = SchemaPath::kNone;
+        return emit(p);
+      case SchemaPath::kScalar:
+        if (!p.json.feed(b)) return;
+        if (p.integer && p.json.mode == J::kNumber && (p.json.num == 3 || p.json.num == 5))
+          return;  // '.' or 'e' in an integer
+        if (ended(p)) p.value = SchemaPath::kNone, p.integer = false;
+        return emit(p);
+      case SchemaPath::kLiteral:
+        if (!p.json.feed(b) || !literal_step(p, b)) return;
+        if (ended(p)) {
+          if (!literal_exact(p)) return;
+          p.value = SchemaPath::kNone;
+        }
+        return emit(p);
+      case SchemaPath::kKey:
+        return key(p, b);
+      case SchemaPath::kFreeKey:
+        if (!p.json.feed(b)) return;
+        if (p.json.mode == J::kColon) {
+          p.next = static_cast<uint16_t>(s_.node(top(p).node).additional);
+          p.value = SchemaPath::kNone;
+        }
+        return emit(p);
+    }
+  }
+
+ private:
+  static SchemaPath::Frame& top(SchemaPath& p) { return p.frames[p.depth - 1]; }
+  static bool ended(const SchemaPath& p) {
+    return (p.json.mode == JsonState::kAfter || p.json.mode == JsonState::kDone) &&
+           p.json.depth == p.vdepth;
+  }
+  bool in_array(const SchemaPath& p) const {
+    return p.json.depth > 0 && ((p.json.objects >> (p.json.depth - 1)) & 1) == 0;
+  }
+
+  void emit(const SchemaPath& p) {
+    for (int i = 0; i < *n_; ++i)
+      if (out_[i] == p) return;
+    if (*n_ < SchemaState::kMaxPaths) out_[(*n_)++] = p;
+  }
+
+  // Between values (`m0`: the JSON mode the byte meets).
+  void structure(SchemaPath p, uint8_t b, JsonState::Mode m0) {
+    using J = JsonState;
+    if (whitespace(b) || m0 == J::kColon || m0 == J::kDone) {
+      if (p.json.feed(b)) emit(p);  // (JsonState bounds the whitespace)
+      return;
+    }
+    switch (m0) {
+      case J::kStart:
+        return start_value(p, s_.root(), b, 0);
+      case J::kArrayOpen:
+        if (b == ']') return close(p, b);
+        [[fallthrough]];
+      case J::kValue: {
+        if (!in_array(p)) return start_value(p, p.next, b, 0);
+        SchemaPath::Frame& f = top(p);
+        const SchemaNode& a = s_.node(f.node);
+        if (a.max_items >= 0 && f.count >= a.max_items) return;
+        if (f.count < UINT16_MAX) ++f.count;
+        return start_value(p, a.items, b, 0);
+      }
+      case J::kKeyOpen:
+        if (b == '}') return close(p, b);
+        [[fallthrough]];
+      case J::kKey: {
+        const SchemaNode& o = s_.node(top(p).node);
+        if (b != '"' || !p.json.feed(b)) return;
+        if (o.properties.empty()) {
+          if (o.additional < 0) return;
+          p.value = SchemaPath::kFreeKey;
+          return emit(p);
+        }
+        const int np = static_cast<int>(o.properties.size()), at = top(p).count;
+        if (at >= np) return;
+        // The next property, up to and including the first required one.
+        p.keys = bits(at, std::min(o.next_required[at], np - 1));
+        p.value = SchemaPath::kKey;
+        p.pos = 1;
+        return emit(p);
+      }
+      case J::kAfter:
+        if (b == ',') {
+          const SchemaNode& c = s_.node(top(p).node);
+          if (in_array(p) ? c.max_items >= 0 && top(p).count >= c.max_items  // another item
+              : c.properties.empty() ? c.additional < 0                      // another key
+                                     : top(p).count >= c.properties.size())
+            return;
+          if (p.json.feed(b)) emit(p);
+          return;
+        }
+        return close(p, b);
+      default:
+        return;  // (strings, numbers and literals are values)
+    }
+  }
+
+  // '}' or ']': the object's required properties are all there, the array
+  // has its minimum of items.
+  void close(SchemaPath p, uint8_t b) {
+    if (p.depth == 0) return;
+    const SchemaPath::Frame& f = top(p);
+    const SchemaNode& n = s_.node(f.node);
+    if (!in_array(p)) {
+      const int np = static_cast<int>(n.properties.size());
+      if (n.next_required[std::min<int>(f.count, np)] < np) return;
+    } else if (f.count < n.min_items) {
+      return;
+    }
+    if (!p.json.feed(b)) return;
+    --p.depth;
+    emit(p);
+  }
+
+  // The value of node `id` starts with byte `b`.
+  void start_value(SchemaPath p, int id, uint8_t b, int unions) {
+    const SchemaNode& n = s_.node(id);
+    if (!n.members.empty()) {
+      if (unions > 8) return;  // (JsonSchema refuses a union that contains itself)
+      for (int m : n.members) start_value(p, m, b, unions + 1);
+      return;
+    }
+    p.vdepth = p.json.depth;
+    if (n.any) {
+      if (!p.json.feed(b)) return;
+      p.value = ended(p) ? SchemaPath::kNone : SchemaPath::kAny;
+      return emit(p);
+    }
+    if (n.literal) {
+      p.literal_node = static_cast<uint16_t>(id);
+      p.lo = 0, p.hi = static_cast<uint16_t>(n.literals.size()), p.pos = 0;
+      if (!p.json.feed(b) || !literal_step(p, b)) return;
+      p.value = SchemaPath::kLiteral;
+      if (ended(p)) {
+        if (!literal_exact(p)) return;
+        p.value = SchemaPath::kNone;
+      }
+      return emit(p);
+    }
+    using K = SchemaNode;
+    if (b == '{' || b == '[') {
+      if (!(n.kinds & (b == '{' ? K::kObject : K::kArray))) return;
+      if (p.depth >= SchemaPath::kMaxFrames || !p.json.feed(b)) return;
+      p.frames[p.depth++] = {static_cast<uint16_t>(id), 0};
+      p.value = SchemaPath::kNone;
+      return emit(p);
+    }
+    uint8_t kind = 0;
+    if (b == '"') kind = K::kString;
+    if (b == '-' || (b >= '0' && b <= '9')) kind = K::kNumber | K::kInteger;
+    if (b == 't' || b == 'f') kind = K::kBoolean;
+    if (b == 'n') kind = K::kNull;
+    if (!(n.kinds & kind) || !p.json.feed(b)) return;
+    p.value = SchemaPath::kScalar;
+    p.integer = (kind & K::kNumber) && !(n.kinds & K::kNumber);
+    emit(p);
+  }
+
+  // Narrows the literal candidates to those with `b` at `pos`.
+  bool literal_step(SchemaPath& p, uint8_t b) const {
+    const std::vector<std::string>& lits = s_.node(p.literal_node).literals;
+    const auto at = [&](int i) {
+      const std::string& l = lits[static_cast<size_t>(i)];
+      return p.pos < l.size() ? static_cast<int>(static_cast<uint8_t>(l[p.pos])) : -1;
+    };
+    int lo = p.lo, hi = p.hi;
+    while (lo < hi && at(lo) < b) ++lo;  // (sorted: shorter ones, then by this byte)
+    int end = lo;
+    while (end < hi && at(end) == b) ++end;
+    p.lo = static_cast<uint16_t>(lo), p.hi = static_cast<uint16_t>(end);
+    ++p.pos;
+    return lo < end;
+  }
+  bool literal_exact(const SchemaPath& p) const {
+    return p.lo < p.hi && s_.node(p.literal_node).literals[p.lo].size() == p.pos;
+  }
+
+  // A byte of a key matched against the properties that may come next.
+  void key(SchemaPath p, uint8_t b) {
+    if (!p.json.feed(b)) return;
+    const std::vector<SchemaNode::Property>& props = s_.node(top(p).node).properties;
+    for (uint64_t k = p.keys; k != 0; k &= k - 1) {
+      const int i = __builtin_ctzll(k);
+      const std::string& key = props[static_cast<size_t>(i)].key;
+      if (p.pos >= key.size() || static_cast<uint8_t>(key[p.pos]) != b)
+        p.keys &= ~(uint64_t{1} << i);
+    }
+    ++p.pos;
+    if (p.keys == 0) return;
+    if (p.json.mode == JsonState::kColon) {  // the key's closing quote
+      for (uint64_t k = p.keys; k != 0; k &= k - 1) {
+        const int i = __builtin_ctzll(k);
+        if (props[static_cast<size_t>(i)].key.size() != p.pos) continue;
+        top(p).count = static_cast<uint16_t>(i + 1);
+        p.next = static_cast<uint16_t>(props[static_cast<size_t>(i)].node);
+        p.value = SchemaPath::kNone;
+        return emit(p);
+      }
+      return;
+    }
+    emit(p);
+  }
+
+  const JsonSchema& s_;
+  SchemaPath* out_;
+  int* n_;
+};
+
+}  // namespace
+
+bool SchemaPath::operator==(const SchemaPath& o) const {
+  return json == o.json && depth == o.depth && std::equal(frames, frames + depth, o.frames) &&
+         value == o.value && vdepth == o.vdepth && integer == o.integer && next == o.next &&
+         lo == o.lo && hi == o.hi && literal_node == o.literal_node && pos == o.pos &&
+         keys == o.keys;
+}
+
+SchemaState::SchemaState(const JsonSchema* s) : schema(s), n(1) {
+  paths[0].next = static_cast<uint16_t>(s->root());
+}
+
+SchemaState::SchemaState(const SchemaState& o) { *this = o; }
+
+SchemaState& SchemaState::operator=(const SchemaState& o) {
+  schema = o.schema;
+  n = o.n;
+  std::copy(o.paths, o.paths + n, paths);  // (the rest are not in use)
+  return *this;
+}
+
+bool SchemaState::feed(uint8_t b) {
+  SchemaPath out[kMaxPaths];
+  int m = 0;
+  PathStep step(*schema, out, &m);
+  for (int i = 0; i < n; ++i) step.feed(paths[i], b);
+  std::copy(out, out + m, paths);
+  n = static_cast<uint8_t>(m);
+  return m > 0;
+}
+
+bool SchemaState::done() const {
+  return std::any_of(paths, paths + n, [](const SchemaPath& p) { return p.json.done(); });
+}
+
+bool SchemaState::repeats() const {
+  return n > 0 && std::all_of(paths, paths + n, [](const SchemaPath& p) {
+           return p.json.mode == JsonState::kString &&
+                  (p.value == SchemaPath::kScalar || p.value == SchemaPath::kAny ||
+                   p.value == SchemaPath::kFreeKey);
+         });
+}
+
+bool SchemaState::operator==(const SchemaState& o) const {
+  return schema == o.schema && n == o.n && std::equal(paths, paths + n, o.paths);
+}
+
+}  // namespace radial

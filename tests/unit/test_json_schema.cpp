@@ -1,0 +1,414 @@
+// JSON Schema mode (scheduler/json_schema.h, scheduler/schema_state.h): the
+// keywords it refuses; texts it takes and refuses; random walks whose
+// completed texts must be valid under the reference validator
+// (tests/json_schema_reference.h); instances made from the schemas, which it
+// must take; the vocabulary walk against a token-by-token check; and the
+// scheduler on stories260K.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/tokenizer.h"
+#include "engine_harness.h"
+#include "scheduler/json_schema.h"
+#include "scheduler/schema_state.h"
+#include "test_util.h"
+#include "tests/json_reference.h"
+#include "tests/json_schema_reference.h"
+
+using namespace radial;
+using namespace radial::test;
+using nlohmann::json;
+
+namespace {
+
+std::shared_ptr<const JsonSchema> compile(const std::string& text) {
+  return JsonSchema::compile(text);
+}
+
+// The compile error's message ("" when it compiles).
+std::string compile_error(const std::string& text) {
+  try {
+    JsonSchema::compile(text);
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kInvalidArgument);
+    return e.what();
+  }
+  return "";
+}
+
+// Bytes of `text` taken before a rejection (text.size() when all).
+size_t feed_all(SchemaState& st, const std::string& text) {
+  for (size_t i = 0; i < text.size(); ++i)
+    if (!st.feed(static_cast<uint8_t>(text[i]))) return i;
+  return text.size();
+}
+
+bool accepts(const JsonSchema& s, const std::string& text) {
+  SchemaState st(&s);
+  return feed_all(st, text) == text.size() && st.done();
+}
+
+const char* kPerson = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string", "description": "an annotation", "format": "an annotation too"},
+    "age": {"type": "integer"},
+    "email": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+    "kind": {"enum": ["a", "b", 1.5, null, {"x": [1]}]},
+    "score": {"type": ["number", "boolean"]}
+  },
+  "required": ["name", "age", "tags"],
+  "additionalProperties": false
+})";
+
+const char* kTree = R"({
+  "$defs": {"node": {"type": "object",
+                     "properties": {"v": {"type": "integer"},
+                                    "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+                     "required": ["v"]}},
+  "$ref": "#/$defs/node"
+})";
+
+// A union of two object shapes that share their first byte, and free keys.
+const char* kShapes = R"({
+  "type": "object",
+  "properties": {
+    "pet": {"anyOf": [
+      {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+      {"type": "object", "properties": {"b": {"type": "string"}, "a": {"type": "boolean"}},
+       "required": ["b"]}]},
+    "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+    "anything": {},
+    "empty": {"type": "object", "additionalProperties": false},
+    "flag": {"const": true}
+  },
+  "required": ["pet"]
+})";
+
+const Tokenizer& tok512() {
+  static const std::unique_ptr<Tokenizer> t =
+      Tokenizer::load(data_path("stories260K/tok512.model"));
+  return *t;
+}
+
+// A random instance of `schema` (properties in the schema's order, each
+// optional one present half the time; strings from a small alphabet with
+// escapes and UTF-8). ordered_json keeps the order of keys.
+using OJ = nlohmann::ordered_json;
+OJ instance(const OJ& schema, const OJ& root, std::mt19937& rng, int depth) {
+  if (schema.contains("$ref"))
+    return instance(root.at(OJ::json_pointer(schema["$ref"].get<std::string>().substr(1))), root,
+                    rng, depth + 1);
+  if (schema.contains("anyOf")) {
+    const OJ& m = schema["anyOf"];
+    return instance(m[rng() % m.size()], root, rng, depth + 1);
+  }
+  if (schema.contains("const")) return schema["const"];
+  if (schema.contains("enum")) return schema["enum"][rng() % schema["enum"].size()];
+  std::string type = "any";
+  if (schema.contains("type")) {
+    const OJ& t = schema["type"];
+    type = t.is_string() ? t.get<std::string>() : t[rng() % t.size()].get<std::string>();
+  }
+  if (type == "any")
+    type = depth > 3 ? "null" : std::vector<std::string>{"string", "integer", "array"}[rng() % 3];
+  if (type == "object") {
+    OJ o = OJ::object();
+    const OJ props = schema.value("properties", OJ::object());
+    const OJ req = schema.value("required", OJ::array());
+    for (const auto& [key, sub] : props.items()) {
+      bool required = false;
+      for (const OJ& r : req) required = required || r == key;
+      if (!required && (rng() % 2 == 0 || depth > 4)) continue;
+      o[key] = instance(sub, root, rng, depth + 1);
+    }
+    if (props.empty() && schema.contains("additionalProperties") &&
+        schema["additionalProperties"].is_object())
+      for (int i = rng() % 3; i > 0; --i)
+        o["k" + std::to_string(i)] = instance(schema["additionalProperties"], root, rng, depth + 1);
+    return o;
+  }
+  if (type == "array") {
+    OJ a = OJ::array();
+    const int lo = schema.value("minItems", 0), hi = schema.value("maxItems", 3);
+    const int n = depth > 4 ? lo : lo + static_cast<int>(rng() % (hi - lo + 1));
+    for (int i = 0; i < n; ++i)
+      a.push_back(instance(schema.value("items", OJ::object()), root, rng, depth + 1));
+    return a;
+  }
+  if (type == "string") {
+    static const std::vector<std::string> parts = {"a",  "Lily", " ",        "\"",
+                                                   "\\", "\n",   "\xC3\xA9", "\xF0\x9F\x98\x80"};
+    std::string s;
+    for (int i = rng() % 5; i > 0; --i) s += parts[rng() % parts.size()];
+    return s;
+  }
+  if (type == "integer") return static_cast<int64_t>(rng() % 2001) - 1000;
+  if (type == "number") return (static_cast<double>(rng() % 20001) - 10000) / 64.0;
+  if (type == "boolean") return rng() % 2 == 0;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("JSON Schema: what it refuses is named, with where it is", "[json]") {
+  const auto refused = [](const std::string& schema, std::initializer_list<const char*> parts) {
+    const std::string e = compile_error(schema);
+    INFO(schema << "\n-> " << e);
+    REQUIRE(!e.empty());
+    for (const char* p : parts) CHECK(e.find(p) != std::string::npos);
+  };
+  refused(R"({"type":"object","properties":{"name":{"type":"string","pattern":"^a"}}})",
+          {"\"pattern\"", "not supported", "/properties/name"});
+  refused(R"({"type":"object","properties":{"n":{"type":"integer","minimum":0}}})",
+          {"\"minimum\"", "/properties/n"});
+  refused(R"({"oneOf":[{"type":"object"}]})", {"\"oneOf\"", "the root"});
+  refused(R"({"type":"array"})", {"root must be an object"});
+  refused(R"({"type":"string"})", {"root must be an object"});
+  refused(R"({"type":"object","properties":{"a":{}},"required":["b"]})",
+          {"\"b\"", "not in \"properties\""});
+  refused(R"({"type":"object","properties":{"a":{"$ref":"#/$defs/missing"}}})",
+          {"names nothing", "/properties/a"});
+  refused(R"({"type":"object","properties":{"a":{"$ref":"https://example.com/s.json"}}})",
+          {"not in this document"});
+  refused(R"({"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"})",
+          {"refers to itself"});
+  refused(
+      R"({"$defs":{"u":{"anyOf":[{"$ref":"#/$defs/u"},{"type":"object"}]}},"$ref":"#/$defs/u"})",
+      {"takes itself"});
+  refused(R"({"type":"object","properties":{"a":{"type":"str"}}})", {"\"str\""});
+  refused(R"({"type":"object","properties":{"a":{"type":"string","enum":[1,2]}}})",
+          {"no value of \"enum\""});
+  refused(R"({"type":"object","properties":{"a":{"items":[{"type":"string"}]}}})", {"tuple"});
+  refused(R"({"type":"object","properties":{"a":{"type":"array","minItems":3,"maxItems":2}}})",
+          {"\"minItems\" is above \"maxItems\""});
+  refused(R"({"type":"object","properties":{"a":{"type":"array","minItems":-1}}})",
+          {"non-negative integer"});
+  refused(R"({"type":"object","properties":{"a":{"$ref":"#/x","type":"string"}}})",
+          {"\"$ref\" beside \"type\""});
+  refused(R"({"type":"object","properties":{"a":{"anyOf":[{}],"type":"string"}}})",
+          {"\"anyOf\" beside \"type\""});
+  refused(R"({"type":"object","properties":{"a":{"anyOf":[]}}})", {"non-empty array"});
+  refused(R"({"type":"object","properties":{"a":5}})", {"object or a boolean"});
+  refused(R"({"type":"object","properties":{"a":false},"required":["a"]})",
+          {"required property \"a\" takes no value"});
+  refused("{", {"not JSON"});
+  std::string props;
+  for (int i = 0; i < 65; ++i) props += (i ? ",\"p" : "\"p") + std::to_string(i) + "\":{}";
+  refused(R"({"type":"object","properties":{)" + props + "}}", {"more than 64 properties"});
+  std::string deep = R"({"type":"object","properties":{"a":)";
+  std::string deep_end = "}}";
+  for (int i = 0; i < 40; ++i) {
+    deep += R"({"type":"object","properties":{"a":)";
+    deep_end += "}}";
+  }
+  refused(deep + "{}" + deep_end, {"nests deeper than 64"});
+  // What it takes: OpenAI's strict-mode shapes, annotations, boolean schemas.
+  CHECK(compile_error(kPerson).empty());
+  CHECK(compile_error(kTree).empty());
+  CHECK(compile_error(kShapes).empty());
+  CHECK(compile_error(R"({"type":"object","properties":{"a":true,"b":false}})").empty());
+  CHECK(compile_error(R"({"anyOf":[{"type":"object"},{"type":"string"}]})").empty());
+}
+
+TEST_CASE("JSON Schema: the texts it takes and the ones it refuses", "[json]") {
+  const auto person = compile(kPerson);
+  for (const char* ok : {
+           R"({"name":"Al","age":30,"tags":["x"]})",
+           R"({"name":"Al","age":-3,"email":null,"tags":["x","y"],"kind":"b","score":1e3})",
+           "{ \"name\" : \"A\\\"l\" ,\n \"age\":0,\"tags\":[\"\\u00e9\"],\"kind\":{\"x\":[1]}}",
+           R"({"name":"Al","age":1,"tags":["x"],"kind":1.5,"score":false})",
+           R"({"name":"","age":1,"email":"a@b","tags":["x"],"kind":null})",
+       }) {
+    INFO(ok);
+    CHECK(accepts(*person, ok));
+    CHECK(schema_valid(json::parse(ok), json::parse(kPerson), json::parse(kPerson)));
+  }
+  for (const char* bad : {
+           R"({"age":30,"name":"Al","tags":["x"]})",                    // out of the schema's order
+           R"({"name":"Al","tags":["x"]})",                             // age is required
+           R"({"name":"Al","age":3.5,"tags":["x"]})",                   // not an integer
+           R"({"name":"Al","age":3e2,"tags":["x"]})",                   // (written as one)
+           R"({"name":"Al","age":30,"tags":[]})",                       // minItems
+           R"({"name":"Al","age":30,"tags":["a","b","c"]})",            // maxItems
+           R"({"name":"Al","age":30,"tags":["x"],"kind":"c"})",         // not in the enum
+           R"({"name":"Al","age":30,"tags":["x"],"kind":1.50})",        // (not as written there)
+           R"({"name":"Al","age":30,"tags":["x"],"other":1})",          // no other keys
+           R"({"name":5,"age":30,"tags":["x"]})",                       // a number for a string
+           R"({"name":"Al","age":30,"tags":["x"],"score":"1"})",        // neither type
+           R"({"name":"Al","age":30,"tags":["x"],"kind":{"x": [1]}})",  // a literal, spaced
+           R"({"name":"Al","age":30,"tags":["x"],})",
+           R"(["name"])",
+       }) {
+    INFO(bad);
+    CHECK_FALSE(accepts(*person, bad));
+  }
+  const auto tree = compile(kTree);
+  CHECK(accepts(*tree, R"({"v":1,"kids":[{"v":2},{"v":3,"kids":[{"v":4,"kids":[]}]}]})"));
+  CHECK_FALSE(accepts(*tree, R"({"v":1,"kids":[{"v":2},{"kids":[]}]})"));
+  const auto shapes = compile(kShapes);
+  for (
+      const char* ok :
+      {R"({"pet":{"a":1}})", R"({"pet":{"b":"x"}})", R"({"pet":{"b":"x","a":true}})",
+       R"({"pet":{"a":1},"counts":{"x":1,"y":-2},"anything":[{"q":[null]}],"empty":{},"flag":true})",
+       R"({"pet":{"a":1},"counts":{}})"}) {
+    INFO(ok);
+    CHECK(accepts(*shapes, ok));
+  }
+  for (const char* bad :
+       {R"({"pet":{"a":"x"}})", R"({"pet":{}})", R"({"pet":{"a":1,"b":"x"}})",
+        R"({"pet":{"a":1},"counts":{"x":"1"}})", R"({"pet":{"a":1},"empty":{"a":1}})",
+        R"({"pet":{"a":1},"flag":false})", R"({})"}) {
+    INFO(bad);
+    CHECK_FALSE(accepts(*shapes, bad));
+  }
+  // A property whose schema is false is never written.
+  const auto never = compile(R"({"type":"object","properties":{"a":true,"b":false}})");
+  CHECK(accepts(*never, R"({"a":[1]})"));
+  CHECK_FALSE(accepts(*never, R"({"b":1})"));
+  CHECK_FALSE(accepts(*never, R"({"a":1,"b":1})"));
+  // Proper prefixes are taken and are not complete.
+  const std::string text = R"({"name":"Al","age":30,"tags":["x"],"kind":{"x":[1]}})";
+  SchemaState st(person.get());
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    REQUIRE(st.feed(static_cast<uint8_t>(text[i])));
+    CHECK_FALSE(st.done());
+  }
+  CHECK(st.feed('}'));
+  CHECK(st.done());
+}
+
+TEST_CASE("JSON Schema: instances of the schemas are taken; random walks end valid", "[json]") {
+  std::mt19937 rng(7);
+  int completed = 0;
+  for (const char* text : {kPerson, kTree, kShapes}) {
+    const json schema = json::parse(text);
+    const OJ ordered = OJ::parse(text);
+    const auto s = compile(text);
+    for (int n = 0; n < 150; ++n) {  // instances
+      const OJ v = instance(ordered, ordered, rng, 0);
+      const std::string doc = v.dump();
+      INFO(doc);
+      REQUIRE(schema_valid(json::parse(doc), schema, schema));
+      CHECK(accepts(*s, doc));
+    }
+    // Random walks over bytes, biased to the structural ones so that most end.
+    static const std::string structural = "{}[],:\"0123456789-.etfnrul ";
+    for (int walk = 0; walk < 300; ++walk) {
+      SchemaState st(s.get());
+      std::string out;
+      while (!st.done() && out.size() < 3000) {
+        std::vector<uint8_t> ok;
+        std::vector<double> weight;
+        for (int b = 0; b < 256; ++b) {
+          SchemaState probe = st;
+          if (!probe.feed(static_cast<uint8_t>(b))) continue;
+          ok.push_back(static_cast<uint8_t>(b));
+          weight.push_back(structural.find(static_cast<char>(b)) != std::string::npos ? 40 : 1);
+        }
+        REQUIRE(!ok.empty());  // a reading never gets stuck
+        const uint8_t b = ok[std::discrete_distribution<size_t>(weight.begin(), weight.end())(rng)];
+        REQUIRE(st.feed(b));
+        out += static_cast<char>(b);
+      }
+      if (!st.done()) continue;
+      ++completed;
+      INFO(out);
+      REQUIRE(json_mode_reference(out));
+      CHECK(schema_valid(parse_completed(out), schema, schema));
+    }
+  }
+  CHECK(completed > 300);
+}
+
+TEST_CASE("JSON Schema: the vocabulary walk allows exactly the tokens that continue the text",
+          "[json]") {
+  const Tokenizer& tok = tok512();
+  auto vocab = std::make_shared<const JsonVocab>(tok, 512);
+  const auto s = compile(kShapes);
+  for (const std::string& prefix :
+       {std::string(), std::string("{"), std::string("{\"pe"), std::string("{\"pet\":{"),
+        std::string("{\"pet\":{\"b\":\"Li"), std::string("{\"pet\":{\"a\":1"),
+        std::string("{\"pet\":{\"a\":1},\"counts\":{\""), std::string("{\"pet\":{\"a\":1},\"fl")}) {
+    INFO("prefix " << prefix);
+    SchemaConstraint c(vocab, s);
+    for (unsigned char b : prefix) REQUIRE(c.accept(3 + b));  // byte-fallback tokens
+    std::vector<int> allowed = c.allowed();
+    std::sort(allowed.begin(), allowed.end());
+    std::vector<int> brute;
+    for (int id = 0; id < 512; ++id) {
+      SchemaConstraint probe = c;
+      if (probe.accept(id)) brute.push_back(id);
+    }
+    CHECK(allowed == brute);
+    CHECK(!allowed.empty());
+  }
+}
+
+TEST_CASE("JSON Schema: sampled texts hold to the schema, or are prefixes of such when cut",
+          "[json]") {
+  // Enums and booleans close within the budget even for a story model.
+  const std::string schema = R"({"type":"object","properties":{
+      "mood":{"enum":["happy","sad",3,null]},"ok":{"type":"boolean"},
+      "pet":{"anyOf":[{"type":"null"},{"type":"object","properties":{"kind":{"const":"cat"}},
+                                         "required":["kind"]}]},
+      "n":{"type":"integer"}},
+    "required":["mood","ok"],"additionalProperties":false})";
+  const Tokenizer& tok = tok512();
+  std::vector<GenerateRequest> reqs;
+  for (int i = 0; i < 6; ++i) {
+    GenerateRequest r;
+    r.prompt = tok.encode("Lily wrote a JSON object:");
+    r.max_tokens = 250;
+    r.sampling.temperature = i == 0 ? 0.f : 1.0f;
+    r.sampling.seed = 200 + i;
+    r.json_schema = schema;
+    r.logprobs = 2;
+    reqs.push_back(r);
+  }
+  const auto res = run_requests(default_model_weights(), nullptr, reqs, &tok);
+  const auto compiled = compile(schema);
+  int closed = 0;
+  for (const auto& r : res) {
+    INFO(r.text);
+    REQUIRE(r.finish != FinishReason::kError);
+    SchemaState st(compiled.get());
+    CHECK(feed_all(st, r.text) == r.text.size());
+    if (r.finish == FinishReason::kStop) {
+      ++closed;
+      CHECK(st.done());
+      CHECK(schema_valid(json::parse(r.text), json::parse(schema), json::parse(schema)));
+    } else {
+      CHECK(r.finish == FinishReason::kLength);
+    }
+    for (const auto& t : r.tokens) CHECK(std::isfinite(t.logprob));
+  }
+  CHECK(closed >= 4);
+}
+
+TEST_CASE("JSON Schema mode: bad schemas and bad combinations are the validator's errors",
+          "[json]") {
+  GenerateRequest r;
+  r.prompt = {1, 2};
+  r.json_schema = R"({"type":"object","properties":{"a":{"type":"string","maxLength":3}}})";
+  auto engine = make_engine(default_model_weights(), nullptr,
+                            options_for(default_model_weights()->config, {r}));
+  const Tokenizer& tok = tok512();
+  Scheduler with_tok(*engine, &tok);
+  expect_error([&] { with_tok.submit(r, {}); }, ErrorCode::kInvalidArgument,
+               {"json_schema", "\"maxLength\"", "/properties/a"});
+  r.json_schema = R"({"type":"object"})";
+  r.json_object = true;
+  expect_error([&] { with_tok.submit(r, {}); }, ErrorCode::kInvalidArgument,
+               {"JSON mode and JSON Schema mode"});
+  r.json_object = false;
+  Scheduler without(*engine, nullptr);
+  expect_error([&] { without.submit(r, {}); }, ErrorCode::kInvalidArgument,
+               {"JSON Schema mode", "tokenizer"});
+}
