@@ -18,7 +18,7 @@ shift || true
 BUILD=${RADIAL_FUZZ_BUILD:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 ALL=(fuzz_safetensors fuzz_hf_config fuzz_router_config fuzz_llama2c fuzz_tokenizer fuzz_hf_tokenizer
-     fuzz_chat_template fuzz_gguf fuzz_request fuzz_json_mode)
+     fuzz_chat_template fuzz_gguf fuzz_request fuzz_json_mode fuzz_json_schema)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 
@@ -43,7 +43,7 @@ for t in "${TARGETS[@]}"; do
   # The JSON targets: the dictionary, and inputs up to 64 KiB (libFuzzer's
   # default max_len follows the seeds, about 4 KiB; the deep-nesting seeds
   # are 6-12 KiB and the parser's depth limit is what they test).
-  case $t in fuzz_hf_config|fuzz_router_config|fuzz_safetensors|fuzz_hf_tokenizer|fuzz_json_mode)
+  case $t in fuzz_hf_config|fuzz_router_config|fuzz_safetensors|fuzz_hf_tokenizer|fuzz_json_mode|fuzz_json_schema)
     dict=(-dict="$ROOT/tests/fuzz/json.dict" -max_len=65536) ;; esac
   echo "=== $t: ${SECONDS_PER_TARGET} s ==="
   # ASan: no leak report for the deliberately leaked service of fuzz_request

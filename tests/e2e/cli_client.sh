@@ -150,6 +150,33 @@ assert r["finish_reason"] == "stop", r
 assert isinstance(json.loads(r["text"]), dict), r["text"]
 PY
 check "--json-object: remote equals local, the text a JSON object" [ $? -eq 0 ]
+cat >"$TMP/schema.json" <<'JSON'
+{"type": "object", "properties": {"mood": {"enum": ["happy", "sad"]}, "ok": {"type": "boolean"},
+ "n": {"type": "integer"}}, "required": ["mood", "ok"], "additionalProperties": false}
+JSON
+for where in remote local; do
+  target=(--server "$SERVER")
+  [ $where = local ] && target=(--model "$MODEL" --no-router)
+  timeout 60 "$RADIAL" generate "${target[@]}" --prompt "Lily wrote" --max-tokens 300 --temperature 1 \
+    --seed 4 --json-schema "$TMP/schema.json" --json >"$TMP/js_$where.json"
+done
+"$PY" - "$TMP/js_remote.json" "$TMP/js_local.json" <<'PY'
+import json, sys
+r, l = (json.load(open(f)) for f in sys.argv[1:])
+assert r["tokens"] == l["tokens"] and r["text"] == l["text"], (r["text"], l["text"])
+assert r["finish_reason"] == "stop", r
+v = json.loads(r["text"])
+assert list(v)[:2] == ["mood", "ok"] and v["mood"] in ("happy", "sad") and isinstance(v["ok"], bool), v
+PY
+check "--json-schema: remote equals local, the text valid against the schema" [ $? -eq 0 ]
+echo '{"type": "object", "properties": {"a": {"type": "number", "minimum": 0}}}' >"$TMP/bad-schema.json"
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --json-schema "$TMP/bad-schema.json" \
+  >/dev/null 2>"$TMP/err"
+check "a schema with a keyword radiald cannot hold is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
+check "... naming the keyword and where it is" grep -q 'INVALID_ARGUMENT: json_schema: "minimum".*/properties/a' "$TMP/err"
+timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --json-schema "$TMP/missing.json" \
+  >/dev/null 2>"$TMP/err"
+check "--json-schema with a missing file is a usage error (exit 2)" [ $? -eq 2 ]
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --logprobs 21 --json >/dev/null 2>"$TMP/err"
 check "--logprobs 21 is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
 check "... naming the field" grep -q "INVALID_ARGUMENT: logprobs must be in \[0, 20\]" "$TMP/err"

@@ -314,12 +314,55 @@ await check("chat: response_format json_object holds the reply to a JSON object"
   assert.match(comp.choices[0].text, /^\s*\{/);
 });
 
+await check("chat: response_format json_schema, read by the client's parse()", async () => {
+  // OpenAI's strict-mode shape: an enum, a boolean, a nullable object
+  // (anyOf), a $ref; the client's parse() JSON-parses the message. Random
+  // weights wander only where the schema leaves room (whitespace, here),
+  // so the object closes within the budget.
+  const schema = {
+    type: "object",
+    properties: {
+      mood: { enum: ["happy", "sad"] },
+      ok: { type: "boolean" },
+      pet: { anyOf: [{ type: "null" }, { $ref: "#/$defs/pet" }] },
+    },
+    required: ["mood", "ok", "pet"],
+    additionalProperties: false,
+    $defs: { pet: { type: "object", properties: { kind: { const: "cat" } }, required: ["kind"],
+                    additionalProperties: false } },
+  };
+  const response_format = { type: "json_schema", json_schema: { name: "mood", schema, strict: true } };
+  for (const seed of [1, 2, 3]) {
+    const params = { model: chatModel, messages, max_tokens: 300, seed, temperature: 1, response_format };
+    const r = await chat.chat.completions.parse(params);
+    assert.equal(r.choices[0].finish_reason, "stop");
+    const v = r.choices[0].message.parsed;
+    assert.deepEqual(Object.keys(v), ["mood", "ok", "pet"]);
+    assert.ok(["happy", "sad"].includes(v.mood));
+    assert.equal(typeof v.ok, "boolean");
+    assert.ok(v.pet === null || (Object.keys(v.pet).length === 1 && v.pet.kind === "cat"));
+    let streamed = "";
+    for await (const c of await chat.chat.completions.create({ ...params, stream: true }))
+      streamed += c.choices[0]?.delta?.content ?? "";
+    assert.equal(streamed, r.choices[0].message.content);
+  }
+  // Completions take it too (the stories model, a SentencePiece vocabulary).
+  const comp = await stories.completions.create({ model: "stories260K", prompt: "Lily said", max_tokens: 300,
+    temperature: 1, seed: 5, response_format });
+  assert.equal(comp.choices[0].finish_reason, "stop");
+  assert.ok(["happy", "sad"].includes(JSON.parse(comp.choices[0].text).mood));
+});
+
 await check("chat: unsupported fields are 400s naming them", async () => {
   await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, tools: [{ type: "function", function: { name: "f", parameters: {} } }] }),
     (e) => e.status === 400 && e.param === "tools");
   await assert.rejects(chat.chat.completions.create({ model: chatModel, messages,
-    response_format: { type: "json_schema", json_schema: { name: "x", schema: {} } } }),
-    (e) => e.status === 400 && e.param === "response_format" && /json_object/.test(e.message));
+    response_format: { type: "json_schema", json_schema: { name: "x", schema: {
+      type: "object", properties: { a: { type: "string", pattern: "^a" } } } } } }),
+    (e) => e.status === 400 && /"pattern"/.test(e.message) && /\/properties\/a/.test(e.message));
+  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages,
+    response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "array" } } } }),
+    (e) => e.status === 400 && /root must be an object/.test(e.message));
   await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, response_format: "json" }),
     (e) => e.status === 400 && e.param === "response_format");
 });
