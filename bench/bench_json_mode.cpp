@@ -5,9 +5,10 @@
 // inside strings, then -inf for the others) and how many tokens it allows,
 // split by where the step stands (inside a string, where most tokens fit, or
 // between values, where few do). Single-threaded; the figure to compare with
-// is the model's time per decode step.
+// is the model's time per decode step. With --schema, the same in JSON
+// Schema mode (scheduler/schema_state.h) under a schema of the sample's shape.
 //
-// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]
+// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "engine/error.h"
 #include "engine/tokenizer.h"
 #include "scheduler/json_constraint.h"
+#include "scheduler/schema_state.h"
 
 namespace {
 
@@ -34,6 +36,22 @@ constexpr const char* kSample = R"({
   "pet": null
 })";
 
+// The sample's shape as OpenAI's strict mode writes it.
+constexpr const char* kSchema = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string"},
+    "age": {"type": "integer"},
+    "friends": {"type": "array", "items": {"type": "string"}},
+    "story": {"type": "string"},
+    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+    "happy": {"type": "boolean"},
+    "pet": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}}}]}
+  },
+  "required": ["name", "age", "friends", "story", "scores", "happy", "pet"],
+  "additionalProperties": false
+})";
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -45,6 +63,7 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   std::string tok_path;
   int vocab = 0, reps = 3;
+  bool schema_mode = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
       tok_path = argv[++i];
@@ -52,13 +71,15 @@ int main(int argc, char** argv) {
       vocab = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
+    } else if (!std::strcmp(argv[i], "--schema")) {
+      schema_mode = true;
     } else {
-      std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]\n");
+      std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
       return 2;
     }
   }
   if (tok_path.empty()) {
-    std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]\n");
+    std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
     return 2;
   }
   try {
@@ -68,11 +89,18 @@ int main(int argc, char** argv) {
     auto index = std::make_shared<const radial::JsonVocab>(*tok, vocab);
     const double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     const std::vector<int> ids = tok->encode(kSample, /*add_bos=*/false);
+    const auto schema = radial::JsonSchema::compile(kSchema);
 
     std::vector<double> in_string, between;
     std::vector<size_t> allowed_in_string, allowed_between;
     for (int r = 0; r < reps; ++r) {
-      radial::JsonConstraint c(index);
+      std::unique_ptr<radial::TokenConstraint> constraint;
+      if (schema_mode) {
+        constraint = std::make_unique<radial::SchemaConstraint>(index, schema);
+      } else {
+        constraint = std::make_unique<radial::JsonConstraint>(index);
+      }
+      radial::TokenConstraint& c = *constraint;
       radial::JsonState probe;  // where each step stands
       std::vector<float> logits(static_cast<size_t>(vocab));
       for (int id : ids) {
@@ -96,8 +124,8 @@ int main(int argc, char** argv) {
       for (size_t x : v) s += static_cast<double>(x);
       return v.empty() ? 0.0 : s / static_cast<double>(v.size());
     };
-    std::printf("tokenizer %s: vocabulary %d, sample %zu tokens, %d reps\n", tok_path.c_str(),
-                vocab, ids.size(), reps);
+    std::printf("tokenizer %s: vocabulary %d, sample %zu tokens, %d reps, %s\n", tok_path.c_str(),
+                vocab, ids.size(), reps, schema_mode ? "JSON Schema mode" : "JSON mode");
     std::printf("index build: %.1f ms (once per tokenizer)\n", build_ms);
     std::printf("%-16s %6s %10s %10s %10s %14s\n", "step", "steps", "p50 ms", "p90 ms", "max ms",
                 "tokens allowed");

@@ -68,6 +68,7 @@ class JsonSchema {
  public:
   static constexpr int kMaxProperties = 64;  // per object
   static constexpr int kMaxNodes = 4096;
+  static constexpr int kMaxLiterals = 1024;  // enum values per schema
 
   // Compiles the schema's JSON text; throws Error(kInvalidArgument) naming
   // the problem and where it is (a JSON pointer).

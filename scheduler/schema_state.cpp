@@ -103,7 +103,9 @@ class PathStep {
         SchemaPath::Frame& f = top(p);
         const SchemaNode& a = s_.node(f.node);
         if (a.max_items >= 0 && f.count >= a.max_items) return;
-        if (f.count < UINT16_MAX) ++f.count;
+        // Counted only where a limit needs it: the items of an unlimited
+        // array are then the same state (allowed()'s cache).
+        if ((a.min_items > 0 || a.max_items >= 0) && f.count < UINT16_MAX) ++f.count;
         return start_value(p, a.items, b, 0);
       }
       case J::kKeyOpen:
@@ -209,10 +211,28 @@ class PathStep {
       const std::string& l = lits[static_cast<size_t>(i)];
       return p.pos < l.size() ? static_cast<int>(static_cast<uint8_t>(l[p.pos])) : -1;
     };
+    // The candidates share their first `pos` bytes and are sorted, so their
+    // bytes at `pos` (-1 for one that ends there) rise: binary searches.
     int lo = p.lo, hi = p.hi;
-    while (lo < hi && at(lo) < b) ++lo;  // (sorted: shorter ones, then by this byte)
+    for (int n = hi - lo; n > 0;) {  // the first at or above b
+      const int half = n / 2;
+      if (at(lo + half) < b) {
+        lo += half + 1;
+        n -= half + 1;
+      } else {
+        n = half;
+      }
+    }
     int end = lo;
-    while (end < hi && at(end) == b) ++end;
+    for (int n = hi - lo; n > 0;) {  // the first above b
+      const int half = n / 2;
+      if (at(end + half) <= b) {
+        end += half + 1;
+        n -= half + 1;
+      } else {
+        n = half;
+      }
+    }
     p.lo = static_cast<uint16_t>(lo), p.hi = static_cast<uint16_t>(end);
     ++p.pos;
     return lo < end;
@@ -275,6 +295,24 @@ SchemaState& SchemaState::operator=(const SchemaState& o) {
 }
 
 bool SchemaState::feed(uint8_t b) {
+  // Inside a string the schema constrains nothing of (most bytes of most
+  // walks): JsonState alone, until the string ends.
+  if (n == 1) {
+    SchemaPath& p = paths[0];
+    const bool free_text = p.value == SchemaPath::kScalar || p.value == SchemaPath::kAny ||
+                           p.value == SchemaPath::kFreeKey;
+    const JsonState::Mode m = p.json.mode;
+    if (free_text && (m == JsonState::kString || m == JsonState::kEscape ||
+                      m == JsonState::kUnicode)) {
+      JsonState next = p.json;
+      if (!next.feed(b)) return false;
+      if (next.mode == JsonState::kString || next.mode == JsonState::kEscape ||
+          next.mode == JsonState::kUnicode) {
+        p.json = next;
+        return true;
+      }
+    }
+  }
   SchemaPath out[kMaxPaths];
   int m = 0;
   PathStep step(*schema, out, &m);

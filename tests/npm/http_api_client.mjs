@@ -1,6 +1,7 @@
 // The official OpenAI client (npm `openai`, pinned in tests/npm) against
 // radiald's HTTP API: completions and chat, streamed and not, n, logprobs,
-// stop, seed, include_usage, logit_bias and penalties, echo, the tokenizer
+// stop, seed, include_usage, logit_bias and penalties, echo, JSON and JSON
+// Schema modes (with the SDK's zod helper), the tokenizer
 // routes, the prefix cache, errors, auth, radial's extensions, and 32
 // concurrent streams equal to their solo runs. Prints "ok <name>" per check
 // and exits 1 when any failed.
@@ -11,6 +12,8 @@ import fs from "node:fs";
 import OpenAI from "openai";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { z } from "zod";
+import { zodResponseFormat } from "openai/helpers/zod";
 
 const [storiesUrl, chatUrl, token, chatDir] = process.argv.slice(2);
 
@@ -351,6 +354,23 @@ await check("chat: response_format json_schema, read by the client's parse()", a
     temperature: 1, seed: 5, response_format });
   assert.equal(comp.choices[0].finish_reason, "stop");
   assert.ok(["happy", "sad"].includes(JSON.parse(comp.choices[0].text).mood));
+});
+
+await check("chat: a zod schema through the client's zodResponseFormat, its parse() validating", async () => {
+  // The SDK's own schema writer: definitions and $refs for a reused object,
+  // a nullable as anyOf, enums with a type, a const, a list of types, maxItems.
+  // (No free strings or numbers: random weights would fill them to max_tokens.)
+  const Pet = z.object({ kind: z.enum(["cat", "dog"]), indoor: z.boolean() });
+  const Reply = z.object({ mood: z.enum(["happy", "sad"]), pets: z.array(Pet).max(2), owner: Pet.nullable(),
+                           tag: z.literal("v1"), score: z.union([z.boolean(), z.null()]) });
+  for (const seed of [1, 2, 3]) {
+    const r = await chat.chat.completions.parse({ model: chatModel, messages, max_tokens: 400, seed,
+      temperature: 1, response_format: zodResponseFormat(Reply, "reply") });
+    assert.equal(r.choices[0].finish_reason, "stop");
+    const v = r.choices[0].message.parsed;  // (zod has checked it)
+    assert.deepEqual(Object.keys(v), ["mood", "pets", "owner", "tag", "score"]);
+    assert.ok(v.pets.length <= 2);
+  }
 });
 
 await check("chat: unsupported fields are 400s naming them", async () => {

@@ -202,6 +202,10 @@ TEST_CASE("JSON Schema: what it refuses is named, with where it is", "[json]") {
   std::string props;
   for (int i = 0; i < 65; ++i) props += (i ? ",\"p" : "\"p") + std::to_string(i) + "\":{}";
   refused(R"({"type":"object","properties":{)" + props + "}}", {"more than 64 properties"});
+  std::string values;
+  for (int i = 0; i < 1025; ++i) values += (i ? "," : "") + std::to_string(i);
+  refused(R"({"type":"object","properties":{"a":{"enum":[)" + values + "]}}}",
+          {"more than 1024 values"});
   std::string deep = R"({"type":"object","properties":{"a":)";
   std::string deep_end = "}}";
   for (int i = 0; i < 40; ++i) {
@@ -268,6 +272,17 @@ TEST_CASE("JSON Schema: the texts it takes and the ones it refuses", "[json]") {
     INFO(bad);
     CHECK_FALSE(accepts(*shapes, bad));
   }
+  // A large enum: each value, and nothing between or beyond them.
+  std::string many;
+  for (int i = 0; i < 1000; ++i) many += (i ? ",\"v" : "\"v") + std::to_string(i * 7) + "\"";
+  const auto big = compile(R"({"type":"object","properties":{"e":{"enum":[)" + many + "]}}}");
+  for (int i : {0, 1, 7, 70, 700, 6993}) {
+    const std::string v = "{\"e\":\"v" + std::to_string(i) + "\"}";
+    INFO(v);
+    CHECK(accepts(*big, v) == (i % 7 == 0));
+  }
+  CHECK_FALSE(accepts(*big, R"({"e":"v"})"));
+  CHECK_FALSE(accepts(*big, R"({"e":"v69930"})"));
   // A property whose schema is false is never written.
   const auto never = compile(R"({"type":"object","properties":{"a":true,"b":false}})");
   CHECK(accepts(*never, R"({"a":[1]})"));
