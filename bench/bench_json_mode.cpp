@@ -74,12 +74,15 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--schema")) {
       schema_mode = true;
     } else {
-      std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
       return 2;
     }
   }
   if (tok_path.empty()) {
-    std::fprintf(stderr, "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
+    std::fprintf(stderr,
+                 "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
     return 2;
   }
   try {

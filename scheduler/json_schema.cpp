@@ -212,8 +212,8 @@ class SchemaCompiler {
         const Json& e = v["enum"];
         if (!e.is_array() || e.empty()) fail(where, "\"enum\" must be a non-empty array");
         if (e.size() > JsonSchema::kMaxLiterals)
-          fail(where, "\"enum\" has more than " + std::to_string(JsonSchema::kMaxLiterals) +
-                          " values");
+          fail(where,
+               "\"enum\" has more than " + std::to_string(JsonSchema::kMaxLiterals) + " values");
         values.assign(e.begin(), e.end());
       }
       SchemaNode& n = node(id);

@@ -302,8 +302,8 @@ bool SchemaState::feed(uint8_t b) {
     const bool free_text = p.value == SchemaPath::kScalar || p.value == SchemaPath::kAny ||
                            p.value == SchemaPath::kFreeKey;
     const JsonState::Mode m = p.json.mode;
-    if (free_text && (m == JsonState::kString || m == JsonState::kEscape ||
-                      m == JsonState::kUnicode)) {
+    if (free_text &&
+        (m == JsonState::kString || m == JsonState::kEscape || m == JsonState::kUnicode)) {
       JsonState next = p.json;
       if (!next.feed(b)) return false;
       if (next.mode == JsonState::kString || next.mode == JsonState::kEscape ||

@@ -6,7 +6,9 @@
 // scheduler on stories260K.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -153,6 +155,40 @@ OJ instance(const OJ& schema, const OJ& root, std::mt19937& rng, int depth) {
   if (type == "number") return (static_cast<double>(rng() % 20001) - 10000) / 64.0;
   if (type == "boolean") return rng() % 2 == 0;
   return nullptr;
+}
+
+// Random walks over bytes from the start, biased to the structural bytes so
+// that most end; each one that ends complete must be valid under the
+// reference, and no walk may get stuck. Returns how many ended complete.
+int random_walks(const JsonSchema& s, const json& schema, std::mt19937& rng, int walks,
+                 size_t max_len) {
+  static const std::string structural = "{}[],:\"0123456789-.etfnrul ";
+  int completed = 0;
+  for (int walk = 0; walk < walks; ++walk) {
+    SchemaState st(&s);
+    std::string out;
+    while (!st.done() && out.size() < max_len) {
+      std::vector<uint8_t> next;
+      std::vector<double> weight;
+      for (int b = 0; b < 256; ++b) {
+        SchemaState probe = st;
+        if (!probe.feed(static_cast<uint8_t>(b))) continue;
+        next.push_back(static_cast<uint8_t>(b));
+        weight.push_back(structural.find(static_cast<char>(b)) != std::string::npos ? 40 : 1);
+      }
+      INFO(out);
+      REQUIRE(!next.empty());  // a reading never gets stuck
+      const uint8_t b = next[std::discrete_distribution<size_t>(weight.begin(), weight.end())(rng)];
+      REQUIRE(st.feed(b));
+      out += static_cast<char>(b);
+    }
+    if (!st.done()) continue;
+    ++completed;
+    INFO(out);
+    REQUIRE(json_mode_reference(out));
+    CHECK(schema_valid(parse_completed(out), schema, schema));
+  }
+  return completed;
 }
 
 }  // namespace
@@ -313,33 +349,40 @@ TEST_CASE("JSON Schema: instances of the schemas are taken; random walks end val
       REQUIRE(schema_valid(json::parse(doc), schema, schema));
       CHECK(accepts(*s, doc));
     }
-    // Random walks over bytes, biased to the structural ones so that most end.
-    static const std::string structural = "{}[],:\"0123456789-.etfnrul ";
-    for (int walk = 0; walk < 300; ++walk) {
-      SchemaState st(s.get());
-      std::string out;
-      while (!st.done() && out.size() < 3000) {
-        std::vector<uint8_t> ok;
-        std::vector<double> weight;
-        for (int b = 0; b < 256; ++b) {
-          SchemaState probe = st;
-          if (!probe.feed(static_cast<uint8_t>(b))) continue;
-          ok.push_back(static_cast<uint8_t>(b));
-          weight.push_back(structural.find(static_cast<char>(b)) != std::string::npos ? 40 : 1);
-        }
-        REQUIRE(!ok.empty());  // a reading never gets stuck
-        const uint8_t b = ok[std::discrete_distribution<size_t>(weight.begin(), weight.end())(rng)];
-        REQUIRE(st.feed(b));
-        out += static_cast<char>(b);
-      }
-      if (!st.done()) continue;
-      ++completed;
-      INFO(out);
-      REQUIRE(json_mode_reference(out));
-      CHECK(schema_valid(parse_completed(out), schema, schema));
-    }
+    completed += random_walks(*s, schema, rng, 300, 3000);
   }
   CHECK(completed > 300);
+}
+
+TEST_CASE("JSON Schema: Pydantic's schemas (tests/data/schemas)", "[json]") {
+  const auto read = [](const char* name) {
+    std::ifstream in(data_path(std::string("schemas/") + name), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    REQUIRE(!text.str().empty());
+    return text.str();
+  };
+  // A model with $defs, an enum class, Optional (anyOf with null), Literal,
+  // a nested model, conlist (minItems/maxItems), dict, date (format), Union.
+  const std::string person_text = read("pydantic_person.json");
+  const auto person = compile(person_text);
+  const json person_schema = json::parse(person_text);
+  const std::string ok =
+      R"({"name":"Ada","age":36,"color":"red","kind":"human","home":{"street":"1 Main","city":"X"},)"
+      R"("work":null,"tags":["a","b"],"scores":{"math":9.5},"born":"1815-12-10","id":7})";
+  CHECK(accepts(*person, ok));
+  CHECK(schema_valid(json::parse(ok), person_schema, person_schema));
+  CHECK_FALSE(accepts(*person, R"({"name":"Ada","age":36,"color":"blue")"));
+  // A recursive model.
+  const auto tree = compile(read("pydantic_tree.json"));
+  CHECK(accepts(*tree, R"({"value":1,"children":[{"value":2,"children":[]},{"value":3}]})"));
+  // A discriminated union is oneOf; a max_length is maxLength: refused, named.
+  CHECK_THAT(compile_error(read("pydantic_discriminated.json")), Catch::Contains("\"oneOf\""));
+  CHECK_THAT(compile_error(read("pydantic_limited.json")),
+             Catch::Contains("\"maxLength\"") && Catch::Contains("/properties/code"));
+  // Random walks end valid under the reference.
+  std::mt19937 rng(11);
+  CHECK(random_walks(*person, person_schema, rng, 200, 4000) > 100);
 }
 
 TEST_CASE("JSON Schema: the vocabulary walk allows exactly the tokens that continue the text",
