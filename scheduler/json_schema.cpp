@@ -110,7 +110,7 @@ int count(const Json& v, const char* key, const std::string& where) {
 
 class SchemaCompiler {
  public:
-  explicit SchemaCompiler(const Json& doc) : doc_(doc) {}
+  SchemaCompiler(const Json& doc, bool relaxed) : doc_(doc), relaxed_(relaxed) {}
 
   std::shared_ptr<const JsonSchema> run() {
     auto s = std::make_shared<JsonSchema>();
@@ -158,12 +158,15 @@ class SchemaCompiler {
     if (!v.is_object()) fail(where, "a schema must be an object or a boolean");
     std::vector<std::string> assertions;  // the keywords that constrain values
     for (const auto& [key, value] : v.items()) {
-      if (kRefused.count(key) != 0)
+      if (kRefused.count(key) != 0) {
+        if (relaxed_) continue;  // (not held to: the text may break it)
         fail(where, "\"" + key + "\" is not supported (radiald cannot hold the text to it)");
+      }
       if (kAnnotations.count(key) == 0) assertions.push_back(key);
     }
     const auto has = [&](const char* k) { return v.contains(k); };
     const auto only = [&](const char* keyword) {
+      if (relaxed_) return;  // (the others are not held to)
       for (const std::string& k : assertions)
         if (k != keyword)
           fail(where, std::string("\"") + keyword + "\" beside \"" + k + "\" is not supported");
@@ -174,12 +177,15 @@ class SchemaCompiler {
       return ref(v["$ref"].get<std::string>(), where);
     }
     const int id = add(where);
-    if (has("anyOf")) {
-      only("anyOf");
-      const Json& list = v["anyOf"];
-      if (!list.is_array() || list.empty()) fail(where, "\"anyOf\" must be a non-empty array");
+    // Relaxed, oneOf is read as anyOf (exactly one is not held to).
+    const char* union_key = has("anyOf") ? "anyOf" : relaxed_ && has("oneOf") ? "oneOf" : nullptr;
+    if (union_key != nullptr) {
+      only(union_key);
+      const Json& list = v[union_key];
+      if (!list.is_array() || list.empty())
+        fail(where, std::string("\"") + union_key + "\" must be a non-empty array");
       for (size_t i = 0; i < list.size(); ++i) {
-        const int m = compile(list[i], where + "/anyOf/" + std::to_string(i));
+        const int m = compile(list[i], where + "/" + union_key + "/" + std::to_string(i));
         node(id).members.push_back(m);
       }
       return id;
@@ -280,8 +286,11 @@ class SchemaCompiler {
   void array(const Json& v, int id, const std::string& where) {
     int items = JsonSchema::kAnyNode;
     if (v.contains("items")) {
-      if (v["items"].is_array()) fail(where, "\"items\" as an array (a tuple) is not supported");
-      items = compile(v["items"], where + "/items");
+      if (v["items"].is_array()) {
+        if (!relaxed_) fail(where, "\"items\" as an array (a tuple) is not supported");
+      } else {
+        items = compile(v["items"], where + "/items");
+      }
     }
     SchemaNode& n = node(id);
     n.items = items;
@@ -366,12 +375,13 @@ class SchemaCompiler {
 
   static constexpr int kMaxNesting = 256;
   const Json& doc_;
+  const bool relaxed_;
   JsonSchema* out_ = nullptr;
   int depth_ = 0;
   std::map<std::string, int> ids_;  // a JSON pointer's node; -1 while its $ref resolves
 };
 
-std::shared_ptr<const JsonSchema> JsonSchema::compile(std::string_view text) {
+std::shared_ptr<const JsonSchema> JsonSchema::compile(std::string_view text, bool relaxed) {
   constexpr int kMaxDepth = 64;  // (dump() and the compiler recurse)
   Json doc;
   try {
@@ -384,7 +394,7 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(std::string_view text) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("json_schema is not JSON: ") + e.what());
   }
-  return SchemaCompiler(doc).run();
+  return SchemaCompiler(doc, relaxed).run();
 }
 
 }  // namespace radial

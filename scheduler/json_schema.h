@@ -71,8 +71,12 @@ class JsonSchema {
   static constexpr int kMaxLiterals = 1024;  // enum values per schema
 
   // Compiles the schema's JSON text; throws Error(kInvalidArgument) naming
-  // the problem and where it is (a JSON pointer).
-  static std::shared_ptr<const JsonSchema> compile(std::string_view text);
+  // the problem and where it is (a JSON pointer). `relaxed` (tool
+  // arguments, whose schemas describe more than they constrain): the
+  // refused assertions are skipped instead, oneOf is read as anyOf, tuple
+  // items as any items, and keywords beside anyOf / $ref are ignored; the
+  // text then holds to what remains, which may break what was skipped.
+  static std::shared_ptr<const JsonSchema> compile(std::string_view text, bool relaxed = false);
 
   int root() const { return root_; }
   const SchemaNode& node(int id) const { return nodes_[static_cast<size_t>(id)]; }

@@ -38,6 +38,9 @@ struct GenerateRequest {
   // it (scheduler/json_schema.h says which keywords hold) and the sequence
   // finishes (kStop) when the object closes. Needs a tokenizer; "" off.
   std::string json_schema;
+  // JsonSchema::compile's `relaxed` (tool calls' arguments): the assertions
+  // it cannot hold to are skipped instead of refused.
+  bool json_schema_relaxed = false;
   bool constrained() const { return json_object || !json_schema.empty(); }
 
   // Whether the request reports something of its prompt positions (their

@@ -313,7 +313,7 @@ bool SchemaState::feed(uint8_t b) {
       }
     }
   }
-  SchemaPath out[kMaxPaths];
+  static thread_local SchemaPath out[kMaxPaths];  // (scratch: no initialization per byte)
   int m = 0;
   PathStep step(*schema, out, &m);
   for (int i = 0; i < n; ++i) step.feed(paths[i], b);

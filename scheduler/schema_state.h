@@ -12,7 +12,8 @@
 // SchemaState: the readings still alive. A union (anyOf) whose members take
 // the same first byte (two object shapes, say) is read every way at once
 // until the text tells them apart; at most kMaxPaths readings are followed
-// (the rest are dropped, which only narrows what may come next).
+// (the rest are dropped, which only narrows what may come next). Copies
+// copy the readings in use only.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +58,7 @@ struct SchemaPath {
 };
 
 struct SchemaState {
-  static constexpr int kMaxPaths = 4;
+  static constexpr int kMaxPaths = 16;
 
   SchemaState() = default;
   explicit SchemaState(const JsonSchema* s);  // `s` outlives the state

@@ -117,6 +117,11 @@ class ChoicesGeneration final : public Generation {
         if (req_->stream && !req_->score_only) {
           std::string text;
           for (const auto& t : tokens) text += t.text;
+          if (req_->tools.reads_calls()) {  // content only up to where a call may start
+            c.text += text;
+            const size_t ok = streamable_content(c.text, req_->tools);
+            text = ok > c.streamed ? c.text.substr(c.streamed, ok - c.streamed) : "";
+          }
           *out += sse(token_chunk(ctx_, static_cast<int>(i), text, tokens, c.prev, c.streamed));
           c.streamed += text.size();
           c.prev = tokens.back().token;
@@ -161,6 +166,7 @@ class ChoicesGeneration final : public Generation {
   struct Choice {
     bool role_sent = false, done = false;  // role_sent: the role or echo chunk
     size_t streamed = 0;                   // text bytes sent
+    std::string text;                      // with tool calls to read: the text so far
     int prev = -1;                         // last token sent (log-probabilities' text)
     SequenceResult result;
   };
@@ -174,9 +180,16 @@ class ChoicesGeneration final : public Generation {
     }
     // Text held back until the end (a possible stop string's start, an
     // incomplete character) comes with the last chunk.
-    const std::string tail = c.result.text.size() > c.streamed && !req_->score_only
-                                 ? c.result.text.substr(c.streamed)
-                                 : "";
+    std::string tail = c.result.text.size() > c.streamed && !req_->score_only
+                           ? c.result.text.substr(c.streamed)
+                           : "";
+    if (const auto calls = choice_tool_calls(ctx_, c.result)) {
+      // The content before the calls not sent yet, then the calls.
+      const size_t ok = streamable_content(c.result.text, req_->tools);
+      tail = ok > c.streamed ? c.result.text.substr(c.streamed, ok - c.streamed) : "";
+      *out += sse(tool_calls_chunk(ctx_, i, tail, *calls));
+      tail.clear();
+    }
     *out += sse(finish_chunk(ctx_, i, tail, c.result));
   }
 

@@ -145,10 +145,6 @@ void refuse_unsupported(const Json& body, Endpoint ep) {
   if (ep == Endpoint::kCompletions) {
     if (field(body, "suffix")) unsupported("suffix", "no insertion");
   } else {
-    if (const Json* v = field(body, "tools"); v && !(v->is_array() && v->empty()))
-      unsupported("tools", "no tool calls");
-    if (const Json* v = field(body, "tool_choice"); v && !(v->is_string() && *v == "none"))
-      unsupported("tool_choice", "no tool calls");
     if (const Json* v = field(body, "functions"); v && !(v->is_array() && v->empty()))
       unsupported("functions", "no function calls");
     if (auto v = boolean(body, "audio"); v && *v) unsupported("audio", "text only");
@@ -233,8 +229,8 @@ Json template_messages(const Json& body) {
           at + ".role",
           at + ".role must be system, developer, user, assistant or tool, got '" + r + "'");
     if (msg.contains("tool_calls") && !msg["tool_calls"].is_null() &&
-        !(msg["tool_calls"].is_array() && msg["tool_calls"].empty()))
-      unsupported(at + ".tool_calls", "no tool calls");
+        !msg["tool_calls"].is_array())
+      throw bad_request(at + ".tool_calls", at + ".tool_calls must be a list");
     Json copy = msg;
     const auto content = msg.find("content");
     if (content == msg.end() || content->is_null()) {
@@ -265,8 +261,11 @@ Json template_messages(const Json& body) {
 
 std::vector<int> chat_prompt_tokens(const Json& body, const EngineService& svc,
                                     const std::function<bool()>& cancelled) {
-  const Json messages = template_messages(body);
+  Json messages = template_messages(body);
+  arguments_as_objects(&messages);  // (an assistant's earlier calls, as templates read them)
   ChatRenderOptions o;
+  // The tools go to the template whatever tool_choice says, as vLLM's do.
+  o.tools = parse_tools(body, ToolFormat::kNone).tools;
   if (auto g = boolean(body, "add_generation_prompt")) o.add_generation_prompt = *g;
   if (const Json* k = field(body, "chat_template_kwargs")) {
     if (!k->is_object())
@@ -403,6 +402,17 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   base.ignore_eos = boolean(body, "ignore_eos").value_or(false);
   base.logprobs = out.logprobs ? out.top_logprobs : -1;
   response_format(body, &base);
+  if (ep == Endpoint::kChat) {
+    out.tools = parse_tools(body, tool_format_of(svc.model_info().chat_template));
+    if (out.tools.forced()) {  // the reply is held to one call
+      if (base.constrained())
+        throw bad_request("tool_choice",
+                          "tool_choice \"required\" or a named function excludes response_format "
+                          "json_object and json_schema");
+      base.json_schema = forced_call_schema(out.tools);
+      base.json_schema_relaxed = true;
+    }
+  }
   if (out.echo && out.logprobs) base.prompt_logprobs = out.top_logprobs;
   if (auto m = string(body, "routing_mode")) {
     try {

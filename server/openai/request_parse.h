@@ -3,8 +3,8 @@
 // server passes the body bytes; unit tests call it directly.
 //
 // Field rules: unknown fields are ignored (clients send many); known fields
-// that radiald does not support (tools, response_format other than text,
-// suffix, best_of > 1, non-text message parts) are a 400 naming the
+// that radiald does not support (legacy functions, suffix, best_of > 1,
+// non-text message parts) are a 400 naming the
 // field, never silently dropped; a wrong type or an out-of-range value is a
 // 400 naming the field. presence_penalty, frequency_penalty and logit_bias
 // follow OpenAI (engine/sampler.h).
@@ -22,6 +22,7 @@
 
 #include "scheduler/engine_service.h"
 #include "server/openai/api_error.h"
+#include "server/openai/tool_calls.h"
 
 namespace radial::server::openai {
 
@@ -49,6 +50,9 @@ struct ParsedRequest {
   // [p * n, (p + 1) * n), in the order of the response's `index`.
   std::vector<GenerateRequest> choices;
   std::vector<int> prompt_tokens;  // per prompt (usage counts each prompt once)
+  // Chat: the tools, tool_choice and the model's tool-call format
+  // (server/openai/tool_calls.h); a forced call's schema is in each choice.
+  ToolRequest tools;
 };
 
 // The body as JSON: a 400 for malformed JSON, a non-object, or nesting

@@ -197,6 +197,20 @@ Json radial_summary(const ResponseContext& c, const std::vector<SequenceResult>&
           {"compute_fraction", n ? compute / n : 0.0}};
 }
 
+// OpenAI's tool_calls list (a stream's delta numbers them).
+Json tool_calls_json(const ToolReply& t, bool delta) {
+  Json calls = Json::array();
+  for (size_t k = 0; k < t.calls.size(); ++k) {
+    Json call = Json::object();
+    if (delta) call["index"] = static_cast<int>(k);
+    call["id"] = t.calls[k].id;
+    call["type"] = "function";
+    call["function"] = {{"name", t.calls[k].name}, {"arguments", t.calls[k].arguments}};
+    calls.push_back(call);
+  }
+  return calls;
+}
+
 int last_prompt_token(const ResponseContext& c, int index) {
   const auto& p = c.req->choices.at(index).prompt;
   return p.empty() ? -1 : p.back();
@@ -237,8 +251,13 @@ Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& 
     const std::string& text = c.req->score_only ? kNoText : r.text;
     const int last = last_prompt_token(c, static_cast<int>(i));
     Json ch = {{"index", static_cast<int>(i)}};
+    const std::optional<ToolReply> calls = choice_tool_calls(c, r);
     if (chat(c)) {
       ch["message"] = {{"role", "assistant"}, {"content", text}};
+      if (calls) {
+        ch["message"]["content"] = calls->content ? Json(*calls->content) : Json();
+        ch["message"]["tool_calls"] = tool_calls_json(*calls, false);
+      }
       ch["logprobs"] = c.req->logprobs ? logprobs_json(c, tokens, last, 0) : Json();
     } else {
       CompletionLogprobs lp;  // (the echoed prompt's entries first)
@@ -248,7 +267,7 @@ Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& 
       if (c.req->logprobs) lp.add_generated(c, tokens, last, echo.size());
       ch["logprobs"] = c.req->logprobs ? lp.json() : Json();
     }
-    ch["finish_reason"] = c.req->score_only ? "length" : finish_reason(r.finish);
+    ch["finish_reason"] = c.req->score_only ? "length" : calls ? "tool_calls" : finish_reason(r.finish);
     Json radial = {{"mean_depth", c.req->score_only ? 0.0 : r.usage.mean_depth},
                    {"compute_fraction", compute_fraction(tokens)}};
     add_radial_tokens(c, tokens, &radial);
@@ -301,10 +320,30 @@ Json finish_chunk(const ResponseContext& c, int index, const std::string& tail,
   }
   ch["logprobs"] = Json();
   // (Scoring: max_tokens 0 ends by length, whatever the one token run was.)
-  ch["finish_reason"] = c.req->score_only ? "length" : finish_reason(result.finish);
+  ch["finish_reason"] = c.req->score_only          ? "length"
+                        : choice_tool_calls(c, result) ? "tool_calls"
+                                                       : finish_reason(result.finish);
   ch["radial"] = {{"mean_depth", c.req->score_only ? 0.0 : result.usage.mean_depth},
                   {"compute_fraction", compute_fraction(shown(c, result))}};
   j["choices"] = Json::array({ch});
+  if (c.req->include_usage) j["usage"] = Json();
+  return j;
+}
+
+std::optional<ToolReply> choice_tool_calls(const ResponseContext& c, const SequenceResult& r) {
+  if (!chat(c) || c.req->score_only || !c.req->tools.reads_calls()) return std::nullopt;
+  if (r.finish != FinishReason::kStop && r.finish != FinishReason::kStopString) return std::nullopt;
+  return read_tool_calls(r.text, c.req->tools);
+}
+
+Json tool_calls_chunk(const ResponseContext& c, int index, const std::string& content,
+                      const ToolReply& calls) {
+  Json j = base(c, true);
+  Json delta = Json::object();
+  if (!content.empty()) delta["content"] = content;
+  delta["tool_calls"] = tool_calls_json(calls, true);
+  j["choices"] = Json::array(
+      {{{"index", index}, {"delta", delta}, {"logprobs", Json()}, {"finish_reason", Json()}}});
   if (c.req->include_usage) j["usage"] = Json();
   return j;
 }

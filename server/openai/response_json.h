@@ -53,6 +53,13 @@ Json token_chunk(const ResponseContext& ctx, int index, const std::string& text,
                  const std::vector<GeneratedToken>& tokens, int prev_token, size_t text_offset);
 Json finish_chunk(const ResponseContext& ctx, int index, const std::string& tail,
                   const SequenceResult& result);
+// Chat with tools whose calls are read back (ToolRequest::reads_calls): the
+// calls in a finished choice (nullopt: none; a choice cut by max_tokens
+// has none); streaming sends them in one chunk before finish_chunk, whose
+// finish_reason is then "tool_calls".
+std::optional<ToolReply> choice_tool_calls(const ResponseContext& ctx, const SequenceResult& r);
+Json tool_calls_chunk(const ResponseContext& ctx, int index, const std::string& content,
+                      const ToolReply& calls);
 // Completions with echo: the first chunk of choice `index`, its prompt's
 // text (streaming with echo has no logprobs; parse_request sees to it).
 Json echo_chunk(const ResponseContext& ctx, int index);

@@ -13,7 +13,7 @@ import OpenAI from "openai";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { z } from "zod";
-import { zodResponseFormat } from "openai/helpers/zod";
+import { zodFunction, zodResponseFormat } from "openai/helpers/zod";
 
 const [storiesUrl, chatUrl, token, chatDir] = process.argv.slice(2);
 
@@ -373,9 +373,62 @@ await check("chat: a zod schema through the client's zodResponseFormat, its pars
   }
 });
 
+await check("chat: tools: a forced tool_choice returns a call the client reads", async () => {
+  // (Enums and booleans: random weights would fill free strings and
+  // numbers to max_tokens. This template shows no tools, so "auto" returns
+  // the reply as content; tests/server/test_tool_calls.cpp reads calls out
+  // of Hermes and Llama 3 replies.)
+  const tools = [
+    { type: "function", function: { name: "get_weather", description: "Weather in a city",
+      parameters: { type: "object", properties: { unit: { enum: ["c", "f"] }, hot: { type: "boolean" } },
+                    required: ["unit"], additionalProperties: false } } },
+    { type: "function", function: { name: "now" } },
+  ];
+  const base = { model: chatModel, messages, max_tokens: 300, temperature: 1, tools };
+  for (const seed of [1, 2]) {
+    const named = await chat.chat.completions.create({ ...base, seed,
+      tool_choice: { type: "function", function: { name: "get_weather" } } });
+    assert.equal(named.choices[0].finish_reason, "tool_calls");
+    assert.equal(named.choices[0].message.content, null);
+    const [call] = named.choices[0].message.tool_calls;
+    assert.equal(call.type, "function");
+    assert.match(call.id, /^call_/);
+    assert.equal(call.function.name, "get_weather");
+    const args = JSON.parse(call.function.arguments);
+    assert.ok(["c", "f"].includes(args.unit));
+    const required = await chat.chat.completions.create({ ...base, seed, tool_choice: "required" });
+    assert.equal(required.choices[0].finish_reason, "tool_calls");
+    assert.ok(["get_weather", "now"].includes(required.choices[0].message.tool_calls[0].function.name));
+  }
+  // Streamed, through the client's stream helper (it joins the deltas).
+  const stream = chat.chat.completions.stream({ ...base, seed: 3, tool_choice: "required" });
+  const final = await stream.finalChatCompletion();
+  assert.equal(final.choices[0].finish_reason, "tool_calls");
+  const streamedCall = final.choices[0].message.tool_calls[0];
+  assert.ok(["get_weather", "now"].includes(streamedCall.function.name));
+  JSON.parse(streamedCall.function.arguments);
+  // The SDK's zodFunction (a strict tool): parse() checks the arguments with zod.
+  const Lookup = z.object({ kind: z.enum(["cat", "dog"]), many: z.boolean() });
+  const parsed = await chat.chat.completions.parse({ model: chatModel, messages, max_tokens: 300, seed: 4,
+    temperature: 1, tools: [zodFunction({ name: "lookup", parameters: Lookup })],
+    tool_choice: { type: "function", function: { name: "lookup" } } });
+  const pc = parsed.choices[0].message.tool_calls[0];
+  assert.equal(pc.function.name, "lookup");
+  assert.ok(["cat", "dog"].includes(pc.function.parsed_arguments.kind));
+  // The call and its result go back as history; "auto" replies as content here.
+  const history = [...messages, { role: "assistant", content: null, tool_calls: [streamedCall] },
+                   { role: "tool", tool_call_id: streamedCall.id, content: "{\"temp\": 21}" }];
+  const next = await chat.chat.completions.create({ model: chatModel, messages: history, max_tokens: 8,
+    tools, seed: 5 });
+  assert.ok(["stop", "length"].includes(next.choices[0].finish_reason));
+  assert.equal(typeof next.choices[0].message.content, "string");
+  await assert.rejects(chat.chat.completions.create({ ...base, tool_choice: { type: "function", function: { name: "nope" } } }),
+    (e) => e.status === 400 && e.param === "tool_choice");
+});
+
 await check("chat: unsupported fields are 400s naming them", async () => {
-  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, tools: [{ type: "function", function: { name: "f", parameters: {} } }] }),
-    (e) => e.status === 400 && e.param === "tools");
+  await assert.rejects(chat.chat.completions.create({ model: chatModel, messages, tools: [{ type: "function", function: { name: "a b" } }] }),
+    (e) => e.status === 400 && e.param === "tools[0].function.name");
   await assert.rejects(chat.chat.completions.create({ model: chatModel, messages,
     response_format: { type: "json_schema", json_schema: { name: "x", schema: {
       type: "object", properties: { a: { type: "string", pattern: "^a" } } } } } }),
