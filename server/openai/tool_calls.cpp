@@ -96,8 +96,8 @@ std::optional<ToolReply> read_hermes(const std::string& text, const ToolRequest&
   const size_t first = text.find(kHermesOpen);
   if (first == std::string::npos) return std::nullopt;
   ToolReply r;
-  const std::string before = trim(text.substr(0, first));
-  if (!before.empty()) r.content = before;
+  // The text before the calls as written (what streaming sent), null when blank.
+  if (!trim(text.substr(0, first)).empty()) r.content = text.substr(0, first);
   size_t at = first;
   while (at != std::string::npos) {
     const size_t body = at + std::string(kHermesOpen).size();

@@ -57,7 +57,7 @@ struct ToolCall {
   std::string arguments;  // JSON text of an object
 };
 struct ToolReply {
-  std::optional<std::string> content;  // the text before the calls (none: null)
+  std::optional<std::string> content;  // the text before the calls (blank: null)
   std::vector<ToolCall> calls;
 };
 
