@@ -17,8 +17,6 @@ using Json = nlohmann::ordered_json;
 // Assertions radiald cannot hold a text to.
 const std::set<std::string> kRefused = {
     "pattern",
-    "minLength",
-    "maxLength",
     "minimum",
     "maximum",
     "exclusiveMinimum",
@@ -222,11 +220,16 @@ class SchemaCompiler {
                "\"enum\" has more than " + std::to_string(JsonSchema::kMaxLiterals) + " values");
         values.assign(e.begin(), e.end());
       }
+      const auto [min_len, max_len] = lengths(v, where);
       SchemaNode& n = node(id);
       n.literal = true;
       for (const Json& value : values)
-        if (kind_takes(kinds, value)) n.literals.push_back(value.dump());
-      if (n.literals.empty()) fail(where, "no value of \"enum\" or \"const\" has the \"type\"");
+        if (kind_takes(kinds, value) &&
+            (!value.is_string() || (characters(value.get<std::string>()) >= min_len &&
+                                    characters(value.get<std::string>()) <= max_len)))
+          n.literals.push_back(value.dump());
+      if (n.literals.empty())
+        fail(where, "no value of \"enum\" or \"const\" has the \"type\" (and lengths)");
       std::sort(n.literals.begin(), n.literals.end());
       n.literals.erase(std::unique(n.literals.begin(), n.literals.end()), n.literals.end());
       return id;
@@ -236,9 +239,28 @@ class SchemaCompiler {
       return id;
     }
     node(id).kinds = kinds;
+    const auto [min_len, max_len] = lengths(v, where);
+    node(id).min_length = min_len;
+    node(id).max_length = max_len;
     if (kinds & SchemaNode::kObject) object(v, id, where);
     if (kinds & SchemaNode::kArray) array(v, id, where);
     return id;
+  }
+
+  // minLength / maxLength (characters, as JSON Schema counts them: code points).
+  std::pair<uint32_t, uint32_t> lengths(const Json& v, const std::string& where) {
+    uint32_t lo = 0, hi = SchemaNode::kNoMaxLength;
+    if (v.contains("minLength")) lo = static_cast<uint32_t>(count(v, "minLength", where));
+    if (v.contains("maxLength"))
+      hi = std::min<uint32_t>(static_cast<uint32_t>(count(v, "maxLength", where)),
+                              SchemaNode::kNoMaxLength - 1);
+    if (lo > hi) fail(where, "\"minLength\" is above \"maxLength\"");
+    return {lo, hi};
+  }
+  static uint32_t characters(const std::string& utf8) {
+    uint32_t n = 0;
+    for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
+    return n;
   }
 
   void object(const Json& v, int id, const std::string& where) {

@@ -1,16 +1,17 @@
 // A JSON Schema compiled for constrained generation (OpenAI's
 // response_format {"type": "json_schema"}): the subset OpenAI's strict mode
-// takes, plus minItems / maxItems.
+// takes, plus minItems / maxItems and minLength / maxLength.
 //
 // Enforced: type (a name or a list of names), properties, required,
-// additionalProperties, items, minItems, maxItems, enum, const, anyOf, $ref
+// additionalProperties, items, minItems, maxItems, minLength, maxLength,
+// enum, const, anyOf, $ref
 // (to "#" or a JSON pointer into the document: "#/$defs/Name",
 // "#/definitions/Name"; recursion allowed), and the boolean schemas.
 // Annotations are ignored: title, description, default, examples, format,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly, $defs,
 // definitions (and keywords JSON Schema does not define).
 // Refused (kInvalidArgument naming the keyword and where it is): the other
-// assertions (pattern, minLength, maxLength, minimum, maximum, multipleOf,
+// assertions (pattern, minimum, maximum, multipleOf,
 // oneOf, allOf, not, if, uniqueItems, prefixItems, patternProperties, ...):
 // radiald cannot hold the text to them.
 //
@@ -62,6 +63,11 @@ struct SchemaNode {
   int items = 0;        // arrays: each item's node
   int min_items = 0;
   int max_items = -1;  // -1: no limit
+  // strings: characters (Unicode code points; an escape is one, a surrogate
+  // pair of escapes one)
+  static constexpr uint32_t kNoMaxLength = 0xFFFFFFFF;
+  uint32_t min_length = 0;
+  uint32_t max_length = kNoMaxLength;
 };
 
 class JsonSchema {

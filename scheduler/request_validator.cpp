@@ -82,7 +82,8 @@ ValidatedRequest RequestValidator::validate(GenerateRequest req) const {
   const RoutingParams routing =
       engine_.resolve_routing(req.mode, req.threshold);  // a bad mode or threshold throws
   std::shared_ptr<const JsonSchema> schema;
-  if (!req.json_schema.empty()) schema = JsonSchema::compile(req.json_schema, req.json_schema_relaxed);  // or throws
+  if (!req.json_schema.empty())
+    schema = JsonSchema::compile(req.json_schema, req.json_schema_relaxed);  // or throws
   ValidatedRequest out(std::move(req), routing);
   out.schema_ = std::move(schema);
   return out;

@@ -45,6 +45,7 @@ class PathStep {
         if (ended(p)) p.value = SchemaPath::kNone;
         return emit(p);
       case SchemaPath::kScalar:
+        if (p.bounded() && !count_character(p, b)) return;
         if (!p.json.feed(b)) return;
         if (p.integer && p.json.mode == J::kNumber && (p.json.num == 3 || p.json.num == 5))
           return;  // '.' or 'e' in an integer
@@ -169,6 +170,7 @@ class PathStep {
       return;
     }
     p.vdepth = p.json.depth;
+    p.min_left = 0, p.max_left = SchemaNode::kNoMaxLength;
     if (n.any) {
       if (!p.json.feed(b)) return;
       p.value = ended(p) ? SchemaPath::kNone : SchemaPath::kAny;
@@ -201,7 +203,24 @@ class PathStep {
     if (!(n.kinds & kind) || !p.json.feed(b)) return;
     p.value = SchemaPath::kScalar;
     p.integer = (kind & K::kNumber) && !(n.kinds & K::kNumber);
+    if (kind == K::kString) p.min_left = n.min_length, p.max_left = n.max_length;
     emit(p);
+  }
+
+  // A string with minLength / maxLength: `b` (not yet fed) ends it, starts
+  // a character, or continues one. False when the string must not end yet
+  // or may take no more characters.
+  static bool count_character(SchemaPath& p, uint8_t b) {
+    const JsonState& j = p.json;
+    if (j.mode != JsonState::kString || j.utf8 != 0)
+      return true;  // inside an escape or a character
+    if (b == '"') return p.min_left == 0;
+    if (b == '\\' && j.want_low) return true;  // a surrogate pair's low half: the same character
+    if ((b & 0xC0) == 0x80) return true;       // (not a start: JsonState refuses it)
+    if (p.max_left == 0) return false;
+    if (p.max_left != SchemaNode::kNoMaxLength) --p.max_left;
+    if (p.min_left > 0) --p.min_left;
+    return true;
   }
 
   // Narrows the literal candidates to those with `b` at `pos`.
@@ -278,7 +297,8 @@ bool SchemaPath::operator==(const SchemaPath& o) const {
   return json == o.json && depth == o.depth && std::equal(frames, frames + depth, o.frames) &&
          value == o.value && vdepth == o.vdepth && integer == o.integer && next == o.next &&
          lo == o.lo && hi == o.hi && literal_node == o.literal_node && pos == o.pos &&
-         keys == o.keys;
+         keys == o.keys && min_left == o.min_left &&
+         std::min(max_left, kLengthHorizon) == std::min(o.max_left, kLengthHorizon);
 }
 
 SchemaState::SchemaState(const JsonSchema* s) : schema(s), n(1) {
@@ -299,8 +319,8 @@ bool SchemaState::feed(uint8_t b) {
   // walks): JsonState alone, until the string ends.
   if (n == 1) {
     SchemaPath& p = paths[0];
-    const bool free_text = p.value == SchemaPath::kScalar || p.value == SchemaPath::kAny ||
-                           p.value == SchemaPath::kFreeKey;
+    const bool free_text = (p.value == SchemaPath::kScalar && !p.bounded()) ||
+                           p.value == SchemaPath::kAny || p.value == SchemaPath::kFreeKey;
     const JsonState::Mode m = p.json.mode;
     if (free_text &&
         (m == JsonState::kString || m == JsonState::kEscape || m == JsonState::kUnicode)) {

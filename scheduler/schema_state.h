@@ -53,6 +53,14 @@ struct SchemaPath {
   uint16_t literal_node = 0;
   uint16_t pos = 0;   // kLiteral / kKey: bytes matched
   uint64_t keys = 0;  // kKey: the properties still matching (bit i: property i)
+  // kScalar string: characters it still needs, and may still take
+  // (SchemaNode::kNoMaxLength: no limit). Compared (==) only up to
+  // kLengthHorizon, further than any token reaches: states of a long
+  // string's steps then share allowed()'s cache.
+  static constexpr uint32_t kLengthHorizon = 1024;
+  uint32_t min_left = 0;
+  uint32_t max_left = SchemaNode::kNoMaxLength;
+  bool bounded() const { return min_left != 0 || max_left != SchemaNode::kNoMaxLength; }
 
   bool operator==(const SchemaPath& o) const;
 };

@@ -86,6 +86,12 @@ inline bool schema_valid(const nlohmann::json& v, const nlohmann::json& schema,
       }
     }
   }
+  if (v.is_string()) {  // lengths in code points
+    size_t chars = 0;
+    for (unsigned char c : v.get<std::string>()) chars += (c & 0xC0) != 0x80;
+    if (schema.contains("minLength") && chars < schema["minLength"].get<size_t>()) return false;
+    if (schema.contains("maxLength") && chars > schema["maxLength"].get<size_t>()) return false;
+  }
   if (v.is_array()) {
     if (schema.contains("minItems") && v.size() < schema["minItems"].get<size_t>()) return false;
     if (schema.contains("maxItems") && v.size() > schema["maxItems"].get<size_t>()) return false;

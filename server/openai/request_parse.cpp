@@ -228,8 +228,7 @@ Json template_messages(const Json& body) {
       throw bad_request(
           at + ".role",
           at + ".role must be system, developer, user, assistant or tool, got '" + r + "'");
-    if (msg.contains("tool_calls") && !msg["tool_calls"].is_null() &&
-        !msg["tool_calls"].is_array())
+    if (msg.contains("tool_calls") && !msg["tool_calls"].is_null() && !msg["tool_calls"].is_array())
       throw bad_request(at + ".tool_calls", at + ".tool_calls must be a list");
     Json copy = msg;
     const auto content = msg.find("content");

@@ -267,7 +267,9 @@ Json full_response(const ResponseContext& c, const std::vector<SequenceResult>& 
       if (c.req->logprobs) lp.add_generated(c, tokens, last, echo.size());
       ch["logprobs"] = c.req->logprobs ? lp.json() : Json();
     }
-    ch["finish_reason"] = c.req->score_only ? "length" : calls ? "tool_calls" : finish_reason(r.finish);
+    ch["finish_reason"] = c.req->score_only ? "length"
+                          : calls           ? "tool_calls"
+                                            : finish_reason(r.finish);
     Json radial = {{"mean_depth", c.req->score_only ? 0.0 : r.usage.mean_depth},
                    {"compute_fraction", compute_fraction(tokens)}};
     add_radial_tokens(c, tokens, &radial);
@@ -320,7 +322,7 @@ Json finish_chunk(const ResponseContext& c, int index, const std::string& tail,
   }
   ch["logprobs"] = Json();
   // (Scoring: max_tokens 0 ends by length, whatever the one token run was.)
-  ch["finish_reason"] = c.req->score_only          ? "length"
+  ch["finish_reason"] = c.req->score_only              ? "length"
                         : choice_tool_calls(c, result) ? "tool_calls"
                                                        : finish_reason(result.finish);
   ch["radial"] = {{"mean_depth", c.req->score_only ? 0.0 : result.usage.mean_depth},

@@ -21,8 +21,8 @@ constexpr size_t kMaxTools = 128;
 bool valid_name(const std::string& n) {  // OpenAI: [a-zA-Z0-9_-]{1,64}
   if (n.empty() || n.size() > 64) return false;
   return std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
@@ -181,8 +181,8 @@ ToolRequest parse_tools(const Json& body, ToolFormat format) {
   ToolRequest t;
   t.format = format;
   const auto tools = body.find("tools");
-  const bool any = tools != body.end() && !tools->is_null() &&
-                   !(tools->is_array() && tools->empty());
+  const bool any =
+      tools != body.end() && !tools->is_null() && !(tools->is_array() && tools->empty());
   if (any) {
     if (!tools->is_array()) throw bad_request("tools", "tools must be a list of function tools");
     if (tools->size() > kMaxTools)
@@ -240,12 +240,12 @@ ToolRequest parse_tools(const Json& body, ToolFormat format) {
     }
   } else if (choice->is_object() && choice->value("type", std::string()) == "function" &&
              choice->contains("function") && (*choice)["function"].is_object() &&
-             (*choice)["function"].contains("name") &&
-             (*choice)["function"]["name"].is_string()) {
+             (*choice)["function"].contains("name") && (*choice)["function"]["name"].is_string()) {
     t.choice = ToolRequest::Choice::kNamed;
     t.named = (*choice)["function"]["name"].get<std::string>();
     if (std::find(t.names.begin(), t.names.end(), t.named) == t.names.end())
-      throw bad_request("tool_choice", "tool_choice names '" + t.named + "', which is not in tools");
+      throw bad_request("tool_choice",
+                        "tool_choice names '" + t.named + "', which is not in tools");
   } else {
     throw bad_request("tool_choice",
                       "tool_choice must be \"none\", \"auto\", \"required\" or "
@@ -267,11 +267,11 @@ std::string forced_call_schema(const ToolRequest& t) {
     Json params = t.parameters[i];
     move_refs(&params, "/$defs/" + def);
     defs[def] = std::move(params);
-    calls.push_back({{"type", "object"},
-                     {"properties",
-                      {{"name", {{"const", t.names[i]}}}, {key, {{"$ref", "#/$defs/" + def}}}}},
-                     {"required", {"name", key}},
-                     {"additionalProperties", false}});
+    calls.push_back(
+        {{"type", "object"},
+         {"properties", {{"name", {{"const", t.names[i]}}}, {key, {{"$ref", "#/$defs/" + def}}}}},
+         {"required", {"name", key}},
+         {"additionalProperties", false}});
   }
   if (calls.size() == 1) {
     doc = calls[0];

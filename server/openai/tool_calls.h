@@ -32,8 +32,8 @@ const char* tool_format_name(ToolFormat f);
 struct ToolRequest {
   enum class Choice { kNone, kAuto, kRequired, kNamed };
   Choice choice = Choice::kNone;
-  nlohmann::ordered_json tools = nullptr;  // as sent (null: none), for the template
-  std::vector<std::string> names;          // the functions' names, in order
+  nlohmann::ordered_json tools = nullptr;          // as sent (null: none), for the template
+  std::vector<std::string> names;                  // the functions' names, in order
   std::vector<nlohmann::ordered_json> parameters;  // their parameters' schemas
   std::string named;                               // kNamed: the function
   ToolFormat format = ToolFormat::kNone;
@@ -52,7 +52,7 @@ ToolRequest parse_tools(const nlohmann::ordered_json& body, ToolFormat format);
 std::string forced_call_schema(const ToolRequest& t);
 
 struct ToolCall {
-  std::string id;         // "call_..."
+  std::string id;  // "call_..."
   std::string name;
   std::string arguments;  // JSON text of an object
 };

@@ -116,7 +116,8 @@ TEST_CASE("tool calls: read from Hermes and Llama 3 replies", "[tools]") {
   const ToolRequest hermes = tools("", ToolFormat::kHermes);
   auto r = read_tool_calls(
       "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
-      "\"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>",
+      "\"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"now\", \"arguments\": "
+      "{}}\n</tool_call>",
       hermes);
   REQUIRE(r);
   CHECK(r->content == std::optional<std::string>("Let me check.\n"));  // as streamed
@@ -126,7 +127,8 @@ TEST_CASE("tool calls: read from Hermes and Llama 3 replies", "[tools]") {
   CHECK(r->calls[1].name == "now");
   CHECK(r->calls[0].id != r->calls[1].id);
   // Not calls: an unknown tool, broken JSON, text after a block, no block.
-  CHECK_FALSE(read_tool_calls("<tool_call>{\"name\": \"rm\", \"arguments\": {}}</tool_call>", hermes));
+  CHECK_FALSE(
+      read_tool_calls("<tool_call>{\"name\": \"rm\", \"arguments\": {}}</tool_call>", hermes));
   CHECK_FALSE(read_tool_calls("<tool_call>{\"name\": \"now\", </tool_call>", hermes));
   CHECK_FALSE(read_tool_calls("<tool_call>{\"name\": \"now\"}</tool_call> and more", hermes));
   CHECK_FALSE(read_tool_calls("It is sunny.", hermes));
