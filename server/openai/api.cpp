@@ -119,7 +119,7 @@ class ChoicesGeneration final : public Generation {
           for (const auto& t : tokens) text += t.text;
           if (req_->tools.reads_calls()) {  // content only up to where a call may start
             c.text += text;
-            const size_t ok = streamable_content(c.text, req_->tools);
+            const size_t ok = streamable_content(c.text, req_->tools, c.streamed);
             text = ok > c.streamed ? c.text.substr(c.streamed, ok - c.streamed) : "";
           }
           *out += sse(token_chunk(ctx_, static_cast<int>(i), text, tokens, c.prev, c.streamed));

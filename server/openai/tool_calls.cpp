@@ -123,35 +123,46 @@ std::optional<ToolReply> read_llama3(const std::string& text, const ToolRequest&
   if (s.rfind("<|python_tag|>", 0) == 0) s = trim(s.substr(14));
   if (s.empty() || s[0] != '{') return std::nullopt;
   ToolReply r;
-  std::vector<std::string> parts;
   if (auto whole = parse_json(s)) {
     auto c = call_of(*whole, t);
     if (!c) return std::nullopt;
     r.calls.push_back(std::move(*c));
     return r;
   }
-  size_t start = 0;
-  for (;;) {  // "{...}; {...}": split where a ';' ends a whole object
-    size_t semi = s.find(';', start);
-    bool found = false;
-    while (semi != std::string::npos) {
-      if (auto v = parse_json(s.substr(start, semi - start))) {
-        auto c = call_of(*v, t);
-        if (!c) return std::nullopt;
-        r.calls.push_back(std::move(*c));
-        start = semi + 1;
-        found = true;
-        break;
+  // "{...}; {...}": split at the ';'s outside strings and brackets (one
+  // pass, so a long reply costs linear time), each part one call.
+  std::vector<std::string> parts(1);
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char ch : s) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (ch == '\\') {
+        escaped = true;
+      } else if (ch == '"') {
+        in_string = false;
       }
-      semi = s.find(';', semi + 1);
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '{' || ch == '[') {
+      ++depth;
+    } else if (ch == '}' || ch == ']') {
+      --depth;
+    } else if (ch == ';' && depth == 0) {
+      parts.emplace_back();
+      continue;
     }
-    if (!found) break;
+    parts.back() += ch;
   }
-  auto last = parse_json(trim(s.substr(start)));
-  if (!last || r.calls.empty()) return std::nullopt;
-  auto c = call_of(*last, t);
-  if (!c) return std::nullopt;
-  r.calls.push_back(std::move(*c));
+  if (parts.size() < 2) return std::nullopt;
+  for (const std::string& part : parts) {
+    const auto v = parse_json(trim(part));
+    if (!v) return std::nullopt;
+    auto c = call_of(*v, t);
+    if (!c) return std::nullopt;
+    r.calls.push_back(std::move(*c));
+  }
   return r;
 }
 
@@ -296,7 +307,7 @@ std::optional<ToolReply> read_tool_calls(const std::string& text, const ToolRequ
   return t.format == ToolFormat::kHermes ? read_hermes(text, t) : read_llama3(text, t);
 }
 
-size_t streamable_content(const std::string& text, const ToolRequest& t) {
+size_t streamable_content(const std::string& text, const ToolRequest& t, size_t from) {
   if (!t.reads_calls()) return text.size();
   if (t.forced()) return 0;
   if (t.format == ToolFormat::kLlama3Json) {
@@ -305,7 +316,7 @@ size_t streamable_content(const std::string& text, const ToolRequest& t) {
     return a == std::string::npos || text[a] == '{' ? 0 : text.size();
   }
   const std::string open = kHermesOpen;
-  const size_t at = text.find(open);
+  const size_t at = text.find(open, std::min(from, text.size()));
   if (at != std::string::npos) return at;
   // Hold back a tail that may be the start of "<tool_call>".
   for (size_t k = std::min(open.size() - 1, text.size()); k > 0; --k)

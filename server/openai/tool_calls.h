@@ -67,8 +67,10 @@ std::optional<ToolReply> read_tool_calls(const std::string& text, const ToolRequ
 
 // Streaming: how many bytes of `text` (the reply so far) may go out as
 // content now: everything without tools to read; none for a forced call;
-// the text before a call's start, holding back what may begin one.
-size_t streamable_content(const std::string& text, const ToolRequest& t);
+// the text before a call's start, holding back what may begin one. `from`:
+// bytes already let out (no call starts before them: the search resumes
+// there, so a long stream is scanned once).
+size_t streamable_content(const std::string& text, const ToolRequest& t, size_t from = 0);
 
 // Chat messages as the templates want them: an assistant's
 // tool_calls[].function.arguments, sent as JSON text, become objects.

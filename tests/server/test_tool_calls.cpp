@@ -146,6 +146,15 @@ TEST_CASE("tool calls: read from Hermes and Llama 3 replies", "[tools]") {
   REQUIRE(r);
   REQUIRE(r->calls.size() == 2);
   CHECK(r->calls[1].arguments == R"({"city":"a;b"})");
+  // Quotes, escapes and brackets inside strings do not split.
+  r = read_tool_calls(
+      R"({"name": "get_weather", "parameters": {"city": "\";}{"}}; {"name": "now", "parameters": {}})",
+      llama);
+  REQUIRE(r);
+  REQUIRE(r->calls.size() == 2);
+  CHECK(Json::parse(r->calls[0].arguments)["city"] == "\";}{");
+  // A long reply with many ';' in a string is read in one pass (no calls here).
+  CHECK_FALSE(read_tool_calls("{\"name\": \"now\", \"x\": \"" + std::string(200000, ';'), llama));
   // Arguments written as JSON text are read as the object.
   r = read_tool_calls(R"({"name": "add", "arguments": "{\"a\": 1, \"b\": 2}"})", llama);
   REQUIRE(r);
@@ -163,6 +172,7 @@ TEST_CASE("tool calls: what streams as content", "[tools]") {
   CHECK(streamable_content("Hello <tool", hermes) == 6);  // may begin a call
   CHECK(streamable_content("Hello <b>", hermes) == 9);
   CHECK(streamable_content("Hi <tool_call>{\"na", hermes) == 3);
+  CHECK(streamable_content("Hi <tool_call>{\"na", hermes, 3) == 3);  // (resuming where it stopped)
   const ToolRequest llama = tools("", ToolFormat::kLlama3Json);
   CHECK(streamable_content("  ", llama) == 0);
   CHECK(streamable_content(" {\"name\"", llama) == 0);
