@@ -117,13 +117,9 @@ class SchemaCompiler {
     any.any = true;
     out_->nodes_.push_back(any);  // JsonSchema::kAnyNode
     out_->root_ = compile(doc_, "");
-    for (int id = 0; id < out_->size(); ++id) {
-      std::vector<int> seen;
-      check_union_cycle(id, id, &seen);
-    }
+    flatten_unions();
     drop_impossible_properties();
-    if (!takes_object(out_->root_, 0))
-      fail("", "the root must be an object (\"type\": \"object\")");
+    if (!takes_object(out_->root_)) fail("", "the root must be an object (\"type\": \"object\")");
     return s;
   }
 
@@ -370,25 +366,43 @@ class SchemaCompiler {
     }
   }
 
-  // A union that takes itself as a member, through unions only, would be
-  // expanded without end.
-  void check_union_cycle(int start, int id, std::vector<int>* path) {
-    for (int m : node(id).members) {
-      if (m == start) fail("", "\"anyOf\" takes itself as a member");
-      if (std::find(path->begin(), path->end(), m) != path->end()) continue;
-      path->push_back(m);
-      check_union_cycle(start, m, path);
+  // Each union's members become the schemas that are not unions it reaches
+  // through unions, each once, so that a value's start never recurses (a
+  // union of unions of unions ... would multiply). A union that reaches
+  // itself that way would be expanded without end, and one of more than
+  // kMaxAlternatives is refused.
+  void flatten_unions() {
+    const int n = out_->size();
+    std::vector<int> seen(static_cast<size_t>(n), -1);  // the union whose walk saw it
+    for (int id = 0; id < n; ++id) {
+      if (node(id).members.empty()) continue;
+      std::vector<int> stack = node(id).members, leaves;
+      while (!stack.empty()) {
+        const int m = stack.back();
+        stack.pop_back();
+        if (m == id) fail("", "\"anyOf\" takes itself as a member");
+        if (seen[static_cast<size_t>(m)] == id) continue;
+        seen[static_cast<size_t>(m)] = id;
+        const std::vector<int>& inner = node(m).members;
+        if (inner.empty()) {
+          leaves.push_back(m);
+        } else {
+          stack.insert(stack.end(), inner.rbegin(), inner.rend());
+        }
+      }
+      if (leaves.size() > JsonSchema::kMaxAlternatives)
+        fail("", "a union (\"anyOf\") of more than " +
+                     std::to_string(JsonSchema::kMaxAlternatives) + " schemas");
+      node(id).members = std::move(leaves);
     }
   }
 
-  bool takes_object(int id, int depth) {
+  bool takes_object(int id) {
     const SchemaNode& n = node(id);
     if (n.any) return true;
-    if (!n.members.empty()) {
-      if (depth > 16) return false;
+    if (!n.members.empty())  // (flattened: no member is a union)
       return std::any_of(n.members.begin(), n.members.end(),
-                         [&](int m) { return takes_object(m, depth + 1); });
-    }
+                         [&](int m) { return takes_object(m); });
     if (n.literal)
       return std::any_of(n.literals.begin(), n.literals.end(),
                          [](const std::string& l) { return l[0] == '{'; });

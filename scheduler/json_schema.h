@@ -44,7 +44,8 @@ struct SchemaNode {
   };
   bool any = false;   // no constraint: any JSON value
   uint8_t kinds = 0;  // the kinds of value it takes (0 and not any: none; a union: unused)
-  // anyOf: the node is a union of these nodes (which may be unions).
+  // anyOf: the node is a union of these nodes, none of them a union (nested
+  // unions are flattened, in order, each member once).
   std::vector<int> members;
   // enum / const: the values' compact JSON texts, sorted; the value must be
   // one of them byte for byte.
@@ -74,7 +75,8 @@ class JsonSchema {
  public:
   static constexpr int kMaxProperties = 64;  // per object
   static constexpr int kMaxNodes = 4096;
-  static constexpr int kMaxLiterals = 1024;  // enum values per schema
+  static constexpr int kMaxLiterals = 1024;        // enum values per schema
+  static constexpr size_t kMaxAlternatives = 256;  // schemas in one union, flattened
 
   // Compiles the schema's JSON text; throws Error(kInvalidArgument) naming
   // the problem and where it is (a JSON pointer). `relaxed` (tool

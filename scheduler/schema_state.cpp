@@ -95,19 +95,19 @@ class PathStep {
     }
     switch (m0) {
       case J::kStart:
-        return start_value(p, s_.root(), b, 0);
+        return start_value(p, s_.root(), b);
       case J::kArrayOpen:
         if (b == ']') return close(p, b);
         [[fallthrough]];
       case J::kValue: {
-        if (!in_array(p)) return start_value(p, p.next, b, 0);
+        if (!in_array(p)) return start_value(p, p.next, b);
         SchemaPath::Frame& f = top(p);
         const SchemaNode& a = s_.node(f.node);
         if (a.max_items >= 0 && f.count >= a.max_items) return;
         // Counted only where a limit needs it: the items of an unlimited
         // array are then the same state (allowed()'s cache).
         if ((a.min_items > 0 || a.max_items >= 0) && f.count < UINT16_MAX) ++f.count;
-        return start_value(p, a.items, b, 0);
+        return start_value(p, a.items, b);
       }
       case J::kKeyOpen:
         if (b == '}') return close(p, b);
@@ -162,11 +162,10 @@ class PathStep {
   }
 
   // The value of node `id` starts with byte `b`.
-  void start_value(SchemaPath p, int id, uint8_t b, int unions) {
+  void start_value(SchemaPath p, int id, uint8_t b) {
     const SchemaNode& n = s_.node(id);
-    if (!n.members.empty()) {
-      if (unions > 8) return;  // (JsonSchema refuses a union that contains itself)
-      for (int m : n.members) start_value(p, m, b, unions + 1);
+    if (!n.members.empty()) {  // (flattened: no member is a union)
+      for (int m : n.members) start_value(p, m, b);
       return;
     }
     p.vdepth = p.json.depth;

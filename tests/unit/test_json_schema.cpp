@@ -249,6 +249,26 @@ TEST_CASE("JSON Schema: what it refuses is named, with where it is", "[json]") {
     deep_end += "}}";
   }
   refused(deep + "{}" + deep_end, {"nests deeper than 64"});
+  // Unions of unions, 16 deep and 10 wide (10^16 ways down): flattened once,
+  // each schema reached once, so compiling and reading a value cost little.
+  std::string defs;
+  for (int i = 0; i < 16; ++i) {
+    std::string members;
+    for (int k = 0; k < 10; ++k)
+      members +=
+          (k ? "," : "") + std::string(R"({"$ref":"#/$defs/u)") + std::to_string(i + 1) + "\"}";
+    defs += "\"u" + std::to_string(i) + "\":{\"anyOf\":[" + members + "]},";
+  }
+  defs += R"("u16":{"type":"integer"})";
+  const auto nested = compile(
+      R"({"type":"object","properties":{"a":{"$ref":"#/$defs/u0"}},"$defs":{)" + defs + "}}");
+  CHECK(accepts(*nested, R"({"a":12})"));
+  CHECK_FALSE(accepts(*nested, R"({"a":"x"})"));
+  std::string wide;
+  for (int k = 0; k < 257; ++k)
+    wide += (k ? "," : "") + std::string(R"({"const":)") + std::to_string(k) + "}";
+  refused(R"({"type":"object","properties":{"a":{"anyOf":[)" + wide + "]}}}",
+          {"more than 256 schemas"});
   // What it takes: OpenAI's strict-mode shapes, annotations, boolean schemas.
   CHECK(compile_error(kPerson).empty());
   CHECK(compile_error(kTree).empty());
