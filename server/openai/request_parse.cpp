@@ -259,12 +259,13 @@ Json template_messages(const Json& body) {
 }  // namespace
 
 std::vector<int> chat_prompt_tokens(const Json& body, const EngineService& svc,
-                                    const std::function<bool()>& cancelled) {
+                                    const std::function<bool()>& cancelled,
+                                    const ToolRequest* tools) {
   Json messages = template_messages(body);
   arguments_as_objects(&messages);  // (an assistant's earlier calls, as templates read them)
   ChatRenderOptions o;
   // The tools go to the template whatever tool_choice says, as vLLM's do.
-  o.tools = parse_tools(body, ToolFormat::kNone).tools;
+  o.tools = tools != nullptr ? tools->tools : parse_tools(body, ToolFormat::kNone).tools;
   if (auto g = boolean(body, "add_generation_prompt")) o.add_generation_prompt = *g;
   if (const Json* k = field(body, "chat_template_kwargs")) {
     if (!k->is_object())
@@ -434,7 +435,7 @@ ParsedRequest parse_request(Endpoint ep, const nlohmann::ordered_json& body,
   if (ep == Endpoint::kCompletions) {
     prompts = completion_prompts(body, svc, cancelled);
   } else {
-    prompts.push_back(chat_prompt_tokens(body, svc, cancelled));
+    prompts.push_back(chat_prompt_tokens(body, svc, cancelled, &out.tools));
   }
   out.num_prompts = static_cast<int>(prompts.size());
   const ModelInfo& info = svc.model_info();

@@ -70,12 +70,14 @@ ParsedRequest parse_request(Endpoint endpoint, const nlohmann::ordered_json& bod
                             const EngineService& service, const std::string& served_model,
                             const std::function<bool()>& cancelled = nullptr);
 
-// A chat body's prompt: its `messages` (with add_generation_prompt and
-// chat_template_kwargs) through the model's chat template, tokenized with
-// the special tokens in the rendering parsed and nothing added. ApiError
-// 400 naming the field on a bad message or a model without a template.
+// A chat body's prompt: its `messages` (with add_generation_prompt,
+// chat_template_kwargs and the tools) through the model's chat template,
+// tokenized with the special tokens in the rendering parsed and nothing
+// added. ApiError 400 naming the field on a bad message or tool or a model
+// without a template. `tools`: the body's, already parsed (null: parsed here).
 std::vector<int> chat_prompt_tokens(const nlohmann::ordered_json& body,
                                     const EngineService& service,
-                                    const std::function<bool()>& cancelled = nullptr);
+                                    const std::function<bool()>& cancelled = nullptr,
+                                    const ToolRequest* tools = nullptr);
 
 }  // namespace radial::server::openai
