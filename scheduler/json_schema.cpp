@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "scheduler/schema_disjoint.h"
 
 namespace radial {
 
@@ -17,13 +18,7 @@ using Json = nlohmann::ordered_json;
 // Assertions radiald cannot hold a text to.
 const std::set<std::string> kRefused = {
     "pattern",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
     "multipleOf",
-    "oneOf",
-    "allOf",
     "not",
     "if",
     "then",
@@ -48,9 +43,11 @@ const std::set<std::string> kRefused = {
 };
 // Keywords that say nothing about which values are valid.
 const std::set<std::string> kAnnotations = {
-    "title",    "description", "default",          "examples",        "format",      "$schema",
-    "$id",      "$comment",    "$anchor",          "$defs",           "definitions", "deprecated",
-    "readOnly", "writeOnly",   "contentMediaType", "contentEncoding", "$vocabulary",
+    "title",           "description", "default",  "examples",  "format",
+    "$schema",         "$id",         "$comment", "$anchor",   "$defs",
+    "definitions",     "deprecated",  "readOnly", "writeOnly", "contentMediaType",
+    "contentEncoding", "$vocabulary",
+    "discriminator",  // (OpenAPI's, beside oneOf: which property tells the members apart)
 };
 const std::set<std::string> kObjectWords = {"properties", "required", "additionalProperties"};
 const std::set<std::string> kArrayWords = {"items", "minItems", "maxItems"};
@@ -119,6 +116,7 @@ class SchemaCompiler {
     out_->root_ = compile(doc_, "");
     flatten_unions();
     drop_impossible_properties();
+    check_one_of();
     if (!takes_object(out_->root_)) fail("", "the root must be an object (\"type\": \"object\")");
     return s;
   }
@@ -152,6 +150,8 @@ class SchemaCompiler {
     if (!v.is_object()) fail(where, "a schema must be an object or a boolean");
     std::vector<std::string> assertions;  // the keywords that constrain values
     for (const auto& [key, value] : v.items()) {
+      if (relaxed_ && key == "allOf" && !(value.is_array() && value.size() == 1))
+        continue;  // (relaxed: several schemas are not held to)
       if (kRefused.count(key) != 0) {
         if (relaxed_) continue;  // (not held to: the text may break it)
         fail(where, "\"" + key + "\" is not supported (radiald cannot hold the text to it)");
@@ -159,6 +159,9 @@ class SchemaCompiler {
       if (kAnnotations.count(key) == 0) assertions.push_back(key);
     }
     const auto has = [&](const char* k) { return v.contains(k); };
+    const auto assertion = [&](const char* k) {
+      return std::find(assertions.begin(), assertions.end(), k) != assertions.end();
+    };
     const auto only = [&](const char* keyword) {
       if (relaxed_) return;  // (the others are not held to)
       for (const std::string& k : assertions)
@@ -170,9 +173,19 @@ class SchemaCompiler {
       if (!v["$ref"].is_string()) fail(where, "\"$ref\" must be a string");
       return ref(v["$ref"].get<std::string>(), where);
     }
+    if (assertion("allOf")) {  // one schema: that schema (relaxed, more are skipped)
+      const Json& list = v["allOf"];
+      if (!list.is_array() || list.empty()) fail(where, "\"allOf\" must be a non-empty array");
+      if (list.size() == 1) {
+        only("allOf");
+        return compile(list[0], where + "/allOf/0");
+      }
+      fail(where,
+           "\"allOf\" of more than one schema is not supported (radiald cannot hold the "
+           "text to them)");
+    }
     const int id = add(where);
-    // Relaxed, oneOf is read as anyOf (exactly one is not held to).
-    const char* union_key = has("anyOf") ? "anyOf" : relaxed_ && has("oneOf") ? "oneOf" : nullptr;
+    const char* union_key = has("anyOf") ? "anyOf" : has("oneOf") ? "oneOf" : nullptr;
     if (union_key != nullptr) {
       only(union_key);
       const Json& list = v[union_key];
@@ -182,6 +195,9 @@ class SchemaCompiler {
         const int m = compile(list[i], where + "/" + union_key + "/" + std::to_string(i));
         node(id).members.push_back(m);
       }
+      // oneOf: read as anyOf once its members are known to exclude each
+      // other (check_one_of); relaxed, as anyOf whatever they are.
+      if (union_key[0] == 'o' && !relaxed_) one_ofs_.push_back({id, node(id).members, where});
       return id;
     }
     uint8_t kinds = 0x7F;
@@ -200,6 +216,7 @@ class SchemaCompiler {
       }
     }
     if (kinds & SchemaNode::kNumber) kinds &= static_cast<uint8_t>(~SchemaNode::kInteger);
+    const std::shared_ptr<const NumberBounds> bounds = number_bounds(v, kinds, where);
     if (has("enum") || has("const")) {
       if (has("enum") && has("const")) fail(where, "\"enum\" beside \"const\" is not supported");
       for (const std::string& k : assertions)
@@ -222,10 +239,11 @@ class SchemaCompiler {
       for (const Json& value : values)
         if (kind_takes(kinds, value) &&
             (!value.is_string() || (characters(value.get<std::string>()) >= min_len &&
-                                    characters(value.get<std::string>()) <= max_len)))
+                                    characters(value.get<std::string>()) <= max_len)) &&
+            (!value.is_number() || bounds == nullptr || bounds->holds_value(value.get<double>())))
           n.literals.push_back(value.dump());
       if (n.literals.empty())
-        fail(where, "no value of \"enum\" or \"const\" has the \"type\" (and lengths)");
+        fail(where, "no value of \"enum\" or \"const\" has the \"type\" (and lengths, bounds)");
       std::sort(n.literals.begin(), n.literals.end());
       n.literals.erase(std::unique(n.literals.begin(), n.literals.end()), n.literals.end());
       return id;
@@ -238,6 +256,7 @@ class SchemaCompiler {
     const auto [min_len, max_len] = lengths(v, where);
     node(id).min_length = min_len;
     node(id).max_length = max_len;
+    node(id).bounds = bounds;
     if (kinds & SchemaNode::kObject) object(v, id, where);
     if (kinds & SchemaNode::kArray) array(v, id, where);
     return id;
@@ -253,6 +272,39 @@ class SchemaCompiler {
     if (lo > hi) fail(where, "\"minLength\" is above \"maxLength\"");
     return {lo, hi};
   }
+  // minimum / maximum / exclusiveMinimum / exclusiveMaximum, for values of
+  // `kinds` that are numbers (null: none, or no numbers).
+  static std::shared_ptr<const NumberBounds> number_bounds(const Json& v, uint8_t kinds,
+                                                           const std::string& where) {
+    using Bound = NumberBounds::Bound;
+    // Each side: the tighter of the inclusive and the exclusive keyword
+    // (draft 4: a boolean exclusiveMinimum makes minimum exclusive).
+    const auto side = [&](const char* inclusive, const char* exclusive,
+                          bool lower) -> std::optional<Bound> {
+      std::optional<Bound> b;
+      const auto number = [&](const char* key) {
+        if (!v[key].is_number()) fail(where, std::string("\"") + key + "\" must be a number");
+        return v[key].get<double>();
+      };
+      const bool draft4 = v.contains(exclusive) && v[exclusive].is_boolean();
+      if (v.contains(inclusive)) b = Bound{number(inclusive), draft4 && v[exclusive].get<bool>()};
+      if (v.contains(exclusive) && !draft4) {
+        const Bound e{number(exclusive), true};
+        if (!b || (lower ? e.value >= b->value : e.value <= b->value)) b = e;
+      }
+      return b;
+    };
+    const std::optional<Bound> min = side("minimum", "exclusiveMinimum", true);
+    const std::optional<Bound> max = side("maximum", "exclusiveMaximum", false);
+    if ((!min && !max) || !(kinds & (SchemaNode::kNumber | SchemaNode::kInteger))) return nullptr;
+    auto b = std::make_shared<NumberBounds>(min, max, !(kinds & SchemaNode::kNumber));
+    if (!b->reachable(""))
+      fail(where, std::string("no ") + (b->integer() ? "integer" : "number") + " of at most " +
+                      std::to_string(NumberBounds::kMaxText) +
+                      " characters is within its \"minimum\" and \"maximum\"");
+    return b;
+  }
+
   static uint32_t characters(const std::string& utf8) {
     uint32_t n = 0;
     for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
@@ -397,6 +449,24 @@ class SchemaCompiler {
     }
   }
 
+  // A oneOf is written as one member at a time, like anyOf; that is valid
+  // against the oneOf only when no other member takes what a member
+  // writes, which schema_excludes() must show for every pair.
+  void check_one_of() {
+    SchemaDisjoint disjoint(*out_);
+    for (const OneOf& u : one_ofs_)
+      for (size_t i = 0; i < u.members.size(); ++i)
+        for (size_t j = i + 1; j < u.members.size(); ++j)
+          if (!disjoint.excludes(u.members[i], u.members[j]) ||
+              !disjoint.excludes(u.members[j], u.members[i]))
+            fail(u.where + "/oneOf", "members " + std::to_string(i) + " and " + std::to_string(j) +
+                                         " may both take a value, which \"oneOf\" forbids; "
+                                         "radiald holds \"oneOf\" only when its members "
+                                         "exclude each other by type, by enum or const "
+                                         "values, or by a required property's (use "
+                                         "\"anyOf\" if either may be taken)");
+  }
+
   bool takes_object(int id) {
     const SchemaNode& n = node(id);
     if (n.any) return true;
@@ -415,6 +485,12 @@ class SchemaCompiler {
   JsonSchema* out_ = nullptr;
   int depth_ = 0;
   std::map<std::string, int> ids_;  // a JSON pointer's node; -1 while its $ref resolves
+  struct OneOf {
+    int id;
+    std::vector<int> members;  // as written (before the unions are flattened)
+    std::string where;
+  };
+  std::vector<OneOf> one_ofs_;
 };
 
 std::shared_ptr<const JsonSchema> JsonSchema::compile(std::string_view text, bool relaxed) {

@@ -1,26 +1,32 @@
 // A JSON Schema compiled for constrained generation (OpenAI's
 // response_format {"type": "json_schema"}): the subset OpenAI's strict mode
-// takes, plus minItems / maxItems and minLength / maxLength.
+// takes, plus minItems / maxItems, minLength / maxLength, numbers' bounds,
+// oneOf of members that exclude each other and allOf of one schema.
 //
 // Enforced: type (a name or a list of names), properties, required,
 // additionalProperties, items, minItems, maxItems, minLength, maxLength,
-// enum, const, anyOf, $ref
-// (to "#" or a JSON pointer into the document: "#/$defs/Name",
-// "#/definitions/Name"; recursion allowed), and the boolean schemas.
+// minimum, maximum, exclusiveMinimum, exclusiveMaximum (draft 4's boolean
+// form too), enum, const, anyOf, oneOf (only when schema_disjoint.h shows
+// its members exclude each other: then it is anyOf), allOf of one schema
+// (that schema), $ref (to "#" or a JSON pointer into the document:
+// "#/$defs/Name", "#/definitions/Name"; recursion allowed), and the boolean
+// schemas.
 // Annotations are ignored: title, description, default, examples, format,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly, $defs,
-// definitions (and keywords JSON Schema does not define).
+// definitions, discriminator (and keywords JSON Schema does not define).
 // Refused (kInvalidArgument naming the keyword and where it is): the other
-// assertions (pattern, minimum, maximum, multipleOf,
-// oneOf, allOf, not, if, uniqueItems, prefixItems, patternProperties, ...):
-// radiald cannot hold the text to them.
+// assertions (pattern, multipleOf, allOf of several schemas, not, if,
+// uniqueItems, prefixItems, patternProperties, ...): radiald cannot hold the
+// text to them.
 //
 // Generation is stricter than the schema, never looser: every text it lets
 // through is valid against the schema. An object with properties gets them
 // in the schema's order (each optional one may be left out) and no other
 // keys, whatever additionalProperties says; an object without properties
 // takes any keys, each value held to additionalProperties; an integer is
-// written without a fraction or exponent; enum and const values are written
+// written without a fraction or exponent; a number with bounds is written
+// without an exponent, in at most NumberBounds::kMaxText bytes, and checked
+// exactly (scheduler/number_bounds.h); enum and const values are written
 // as their compact JSON text. The root must be an object.
 #pragma once
 
@@ -29,6 +35,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "scheduler/number_bounds.h"
 
 namespace radial {
 
@@ -69,6 +77,8 @@ struct SchemaNode {
   static constexpr uint32_t kNoMaxLength = 0xFFFFFFFF;
   uint32_t min_length = 0;
   uint32_t max_length = kNoMaxLength;
+  // numbers: minimum / maximum (null: none)
+  std::shared_ptr<const NumberBounds> bounds;
 };
 
 class JsonSchema {
@@ -81,7 +91,8 @@ class JsonSchema {
   // Compiles the schema's JSON text; throws Error(kInvalidArgument) naming
   // the problem and where it is (a JSON pointer). `relaxed` (tool
   // arguments, whose schemas describe more than they constrain): the
-  // refused assertions are skipped instead, oneOf is read as anyOf, tuple
+  // refused assertions are skipped instead (allOf of several schemas too),
+  // oneOf is read as anyOf whether its members exclude each other or not, tuple
   // items as any items, and keywords beside anyOf / $ref are ignored; the
   // text then holds to what remains, which may break what was skipped.
   static std::shared_ptr<const JsonSchema> compile(std::string_view text, bool relaxed = false);

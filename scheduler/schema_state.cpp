@@ -33,8 +33,12 @@ class PathStep {
          p.value == SchemaPath::kLiteral) &&
         p.json.mode == J::kNumber && p.json.depth == p.vdepth && !number_byte(b)) {
       if (p.value == SchemaPath::kLiteral && !literal_exact(p)) return;
+      if (p.number_node != 0 &&
+          !s_.node(p.number_node).bounds->holds(std::string_view(p.number, p.number_len)))
+        return;
       p.value = SchemaPath::kNone;
       p.integer = false;
+      p.number_node = 0, p.number_len = 0;
       number_ended = true;
     }
     switch (p.value) {
@@ -47,6 +51,7 @@ class PathStep {
       case SchemaPath::kScalar:
         if (p.bounded() && !count_character(p, b)) return;
         if (!p.json.feed(b)) return;
+        if (p.number_node != 0 && !number_step(p, b)) return;
         if (p.integer && p.json.mode == J::kNumber && (p.json.num == 3 || p.json.num == 5))
           return;  // '.' or 'e' in an integer
         if (ended(p)) p.value = SchemaPath::kNone, p.integer = false;
@@ -202,6 +207,10 @@ class PathStep {
     if (!(n.kinds & kind) || !p.json.feed(b)) return;
     p.value = SchemaPath::kScalar;
     p.integer = (kind & K::kNumber) && !(n.kinds & K::kNumber);
+    if ((kind & K::kNumber) && n.bounds != nullptr) {
+      p.number_node = static_cast<uint16_t>(id), p.number_len = 0;
+      if (!number_step(p, b)) return;
+    }
     if (kind == K::kString) p.min_left = n.min_length, p.max_left = n.max_length;
     emit(p);
   }
@@ -220,6 +229,14 @@ class PathStep {
     if (p.max_left != SchemaNode::kNoMaxLength) --p.max_left;
     if (p.min_left > 0) --p.min_left;
     return true;
+  }
+
+  // A bounded number's byte `b` (one JsonState took inside the number):
+  // no exponent, and some completion still in bounds.
+  bool number_step(SchemaPath& p, uint8_t b) const {
+    if (b == 'e' || b == 'E' || p.number_len >= NumberBounds::kMaxText) return false;
+    p.number[p.number_len++] = static_cast<char>(b);
+    return s_.node(p.number_node).bounds->reachable(std::string_view(p.number, p.number_len));
   }
 
   // Narrows the literal candidates to those with `b` at `pos`.
@@ -296,7 +313,8 @@ bool SchemaPath::operator==(const SchemaPath& o) const {
   return json == o.json && depth == o.depth && std::equal(frames, frames + depth, o.frames) &&
          value == o.value && vdepth == o.vdepth && integer == o.integer && next == o.next &&
          lo == o.lo && hi == o.hi && literal_node == o.literal_node && pos == o.pos &&
-         keys == o.keys && min_left == o.min_left &&
+         keys == o.keys && min_left == o.min_left && number_node == o.number_node &&
+         number_len == o.number_len && std::equal(number, number + number_len, o.number) &&
          std::min(max_left, kLengthHorizon) == std::min(o.max_left, kLengthHorizon);
 }
 

@@ -60,6 +60,10 @@ struct SchemaPath {
   static constexpr uint32_t kLengthHorizon = 1024;
   uint32_t min_left = 0;
   uint32_t max_left = SchemaNode::kNoMaxLength;
+  // kScalar number with bounds: its node (0: none) and its text so far.
+  uint16_t number_node = 0;
+  uint8_t number_len = 0;
+  char number[NumberBounds::kMaxText];
   bool bounded() const { return min_left != 0 || max_left != SchemaNode::kNoMaxLength; }
 
   bool operator==(const SchemaPath& o) const;

@@ -46,6 +46,16 @@ inline bool schema_valid(const nlohmann::json& v, const nlohmann::json& schema,
       if (schema_valid(v, m, root, depth + 1)) return true;
     return false;
   }
+  if (schema.contains("oneOf")) {  // exactly one
+    int valid = 0;
+    for (const json& m : schema["oneOf"]) valid += schema_valid(v, m, root, depth + 1);
+    return valid == 1;
+  }
+  if (schema.contains("allOf")) {
+    for (const json& m : schema["allOf"])
+      if (!schema_valid(v, m, root, depth + 1)) return false;
+    return true;
+  }
   if (schema.contains("type")) {
     const json& t = schema["type"];
     const auto is = [&](const std::string& name) {
@@ -91,6 +101,27 @@ inline bool schema_valid(const nlohmann::json& v, const nlohmann::json& schema,
     for (unsigned char c : v.get<std::string>()) chars += (c & 0xC0) != 0x80;
     if (schema.contains("minLength") && chars < schema["minLength"].get<size_t>()) return false;
     if (schema.contains("maxLength") && chars > schema["maxLength"].get<size_t>()) return false;
+  }
+  if (v.is_number()) {  // bounds, compared as doubles (as JavaScript validators do)
+    const double x = v.get<double>();
+    const bool draft4_min = schema.contains("exclusiveMinimum") &&
+                            schema["exclusiveMinimum"].is_boolean() &&
+                            schema["exclusiveMinimum"].get<bool>();
+    const bool draft4_max = schema.contains("exclusiveMaximum") &&
+                            schema["exclusiveMaximum"].is_boolean() &&
+                            schema["exclusiveMaximum"].get<bool>();
+    if (schema.contains("minimum") &&
+        (draft4_min ? x <= schema["minimum"].get<double>() : x < schema["minimum"].get<double>()))
+      return false;
+    if (schema.contains("maximum") &&
+        (draft4_max ? x >= schema["maximum"].get<double>() : x > schema["maximum"].get<double>()))
+      return false;
+    if (schema.contains("exclusiveMinimum") && schema["exclusiveMinimum"].is_number() &&
+        x <= schema["exclusiveMinimum"].get<double>())
+      return false;
+    if (schema.contains("exclusiveMaximum") && schema["exclusiveMaximum"].is_number() &&
+        x >= schema["exclusiveMaximum"].get<double>())
+      return false;
   }
   if (v.is_array()) {
     if (schema.contains("minItems") && v.size() < schema["minItems"].get<size_t>()) return false;

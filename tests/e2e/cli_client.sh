@@ -169,11 +169,11 @@ v = json.loads(r["text"])
 assert list(v)[:2] == ["mood", "ok"] and v["mood"] in ("happy", "sad") and isinstance(v["ok"], bool), v
 PY
 check "--json-schema: remote equals local, the text valid against the schema" [ $? -eq 0 ]
-echo '{"type": "object", "properties": {"a": {"type": "number", "minimum": 0}}}' >"$TMP/bad-schema.json"
+echo '{"type": "object", "properties": {"a": {"type": "number", "multipleOf": 2}}}' >"$TMP/bad-schema.json"
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --json-schema "$TMP/bad-schema.json" \
   >/dev/null 2>"$TMP/err"
 check "a schema with a keyword radiald cannot hold is INVALID_ARGUMENT (exit 1)" [ $? -eq 1 ]
-check "... naming the keyword and where it is" grep -q 'INVALID_ARGUMENT: json_schema: "minimum".*/properties/a' "$TMP/err"
+check "... naming the keyword and where it is" grep -q 'INVALID_ARGUMENT: json_schema: "multipleOf".*/properties/a' "$TMP/err"
 timeout 60 "$RADIAL" generate --server "$SERVER" --prompt "x" --json-schema "$TMP/missing.json" \
   >/dev/null 2>"$TMP/err"
 check "--json-schema with a missing file is a usage error (exit 2)" [ $? -eq 2 ]

@@ -359,18 +359,24 @@ await check("chat: response_format json_schema, read by the client's parse()", a
 await check("chat: a zod schema through the client's zodResponseFormat, its parse() validating", async () => {
   // The SDK's own schema writer: definitions and $refs for a reused object,
   // a nullable as anyOf, enums with a type, a const, a list of types,
-  // maxItems, a string's min and max length. (No unbounded strings or
-  // numbers: random weights would fill them to max_tokens.)
+  // maxItems, a string's min and max length, numbers' bounds (minimum,
+  // maximum, exclusiveMinimum, exclusiveMaximum). (No unbounded strings:
+  // random weights would fill them to max_tokens; a bounded number is at
+  // most 24 bytes.)
   const Pet = z.object({ kind: z.enum(["cat", "dog"]), indoor: z.boolean() });
   const Reply = z.object({ mood: z.enum(["happy", "sad"]), pets: z.array(Pet).max(2), owner: Pet.nullable(),
                            tag: z.literal("v1"), score: z.union([z.boolean(), z.null()]),
-                           note: z.string().min(1).max(6) });
+                           note: z.string().min(1).max(6), stars: z.number().int().min(1).max(5),
+                           confidence: z.number().gt(0).lt(1) });
   for (const seed of [1, 2, 3]) {
     const r = await chat.chat.completions.parse({ model: chatModel, messages, max_tokens: 400, seed,
       temperature: 1, response_format: zodResponseFormat(Reply, "reply") });
     assert.equal(r.choices[0].finish_reason, "stop");
     const v = r.choices[0].message.parsed;  // (zod has checked it)
-    assert.deepEqual(Object.keys(v), ["mood", "pets", "owner", "tag", "score", "note"]);
+    assert.deepEqual(Object.keys(v), ["mood", "pets", "owner", "tag", "score", "note", "stars",
+                                      "confidence"]);
+    assert.ok(Number.isInteger(v.stars) && v.stars >= 1 && v.stars <= 5, v.stars);
+    assert.ok(v.confidence > 0 && v.confidence < 1, v.confidence);
     assert.ok([...v.note].length >= 1 && [...v.note].length <= 6, v.note);
     assert.ok(v.pets.length <= 2);
   }

@@ -3,7 +3,7 @@
 # the models users pass to structured output. Not run by the tests:
 #   python3 tests/data/schemas/make_pydantic_schemas.py tests/data/schemas
 import json, sys, datetime, enum
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, Field, conlist
 
 class Color(str, enum.Enum):
@@ -45,8 +45,15 @@ class Owner(BaseModel):
 class Limited(BaseModel):
     code: str = Field(max_length=8)
 
+class Review(BaseModel):
+    stars: int = Field(ge=1, le=5)
+    confidence: float = Field(gt=0, lt=1)
+    price: Optional[Annotated[float, Field(ge=0)]] = None
+    pet: Optional[Union[Cat, Dog]] = Field(default=None, discriminator="pet_type")
+
 out = sys.argv[1]
-for name, model in [("person", Person), ("tree", Node), ("discriminated", Owner), ("limited", Limited)]:
+for name, model in [("person", Person), ("tree", Node), ("discriminated", Owner), ("limited", Limited),
+                    ("bounded", Review)]:
     with open(f"{out}/pydantic_{name}.json", "w") as f:
         json.dump(model.model_json_schema(), f, indent=2)
         f.write("\n")
