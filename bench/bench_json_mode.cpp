@@ -6,9 +6,13 @@
 // split by where the step stands (inside a string, where most tokens fit, or
 // between values, where few do). Single-threaded; the figure to compare with
 // is the model's time per decode step. With --schema, the same in JSON
-// Schema mode (scheduler/schema_state.h) under a schema of the sample's shape.
+// Schema mode (scheduler/schema_state.h) under a schema of the sample's shape;
+// with --bounds, under that schema with bounds on its numbers
+// (scheduler/number_bounds.h), the sample's one exponent written out.
+// Steps that continue a number are reported apart from the other steps
+// between values.
 //
-// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]
+// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema|--bounds]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +56,24 @@ constexpr const char* kSchema = R"({
   "additionalProperties": false
 })";
 
+// The same with bounds on the numbers.
+constexpr const char* kBoundedSchema = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string"},
+    "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    "friends": {"type": "array", "items": {"type": "string"}},
+    "story": {"type": "string"},
+    "scores": {"type": "object", "additionalProperties": {"type": "number", "minimum": -10, "maximum": 10}},
+    "happy": {"type": "boolean"},
+    "pet": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}}}]}
+  },
+  "required": ["name", "age", "friends", "story", "scores", "happy", "pet"],
+  "additionalProperties": false
+})";
+constexpr const char* kUsage =
+    "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema|--bounds]\n";
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -63,7 +85,7 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   std::string tok_path;
   int vocab = 0, reps = 3;
-  bool schema_mode = false;
+  bool schema_mode = false, bounds = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
       tok_path = argv[++i];
@@ -73,16 +95,15 @@ int main(int argc, char** argv) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else if (!std::strcmp(argv[i], "--schema")) {
       schema_mode = true;
+    } else if (!std::strcmp(argv[i], "--bounds")) {
+      schema_mode = bounds = true;
     } else {
-      std::fprintf(
-          stderr,
-          "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
+      std::fputs(kUsage, stderr);
       return 2;
     }
   }
   if (tok_path.empty()) {
-    std::fprintf(stderr,
-                 "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema]\n");
+    std::fputs(kUsage, stderr);
     return 2;
   }
   try {
@@ -91,11 +112,13 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     auto index = std::make_shared<const radial::JsonVocab>(*tok, vocab);
     const double build_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    const std::vector<int> ids = tok->encode(kSample, /*add_bos=*/false);
-    const auto schema = radial::JsonSchema::compile(kSchema);
+    std::string sample = kSample;
+    if (bounds) sample.replace(sample.find("-1e-3"), 5, "-0.001");  // (no exponent)
+    const std::vector<int> ids = tok->encode(sample, /*add_bos=*/false);
+    const auto schema = radial::JsonSchema::compile(bounds ? kBoundedSchema : kSchema);
 
-    std::vector<double> in_string, between;
-    std::vector<size_t> allowed_in_string, allowed_between;
+    std::vector<double> in_string, in_number, between;
+    std::vector<size_t> allowed_in_string, allowed_in_number, allowed_between;
     for (int r = 0; r < reps; ++r) {
       std::unique_ptr<radial::TokenConstraint> constraint;
       if (schema_mode) {
@@ -113,8 +136,12 @@ int main(int argc, char** argv) {
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         const size_t allowed = c.allowed().size();  // (untimed)
         const bool string = probe.mode == radial::JsonState::kString;
-        (string ? in_string : between).push_back(ms);
-        (string ? allowed_in_string : allowed_between).push_back(allowed);
+        const bool number = probe.mode == radial::JsonState::kNumber;
+        (string ? in_string : number ? in_number : between).push_back(ms);
+        (string   ? allowed_in_string
+         : number ? allowed_in_number
+                  : allowed_between)
+            .push_back(allowed);
         if (!c.accept(id)) {
           std::fprintf(stderr, "bench_json_mode: the sample's token %d does not fit\n", id);
           return 1;
@@ -128,13 +155,19 @@ int main(int argc, char** argv) {
       return v.empty() ? 0.0 : s / static_cast<double>(v.size());
     };
     std::printf("tokenizer %s: vocabulary %d, sample %zu tokens, %d reps, %s\n", tok_path.c_str(),
-                vocab, ids.size(), reps, schema_mode ? "JSON Schema mode" : "JSON mode");
+                vocab, ids.size(), reps,
+                bounds        ? "JSON Schema mode, bounded numbers"
+                : schema_mode ? "JSON Schema mode"
+                              : "JSON mode");
     std::printf("index build: %.1f ms (once per tokenizer)\n", build_ms);
     std::printf("%-16s %6s %10s %10s %10s %14s\n", "step", "steps", "p50 ms", "p90 ms", "max ms",
                 "tokens allowed");
     std::printf("%-16s %6zu %10.3f %10.3f %10.3f %14.0f\n", "inside a string", in_string.size(),
                 percentile(in_string, 0.5), percentile(in_string, 0.9), percentile(in_string, 1.0),
                 mean(allowed_in_string));
+    std::printf("%-16s %6zu %10.3f %10.3f %10.3f %14.0f\n", "inside a number", in_number.size(),
+                percentile(in_number, 0.5), percentile(in_number, 0.9), percentile(in_number, 1.0),
+                mean(allowed_in_number));
     std::printf("%-16s %6zu %10.3f %10.3f %10.3f %14.0f\n", "between values", between.size(),
                 percentile(between, 0.5), percentile(between, 0.9), percentile(between, 1.0),
                 mean(allowed_between));
