@@ -17,7 +17,6 @@ using Json = nlohmann::ordered_json;
 
 // Assertions radiald cannot hold a text to.
 const std::set<std::string> kRefused = {
-    "pattern",
     "multipleOf",
     "not",
     "if",
@@ -234,16 +233,21 @@ class SchemaCompiler {
         values.assign(e.begin(), e.end());
       }
       const auto [min_len, max_len] = lengths(v, where);
+      const std::shared_ptr<const StringPattern> pattern =
+          string_pattern(v, kinds, min_len, max_len, where);
       SchemaNode& n = node(id);
       n.literal = true;
       for (const Json& value : values)
         if (kind_takes(kinds, value) &&
             (!value.is_string() || (characters(value.get<std::string>()) >= min_len &&
                                     characters(value.get<std::string>()) <= max_len)) &&
+            (!value.is_string() || !pattern || pattern->matches(value.get<std::string>())) &&
             (!value.is_number() || bounds == nullptr || bounds->holds_value(value.get<double>())))
           n.literals.push_back(value.dump());
       if (n.literals.empty())
-        fail(where, "no value of \"enum\" or \"const\" has the \"type\" (and lengths, bounds)");
+        fail(where,
+             "no value of \"enum\" or \"const\" has the \"type\" (and lengths, bounds, "
+             "pattern)");
       std::sort(n.literals.begin(), n.literals.end());
       n.literals.erase(std::unique(n.literals.begin(), n.literals.end()), n.literals.end());
       return id;
@@ -257,6 +261,7 @@ class SchemaCompiler {
     node(id).min_length = min_len;
     node(id).max_length = max_len;
     node(id).bounds = bounds;
+    node(id).pattern = string_pattern(v, kinds, min_len, max_len, where);
     if (kinds & SchemaNode::kObject) object(v, id, where);
     if (kinds & SchemaNode::kArray) array(v, id, where);
     return id;
@@ -303,6 +308,34 @@ class SchemaCompiler {
                       std::to_string(NumberBounds::kMaxText) +
                       " characters is within its \"minimum\" and \"maximum\"");
     return b;
+  }
+
+  // "pattern", for values of `kinds` that are strings (null: none, or no
+  // strings). Relaxed, one radiald cannot hold is skipped. Without one, a
+  // "format" radiald knows (format_pattern) is held as its pattern, unless
+  // lengths are given.
+  std::shared_ptr<const StringPattern> string_pattern(const Json& v, uint8_t kinds,
+                                                      uint32_t min_len, uint32_t max_len,
+                                                      const std::string& where) const {
+    const bool lengths = min_len != 0 || max_len != SchemaNode::kNoMaxLength;
+    if (!v.contains("pattern")) {
+      const char* known = v.contains("format") && v["format"].is_string()
+                              ? format_pattern(v["format"].get<std::string>())
+                              : nullptr;
+      if (known == nullptr || lengths || !(kinds & SchemaNode::kString)) return nullptr;
+      std::string error;
+      return StringPattern::compile(known, &error);  // (each compiles: a unit test checks)
+    }
+    if (!v["pattern"].is_string()) fail(where, "\"pattern\" must be a string");
+    if (!(kinds & SchemaNode::kString)) return nullptr;
+    if (lengths) {
+      if (relaxed_) return nullptr;
+      fail(where, "\"pattern\" beside \"minLength\" or \"maxLength\" is not supported");
+    }
+    std::string error;
+    auto p = StringPattern::compile(v["pattern"].get<std::string>(), &error);
+    if (p == nullptr && !relaxed_) fail(where, "\"pattern\" " + error);
+    return p;
   }
 
   static uint32_t characters(const std::string& utf8) {
@@ -492,6 +525,30 @@ class SchemaCompiler {
   };
   std::vector<OneOf> one_ofs_;
 };
+
+const char* format_pattern(std::string_view format) {
+  // RFC 3339's full-date, full-time and date-time (the day not checked
+  // against its month), RFC 4122's UUID text, dotted-quad IPv4, and an
+  // e-mail address's common shape (local part of atext and dots, a domain
+  // of labels).
+#define RADIAL_DATE "\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])"
+#define RADIAL_TIME \
+  "([01]\\d|2[0-3]):[0-5]\\d:([0-5]\\d|60)(\\.\\d+)?([Zz]|[+-]([01]\\d|2[0-3]):[0-5]\\d)"
+#define RADIAL_OCTET "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)"
+  if (format == "date") return "^" RADIAL_DATE "$";
+  if (format == "time") return "^" RADIAL_TIME "$";
+  if (format == "date-time") return "^" RADIAL_DATE "[Tt]" RADIAL_TIME "$";
+  if (format == "uuid")
+    return "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+  if (format == "ipv4") return "^(" RADIAL_OCTET "\\.){3}" RADIAL_OCTET "$";
+  if (format == "email")
+    return "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+           "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$";
+#undef RADIAL_DATE
+#undef RADIAL_TIME
+#undef RADIAL_OCTET
+  return nullptr;
+}
 
 std::shared_ptr<const JsonSchema> JsonSchema::compile(std::string_view text, bool relaxed) {
   constexpr int kMaxDepth = 64;  // (dump() and the compiler recurse)

@@ -1,21 +1,25 @@
 // A JSON Schema compiled for constrained generation (OpenAI's
 // response_format {"type": "json_schema"}): the subset OpenAI's strict mode
 // takes, plus minItems / maxItems, minLength / maxLength, numbers' bounds,
-// oneOf of members that exclude each other and allOf of one schema.
+// string patterns, oneOf of members that exclude each other and allOf of
+// one schema.
 //
 // Enforced: type (a name or a list of names), properties, required,
 // additionalProperties, items, minItems, maxItems, minLength, maxLength,
 // minimum, maximum, exclusiveMinimum, exclusiveMaximum (draft 4's boolean
-// form too), enum, const, anyOf, oneOf (only when schema_disjoint.h shows
+// form too), pattern (scheduler/string_pattern.h's subset, not beside
+// minLength / maxLength), enum, const, anyOf, oneOf (only when schema_disjoint.h shows
 // its members exclude each other: then it is anyOf), allOf of one schema
 // (that schema), $ref (to "#" or a JSON pointer into the document:
 // "#/$defs/Name", "#/definitions/Name"; recursion allowed), and the boolean
 // schemas.
+// "format" date, time, date-time, uuid, ipv4 and email are held as
+// patterns (format_pattern) where no pattern or lengths are given.
 // Annotations are ignored: title, description, default, examples, format,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly, $defs,
 // definitions, discriminator (and keywords JSON Schema does not define).
 // Refused (kInvalidArgument naming the keyword and where it is): the other
-// assertions (pattern, multipleOf, allOf of several schemas, not, if,
+// assertions (multipleOf, allOf of several schemas, not, if,
 // uniqueItems, prefixItems, patternProperties, ...): radiald cannot hold the
 // text to them.
 //
@@ -37,6 +41,7 @@
 #include <vector>
 
 #include "scheduler/number_bounds.h"
+#include "scheduler/string_pattern.h"
 
 namespace radial {
 
@@ -79,7 +84,13 @@ struct SchemaNode {
   uint32_t max_length = kNoMaxLength;
   // numbers: minimum / maximum (null: none)
   std::shared_ptr<const NumberBounds> bounds;
+  // strings: the pattern (null: none; never beside lengths)
+  std::shared_ptr<const StringPattern> pattern;
 };
+
+// The pattern radiald holds a string "format" to (date, time, date-time,
+// uuid, ipv4, email), or null for the formats it leaves as annotations.
+const char* format_pattern(std::string_view format);
 
 class JsonSchema {
  public:

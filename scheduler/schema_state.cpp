@@ -48,14 +48,18 @@ class PathStep {
         if (!p.json.feed(b)) return;
         if (ended(p)) p.value = SchemaPath::kNone;
         return emit(p);
-      case SchemaPath::kScalar:
+      case SchemaPath::kScalar: {
         if (p.bounded() && !count_character(p, b)) return;
+        const J::Mode mode = p.json.mode;
+        const uint8_t utf8 = p.json.utf8, left = p.json.left;
         if (!p.json.feed(b)) return;
         if (p.number_node != 0 && !number_step(p, b)) return;
+        if (p.pattern_node != 0 && !pattern_step(p, mode, utf8, left, b)) return;
         if (p.integer && p.json.mode == J::kNumber && (p.json.num == 3 || p.json.num == 5))
           return;  // '.' or 'e' in an integer
         if (ended(p)) p.value = SchemaPath::kNone, p.integer = false;
         return emit(p);
+      }
       case SchemaPath::kLiteral:
         if (!p.json.feed(b) || !literal_step(p, b)) return;
         if (ended(p)) {
@@ -212,6 +216,10 @@ class PathStep {
       if (!number_step(p, b)) return;
     }
     if (kind == K::kString) p.min_left = n.min_length, p.max_left = n.max_length;
+    if (kind == K::kString && n.pattern != nullptr) {
+      p.pattern_node = static_cast<uint16_t>(id);
+      p.pattern = n.pattern->start();
+    }
     emit(p);
   }
 
@@ -237,6 +245,82 @@ class PathStep {
     if (b == 'e' || b == 'E' || p.number_len >= NumberBounds::kMaxText) return false;
     p.number[p.number_len++] = static_cast<char>(b);
     return s_.node(p.number_node).bounds->reachable(std::string_view(p.number, p.number_len));
+  }
+
+  // A string under a pattern: byte `b`, which JsonState took in `mode`
+  // (`utf8` continuation bytes or `left` hex digits to go before it), ends
+  // the string, completes a character or is part of one. False when the
+  // character cannot continue the pattern (for a part: when no character
+  // it may still become can), or the string cannot end here.
+  bool pattern_step(SchemaPath& p, JsonState::Mode mode, uint8_t utf8, uint8_t left,
+                    uint8_t b) const {
+    const StringPattern& pattern = *s_.node(p.pattern_node).pattern;
+    // The characters an escape may still be: after a high surrogate's
+    // escape, those of its pair; else any.
+    const uint32_t base = p.high ? 0x10000 + ((static_cast<uint32_t>(p.high) - 0xD800) << 10) : 0;
+    const uint32_t any_lo = p.high ? base : 0, any_hi = p.high ? base + 0x3FF : 0x10FFFF;
+    int64_t c = -1;  // the character completed (-1: none yet)
+    if (mode == JsonState::kString) {
+      if (b == '"' && utf8 == 0) {  // the end
+        if (!pattern.accepts(p.pattern)) return false;
+        p.pattern_node = 0, p.pattern = {}, p.cp = 0, p.high = 0;
+        return true;
+      }
+      if (utf8 > 0) {  // a continuation byte
+        p.cp = (p.cp << 6) | (b & 0x3F);
+        if (utf8 == 1) c = p.cp;
+      } else if (b == '\\') {
+        return pattern.can_step(p.pattern, any_lo, any_hi);
+      } else if (b < 0x80) {
+        c = b;
+      } else {  // a lead byte
+        p.cp = b & (b >= 0xF0 ? 0x07 : b >= 0xE0 ? 0x0F : 0x1F);
+      }
+      if (c < 0) {                  // the code points this UTF-8 prefix may still be
+        const int k = p.json.utf8;  // continuation bytes to go
+        const int bytes = b >= 0xC0 ? k + 1 : 0;
+        const uint32_t lo = p.cp << (6 * k), hi = lo | ((1u << (6 * k)) - 1);
+        const uint32_t floor = bytes == 2 ? 0x80 : bytes == 3 ? 0x800 : bytes == 4 ? 0x10000 : 0;
+        return pattern.can_step(p.pattern, std::max(lo, floor), std::min(hi, 0x10FFFFu));
+      }
+    } else if (mode == JsonState::kEscape) {
+      if (b == 'u') {
+        p.cp = 0;
+        return pattern.can_step(p.pattern, any_lo, any_hi);
+      }
+      c = b == 'b'   ? '\b'
+          : b == 'f' ? '\f'
+          : b == 'n' ? '\n'
+          : b == 'r' ? '\r'
+          : b == 't' ? '\t'
+                     : b;
+    } else if (mode == JsonState::kUnicode) {
+      p.cp = p.cp * 16 + static_cast<uint32_t>(b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10);
+      const int rest = left - 1;  // hex digits to go
+      const uint32_t lo = p.cp << (4 * rest), hi = lo | ((1u << (4 * rest)) - 1);
+      if (p.high) {  // the low half: its pair's characters
+        const uint32_t a = std::max(lo, 0xDC00u), z = std::min(hi, 0xDFFFu);
+        if (a > z || !pattern.can_step(p.pattern, base + (a - 0xDC00), base + (z - 0xDC00)))
+          return false;
+        if (rest == 0) c = base + (p.cp - 0xDC00), p.high = 0;
+      } else if (rest > 0) {  // a character of the BMP, or a high half's pairs
+        const uint32_t a = std::max(lo, 0xD800u), z = std::min(hi, 0xDBFFu);
+        return pattern.can_step(p.pattern, lo, hi) ||
+               (a <= z && pattern.can_step(p.pattern, 0x10000 + ((a - 0xD800) << 10),
+                                           0x10000 + ((z - 0xD800) << 10) + 0x3FF));
+      } else if (p.cp >= 0xD800 && p.cp <= 0xDBFF) {  // a high half: its pair follows
+        p.high = static_cast<uint16_t>(p.cp);
+        p.cp = 0;
+        const uint32_t pair = 0x10000 + ((static_cast<uint32_t>(p.high) - 0xD800) << 10);
+        return pattern.can_step(p.pattern, pair, pair + 0x3FF);
+      } else {
+        c = p.cp;
+      }
+    }
+    if (c < 0) return true;
+    p.cp = 0;
+    p.pattern = pattern.step(p.pattern, static_cast<uint32_t>(c));
+    return !p.pattern.empty();
   }
 
   // Narrows the literal candidates to those with `b` at `pos`.
@@ -315,6 +399,7 @@ bool SchemaPath::operator==(const SchemaPath& o) const {
          lo == o.lo && hi == o.hi && literal_node == o.literal_node && pos == o.pos &&
          keys == o.keys && min_left == o.min_left && number_node == o.number_node &&
          number_len == o.number_len && std::equal(number, number + number_len, o.number) &&
+         pattern_node == o.pattern_node && high == o.high && cp == o.cp && pattern == o.pattern &&
          std::min(max_left, kLengthHorizon) == std::min(o.max_left, kLengthHorizon);
 }
 
@@ -336,8 +421,9 @@ bool SchemaState::feed(uint8_t b) {
   // walks): JsonState alone, until the string ends.
   if (n == 1) {
     SchemaPath& p = paths[0];
-    const bool free_text = (p.value == SchemaPath::kScalar && !p.bounded()) ||
-                           p.value == SchemaPath::kAny || p.value == SchemaPath::kFreeKey;
+    const bool free_text =
+        (p.value == SchemaPath::kScalar && !p.bounded() && p.pattern_node == 0) ||
+        p.value == SchemaPath::kAny || p.value == SchemaPath::kFreeKey;
     const JsonState::Mode m = p.json.mode;
     if (free_text &&
         (m == JsonState::kString || m == JsonState::kEscape || m == JsonState::kUnicode)) {

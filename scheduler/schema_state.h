@@ -64,6 +64,13 @@ struct SchemaPath {
   uint16_t number_node = 0;
   uint8_t number_len = 0;
   char number[NumberBounds::kMaxText];
+  // kScalar string with a pattern: its node (0: none), the pattern's
+  // states, and the character being decoded (UTF-8 bytes or \u digits so
+  // far; a high surrogate's escape waiting for its low half).
+  uint16_t pattern_node = 0;
+  uint16_t high = 0;
+  uint32_t cp = 0;
+  StringPattern::Set pattern;
   bool bounded() const { return min_left != 0 || max_left != SchemaNode::kNoMaxLength; }
 
   bool operator==(const SchemaPath& o) const;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cmath>
+#include <regex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,21 @@ inline nlohmann::json parse_completed(std::string s) {
     }
   }
   return nlohmann::json::parse(s);
+}
+
+// A JSON Schema pattern against a string, by std::regex's ECMAScript
+// grammar (search: unanchored unless the pattern anchors). Checked only for
+// ASCII patterns and strings of at most 64 bytes (std::regex reads bytes,
+// and recurses per character); true when std::regex refuses the pattern.
+inline bool pattern_matches(const std::string& pattern, const std::string& s) {
+  if (s.size() > 64) return true;
+  for (unsigned char c : s + pattern)
+    if (c >= 0x80) return true;
+  try {
+    return std::regex_search(s, std::regex(pattern, std::regex::ECMAScript));
+  } catch (const std::regex_error&) {
+    return true;
+  }
 }
 
 inline bool schema_valid(const nlohmann::json& v, const nlohmann::json& schema,
@@ -101,6 +117,9 @@ inline bool schema_valid(const nlohmann::json& v, const nlohmann::json& schema,
     for (unsigned char c : v.get<std::string>()) chars += (c & 0xC0) != 0x80;
     if (schema.contains("minLength") && chars < schema["minLength"].get<size_t>()) return false;
     if (schema.contains("maxLength") && chars > schema["maxLength"].get<size_t>()) return false;
+    if (schema.contains("pattern") &&
+        !pattern_matches(schema["pattern"].get<std::string>(), v.get<std::string>()))
+      return false;
   }
   if (v.is_number()) {  // bounds, compared as doubles (as JavaScript validators do)
     const double x = v.get<double>();

@@ -75,8 +75,8 @@ TEST_CASE("JSON Schema: what it refuses is named, with where it is", "[json]") {
     REQUIRE(!e.empty());
     for (const char* p : parts) CHECK(e.find(p) != std::string::npos);
   };
-  refused(R"({"type":"object","properties":{"name":{"type":"string","pattern":"^a"}}})",
-          {"\"pattern\"", "not supported", "/properties/name"});
+  refused(R"({"type":"object","properties":{"name":{"type":"string","not":{"const":"a"}}}})",
+          {"\"not\"", "not supported", "/properties/name"});
   refused(R"({"type":"object","properties":{"n":{"type":"integer","multipleOf":2}}})",
           {"\"multipleOf\"", "/properties/n"});
   refused(R"({"oneOf":[{"type":"object"},{"type":"object","properties":{"a":{}}}]})",
@@ -386,7 +386,7 @@ TEST_CASE("JSON Schema mode: bad schemas and bad combinations are the validator'
           "[json]") {
   GenerateRequest r;
   r.prompt = {1, 2};
-  r.json_schema = R"({"type":"object","properties":{"a":{"type":"string","pattern":"^a"}}})";
+  r.json_schema = R"x({"type":"object","properties":{"a":{"type":"string","pattern":"(?=a)"}}})x";
   auto engine = make_engine(default_model_weights(), nullptr,
                             options_for(default_model_weights()->config, {r}));
   const Tokenizer& tok = tok512();
