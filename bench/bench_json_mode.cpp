@@ -8,11 +8,14 @@
 // is the model's time per decode step. With --schema, the same in JSON
 // Schema mode (scheduler/schema_state.h) under a schema of the sample's shape;
 // with --bounds, under that schema with bounds on its numbers
-// (scheduler/number_bounds.h), the sample's one exponent written out.
+// (scheduler/number_bounds.h), the sample's one exponent written out; with
+// --patterns, under that schema with patterns on three of its strings
+// (scheduler/string_pattern.h: two anchored, one searched for).
 // Steps that continue a number are reported apart from the other steps
 // between values.
 //
-// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema|--bounds]
+// Usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R]
+//                       [--schema|--bounds|--patterns]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -71,8 +74,24 @@ constexpr const char* kBoundedSchema = R"({
   "required": ["name", "age", "friends", "story", "scores", "happy", "pet"],
   "additionalProperties": false
 })";
+// The same with patterns on the name, the friends and the story.
+constexpr const char* kPatternSchema = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string", "pattern": "^[A-Z][a-z]+$"},
+    "age": {"type": "integer"},
+    "friends": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][a-z]*$"}},
+    "story": {"type": "string", "pattern": "upon a"},
+    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+    "happy": {"type": "boolean"},
+    "pet": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}}}]}
+  },
+  "required": ["name", "age", "friends", "story", "scores", "happy", "pet"],
+  "additionalProperties": false
+})";
 constexpr const char* kUsage =
-    "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] [--schema|--bounds]\n";
+    "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] "
+    "[--schema|--bounds|--patterns]\n";
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -85,7 +104,7 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   std::string tok_path;
   int vocab = 0, reps = 3;
-  bool schema_mode = false, bounds = false;
+  bool schema_mode = false, bounds = false, patterns = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
       tok_path = argv[++i];
@@ -97,6 +116,8 @@ int main(int argc, char** argv) {
       schema_mode = true;
     } else if (!std::strcmp(argv[i], "--bounds")) {
       schema_mode = bounds = true;
+    } else if (!std::strcmp(argv[i], "--patterns")) {
+      schema_mode = patterns = true;
     } else {
       std::fputs(kUsage, stderr);
       return 2;
@@ -115,7 +136,9 @@ int main(int argc, char** argv) {
     std::string sample = kSample;
     if (bounds) sample.replace(sample.find("-1e-3"), 5, "-0.001");  // (no exponent)
     const std::vector<int> ids = tok->encode(sample, /*add_bos=*/false);
-    const auto schema = radial::JsonSchema::compile(bounds ? kBoundedSchema : kSchema);
+    const auto schema = radial::JsonSchema::compile(bounds     ? kBoundedSchema
+                                                    : patterns ? kPatternSchema
+                                                               : kSchema);
 
     std::vector<double> in_string, in_number, between;
     std::vector<size_t> allowed_in_string, allowed_in_number, allowed_between;
@@ -157,6 +180,7 @@ int main(int argc, char** argv) {
     std::printf("tokenizer %s: vocabulary %d, sample %zu tokens, %d reps, %s\n", tok_path.c_str(),
                 vocab, ids.size(), reps,
                 bounds        ? "JSON Schema mode, bounded numbers"
+                : patterns    ? "JSON Schema mode, patterns"
                 : schema_mode ? "JSON Schema mode"
                               : "JSON mode");
     std::printf("index build: %.1f ms (once per tokenizer)\n", build_ms);

@@ -435,6 +435,15 @@ bool SchemaState::feed(uint8_t b) {
         return true;
       }
     }
+    // An ASCII character inside a string under a pattern: one step of the
+    // pattern's automaton.
+    if (p.value == SchemaPath::kScalar && p.pattern_node != 0 && m == JsonState::kString &&
+        p.json.utf8 == 0 && !p.json.want_low && b >= 0x20 && b < 0x80 && b != '"' && b != '\\') {
+      const StringPattern::Set next = schema->node(p.pattern_node).pattern->step(p.pattern, b);
+      if (next.empty()) return false;
+      p.pattern = next;  // (JsonState stays in the string: nothing to feed it)
+      return true;
+    }
   }
   static thread_local SchemaPath out[kMaxPaths];  // (scratch: no initialization per byte)
   int m = 0;
