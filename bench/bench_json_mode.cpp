@@ -10,7 +10,8 @@
 // with --bounds, under that schema with bounds on its numbers
 // (scheduler/number_bounds.h), the sample's one exponent written out; with
 // --patterns, under that schema with patterns on three of its strings
-// (scheduler/string_pattern.h: two anchored, one searched for).
+// (scheduler/string_pattern.h: two anchored, one searched for):
+// schema_variant().
 // Steps that continue a number are reported apart from the other steps
 // between values.
 //
@@ -22,6 +23,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/error.h"
 #include "engine/tokenizer.h"
@@ -59,36 +62,23 @@ constexpr const char* kSchema = R"({
   "additionalProperties": false
 })";
 
-// The same with bounds on the numbers.
-constexpr const char* kBoundedSchema = R"({
-  "type": "object",
-  "properties": {
-    "name": {"type": "string"},
-    "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    "friends": {"type": "array", "items": {"type": "string"}},
-    "story": {"type": "string"},
-    "scores": {"type": "object", "additionalProperties": {"type": "number", "minimum": -10, "maximum": 10}},
-    "happy": {"type": "boolean"},
-    "pet": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}}}]}
-  },
-  "required": ["name", "age", "friends", "story", "scores", "happy", "pet"],
-  "additionalProperties": false
-})";
-// The same with patterns on the name, the friends and the story.
-constexpr const char* kPatternSchema = R"({
-  "type": "object",
-  "properties": {
-    "name": {"type": "string", "pattern": "^[A-Z][a-z]+$"},
-    "age": {"type": "integer"},
-    "friends": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][a-z]*$"}},
-    "story": {"type": "string", "pattern": "upon a"},
-    "scores": {"type": "object", "additionalProperties": {"type": "number"}},
-    "happy": {"type": "boolean"},
-    "pet": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}}}]}
-  },
-  "required": ["name", "age", "friends", "story", "scores", "happy", "pet"],
-  "additionalProperties": false
-})";
+// kSchema with bounds on its numbers (--bounds) or with patterns on the
+// name, the friends and the story (--patterns).
+std::string schema_variant(bool bounds, bool patterns) {
+  nlohmann::ordered_json s = nlohmann::ordered_json::parse(kSchema);
+  nlohmann::ordered_json& p = s["properties"];
+  if (bounds) {
+    p["age"]["minimum"] = 0, p["age"]["maximum"] = 150;
+    p["scores"]["additionalProperties"]["minimum"] = -10;
+    p["scores"]["additionalProperties"]["maximum"] = 10;
+  }
+  if (patterns) {
+    p["name"]["pattern"] = "^[A-Z][a-z]+$";
+    p["friends"]["items"]["pattern"] = "^[A-Z][a-z]*$";
+    p["story"]["pattern"] = "upon a";
+  }
+  return s.dump();
+}
 constexpr const char* kUsage =
     "usage: bench_json_mode --tokenizer DIR|FILE [--vocab N] [--reps R] "
     "[--schema|--bounds|--patterns]\n";
@@ -136,9 +126,7 @@ int main(int argc, char** argv) {
     std::string sample = kSample;
     if (bounds) sample.replace(sample.find("-1e-3"), 5, "-0.001");  // (no exponent)
     const std::vector<int> ids = tok->encode(sample, /*add_bos=*/false);
-    const auto schema = radial::JsonSchema::compile(bounds     ? kBoundedSchema
-                                                    : patterns ? kPatternSchema
-                                                               : kSchema);
+    const auto schema = radial::JsonSchema::compile(schema_variant(bounds, patterns));
 
     std::vector<double> in_string, in_number, between;
     std::vector<size_t> allowed_in_string, allowed_in_number, allowed_between;
