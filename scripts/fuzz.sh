@@ -18,7 +18,7 @@ shift || true
 BUILD=${RADIAL_FUZZ_BUILD:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 ALL=(fuzz_safetensors fuzz_hf_config fuzz_router_config fuzz_llama2c fuzz_tokenizer fuzz_hf_tokenizer
-     fuzz_chat_template fuzz_gguf fuzz_request fuzz_json_mode fuzz_json_schema)
+     fuzz_chat_template fuzz_gguf fuzz_request fuzz_json_mode fuzz_json_schema fuzz_string_pattern)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 
