@@ -312,28 +312,37 @@ class SchemaCompiler {
 
   // "pattern", for values of `kinds` that are strings (null: none, or no
   // strings). Relaxed, one radiald cannot hold is skipped. Without one, a
-  // "format" radiald knows (format_pattern) is held as its pattern, unless
-  // lengths are given.
+  // "format" radiald knows (format_pattern) is held as its pattern where it
+  // can be. Beside it, minLength or maxLength (not both: StringPattern
+  // tracks one).
   std::shared_ptr<const StringPattern> string_pattern(const Json& v, uint8_t kinds,
                                                       uint32_t min_len, uint32_t max_len,
                                                       const std::string& where) const {
-    const bool lengths = min_len != 0 || max_len != SchemaNode::kNoMaxLength;
+    const bool both = min_len != 0 && max_len != SchemaNode::kNoMaxLength;
+    const PatternLeft room{min_len, max_len};
     if (!v.contains("pattern")) {
       const char* known = v.contains("format") && v["format"].is_string()
                               ? format_pattern(v["format"].get<std::string>())
                               : nullptr;
-      if (known == nullptr || lengths || !(kinds & SchemaNode::kString)) return nullptr;
+      if (known == nullptr || both || !(kinds & SchemaNode::kString)) return nullptr;
       std::string error;
-      return StringPattern::compile(known, &error);  // (each compiles: a unit test checks)
+      auto p = StringPattern::compile(known, &error);  // (each compiles: a unit test checks)
+      return p != nullptr && p->fits_start(room) ? p : nullptr;
     }
     if (!v["pattern"].is_string()) fail(where, "\"pattern\" must be a string");
     if (!(kinds & SchemaNode::kString)) return nullptr;
-    if (lengths) {
+    if (both) {
       if (relaxed_) return nullptr;
-      fail(where, "\"pattern\" beside \"minLength\" or \"maxLength\" is not supported");
+      fail(where,
+           "\"pattern\" beside both \"minLength\" and \"maxLength\" is not supported (one "
+           "of them is)");
     }
     std::string error;
     auto p = StringPattern::compile(v["pattern"].get<std::string>(), &error);
+    if (p != nullptr && !p->fits_start(room)) {
+      p = nullptr;
+      error = "matches no string of the length \"minLength\" or \"maxLength\" asks for";
+    }
     if (p == nullptr && !relaxed_) fail(where, "\"pattern\" " + error);
     return p;
   }

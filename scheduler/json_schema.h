@@ -7,14 +7,14 @@
 // Enforced: type (a name or a list of names), properties, required,
 // additionalProperties, items, minItems, maxItems, minLength, maxLength,
 // minimum, maximum, exclusiveMinimum, exclusiveMaximum (draft 4's boolean
-// form too), pattern (scheduler/string_pattern.h's subset, not beside
-// minLength / maxLength), enum, const, anyOf, oneOf (only when schema_disjoint.h shows
+// form too), pattern (scheduler/string_pattern.h's subset, beside one of
+// minLength / maxLength at most), enum, const, anyOf, oneOf (only when schema_disjoint.h shows
 // its members exclude each other: then it is anyOf), allOf of one schema
 // (that schema), $ref (to "#" or a JSON pointer into the document:
 // "#/$defs/Name", "#/definitions/Name"; recursion allowed), and the boolean
 // schemas.
 // "format" date, time, date-time, uuid, ipv4 and email are held as
-// patterns (format_pattern) where no pattern or lengths are given.
+// patterns (format_pattern) where no pattern and not both lengths are given.
 // Annotations are ignored: title, description, default, examples, format,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly, $defs,
 // definitions, discriminator (and keywords JSON Schema does not define).
@@ -84,7 +84,7 @@ struct SchemaNode {
   uint32_t max_length = kNoMaxLength;
   // numbers: minimum / maximum (null: none)
   std::shared_ptr<const NumberBounds> bounds;
-  // strings: the pattern (null: none; never beside lengths)
+  // strings: the pattern (null: none; never beside both lengths)
   std::shared_ptr<const StringPattern> pattern;
 };
 

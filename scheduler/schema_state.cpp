@@ -255,6 +255,7 @@ class PathStep {
   bool pattern_step(SchemaPath& p, JsonState::Mode mode, uint8_t utf8, uint8_t left,
                     uint8_t b) const {
     const StringPattern& pattern = *s_.node(p.pattern_node).pattern;
+    const PatternLeft room{p.min_left, p.max_left};  // (this character counted)
     // The characters an escape may still be: after a high surrogate's
     // escape, those of its pair; else any.
     const uint32_t base = p.high ? 0x10000 + ((static_cast<uint32_t>(p.high) - 0xD800) << 10) : 0;
@@ -270,7 +271,7 @@ class PathStep {
         p.cp = (p.cp << 6) | (b & 0x3F);
         if (utf8 == 1) c = p.cp;
       } else if (b == '\\') {
-        return pattern.can_step(p.pattern, any_lo, any_hi);
+        return pattern.can_step(p.pattern, any_lo, any_hi, room);
       } else if (b < 0x80) {
         c = b;
       } else {  // a lead byte
@@ -281,12 +282,12 @@ class PathStep {
         const int bytes = b >= 0xC0 ? k + 1 : 0;
         const uint32_t lo = p.cp << (6 * k), hi = lo | ((1u << (6 * k)) - 1);
         const uint32_t floor = bytes == 2 ? 0x80 : bytes == 3 ? 0x800 : bytes == 4 ? 0x10000 : 0;
-        return pattern.can_step(p.pattern, std::max(lo, floor), std::min(hi, 0x10FFFFu));
+        return pattern.can_step(p.pattern, std::max(lo, floor), std::min(hi, 0x10FFFFu), room);
       }
     } else if (mode == JsonState::kEscape) {
       if (b == 'u') {
         p.cp = 0;
-        return pattern.can_step(p.pattern, any_lo, any_hi);
+        return pattern.can_step(p.pattern, any_lo, any_hi, room);
       }
       c = b == 'b'   ? '\b'
           : b == 'f' ? '\f'
@@ -300,26 +301,26 @@ class PathStep {
       const uint32_t lo = p.cp << (4 * rest), hi = lo | ((1u << (4 * rest)) - 1);
       if (p.high) {  // the low half: its pair's characters
         const uint32_t a = std::max(lo, 0xDC00u), z = std::min(hi, 0xDFFFu);
-        if (a > z || !pattern.can_step(p.pattern, base + (a - 0xDC00), base + (z - 0xDC00)))
+        if (a > z || !pattern.can_step(p.pattern, base + (a - 0xDC00), base + (z - 0xDC00), room))
           return false;
         if (rest == 0) c = base + (p.cp - 0xDC00), p.high = 0;
       } else if (rest > 0) {  // a character of the BMP, or a high half's pairs
         const uint32_t a = std::max(lo, 0xD800u), z = std::min(hi, 0xDBFFu);
-        return pattern.can_step(p.pattern, lo, hi) ||
+        return pattern.can_step(p.pattern, lo, hi, room) ||
                (a <= z && pattern.can_step(p.pattern, 0x10000 + ((a - 0xD800) << 10),
-                                           0x10000 + ((z - 0xD800) << 10) + 0x3FF));
+                                           0x10000 + ((z - 0xD800) << 10) + 0x3FF, room));
       } else if (p.cp >= 0xD800 && p.cp <= 0xDBFF) {  // a high half: its pair follows
         p.high = static_cast<uint16_t>(p.cp);
         p.cp = 0;
         const uint32_t pair = 0x10000 + ((static_cast<uint32_t>(p.high) - 0xD800) << 10);
-        return pattern.can_step(p.pattern, pair, pair + 0x3FF);
+        return pattern.can_step(p.pattern, pair, pair + 0x3FF, room);
       } else {
         c = p.cp;
       }
     }
     if (c < 0) return true;
     p.cp = 0;
-    p.pattern = pattern.step(p.pattern, static_cast<uint32_t>(c));
+    p.pattern = pattern.step(p.pattern, static_cast<uint32_t>(c), room);
     return !p.pattern.empty();
   }
 
@@ -437,8 +438,9 @@ bool SchemaState::feed(uint8_t b) {
     }
     // An ASCII character inside a string under a pattern: one step of the
     // pattern's automaton.
-    if (p.value == SchemaPath::kScalar && p.pattern_node != 0 && m == JsonState::kString &&
-        p.json.utf8 == 0 && !p.json.want_low && b >= 0x20 && b < 0x80 && b != '"' && b != '\\') {
+    if (p.value == SchemaPath::kScalar && p.pattern_node != 0 && !p.bounded() &&
+        m == JsonState::kString && p.json.utf8 == 0 && !p.json.want_low && b >= 0x20 && b < 0x80 &&
+        b != '"' && b != '\\') {
       const StringPattern::Set next = schema->node(p.pattern_node).pattern->step(p.pattern, b);
       if (next.empty()) return false;
       p.pattern = next;  // (JsonState stays in the string: nothing to feed it)

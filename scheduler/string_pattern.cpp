@@ -481,10 +481,64 @@ std::shared_ptr<const StringPattern> StringPattern::compile(std::string_view pat
     return nullptr;
   }
   out->start_.set(0);
+  out->measure();
   return out;
 }
 
-StringPattern::Set StringPattern::step(const Set& s, uint32_t c) const {
+void StringPattern::measure() {
+  const size_t n = classes_.size();
+  shortest_.assign(n, kNoMax);
+  longest_.assign(n, 0);
+  // Shortest: rounds of relaxation from the accepting positions.
+  for (size_t p = 0; p < n; ++p)
+    if (live_.test(static_cast<int>(p)) && accept_.test(static_cast<int>(p))) shortest_[p] = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t p = 0; p < n; ++p) {
+      if (!live_.test(static_cast<int>(p))) continue;
+      for (size_t q = 1; q < n; ++q)
+        if (follow_[p].test(static_cast<int>(q)) && live_.test(static_cast<int>(q)) &&
+            shortest_[q] != kNoMax && shortest_[q] + 1 < shortest_[p]) {
+          shortest_[p] = shortest_[q] + 1;
+          changed = true;
+        }
+    }
+  }
+  // Longest (from 0, a lower bound for every live position): as many
+  // rounds as positions; one still growing after them is on a cycle that
+  // leads to a match: no limit.
+  std::vector<uint32_t> next = longest_;
+  for (size_t round = 0; round <= n; ++round) {
+    bool changed = false;
+    for (size_t p = 0; p < n; ++p) {
+      if (!live_.test(static_cast<int>(p))) continue;
+      for (size_t q = 1; q < n; ++q)
+        if (follow_[p].test(static_cast<int>(q)) && live_.test(static_cast<int>(q)) &&
+            longest_[q] != kNoMax && longest_[q] + 1 > next[p]) {
+          next[p] = round == n ? kNoMax : longest_[q] + 1;
+          changed = true;
+        }
+    }
+    longest_ = next;
+    if (!changed) break;
+  }
+  // (A position after a cycle that is still growing inherits no limit.)
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t p = 0; p < n; ++p) {
+      if (!live_.test(static_cast<int>(p)) || longest_[p] == kNoMax) continue;
+      for (size_t q = 1; q < n; ++q)
+        if (follow_[p].test(static_cast<int>(q)) && live_.test(static_cast<int>(q)) &&
+            longest_[q] == kNoMax) {
+          longest_[p] = kNoMax;
+          changed = true;
+          break;
+        }
+    }
+  }
+}
+
+StringPattern::Set StringPattern::step(const Set& s, uint32_t c, Left left) const {
   Set next;
   for (int w = 0; w < 2; ++w)
     for (uint64_t bits = s.w[w]; bits != 0; bits &= bits - 1)
@@ -495,12 +549,12 @@ StringPattern::Set StringPattern::step(const Set& s, uint32_t c) const {
       const int p = w * 64 + __builtin_ctzll(bits);
       const Ranges& r = classes_[static_cast<size_t>(p)];
       auto it = std::upper_bound(r.begin(), r.end(), std::make_pair(c, kMaxCode + 1));
-      if (it != r.begin() && std::prev(it)->second >= c) out.set(p);
+      if (it != r.begin() && std::prev(it)->second >= c && fits(p, left)) out.set(p);
     }
   return out;
 }
 
-bool StringPattern::can_step(const Set& s, uint32_t lo, uint32_t hi) const {
+bool StringPattern::can_step(const Set& s, uint32_t lo, uint32_t hi, Left left) const {
   if (lo > hi) return false;
   Set next;
   for (int w = 0; w < 2; ++w)
@@ -508,7 +562,9 @@ bool StringPattern::can_step(const Set& s, uint32_t lo, uint32_t hi) const {
       next |= follow_[static_cast<size_t>(w * 64 + __builtin_ctzll(bits))];
   for (int w = 0; w < 2; ++w)
     for (uint64_t bits = next.w[w] & live_.w[w]; bits != 0; bits &= bits - 1) {
-      const Ranges& r = classes_[static_cast<size_t>(w * 64 + __builtin_ctzll(bits))];
+      const int p = w * 64 + __builtin_ctzll(bits);
+      if (!fits(p, left)) continue;
+      const Ranges& r = classes_[static_cast<size_t>(p)];
       // The first range ending at or after lo starts at or before hi.
       auto it = std::lower_bound(
           r.begin(), r.end(), lo,

@@ -16,8 +16,9 @@
 // patterns of more than kMaxPositions classes once repetitions are expanded.
 //
 // step() keeps only the states from which some string still reaches a
-// match, so a string under a pattern never gets stuck: while the set is not
-// empty there is a way to finish it.
+// match (within the characters left, when minLength or maxLength binds:
+// shortest_ / longest_), so a string under a pattern never gets stuck:
+// while the set is not empty there is a way to finish it.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,14 @@
 #include <vector>
 
 namespace radial {
+
+// Lengths left for the rest of a string, in characters, as JSON Schema
+// mode counts them (scheduler/schema_state.h): at least `min`, at most
+// `max` (0xFFFFFFFF: no limit). Only one of the two may bind: with both,
+// whether some length between them matches is not tracked.
+struct PatternLeft {
+  uint32_t min = 0, max = 0xFFFFFFFF;
+};
 
 class StringPattern {
  public:
@@ -49,16 +58,20 @@ class StringPattern {
   // Compiles `pattern` (UTF-8); null with `*error` set when it is outside
   // the subset or matches no string ("has lookaround assertions, which
   // ...", "matches no string": to follow "\"pattern\" ").
-  static std::shared_ptr<const StringPattern> compile(std::string_view pattern,
-                                                      std::string* error);
+  static std::shared_ptr<const StringPattern> compile(std::string_view pattern, std::string* error);
+
+  static constexpr uint32_t kNoMax = 0xFFFFFFFF;
+  using Left = PatternLeft;
 
   Set start() const { return start_; }
+  // Whether a string of a length `left` allows matches from the start.
+  bool fits_start(Left left) const { return fits(0, left); }
   // The states after code point `c` from `s`, kept to those that can still
-  // reach a match (empty: `c` cannot continue the string).
-  Set step(const Set& s, uint32_t c) const;
-  // Whether some code point in [lo, hi] continues from `s` (for a
-  // character whose first bytes are known).
-  bool can_step(const Set& s, uint32_t lo, uint32_t hi) const;
+  // reach a match within `left` (empty: `c` cannot continue the string).
+  Set step(const Set& s, uint32_t c, Left left = {}) const;
+  // Whether some code point in [lo, hi] continues from `s` within `left`
+  // (for a character whose first bytes are known).
+  bool can_step(const Set& s, uint32_t lo, uint32_t hi, Left left = {}) const;
   // Whether the string may end in `s`.
   bool accepts(const Set& s) const { return s.intersects(accept_); }
   // Whether a whole string (UTF-8) matches.
@@ -68,9 +81,17 @@ class StringPattern {
 
  private:
   friend class PatternBuilder;
+  bool fits(int p, Left left) const {
+    return shortest_[static_cast<size_t>(p)] <= left.max &&
+           longest_[static_cast<size_t>(p)] >= left.min;
+  }
+  void measure();                // shortest_, longest_
   std::vector<Ranges> classes_;  // per position (the start's is empty)
   std::vector<Set> follow_;      // per position: the positions that may come next
   Set start_, accept_, live_;
+  // Per position: the fewest and the most characters from it to a match
+  // (kNoMax: any number; live positions only).
+  std::vector<uint32_t> shortest_, longest_;
 };
 
 }  // namespace radial

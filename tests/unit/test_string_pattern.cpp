@@ -39,15 +39,23 @@ std::string pattern_error(const std::string& p) {
 
 }  // namespace
 
-TEST_CASE("Pattern: matches as std::regex_search does, every string up to 5 characters",
-          "[json]") {
+TEST_CASE("Pattern: matches as std::regex_search does, every string up to 5 characters", "[json]") {
   const std::vector<std::string> patterns = {
-      "^[a-z]+$",       "a",           "^a",           "b$",          "^(ab|b)*$",
-      "^a{2,3}$",       "^a{2}b?$",    "^\\d{2}-\\d$", "[^ab]",       "^(?:a|1)+-?$",
-      "^.$",            "^\\w\\W$",    "a.b",          "^$",          "^(a|)b",
-      "^a*?b+?$",       "^[-a]$",      "^[a-]$",       "^\\.$",       "^[\\d.]+$",
-      "^a{0,2}$",       "^(a{1,2}){2}$", "^\\s*$",      "^[^\\s]$",    "(?:ab){2,}",
-      "^(a|b|1)(a|b)$", "1|-",         "^\\x61\\u0062", "^[\\-.]{3}$", "^a?b?1?$",
+      "^[a-z]+$",    "a",
+      "^a",          "b$",
+      "^(ab|b)*$",   "^a{2,3}$",
+      "^a{2}b?$",    "^\\d{2}-\\d$",
+      "[^ab]",       "^(?:a|1)+-?$",
+      "^.$",         "^\\w\\W$",
+      "a.b",         "^$",
+      "^(a|)b",      "^a*?b+?$",
+      "^[-a]$",      "^[a-]$",
+      "^\\.$",       "^[\\d.]+$",
+      "^a{0,2}$",    "^(a{1,2}){2}$",
+      "^\\s*$",      "^[^\\s]$",
+      "(?:ab){2,}",  "^(a|b|1)(a|b)$",
+      "1|-",         "^\\x61\\u0062",
+      "^[\\-.]{3}$", "^a?b?1?$",
   };
   // Strings over an alphabet with a newline ('.' skips it) and a space.
   const std::string alphabet = "ab1-.\n ";
@@ -136,8 +144,8 @@ TEST_CASE("Pattern: JSON Schema mode holds strings to it", "[json]") {
     return accepts(*s, R"({"date":"2024-01-31","code":"AB1","has":"xaby")" + rest + "}");
   };
   CHECK(with(""));
-  CHECK(with(R"(,"uni":"\u00e9\ud83d\ude00")"));     // escapes, decoded
-  CHECK(with(",\"uni\":\"\xC3\xA9\xC3\xA9\""));     // raw UTF-8
+  CHECK(with(R"(,"uni":"\u00e9\ud83d\ude00")"));  // escapes, decoded
+  CHECK(with(",\"uni\":\"\xC3\xA9\xC3\xA9\""));   // raw UTF-8
   CHECK(with(R"(,"uni":null,"pick":"ab")"));
   CHECK(with(R"(,"pick":3)"));
   CHECK_FALSE(with(R"(,"pick":"cd")"));  // (filtered out of the enum)
@@ -150,11 +158,26 @@ TEST_CASE("Pattern: JSON Schema mode holds strings to it", "[json]") {
   // a date must be '-'.
   SchemaState st(s.get());
   CHECK(feed_all(st, R"({"date":"20245)") == 13);
-  // Refused beside lengths; relaxed (tools), lengths win and the pattern is
-  // skipped, as is one it cannot hold.
+  // Beside one of minLength / maxLength: held to both, never stuck (a
+  // character is taken only while a match still fits). Beside both:
+  // refused; relaxed (tools), the lengths win.
+  const auto lengths = compile(R"({"type":"object","properties":{
+      "a":{"type":"string","pattern":"^a+$","maxLength":3},
+      "b":{"type":"string","pattern":"^(ab)+$","minLength":3}}})");
+  CHECK(accepts(*lengths, R"({"a":"aaa","b":"abab"})"));
+  CHECK_FALSE(accepts(*lengths, R"({"a":"aaaa"})"));
+  CHECK_FALSE(accepts(*lengths, R"({"b":"ab"})"));
   CHECK_THAT(compile_error(R"({"type":"object","properties":{"a":{"type":"string",
-                             "pattern":"a","maxLength":3}}})"),
-             Catch::Contains("beside \"minLength\" or \"maxLength\""));
+                             "pattern":"a","minLength":1,"maxLength":3}}})"),
+             Catch::Contains("beside both \"minLength\" and \"maxLength\""));
+  CHECK_THAT(compile_error(R"({"type":"object","properties":{"a":{"type":"string",
+                             "pattern":"^\\d{4}$","maxLength":3}}})"),
+             Catch::Contains("matches no string of the length"));
+  const json bounded = json::parse(R"({"type":"object","properties":{
+      "c":{"type":"string","pattern":"^[a-c]*d$","maxLength":4},
+      "e":{"type":"string","pattern":"^(true|e)+$","minLength":6}},"required":["c","e"]})");
+  std::mt19937 walk_rng(29);
+  CHECK(random_walks(*compile(bounded.dump()), bounded, walk_rng, 200, 1000) > 100);
   CHECK_THAT(compile_error(R"x({"type":"object","properties":{"a":{"type":"string",
                              "pattern":"(?=a)"}}})x"),
              Catch::Contains("\"pattern\" has lookaround assertions"));
@@ -187,10 +210,13 @@ TEST_CASE("Pattern: the formats radiald holds", "[json]") {
       formats = {
           {"date", {"2024-02-29", "1999-12-31"}, {"2024-13-01", "2024-1-01", "24-01-01"}},
           {"time", {"23:59:60Z", "08:30:00.125+05:30", "00:00:00z"}, {"24:00:00Z", "08:30:00"}},
-          {"date-time", {"2024-02-29T08:30:00Z", "2024-02-29t08:30:00.5-01:00"},
+          {"date-time",
+           {"2024-02-29T08:30:00Z", "2024-02-29t08:30:00.5-01:00"},
            {"2024-02-29 08:30:00Z", "2024-02-29T08:30Z"}},
           {"uuid", {"123e4567-e89b-12d3-a456-426614174000"}, {"123e4567e89b12d3a456426614174000"}},
-          {"ipv4", {"192.168.0.1", "255.255.255.255", "0.0.0.0"}, {"256.1.1.1", "1.2.3", "01.2.3.4"}},
+          {"ipv4",
+           {"192.168.0.1", "255.255.255.255", "0.0.0.0"},
+           {"256.1.1.1", "1.2.3", "01.2.3.4"}},
           {"email", {"a.b+c@example.com", "x@y.co"}, {"a@b", "@example.com", "a..b@example.com"}},
       };
   for (const auto& [name, good, bad] : formats) {
@@ -202,10 +228,10 @@ TEST_CASE("Pattern: the formats radiald holds", "[json]") {
     for (const char* s : bad) CHECK_FALSE(p->matches(s));
   }
   CHECK(format_pattern("hostname") == nullptr);  // (an annotation)
-  // In a schema: held where no pattern or lengths are given.
+  // In a schema: held where no pattern and not both lengths are given.
   const auto s = compile(R"({"type":"object","properties":{
       "d":{"type":"string","format":"date"},
-      "free":{"type":"string","format":"date","maxLength":20},
+      "free":{"type":"string","format":"date","minLength":1,"maxLength":20},
       "other":{"type":"string","format":"hostname"}}})");
   CHECK(accepts(*s, R"({"d":"2024-02-29"})"));
   CHECK_FALSE(accepts(*s, R"({"d":"tomorrow"})"));
