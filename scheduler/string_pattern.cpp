@@ -486,56 +486,33 @@ std::shared_ptr<const StringPattern> StringPattern::compile(std::string_view pat
 }
 
 void StringPattern::measure() {
-  const size_t n = classes_.size();
-  shortest_.assign(n, kNoMax);
-  longest_.assign(n, 0);
-  // Shortest: rounds of relaxation from the accepting positions.
-  for (size_t p = 0; p < n; ++p)
-    if (live_.test(static_cast<int>(p)) && accept_.test(static_cast<int>(p))) shortest_[p] = 0;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t p = 0; p < n; ++p) {
-      if (!live_.test(static_cast<int>(p))) continue;
-      for (size_t q = 1; q < n; ++q)
-        if (follow_[p].test(static_cast<int>(q)) && live_.test(static_cast<int>(q)) &&
-            shortest_[q] != kNoMax && shortest_[q] + 1 < shortest_[p]) {
-          shortest_[p] = shortest_[q] + 1;
-          changed = true;
-        }
+  const int n = static_cast<int>(classes_.size());
+  shortest_.assign(static_cast<size_t>(n), kNoMax);
+  longest_.assign(static_cast<size_t>(n), 0);
+  // Layers of sets (n set operations each, at most n + 1 layers): `at` the
+  // positions with a completion of exactly k characters... shortest: the
+  // first layer a position is in; `reach` those with one of k or more.
+  Set at = accept_, reach = live_;
+  at.w[0] &= live_.w[0], at.w[1] &= live_.w[1];
+  for (int k = 0; k <= n; ++k) {
+    Set next_at, next_reach;
+    for (int p = 0; p < n; ++p) {
+      if (!live_.test(p)) continue;
+      if (at.test(p) && shortest_[static_cast<size_t>(p)] == kNoMax)
+        shortest_[static_cast<size_t>(p)] = static_cast<uint32_t>(k);
+      if (reach.test(p)) longest_[static_cast<size_t>(p)] = static_cast<uint32_t>(k);
+      const Set& f = follow_[static_cast<size_t>(p)];
+      if (f.intersects(at)) next_at.set(p);
+      if (f.intersects(reach)) next_reach.set(p);
     }
+    next_at.w[0] &= live_.w[0], next_at.w[1] &= live_.w[1];
+    next_reach.w[0] &= live_.w[0], next_reach.w[1] &= live_.w[1];
+    at = next_at, reach = next_reach;
   }
-  // Longest (from 0, a lower bound for every live position): as many
-  // rounds as positions; one still growing after them is on a cycle that
-  // leads to a match: no limit.
-  std::vector<uint32_t> next = longest_;
-  for (size_t round = 0; round <= n; ++round) {
-    bool changed = false;
-    for (size_t p = 0; p < n; ++p) {
-      if (!live_.test(static_cast<int>(p))) continue;
-      for (size_t q = 1; q < n; ++q)
-        if (follow_[p].test(static_cast<int>(q)) && live_.test(static_cast<int>(q)) &&
-            longest_[q] != kNoMax && longest_[q] + 1 > next[p]) {
-          next[p] = round == n ? kNoMax : longest_[q] + 1;
-          changed = true;
-        }
-    }
-    longest_ = next;
-    if (!changed) break;
-  }
-  // (A position after a cycle that is still growing inherits no limit.)
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t p = 0; p < n; ++p) {
-      if (!live_.test(static_cast<int>(p)) || longest_[p] == kNoMax) continue;
-      for (size_t q = 1; q < n; ++q)
-        if (follow_[p].test(static_cast<int>(q)) && live_.test(static_cast<int>(q)) &&
-            longest_[q] == kNoMax) {
-          longest_[p] = kNoMax;
-          changed = true;
-          break;
-        }
-    }
-  }
+  // A completion of n characters or more repeats a position: a cycle on
+  // the way to a match, so completions of any length.
+  for (int p = 0; p < n; ++p)
+    if (reach.test(p)) longest_[static_cast<size_t>(p)] = kNoMax;
 }
 
 StringPattern::Set StringPattern::step(const Set& s, uint32_t c, Left left) const {
