@@ -515,11 +515,16 @@ void StringPattern::measure() {
     if (reach.test(p)) longest_[static_cast<size_t>(p)] = kNoMax;
 }
 
-StringPattern::Set StringPattern::step(const Set& s, uint32_t c, Left left) const {
+StringPattern::Set StringPattern::followers(const Set& s) const {
   Set next;
   for (int w = 0; w < 2; ++w)
     for (uint64_t bits = s.w[w]; bits != 0; bits &= bits - 1)
       next |= follow_[static_cast<size_t>(w * 64 + __builtin_ctzll(bits))];
+  return next;
+}
+
+StringPattern::Set StringPattern::step(const Set& s, uint32_t c, Left left) const {
+  const Set next = followers(s);
   Set out;
   for (int w = 0; w < 2; ++w)
     for (uint64_t bits = next.w[w] & live_.w[w]; bits != 0; bits &= bits - 1) {
@@ -533,10 +538,7 @@ StringPattern::Set StringPattern::step(const Set& s, uint32_t c, Left left) cons
 
 bool StringPattern::can_step(const Set& s, uint32_t lo, uint32_t hi, Left left) const {
   if (lo > hi) return false;
-  Set next;
-  for (int w = 0; w < 2; ++w)
-    for (uint64_t bits = s.w[w]; bits != 0; bits &= bits - 1)
-      next |= follow_[static_cast<size_t>(w * 64 + __builtin_ctzll(bits))];
+  const Set next = followers(s);
   for (int w = 0; w < 2; ++w)
     for (uint64_t bits = next.w[w] & live_.w[w]; bits != 0; bits &= bits - 1) {
       const int p = w * 64 + __builtin_ctzll(bits);

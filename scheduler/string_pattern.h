@@ -85,9 +85,10 @@ class StringPattern {
     return shortest_[static_cast<size_t>(p)] <= left.max &&
            longest_[static_cast<size_t>(p)] >= left.min;
   }
-  void measure();                // shortest_, longest_
-  std::vector<Ranges> classes_;  // per position (the start's is empty)
-  std::vector<Set> follow_;      // per position: the positions that may come next
+  void measure();                     // shortest_, longest_
+  Set followers(const Set& s) const;  // the positions that may come after those of s
+  std::vector<Ranges> classes_;       // per position (the start's is empty)
+  std::vector<Set> follow_;           // per position: the positions that may come next
   Set start_, accept_, live_;
   // Per position: the fewest and the most characters from it to a match
   // (kNoMax: any number; live positions only).
